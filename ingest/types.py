@@ -1,0 +1,80 @@
+"""Public types of the ingest stage: what a feeds file lists, what is remembered per feed, and
+what one poll of one feed produced.
+
+A feed's failure is a value (`FeedResult.status == "failed"` with a reason), never an exception
+that stops the cycle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from newsflow.models import Article
+
+FeedStatus = Literal["fetched", "not_modified", "failed", "gone"]
+
+
+def feed_key(url: str) -> str:
+    """The stable key of a feed (its state document id): a hash of the URL in the feeds file.
+
+    The key stays the same when a permanent redirect changes the URL actually fetched.
+    """
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:24]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One feed as the user listed it in the feeds file (YAML or OPML)."""
+
+    url: str  # http(s)://, file:// or a local path (made absolute by the loader)
+    name: str = ""  # publisher name; empty means "use the feed's own title"
+    language: str = ""  # ISO 639-1 hint for items that do not declare one
+    tags: tuple[str, ...] = ()
+    poll_interval: float | None = None  # seconds; overrides adaptive scheduling when set
+
+    @property
+    def key(self) -> str:
+        return feed_key(self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What is remembered about a feed between polls (stored in Elasticsearch under the prefix)."""
+
+    key: str  # feed_key of the URL in the feeds file
+    url: str  # URL in the feeds file
+    current_url: str = ""  # where a permanent redirect moved it; empty = url
+    title: str = ""  # the feed's own title, last seen
+    etag: str = ""
+    last_modified: str = ""  # the Last-Modified header, verbatim, for If-Modified-Since
+    last_fetched_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_status: str = ""  # a FeedStatus, or "" before the first poll
+    last_error: str = ""  # the reason of the last failure
+    consecutive_failures: int = 0
+    next_due_at: datetime | None = None  # None = due now
+    gone: bool = False  # the server answered 410 Gone: not polled again unless the file changes
+    item_count: int = 0  # items in the last successful parse
+    articles_total: int = 0  # articles this feed contributed (new), cumulative
+    recent_item_times: tuple[datetime, ...] = ()  # newest item dates, for the update frequency
+
+    @property
+    def fetch_url(self) -> str:
+        return self.current_url or self.url
+
+
+@dataclass(frozen=True, slots=True)
+class FeedResult:
+    """The outcome of polling one feed once."""
+
+    spec: FeedSpec
+    status: FeedStatus
+    state: FeedState  # the state to store once the articles are safely indexed or spooled
+    articles: tuple[Article, ...] = ()
+    reason: str = ""  # why it failed (or a warning about a partial parse)
+    http_status: int | None = None
+    elapsed: float = 0.0  # seconds spent fetching and parsing
+    warnings: tuple[str, ...] = field(default=())

@@ -1,0 +1,101 @@
+"""The exceptions newsflow raises. Every message says what failed and what to do.
+
+    NewsflowError
+    ├── ConfigError            bad settings, feeds file or CLI input
+    │   └── FeedsFileError     the feeds file cannot be read (names the line and the problem)
+    ├── StackError             the local Elasticsearch cannot be installed, started or stopped
+    ├── FeedError              one feed failed (kept as a FeedResult value inside a cycle)
+    │   ├── FetchError         network, HTTP status, size or address policy
+    │   └── ParseError         the body is not a feed, or yields no items
+    ├── EnrichError            the spaCy model or a vocabulary cannot be loaded
+    ├── IndexError_            Elasticsearch refused or could not be reached
+    │   ├── ElasticsearchUnavailable  cannot connect: the cycle spools its articles
+    │   ├── QueryError         an invalid search or rule query (carries the parser's message)
+    │   └── SpoolFullError     the on-disk spool reached its size limit
+    └── AlertError             a rule or channel is invalid, or a delivery failed
+
+Errors of dependencies (httpx, elasticsearch, feedparser, spaCy) are translated into these at the
+boundary, with `raise ... from exc`, so callers catch one family.
+"""
+
+from __future__ import annotations
+
+
+class NewsflowError(Exception):
+    """Base class of every error newsflow raises on purpose."""
+
+
+class ConfigError(NewsflowError):
+    """Settings, a feeds file or a command-line argument is invalid."""
+
+
+class FeedsFileError(ConfigError):
+    """The feeds file cannot be used. The message names the file, the line and the problem."""
+
+    def __init__(self, path: str, problem: str, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.problem = problem
+        where = f"{path}, line {line}" if line is not None else path
+        super().__init__(f"{where}: {problem}")
+
+
+class StackError(NewsflowError):
+    """The local Elasticsearch could not be installed, started, stopped or reached."""
+
+
+class FeedError(NewsflowError):
+    """One feed could not be polled. Inside a cycle this becomes a failed FeedResult."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"{url}: {reason}")
+
+
+class FetchError(FeedError):
+    """The feed could not be downloaded (network, HTTP status, size limit, refused address)."""
+
+    def __init__(self, url: str, reason: str, status_code: int | None = None) -> None:
+        self.status_code = status_code
+        super().__init__(url, reason)
+
+
+class ParseError(FeedError):
+    """The downloaded body is not a feed, or nothing could be recovered from it."""
+
+
+class EnrichError(NewsflowError):
+    """Enrichment cannot run: the spaCy model or a vocabulary is missing or broken."""
+
+
+class IndexError_(NewsflowError):  # noqa: N801 - the builtin IndexError means something else
+    """Elasticsearch refused a request or could not be reached."""
+
+
+class ElasticsearchUnavailable(IndexError_):
+    """Elasticsearch cannot be reached. A cycle keeps its articles in the spool and goes on."""
+
+    def __init__(self, url: str, detail: str = "") -> None:
+        self.url = url
+        hint = "start it with `newsflow stack up` or set NEWSFLOW_ES_URL"
+        super().__init__(
+            f"Elasticsearch at {url} is unreachable{': ' + detail if detail else ''} ({hint})"
+        )
+
+
+class QueryError(IndexError_):
+    """A Lucene query string was rejected; the message is Elasticsearch's parser message."""
+
+    def __init__(self, query: str, detail: str) -> None:
+        self.query = query
+        self.detail = detail
+        super().__init__(f"invalid query {query!r}: {detail}")
+
+
+class SpoolFullError(IndexError_):
+    """The on-disk spool is full: articles could not be kept for later indexing."""
+
+
+class AlertError(NewsflowError):
+    """An alert rule or channel is invalid, or a delivery failed."""
