@@ -69,7 +69,7 @@ class EnrichError(NewsflowError):
     """Enrichment cannot run: the spaCy model or a vocabulary is missing or broken."""
 
 
-class IndexError_(NewsflowError):  # noqa: N801 - the builtin IndexError means something else
+class IndexError_(NewsflowError):
     """Elasticsearch refused a request or could not be reached."""
 
 

@@ -1,0 +1,76 @@
+"""The Elasticsearch client, built from settings, and the translation of its errors.
+
+Every module that talks to Elasticsearch gets its client from `make_client` and wraps calls in
+`translate_errors()`, so callers see newsflow's own exceptions (ElasticsearchUnavailable, QueryError,
+IndexError_) rather than the client's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import elasticsearch
+from elasticsearch import Elasticsearch
+
+from newsflow.errors import ElasticsearchUnavailable, IndexError_, QueryError
+from newsflow.settings import Settings
+
+
+def make_client(settings: Settings, **options: Any) -> Elasticsearch:
+    """A client for NEWSFLOW_ES_URL with the configured credentials and TLS verification."""
+    kwargs: dict[str, Any] = {
+        "request_timeout": settings.index.request_timeout,
+        "retry_on_timeout": True,
+        "max_retries": 2,
+        "verify_certs": settings.es_verify_certs,
+    }
+    if settings.es_api_key is not None:
+        kwargs["api_key"] = settings.es_api_key.get_secret_value()
+    if settings.es_ca_certs is not None:
+        kwargs["ca_certs"] = str(settings.es_ca_certs)
+    kwargs.update(options)
+    return Elasticsearch(settings.es_url, **kwargs)
+
+
+def is_available(client: Elasticsearch) -> bool:
+    """True when the cluster answers a ping."""
+    try:
+        return bool(client.ping())
+    except Exception:  # any transport failure means "not available"
+        return False
+
+
+@contextlib.contextmanager
+def translate_errors(url: str, query: str | None = None) -> Iterator[None]:
+    """Turn the client's exceptions into newsflow's, keeping the original as the cause."""
+    try:
+        yield
+    except (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout) as exc:
+        raise ElasticsearchUnavailable(url, type(exc).__name__) from exc
+    except elasticsearch.BadRequestError as exc:
+        if query is not None:
+            raise QueryError(query, _reason(exc)) from exc
+        raise IndexError_(f"Elasticsearch rejected the request: {_reason(exc)}") from exc
+    except elasticsearch.ApiError as exc:
+        raise IndexError_(f"Elasticsearch error {exc.meta.status}: {_reason(exc)}") from exc
+
+
+def _reason(exc: elasticsearch.ApiError) -> str:
+    """The most specific reason in an error body (a query parse error is nested in root_cause)."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", {})
+    if isinstance(error, dict):
+        causes = error.get("root_cause") or []
+        for cause in causes:
+            if isinstance(cause, dict) and cause.get("reason"):
+                return str(cause["reason"])
+        failed = error.get("failed_shards") or []
+        for shard in failed:
+            reason = (shard or {}).get("reason", {})
+            if isinstance(reason, dict) and reason.get("caused_by", {}).get("reason"):
+                return str(reason["caused_by"]["reason"])
+        if error.get("reason"):
+            return str(error["reason"])
+    return str(exc.message or exc)

@@ -1,0 +1,125 @@
+"""Shared fixtures: the real local Elasticsearch, per-test index prefixes, local feed servers.
+
+The session brings the local Elasticsearch up if it is not running (and stops it at the end if it
+started it). Every test that touches Elasticsearch gets its own NEWSFLOW_INDEX_PREFIX, so tests never
+see each other's data; everything under the session's prefixes is deleted at the end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+CORPUS = SHARED / "corpus"
+SAMPLES = REPO / "samples"
+
+_SESSION_PREFIX = f"t{uuid.uuid4().hex[:8]}"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def es_url() -> Iterator[str]:
+    """The URL of a healthy local Elasticsearch (started for the session if it was not running)."""
+    from newsflow.settings import load_settings
+    from newsflow.stack import LocalElasticsearch
+
+    stack = LocalElasticsearch(load_settings(home=_stack_home()))
+    started_here = not stack.status().healthy
+    if started_here:
+        stack.up()
+    yield stack.url
+    if started_here:
+        stack.down()
+
+
+def _stack_home() -> Path:
+    # The stack lives in the real NEWSFLOW_HOME (installed once, shared with the CLI).
+    from newsflow.settings import default_home
+
+    return Path(os.environ["NEWSFLOW_HOME"]) if os.environ.get("NEWSFLOW_HOME") else default_home()
+
+
+@pytest.fixture(scope="session")
+def _es_cleanup(es_url: str) -> Iterator[None]:
+    yield
+    from elasticsearch import Elasticsearch
+
+    client = Elasticsearch(es_url)
+    delete_prefix(client, _SESSION_PREFIX)
+    client.close()
+
+
+def delete_prefix(client: Any, prefix: str) -> None:
+    """Remove every index, data stream, template and ILM policy whose name starts with prefix."""
+    pattern = f"{prefix}*"
+    client.options(ignore_status=404).indices.delete(
+        index=pattern, expand_wildcards="all", allow_no_indices=True)
+    templates = client.options(ignore_status=404).indices.get_index_template(name=pattern)
+    for template in templates.get("index_templates", []) if templates else []:
+        client.indices.delete_index_template(name=template["name"])
+    components = client.options(ignore_status=404).cluster.get_component_template(name=pattern)
+    for component in components.get("component_templates", []) if components else []:
+        client.options(ignore_status=404).cluster.delete_component_template(name=component["name"])
+    policies = client.options(ignore_status=404).ilm.get_lifecycle()
+    for name in list(policies.body if policies else {}):
+        if name.startswith(prefix):
+            client.options(ignore_status=404).ilm.delete_lifecycle(name=name)
+
+
+@pytest.fixture
+def make_settings(
+    es_url: str, _es_cleanup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., Any]:
+    """Build Settings for a test: a fresh index prefix and home of its own, real Elasticsearch."""
+    from newsflow.settings import load_settings
+
+    def factory(**overrides: Any) -> Any:
+        values: dict[str, Any] = {
+            "es_url": es_url,
+            "index_prefix": f"{_SESSION_PREFIX}-{next(_counter)}",
+            "home": tmp_path_factory.mktemp("home"),
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    return factory
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Any]) -> Any:
+    """Settings with a fresh index prefix and home, talking to the real local Elasticsearch."""
+    return make_settings()
+
+
+@pytest.fixture
+def es_client(settings: Any) -> Iterator[Any]:
+    from index.client import make_client
+
+    client = make_client(settings)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def offline_settings(tmp_path: Path) -> Any:
+    """Settings for tests that need no Elasticsearch (pure logic, parsing, enrichment)."""
+    from newsflow.settings import load_settings
+
+    return load_settings(home=tmp_path, index_prefix="offline", es_url="http://127.0.0.1:9")
+
+
+@pytest.fixture
+def feed_server() -> Iterator[Any]:
+    """A real HTTP server on 127.0.0.1 serving programmable routes (tests/support/feedserver.py)."""
+    from tests.support.feedserver import FeedServer
+
+    with FeedServer(root=SAMPLES / "feeds") as server:
+        yield server
