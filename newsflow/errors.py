@@ -13,6 +13,7 @@
     │   ├── QueryError         an invalid search or rule query (carries the parser's message)
     │   └── SpoolFullError     the on-disk spool reached its size limit
     └── AlertError             a rule or channel is invalid, or a delivery failed
+        └── DeliveryError      one delivery attempt over one channel failed
 
 Errors of dependencies (httpx, elasticsearch, feedparser, spaCy) are translated into these at the
 boundary, with `raise ... from exc`, so callers catch one family.
@@ -99,3 +100,13 @@ class SpoolFullError(IndexError_):
 
 class AlertError(NewsflowError):
     """An alert rule or channel is invalid, or a delivery failed."""
+
+
+class DeliveryError(AlertError):
+    """One attempt to deliver an alert over one channel failed (kept in the alert's delivery status)."""
+
+    def __init__(self, channel: str, reason: str, retryable: bool = True) -> None:
+        self.channel = channel
+        self.reason = reason
+        self.retryable = retryable  # False: retrying within this delivery cannot help (e.g. HTTP 400)
+        super().__init__(f"delivery to {channel} failed: {reason}")

@@ -99,6 +99,12 @@ class AlertSettings(BaseModel):
     max_delivery_attempts: int = 5  # then the delivery is marked failed and reported
     webhook_timeout: float = 10.0
     webhook_secret: SecretStr | None = None  # signs webhook bodies (X-Newsflow-Signature) if set
+    webhook_retries: int = 2  # quick extra attempts within one delivery before deferring to a later cycle
+    webhook_retry_backoff: float = 0.5  # seconds before the first quick retry; doubles each time
+    retry_backoff: float = 60.0  # seconds before a failed delivery is retried (a later cycle); doubles
+    retry_backoff_max: float = 3600.0  # ceiling of the delay between two delivery attempts
+    delivery_lease: float = 300.0  # seconds a claimed delivery is held before another run may retry it
+    smtp_timeout: float = 30.0
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_username: str = ""
