@@ -1,0 +1,304 @@
+"""Feed bodies into parse-side values: RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 via feedparser, JSON Feed
+1.0/1.1 with a reader of our own (feedparser does not read it).
+
+Parsed values keep the feed's raw strings (HTML included); `ingest.normalise` turns them into clean
+articles. A malformed feed yields what can be recovered (with a warning); a body that yields no feed
+at all raises ParseError with the reason.
+
+Speed: feedparser runs with `sanitize_html=False, resolve_relative_uris=False` (its hot spots,
+feedparser issue #209); we never keep HTML anyway, and links are resolved during normalisation.
+Safety: feedparser replaces the DOCTYPE and keeps only simple entity declarations, so an
+entity-expansion bomb does not expand (tested).
+"""
+
+from __future__ import annotations
+
+import calendar
+import gzip
+import io
+import json
+import re
+import time
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from newsflow.errors import ParseError
+from newsflow.models import Enclosure
+
+_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])",
+                         re.IGNORECASE | re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEntry:
+    """One item as the feed gives it (raw strings; HTML not yet removed)."""
+
+    guid: str = ""
+    link: str = ""
+    title: str = ""
+    summary: str = ""
+    content: str = ""  # the richest body: content:encoded / atom:content / JSON content_html
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    enclosures: tuple[Enclosure, ...] = ()
+    language: str = ""
+    published: datetime | None = None  # None when missing or unparseable
+    updated: datetime | None = None
+    base: str = ""  # xml:base of the item, for relative links
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A feed as parsed: its own metadata, polling hints and entries."""
+
+    format: str  # feedparser's version ("rss20", "atom10", ...) or "json10"/"json11"
+    title: str = ""
+    link: str = ""
+    language: str = ""
+    entries: tuple[ParsedEntry, ...] = ()
+    ttl: float | None = None  # seconds, from <ttl>
+    update_period: float | None = None  # seconds, from sy:updatePeriod / sy:updateFrequency
+    warnings: tuple[str, ...] = ()  # what was wrong but recovered (a malformed feed)
+
+
+def decompress(body: bytes) -> bytes:
+    """Undo a gzip/deflate layer left on a body (saved files, servers that compress twice)."""
+    if body[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(body)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ParseError("", f"corrupt gzip body: {exc}") from exc
+    return body
+
+
+def parse_feed(body: bytes, *, url: str = "", content_type: str = "") -> ParsedFeed:
+    """Parse a feed body of any supported format. Raises ParseError when nothing can be recovered."""
+    body = decompress(body)
+    stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not stripped:
+        raise ParseError(url, "empty body: the server sent no feed")
+    if stripped[:1] in (b"{", b"["):
+        return parse_json_feed(stripped, url=url)
+    return _parse_xml_feed(body, url=url, content_type=content_type)
+
+
+def _parse_xml_feed(body: bytes, *, url: str, content_type: str) -> ParsedFeed:
+    headers = {"content-location": url} if url.startswith(("http://", "https://")) else {}
+    if content_type:
+        headers["content-type"] = content_type
+    try:
+        parsed = feedparser.parse(io.BytesIO(body), response_headers=headers,
+                                  sanitize_html=False, resolve_relative_uris=False)
+    except Exception as exc:  # feedparser should not raise, but a parser bug must not sink the cycle
+        raise ParseError(url, f"the feed parser failed: {type(exc).__name__}: {exc}") from exc
+    feed = parsed.get("feed", {})
+    entries = parsed.get("entries", [])
+    version = parsed.get("version", "") or ""
+    if not version and not entries:
+        if _HTML_START.match(body[:2048]):
+            raise ParseError(url, "the server returned an HTML page, not a feed")
+        problem = parsed.get("bozo_exception")
+        detail = f": {problem}" if problem else ""
+        raise ParseError(url, f"not an RSS, Atom or JSON feed{detail}")
+    warnings: tuple[str, ...] = ()
+    if parsed.get("bozo") and parsed.get("bozo_exception") is not None:
+        exc = parsed["bozo_exception"]
+        if not isinstance(exc, feedparser.CharacterEncodingOverride):
+            warnings = (f"malformed feed, recovered what could be read: {exc}",)
+    return ParsedFeed(
+        format=version or "unknown",
+        title=str(feed.get("title", "") or ""),
+        link=str(feed.get("link", "") or ""),
+        language=str(feed.get("language", "") or ""),
+        entries=tuple(_xml_entry(entry) for entry in entries),
+        ttl=_minutes(feed.get("ttl")),
+        update_period=_update_period(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
+        warnings=warnings,
+    )
+
+
+def _xml_entry(entry: Mapping[str, Any]) -> ParsedEntry:
+    content = _richest_content(entry.get("content") or ())
+    summary = str(entry.get("summary", "") or "")
+    authors = _names(entry.get("authors") or ())
+    if not authors and entry.get("author"):
+        authors = (str(entry["author"]),)
+    categories = tuple(
+        str(tag.get("term") or tag.get("label") or "") for tag in entry.get("tags") or ()
+        if tag.get("term") or tag.get("label")
+    )
+    enclosures = tuple(
+        Enclosure(url=str(link.get("href") or ""), type=str(link.get("type") or ""),
+                  length=_int(link.get("length")))
+        for link in entry.get("links") or ()
+        if link.get("rel") == "enclosure" and link.get("href")
+    ) + tuple(
+        Enclosure(url=str(media.get("url")), type=str(media.get("type") or ""),
+                  length=_int(media.get("filesize") or media.get("fileSize")))
+        for media in entry.get("media_content") or ()
+        if media.get("url")
+    )
+    title_detail = entry.get("title_detail") or {}
+    return ParsedEntry(
+        guid=str(entry.get("id", "") or ""),
+        link=str(entry.get("link", "") or ""),
+        title=str(entry.get("title", "") or ""),
+        summary=summary if summary != content else "",
+        content=content,
+        authors=authors,
+        categories=categories,
+        enclosures=_unique_enclosures(enclosures),
+        language=str(title_detail.get("language") or ""),
+        published=_struct_time(entry.get("published_parsed")),
+        updated=_struct_time(entry.get("updated_parsed")),
+        base=str(title_detail.get("base") or ""),
+    )
+
+
+def _richest_content(contents: Sequence[Mapping[str, Any]]) -> str:
+    values = [str(c.get("value") or "") for c in contents]
+    return max(values, key=len) if values else ""
+
+
+def _names(people: Sequence[Any]) -> tuple[str, ...]:
+    names: list[str] = []
+    for person in people:
+        name = person.get("name") or person.get("email") if isinstance(person, Mapping) else person
+        if name and str(name) not in names:
+            names.append(str(name))
+    return tuple(names)
+
+
+def _unique_enclosures(enclosures: tuple[Enclosure, ...]) -> tuple[Enclosure, ...]:
+    seen: dict[str, Enclosure] = {}
+    for enclosure in enclosures:
+        seen.setdefault(enclosure.url, enclosure)
+    return tuple(seen.values())
+
+
+def _struct_time(value: time.struct_time | None) -> datetime | None:
+    if value is None:
+        return None
+    try:  # feedparser's struct_time is UTC
+        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 else None
+
+
+def _minutes(value: Any) -> float | None:
+    number = _int(value)
+    return number * 60.0 if number else None
+
+
+_PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0, "monthly": 30 * 86400.0,
+            "yearly": 365 * 86400.0}
+
+
+def _update_period(period: Any, frequency: Any) -> float | None:
+    if not period:
+        return None
+    seconds = _PERIODS.get(str(period).strip().lower())
+    if seconds is None:
+        return None
+    times = _int(frequency) or 1
+    return seconds / times
+
+
+# --- JSON Feed -----------------------------------------------------------------------------------
+
+def parse_json_feed(body: bytes, *, url: str = "") -> ParsedFeed:
+    """Read JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1). Items that are not objects are skipped."""
+    try:
+        data = json.loads(body.decode("utf-8-sig", errors="replace"), strict=False)
+    except (ValueError, RecursionError) as exc:
+        raise ParseError(url, f"invalid JSON feed: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise ParseError(url, "JSON document is not a JSON Feed (no 'items' list)")
+    version = str(data.get("version", ""))
+    fmt = "json11" if version.endswith("/1.1") else "json10"
+    feed_authors = _json_authors(data)
+    entries = tuple(_json_entry(item, feed_authors) for item in data["items"] if isinstance(item, dict))
+    skipped = len(data["items"]) - len(entries)
+    warnings = (f"{skipped} JSON Feed items were not objects and were skipped",) if skipped else ()
+    return ParsedFeed(
+        format=fmt,
+        title=_str(data.get("title")),
+        link=_str(data.get("home_page_url")),
+        language=_str(data.get("language")),
+        entries=entries,
+        warnings=warnings,
+    )
+
+
+def _json_entry(item: Mapping[str, Any], feed_authors: tuple[str, ...]) -> ParsedEntry:
+    content = _str(item.get("content_html")) or _escape_text(_str(item.get("content_text")))
+    tags = item.get("tags")
+    attachments = item.get("attachments")
+    enclosures = tuple(
+        Enclosure(url=_str(a.get("url")), type=_str(a.get("mime_type")), length=_int(a.get("size_in_bytes")))
+        for a in (attachments if isinstance(attachments, list) else ())
+        if isinstance(a, dict) and _str(a.get("url"))
+    )
+    image = _str(item.get("image")) or _str(item.get("banner_image"))
+    if image:
+        enclosures += (Enclosure(url=image, type="image"),)
+    return ParsedEntry(
+        guid=_str(item.get("id")),
+        link=_str(item.get("url")) or _str(item.get("external_url")),
+        title=_str(item.get("title")),
+        summary=_str(item.get("summary")),
+        content=content,
+        authors=_json_authors(item) or feed_authors,
+        categories=tuple(_str(t) for t in tags if _str(t)) if isinstance(tags, list) else (),
+        enclosures=_unique_enclosures(enclosures),
+        language=_str(item.get("language")),
+        published=_iso_date(item.get("date_published")),
+        updated=_iso_date(item.get("date_modified")),
+    )
+
+
+def _json_authors(node: Mapping[str, Any]) -> tuple[str, ...]:
+    people = node.get("authors")
+    if not isinstance(people, list):
+        single = node.get("author")  # JSON Feed 1.0
+        people = [single] if isinstance(single, dict) else []
+    return _names([p for p in people if isinstance(p, dict)])
+
+
+def _str(value: Any) -> str:
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    return str(value)
+
+
+def _escape_text(text: str) -> str:
+    # content_text is plain text: keep its line breaks as paragraphs when it goes through html_to_text.
+    if not text:
+        return ""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join(f"<p>{line}</p>" for line in escaped.split("\n") if line.strip())
+
+
+def _iso_date(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
