@@ -86,6 +86,8 @@ class IndexSettings(BaseModel):
     bulk_chunk_size: int = 500  # documents per bulk request
     bulk_max_bytes: int = 10 * 1024 * 1024
     bulk_retries: int = 5  # retries of 429/5xx, with exponential backoff
+    bulk_backoff: float = 1.0  # seconds before the first bulk retry; doubles each time
+    bulk_max_backoff: float = 60.0  # longest wait between two bulk retries
     max_body_chars: int = 100_000  # longer bodies are truncated (and marked) before indexing
     max_title_chars: int = 1_000
     spool_max_bytes: int = 1024 * 1024 * 1024  # the on-disk queue of not-yet-indexed articles

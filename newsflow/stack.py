@@ -57,13 +57,18 @@ class StackStatus:
 class LocalElasticsearch:
     """The node under `$NEWSFLOW_HOME/elasticsearch`, managed by PID."""
 
-    def __init__(self, settings: Settings, say: Callable[[str], None] | None = None) -> None:
+    def __init__(self, settings: Settings, say: Callable[[str], None] | None = None,
+                 node_dir: Path | None = None, heap: str | None = None) -> None:
+        """`node_dir` (default: the install folder) holds this node's data, logs and pid file, so a
+        second node (tests of outages) can share the one installed distribution."""
         self.settings = settings
         self.root = settings.es_home
         self.dist = self.root / f"elasticsearch-{ES_VERSION}"
-        self.data_dir = self.root / "data"
-        self.logs_dir = self.root / "logs"
-        self.run_dir = self.root / "run"
+        self.node_dir = node_dir or self.root
+        self.data_dir = self.node_dir / "data"
+        self.logs_dir = self.node_dir / "logs"
+        self.run_dir = self.node_dir / "run"
+        self.heap = heap or os.environ.get("NEWSFLOW_ES_HEAP", "512m")
         self.pid_file = self.run_dir / "elasticsearch.pid"
         self.tarball = settings.cache_dir / ES_TARBALL
         self._say = say or (lambda message: log.info("%s", message))
@@ -195,25 +200,30 @@ class LocalElasticsearch:
     def _start(self) -> None:
         for folder in (self.data_dir, self.logs_dir, self.run_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        heap = os.environ.get("NEWSFLOW_ES_HEAP", "512m")
+        heap = self.heap
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}",
             "ES_TMPDIR": str(self.run_dir / "tmp"),
         }
         (self.run_dir / "tmp").mkdir(exist_ok=True)
-        command = [str(self.dist / "bin" / "elasticsearch"), "-d", "-p", str(self.pid_file)]
+        command = [
+            str(self.dist / "bin" / "elasticsearch"), "-d", "-p", str(self.pid_file),
+            "-E", f"path.data={self.data_dir}", "-E", f"path.logs={self.logs_dir}",
+            "-E", f"http.port={self.port}", "-E", f"transport.port={self.port + 100}",
+        ]
         if os.geteuid() == 0:
             _ensure_system_user(ES_USER)
             # The node's user must enter every folder above its files.
-            for parent in [self.root, *self.root.parents]:
+            for parent in [self.node_dir, *self.node_dir.parents, *self.root.parents]:
                 if parent != Path("/") and not os.stat(parent).st_mode & 0o001:
                     raise StackError(
                         f"{parent} is not searchable by other users, so the '{ES_USER}' user "
                         f"cannot reach {self.root}; set NEWSFLOW_HOME to a folder outside it "
                         "(the default as root is /var/lib/newsflow)"
                     )
-            subprocess.run(["chown", "-R", f"{ES_USER}:{ES_USER}", str(self.root)], check=True)
+            for owned in {self.root, self.node_dir}:
+                subprocess.run(["chown", "-R", f"{ES_USER}:{ES_USER}", str(owned)], check=True)
             command = ["runuser", "-u", ES_USER, "--", "env", *[f"{k}={v}" for k, v in env.items()],
                        *command]
             env = {"PATH": env["PATH"]}

@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "newsflow.cli.stack",
     "newsflow.cli.setup",
     "newsflow.cli.run",
+    "newsflow.cli.reenrich",
 ]
 
 

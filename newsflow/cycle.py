@@ -1,0 +1,363 @@
+"""One ingestion cycle: fetch → normalise → dedupe → enrich → cluster → index → alert.
+
+The CLI (`newsflow run`) and the Airflow DAG call the same functions here. Each stage lives in its
+own package (ingest, enrich, index, alerts); this module only sequences them and decides what happens
+when Elasticsearch is unreachable:
+
+- Feed state (validators, next poll time) is saved only after the feed's articles are indexed or
+  spooled, so a cycle killed at any point is redone by the next one and never skips an article.
+- When Elasticsearch cannot be reached, the cycle's articles go to the on-disk spool; the next cycle
+  indexes them first, even if the feeds no longer carry those items.
+- Articles are indexed with `alert_pending: true` and the flag is cleared only after alert rules
+  were matched against them, so a cycle killed between indexing and matching loses no alert.
+- Alert records are created once per (rule, story) and delivered until a channel accepts them, so
+  re-running a cycle never sends an alert twice (a delivery repeated after a crash keeps its id).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from newsflow.errors import ElasticsearchUnavailable
+from newsflow.models import Article, utc_now
+from newsflow.settings import Settings
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+    from enrich.pipeline import Enricher
+    from ingest.types import FeedResult, FeedSpec, FeedState
+
+log = logging.getLogger(__name__)
+
+class CycleObserver(Protocol):
+    """Hooks a caller may implement to show progress (the CLI draws progress bars with them)."""
+
+    def stage(self, name: str, total: int | None = None) -> None: ...
+    def advance(self, name: str, amount: int = 1) -> None: ...
+
+class _Silent:
+    def stage(self, name: str, total: int | None = None) -> None:
+        log.info("stage %s%s", name, f" ({total})" if total is not None else "")
+
+    def advance(self, name: str, amount: int = 1) -> None:
+        pass
+
+@dataclass(frozen=True, slots=True)
+class FeedFailure:
+    url: str
+    name: str
+    reason: str
+    status: str = "failed"  # failed or gone
+
+@dataclass(frozen=True, slots=True)
+class AlertReport:
+    matched: int = 0  # rule × article matches
+    created: int = 0  # new alerts (first match of a rule on a story)
+    sent: int = 0
+    failed: int = 0  # deliveries given up this cycle
+    deferred: int = 0  # deliveries to retry next cycle
+    skipped_reason: str = ""  # why alert processing did not run, if it did not
+
+@dataclass(frozen=True, slots=True)
+class CycleReport:
+    """What one cycle did. `to_json()` is the `newsflow run --json` object of the contract."""
+
+    feeds_total: int = 0
+    fetched: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    indexed: int = 0
+    dead_lettered: int = 0
+    spooled: int = 0  # articles waiting on disk for Elasticsearch
+    from_spool: int = 0  # articles of earlier cycles indexed by this one
+    alerts: AlertReport = AlertReport()
+    failures: tuple[FeedFailure, ...] = ()
+    problems: tuple[str, ...] = ()  # cycle-level trouble, e.g. Elasticsearch unreachable
+    seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "feeds": {
+                "total": self.feeds_total,
+                "fetched": self.fetched,
+                "not_modified": self.not_modified,
+                "failed": self.failed,
+            },
+            "articles": {"new": self.new, "updated": self.updated, "unchanged": self.unchanged},
+            "indexed": self.indexed,
+            "alerts": {"sent": self.alerts.sent, "failed": self.alerts.failed},
+            # Extensions beyond the contract:
+            "dead_lettered": self.dead_lettered,
+            "spooled": self.spooled,
+            "from_spool": self.from_spool,
+            "alerts_detail": {
+                "matched": self.alerts.matched,
+                "created": self.alerts.created,
+                "deferred": self.alerts.deferred,
+            },
+            "failures": [
+                {"url": f.url, "name": f.name, "status": f.status, "reason": f.reason}
+                for f in self.failures
+            ],
+            "problems": list(self.problems),
+            "seconds": round(self.seconds, 3),
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+        }
+
+class Pipeline:
+    """The stages with their loaded resources (Elasticsearch client, spaCy model), reused across
+    calls in one process. Build one per process; it is not thread-safe."""
+
+    def __init__(self, settings: Settings, *, enricher: Enricher | None = None,
+                 client: Elasticsearch | None = None) -> None:
+        from index.client import make_client
+
+        self.settings = settings
+        self.client = client if client is not None else make_client(settings)
+        self._enricher = enricher
+        self._ready = False
+
+    @property
+    def enricher(self) -> Enricher:
+        if self._enricher is None:
+            from enrich.pipeline import Enricher
+
+            self._enricher = Enricher(self.settings)
+        return self._enricher
+
+    # --- set-up ---
+    def ensure_ready(self) -> None:
+        """Create or upgrade every index, template and policy (idempotent; once per process)."""
+        if not self._ready:
+            ensure_all(self.client, self.settings)
+            self._ready = True
+
+    # --- feeds ---
+    def load_states(self, specs: Sequence[FeedSpec]) -> dict[str, FeedState]:
+        from ingest.state import FeedStateStore
+
+        return FeedStateStore(self.client, self.settings).load(spec.key for spec in specs)
+
+    def select_due(self, specs: Sequence[FeedSpec], now: datetime | None = None) -> list[FeedSpec]:
+        """The feeds whose next poll time has come (all of them if Elasticsearch is unreachable)."""
+        from ingest.schedule import select_due
+
+        try:
+            self.ensure_ready()
+            states = self.load_states(specs)
+        except ElasticsearchUnavailable as exc:
+            log.warning("%s; treating every feed as due", exc)
+            return list(specs)
+        return select_due(specs, states, now or utc_now())
+
+    # --- the cycle ---
+    def ingest(self, specs: Sequence[FeedSpec], observer: CycleObserver | None = None) -> CycleReport:
+        """Poll the given feeds and index what is new or changed (plus anything spooled earlier)."""
+        from index.spool import Spool
+        from ingest.dedupe import classify, unique_by_id
+        from ingest.poll import poll_feeds
+
+        watch = observer or _Silent()
+        clock = _StageClock()
+        problems: list[str] = []
+        es_up = True
+        states: dict[str, FeedState] = {}
+        try:
+            self.ensure_ready()
+            states = self.load_states(specs)
+        except ElasticsearchUnavailable as exc:
+            es_up = False
+            problems.append(str(exc))
+            log.warning("%s; this cycle's articles will be spooled", exc)
+
+        with clock("fetch"):
+            watch.stage("fetch", len(specs))
+            results = poll_feeds(specs, states, self.settings,
+                                 on_result=lambda _result: watch.advance("fetch"))
+        report = _feed_counts(results)
+        fresh = [article for result in results for article in result.articles]
+        spool = Spool(self.settings.spool_dir, self.settings.index.spool_max_bytes)
+        spooled_before = spool.load()
+        if spooled_before:
+            log.info("%d article(s) from earlier cycles are waiting in the spool", len(spooled_before))
+        # Spooled copies first, so a fresh copy of the same article replaces the older one.
+        batch = unique_by_id([*spooled_before, *fresh])
+
+        if not es_up:
+            spool.put(fresh)
+            return replace(report, spooled=len(spool), problems=tuple(problems),
+                           seconds=clock.total(), stage_seconds=clock.stages)
+        try:
+            with clock("dedupe"):
+                from index.store import ArticleStore
+
+                store = ArticleStore(self.client, self.settings)
+                stored = store.stored_hashes([a.id for a in batch])
+                classified = classify(batch, stored)
+            changed = [*classified.new, *classified.updated]
+            with clock("enrich"):
+                watch.stage("enrich", len(changed))
+                enriched = self.enricher.enrich(
+                    changed, on_progress=lambda n: watch.advance("enrich", n)) if changed else []
+            with clock("stories"):
+                from enrich.stories import ElasticsearchCandidates, assign_stories
+
+                clustered = assign_stories(
+                    enriched, ElasticsearchCandidates(self.client, self.settings), self.settings
+                ) if enriched else []
+            with clock("index"):
+                watch.stage("index", len(clustered))
+                written = store.write(clustered, alert_pending=True)
+                watch.advance("index", len(clustered))
+                spool.discard(a.id for a in batch)
+            with clock("feed_state"):
+                self._save_states(results, {a.id for a in classified.new})
+        except ElasticsearchUnavailable as exc:
+            problems.append(str(exc))
+            log.warning("%s; %d article(s) spooled for the next cycle", exc, len(fresh))
+            spool.put(fresh)
+            return replace(report, spooled=len(spool), problems=tuple(problems),
+                           seconds=clock.total(), stage_seconds=clock.stages)
+
+        spooled_ids = {a.id for a in spooled_before}
+        return replace(
+            report,
+            new=len(classified.new),
+            updated=len(classified.updated),
+            unchanged=len(classified.unchanged),
+            indexed=written.indexed,
+            dead_lettered=written.dead_lettered,
+            from_spool=sum(1 for a in clustered if a.id in spooled_ids),
+            spooled=len(spool),
+            problems=tuple(problems),
+            seconds=clock.total(),
+            stage_seconds=clock.stages,
+        )
+
+    def _save_states(self, results: Sequence[FeedResult], new_ids: set[str]) -> None:
+        from ingest.state import FeedStateStore
+
+        states = []
+        for result in results:
+            added = sum(1 for a in result.articles if a.id in new_ids)
+            states.append(replace(result.state, articles_total=result.state.articles_total + added))
+        FeedStateStore(self.client, self.settings).save(states)
+
+    def alerts(self, observer: CycleObserver | None = None) -> AlertReport:
+        """Match every article still flagged alert_pending against the rules, then deliver."""
+        from alerts.delivery import deliver_pending
+        from alerts.engine import match_articles
+        from index.store import ArticleStore
+
+        watch = observer or _Silent()
+        try:
+            self.ensure_ready()
+            store = ArticleStore(self.client, self.settings)
+            store.refresh()
+            pending = store.alert_pending()
+            watch.stage("alerts", len(pending))
+            matched = match_articles(self.client, self.settings, pending)
+            store.clear_alert_pending([a.id for a in pending])
+            delivered = deliver_pending(self.client, self.settings)
+        except ElasticsearchUnavailable as exc:
+            log.warning("alerts not processed: %s", exc)
+            return AlertReport(skipped_reason=str(exc))
+        return AlertReport(
+            matched=matched.matched, created=matched.created, sent=delivered.sent,
+            failed=delivered.failed, deferred=delivered.deferred,
+        )
+
+    def run(self, specs: Sequence[FeedSpec], observer: CycleObserver | None = None) -> CycleReport:
+        """A full cycle over the given feeds: ingest, then alerts."""
+        started = time.perf_counter()
+        report = self.ingest(specs, observer)
+        alert_started = time.perf_counter()
+        alerts = self.alerts(observer)
+        stages = {**report.stage_seconds, "alerts": time.perf_counter() - alert_started}
+        problems = report.problems + ((alerts.skipped_reason,) if alerts.skipped_reason else ())
+        return replace(report, alerts=alerts, problems=tuple(dict.fromkeys(problems)),
+                       seconds=time.perf_counter() - started, stage_seconds=stages)
+
+    def close(self) -> None:
+        self.client.close()
+
+def ensure_all(client: Elasticsearch, settings: Settings) -> None:
+    """Create or upgrade everything under the prefix: article templates, ILM policy, alias,
+    dead-letter, feed-state, rules and alerts indices. Idempotent."""
+    from alerts import ensure_alert_indices
+    from index.setup import ensure_indices
+    from ingest.state import FeedStateStore
+
+    ensure_indices(client, settings)
+    FeedStateStore(client, settings).ensure()
+    ensure_alert_indices(client, settings)
+
+def load_feed_specs(feeds_file: Path) -> list[FeedSpec]:
+    from ingest.feeds import load_feeds
+
+    return load_feeds(feeds_file)
+
+def run_cycle(settings: Settings, feeds_file: Path, *, due_only: bool = False,
+              observer: CycleObserver | None = None) -> CycleReport:
+    """Load the feeds file and run one full cycle (every feed, or only the due ones)."""
+    specs = load_feed_specs(feeds_file)
+    pipeline = Pipeline(settings)
+    try:
+        selected = pipeline.select_due(specs) if due_only else specs
+        report = pipeline.run(selected, observer)
+        return replace(report, feeds_total=len(specs)) if due_only else report
+    finally:
+        pipeline.close()
+
+def _feed_counts(results: Sequence[FeedResult]) -> CycleReport:
+    failures = tuple(
+        FeedFailure(url=r.spec.url, name=r.spec.name or r.state.title, reason=r.reason, status=r.status)
+        for r in results if r.status in ("failed", "gone")
+    )
+    for failure in failures:
+        log.warning("feed %s failed: %s", failure.url, failure.reason)
+    return CycleReport(
+        feeds_total=len(results),
+        fetched=sum(1 for r in results if r.status == "fetched"),
+        not_modified=sum(1 for r in results if r.status == "not_modified"),
+        failed=len(failures),
+        failures=failures,
+    )
+
+class _StageClock:
+    """Wall time per stage, for the report and the benchmark."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+        self._started = time.perf_counter()
+
+    def __call__(self, name: str) -> _Timer:
+        return _Timer(self, name)
+
+    def total(self) -> float:
+        return time.perf_counter() - self._started
+
+class _Timer:
+    def __init__(self, clock: _StageClock, name: str) -> None:
+        self.clock, self.name = clock, name
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.clock.stages[self.name] = (
+            self.clock.stages.get(self.name, 0.0) + time.perf_counter() - self.start
+        )
+
+ArticleCallback = Callable[[Sequence[Article]], None]
