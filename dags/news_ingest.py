@@ -1,0 +1,76 @@
+"""news_ingest: poll the due feeds in parallel shards, index their articles, then alert.
+
+plan (due feeds → shards of URLs) → ingest_shard, mapped once per shard (fetch → normalise →
+enrich → index) → alerts (match pending articles against the saved rules, deliver). Only URLs
+and counts pass through XCom; the library (newsflow.tasks) is imported inside the tasks so that
+parsing this file stays fast. Each shard emits an event on the `newsflow-articles` asset with its
+counts, so downstream DAGs can be scheduled on new articles.
+
+Env: NEWSFLOW_INGEST_SCHEDULE (default every minute; "5m", "1h", a cron expression, a preset
+such as "@hourly", or "none"), NEWSFLOW_INGEST_SHARD_SIZE (feeds per mapped task, default 50).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import Asset, Param, dag, task
+
+ARTICLES = Asset("newsflow-articles")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _schedule(text: str) -> timedelta | str | None:
+    text = text.strip()
+    if not text:
+        return timedelta(minutes=1)
+    if text.lower() in ("none", "manual", "off"):
+        return None
+    duration = re.fullmatch(r"(\d+)\s*([smhd])", text)
+    return timedelta(**{_UNITS[duration[2]]: int(duration[1])}) if duration else text
+
+
+@dag(
+    dag_id="news_ingest",
+    schedule=_schedule(os.environ.get("NEWSFLOW_INGEST_SCHEDULE", "")),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    params={"feeds_file": Param(None, type=["null", "string"],
+                                description="Feeds file (YAML or OPML) for this run; "
+                                            "default: NEWSFLOW_FEEDS_FILE")},
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": True,
+                  "max_retry_delay": timedelta(minutes=10)},
+    tags=["newsflow"],
+    doc_md=__doc__,
+)
+def news_ingest() -> None:
+    @task
+    def plan(params: dict | None = None) -> list[list[str]]:
+        from newsflow.tasks import DEFAULT_SHARD_SIZE, plan_shards
+
+        size = int(os.environ.get("NEWSFLOW_INGEST_SHARD_SIZE") or DEFAULT_SHARD_SIZE)
+        return plan_shards((params or {}).get("feeds_file"), shard_size=size)
+
+    @task(outlets=[ARTICLES], execution_timeout=timedelta(minutes=30))
+    def ingest_shard(feed_urls: list[str], params: dict | None = None, outlet_events=None) -> dict:
+        from newsflow import tasks
+
+        report = tasks.ingest_shard((params or {}).get("feeds_file"), feed_urls)
+        outlet_events[ARTICLES].extra = tasks.asset_extra(report)
+        return report
+
+    # all_done: deliver the alerts of the shards that succeeded even if one failed, and retry
+    # deferred deliveries when no feed was due.
+    @task(trigger_rule="all_done")
+    def alerts() -> dict:
+        from newsflow.tasks import process_alerts
+
+        return process_alerts()
+
+    ingest_shard.expand(feed_urls=plan()) >> alerts()
+
+
+news_ingest()
