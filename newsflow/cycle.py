@@ -17,6 +17,8 @@ when Elasticsearch is unreachable:
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,6 +37,16 @@ if TYPE_CHECKING:
     from ingest.types import FeedResult, FeedSpec, FeedState
 
 log = logging.getLogger(__name__)
+
+# Fault injection for the crash-safety tests: when NEWSFLOW_FAULT_POINT names one of the points below,
+# the process kills itself with SIGKILL there (a real crash, as the OOM killer or a node loss would).
+FAULT_POINTS = ("after_fetch", "after_enrich", "after_index", "after_feed_state", "after_match")
+
+
+def fault_point(name: str) -> None:
+    if os.environ.get("NEWSFLOW_FAULT_POINT") == name:
+        log.warning("fault injection: SIGKILL at %s", name)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 class CycleObserver(Protocol):
     """Hooks a caller may implement to show progress (the CLI draws progress bars with them)."""
@@ -185,6 +197,7 @@ class Pipeline:
             watch.stage("fetch", len(specs))
             results = poll_feeds(specs, states, self.settings,
                                  on_result=lambda _result: watch.advance("fetch"))
+        fault_point("after_fetch")
         report = _feed_counts(results)
         fresh = [article for result in results for article in result.articles]
         spool = Spool(self.settings.spool_dir, self.settings.index.spool_max_bytes)
@@ -210,6 +223,7 @@ class Pipeline:
                 watch.stage("enrich", len(changed))
                 enriched = self.enricher.enrich(
                     changed, on_progress=lambda n: watch.advance("enrich", n)) if changed else []
+            fault_point("after_enrich")
             with clock("stories"):
                 from enrich.stories import ElasticsearchCandidates, assign_stories
 
@@ -221,8 +235,10 @@ class Pipeline:
                 written = store.write(clustered, alert_pending=True)
                 watch.advance("index", len(clustered))
                 spool.discard(a.id for a in batch)
+            fault_point("after_index")
             with clock("feed_state"):
                 self._save_states(results, {a.id for a in classified.new})
+            fault_point("after_feed_state")
         except ElasticsearchUnavailable as exc:
             problems.append(str(exc))
             log.warning("%s; %d article(s) spooled for the next cycle", exc, len(fresh))
@@ -269,6 +285,7 @@ class Pipeline:
             watch.stage("alerts", len(pending))
             matched = match_articles(self.client, self.settings, pending)
             store.clear_alert_pending([a.id for a in pending])
+            fault_point("after_match")
             delivered = deliver_pending(self.client, self.settings)
         except ElasticsearchUnavailable as exc:
             log.warning("alerts not processed: %s", exc)
