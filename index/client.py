@@ -62,15 +62,17 @@ def _reason(exc: elasticsearch.ApiError) -> str:
     body = exc.body if isinstance(exc.body, dict) else {}
     error = body.get("error", {})
     if isinstance(error, dict):
-        causes = error.get("root_cause") or []
-        for cause in causes:
-            if isinstance(cause, dict) and cause.get("reason"):
-                return str(cause["reason"])
+        # A query parse error: the shard failure's cause is the parser's own message ("Cannot parse
+        # 'title:(x': Encountered "<EOF>" at line 1, column 8."), more useful than the root cause's.
         failed = error.get("failed_shards") or []
         for shard in failed:
             reason = (shard or {}).get("reason", {})
             if isinstance(reason, dict) and reason.get("caused_by", {}).get("reason"):
-                return str(reason["caused_by"]["reason"])
+                return str(reason["caused_by"]["reason"]).split("\nWas expecting", 1)[0].strip()
+        causes = error.get("root_cause") or []
+        for cause in causes:
+            if isinstance(cause, dict) and cause.get("reason"):
+                return str(cause["reason"])
         if error.get("reason"):
             return str(error["reason"])
     return str(exc.message or exc)

@@ -2,6 +2,12 @@
 and by the alert rules' percolator index (which must know the fields its queries name).
 
 `dynamic: strict` refuses unknown fields, so bad data cannot explode the mapping.
+
+Text is analysed twice: `title`/`summary`/`body` with English stemming (most feeds are English) plus an
+`.exact` sub-field (lowercased, not stemmed) for phrase and exact-word queries. For articles in another
+language that Elasticsearch has an analyzer for, the indexer also copies title, summary and body into
+`i18n.<language>` (analysed with that language's stemmer). `i18n` is left out of `_source` (see
+`SOURCE_EXCLUDES`): it is derived, so stored documents stay exactly `Article.to_document()`.
 """
 
 from __future__ import annotations
@@ -15,6 +21,19 @@ TEXT_WITH_EXACT: dict[str, Any] = {
 }
 
 KEYWORD: dict[str, Any] = {"type": "keyword", "ignore_above": 512}
+
+# ISO 639-1 code -> Elasticsearch built-in language analyzer. English is the main analyzer already.
+LANGUAGE_ANALYZERS: dict[str, str] = {
+    "ar": "arabic", "bg": "bulgarian", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german",
+    "el": "greek", "es": "spanish", "eu": "basque", "fa": "persian", "fi": "finnish", "fr": "french",
+    "ga": "irish", "gl": "galician", "hi": "hindi", "hu": "hungarian", "hy": "armenian",
+    "id": "indonesian", "it": "italian", "lt": "lithuanian", "lv": "latvian", "nl": "dutch",
+    "no": "norwegian", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sv": "swedish",
+    "th": "thai", "tr": "turkish",
+}
+
+# Fields that are indexed but not kept in _source (derived from other fields at indexing time).
+SOURCE_EXCLUDES: list[str] = ["i18n"]
 
 ANALYSIS: dict[str, Any] = {
     "filter": {
@@ -87,6 +106,14 @@ ARTICLE_PROPERTIES: dict[str, Any] = {
     # a cycle killed between indexing and matching leaves the flag for the next cycle.
     "alert_pending": {"type": "boolean"},
     "truncated": {"type": "boolean"},
+    # title + summary + body again, under the article's language, analysed with its stemmer.
+    "i18n": {
+        "type": "object",
+        "dynamic": "strict",
+        "properties": {
+            code: {"type": "text", "analyzer": analyzer} for code, analyzer in LANGUAGE_ANALYZERS.items()
+        },
+    },
 }
 
 

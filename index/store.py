@@ -1,0 +1,266 @@
+"""The articles in Elasticsearch: idempotent bulk writes, dead-lettering, and the alert-pending flag.
+
+Writes go through `helpers.streaming_bulk` in bounded batches (IndexSettings.bulk_chunk_size documents,
+bulk_max_bytes bytes). Items refused with 429 or 5xx are retried with exponential backoff; any other
+refusal is permanent and the document goes to the dead-letter index `<prefix>-deadletter` with the
+reason, never dropped. The document `_id` is the article id, and an article that is already stored is
+rewritten in the concrete index that holds it (it may have rolled over), so re-runs never duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from elasticsearch import Elasticsearch, helpers
+
+from index.client import translate_errors
+from index.documents import index_document
+from index.setup import ensure_indices, names_for
+from newsflow.errors import IndexError_
+from newsflow.models import Article, utc_now
+from newsflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOOKUP_CHUNK = 1_000  # ids per lookup search
+MAX_RESULT_WINDOW = 10_000  # Elasticsearch's default index.max_result_window
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    """What one write did."""
+
+    indexed: int = 0  # documents Elasticsearch accepted (new or rewritten)
+    dead_lettered: int = 0  # documents refused for good, now in the dead-letter index
+    retried: int = 0  # item retries after 429/5xx
+    errors: tuple[str, ...] = ()  # one line per refused document (and per dead-letter failure)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFailure:
+    """One document Elasticsearch refused."""
+
+    doc_id: str
+    index: str
+    status: int
+    error_type: str
+    reason: str
+    document: Mapping[str, Any]
+
+    @property
+    def retryable(self) -> bool:
+        return self.status == 429 or self.status >= 500
+
+    def describe(self) -> str:
+        return f"article {self.doc_id}: HTTP {self.status} {self.error_type}: {self.reason}"
+
+
+class ArticleStore:
+    """Reads and writes articles through the `<prefix>-articles` alias."""
+
+    def __init__(
+        self, client: Elasticsearch, settings: Settings, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.names = names_for(settings)
+        self._sleep = sleep
+        self._ready = False
+
+    # --- reads ---
+    def locate(self, ids: Sequence[str]) -> dict[str, str]:
+        """id -> the concrete index that holds it, for the ids that are stored."""
+        return {doc_id: hit["_index"] for doc_id, hit in self._lookup(ids, source=False).items()}
+
+    def stored_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """id -> stored content_hash, for the ids that exist."""
+        found = self._lookup(ids, source=["content_hash"])
+        return {doc_id: str(hit["_source"].get("content_hash") or "") for doc_id, hit in found.items()}
+
+    def _lookup(self, ids: Sequence[str], source: bool | list[str]) -> dict[str, dict[str, Any]]:
+        # mget cannot span the indices behind an alias; an ids query over the alias can.
+        unique = list(dict.fromkeys(ids))
+        found: dict[str, dict[str, Any]] = {}
+        with translate_errors(self.settings.es_url_redacted):
+            for start in range(0, len(unique), LOOKUP_CHUNK):
+                chunk = unique[start:start + LOOKUP_CHUNK]
+                response = self.client.search(
+                    index=self.names.alias, query={"ids": {"values": chunk}}, size=len(chunk),
+                    source=source, ignore_unavailable=True, allow_no_indices=True,
+                )
+                for hit in response["hits"]["hits"]:
+                    found[hit["_id"]] = hit
+        return found
+
+    def alert_pending(self, limit: int = MAX_RESULT_WINDOW) -> list[Article]:
+        """The stored articles not yet matched against the alert rules, oldest first."""
+        with translate_errors(self.settings.es_url_redacted):
+            response = self.client.search(
+                index=self.names.alias, query={"term": {"alert_pending": True}},
+                size=min(limit, MAX_RESULT_WINDOW), sort=[{"published_at": "asc"}, {"_doc": "asc"}],
+                ignore_unavailable=True, allow_no_indices=True,
+            )
+        return [Article.from_document(hit["_id"], hit["_source"]) for hit in response["hits"]["hits"]]
+
+    def count(self, query: str = "*") -> int:
+        """How many articles match a Lucene query string."""
+        body = {"match_all": {}} if query.strip() in ("", "*") else {"query_string": {"query": query}}
+        with translate_errors(self.settings.es_url_redacted, query=query):
+            response = self.client.count(
+                index=self.names.alias, query=body, ignore_unavailable=True, allow_no_indices=True,
+            )
+        return int(response["count"])
+
+    def dead_letters(self, size: int = 100) -> list[dict[str, Any]]:
+        """The newest dead-letter records (for inspection and tests)."""
+        with translate_errors(self.settings.es_url_redacted):
+            response = self.client.search(
+                index=self.names.deadletter, size=size, sort=[{"failed_at": "desc"}],
+                ignore_unavailable=True, allow_no_indices=True,
+            )
+        return [hit["_source"] for hit in response["hits"]["hits"]]
+
+    def refresh(self) -> None:
+        """Make every write so far visible to searches (and to the alert rules' matching)."""
+        with translate_errors(self.settings.es_url_redacted):
+            self.client.indices.refresh(index=[self.names.alias, self.names.deadletter],
+                                        ignore_unavailable=True, allow_no_indices=True)
+
+    # --- writes ---
+    def write(self, articles: Sequence[Article], *, alert_pending: bool = True) -> BulkResult:
+        """Index articles (new ones through the alias, stored ones where they live).
+
+        Raises ElasticsearchUnavailable when the cluster cannot be reached: the caller spools.
+        """
+        documents = {
+            article.id: index_document(article, self.settings.index, alert_pending=alert_pending)
+            for article in articles  # a later copy of the same id wins
+        }
+        return self.write_documents(documents)
+
+    def write_documents(self, documents: Mapping[str, Mapping[str, Any]]) -> BulkResult:
+        """Index ready-made documents by id; `write` is the way for Articles."""
+        if not documents:
+            return BulkResult()
+        with translate_errors(self.settings.es_url_redacted):
+            self._ensure_ready()
+            located = self.locate(list(documents))
+            actions = [
+                {"_op_type": "index", "_index": located.get(doc_id, self.names.alias), "_id": doc_id,
+                 "_source": document}
+                for doc_id, document in documents.items()
+            ]
+            indexed, retried, failures = self._bulk_with_retries(actions)
+            dead_lettered, dead_letter_errors = self._dead_letter(failures)
+        for failure in failures:
+            log.warning("dead-lettered %s", failure.describe())
+        return BulkResult(
+            indexed=indexed, dead_lettered=dead_lettered, retried=retried,
+            errors=tuple(f.describe() for f in failures) + dead_letter_errors,
+        )
+
+    def clear_alert_pending(self, ids: Sequence[str]) -> None:
+        """Mark articles as matched against the alert rules (a partial update where each one lives)."""
+        located = self.locate(ids)
+        actions = [
+            {"_op_type": "update", "_index": index, "_id": doc_id, "doc": {"alert_pending": False},
+             "retry_on_conflict": 3}
+            for doc_id, index in located.items()
+        ]
+        if not actions:
+            return
+        with translate_errors(self.settings.es_url_redacted):
+            _, errors = helpers.bulk(self.client, actions, raise_on_error=False, stats_only=False,
+                                     chunk_size=self.settings.index.bulk_chunk_size)
+        if errors:
+            raise IndexError_(
+                f"could not clear alert_pending on {len(errors)} article(s), first: {errors[0]!r}; "
+                "they will be matched again next cycle (alerts are sent once per story regardless)"
+            )
+
+    def _ensure_ready(self) -> None:
+        # Writing through a missing alias would create nothing (auto_create_index is off) and fail
+        # every item: set the indices up first.
+        if not self._ready:
+            if not self.client.indices.exists_alias(name=self.names.alias):
+                ensure_indices(self.client, self.settings)
+            self._ready = True
+
+    def _bulk_with_retries(self, actions: list[dict[str, Any]]) -> tuple[int, int, list[ItemFailure]]:
+        by_id = {action["_id"]: action for action in actions}
+        index_settings = self.settings.index
+        indexed = retried = 0
+        pending = actions
+        permanent: list[ItemFailure] = []
+        for attempt in range(index_settings.bulk_retries + 1):
+            to_retry: list[dict[str, Any]] = []
+            for ok, item in helpers.streaming_bulk(
+                self.client, pending, chunk_size=index_settings.bulk_chunk_size,
+                max_chunk_bytes=index_settings.bulk_max_bytes, raise_on_error=False,
+                raise_on_exception=False, max_retries=0, yield_ok=True,
+            ):
+                if ok:
+                    indexed += 1
+                    continue
+                failure = _failure(item, by_id)
+                if failure.retryable and attempt < index_settings.bulk_retries:
+                    to_retry.append(by_id[failure.doc_id])
+                else:
+                    permanent.append(failure)
+            if not to_retry:
+                break
+            retried += len(to_retry)
+            delay = min(index_settings.bulk_backoff * 2 ** attempt, index_settings.bulk_max_backoff)
+            log.info("retrying %d document(s) refused with 429/5xx in %.1f s", len(to_retry), delay)
+            self._sleep(delay)
+            pending = to_retry
+        return indexed, retried, permanent
+
+    def _dead_letter(self, failures: Sequence[ItemFailure]) -> tuple[int, tuple[str, ...]]:
+        if not failures:
+            return 0, ()
+        failed_at = utc_now().isoformat().replace("+00:00", "Z")
+        actions = [
+            {"_op_type": "index", "_index": self.names.deadletter, "_id": failure.doc_id,
+             "_source": {
+                 "article_id": failure.doc_id, "failed_at": failed_at, "reason": failure.reason,
+                 "error_type": failure.error_type, "status": failure.status, "index": failure.index,
+                 "url": str(failure.document.get("url") or ""),
+                 "document": json.dumps(failure.document, ensure_ascii=False, default=str),
+             }}
+            for failure in failures
+        ]
+        stored, errors = helpers.bulk(self.client, actions, raise_on_error=False, raise_on_exception=False,
+                                      stats_only=False, chunk_size=self.settings.index.bulk_chunk_size)
+        messages = tuple(f"dead-letter index refused a record too: {error!r}" for error in errors)
+        for message in messages:
+            log.error(message)
+        return int(stored), messages
+
+
+def _failure(item: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]]) -> ItemFailure:
+    """One failed bulk item (either an item error or a whole-request error spread over its items)."""
+    info = next(iter(item.values()))
+    doc_id = str(info.get("_id"))
+    error = info.get("error")
+    if isinstance(error, dict):
+        error_type = str(error.get("type") or "error")
+        reason = str(error.get("reason") or "")
+        caused_by = error.get("caused_by")
+        if isinstance(caused_by, dict) and caused_by.get("reason"):
+            reason = f"{reason}: {caused_by['reason']}"
+    else:
+        exception = info.get("exception")
+        error_type = type(exception).__name__ if exception is not None else "error"
+        reason = str(error or "")
+    action = by_id.get(doc_id, {})
+    return ItemFailure(
+        doc_id=doc_id, index=str(info.get("_index") or action.get("_index") or ""),
+        status=int(info.get("status") or 0), error_type=error_type, reason=reason,
+        document=action.get("_source") or {},
+    )

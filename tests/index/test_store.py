@@ -1,0 +1,239 @@
+"""The article store against the real Elasticsearch: idempotent writes, updates where the article lives,
+dead-lettering, truncation, the alert-pending flag, and an unreachable cluster."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from index.setup import ensure_indices, names_for, rollover
+from index.store import ArticleStore, BulkResult
+from newsflow.errors import ElasticsearchUnavailable, QueryError
+
+pytestmark = pytest.mark.es
+
+
+@pytest.fixture
+def store(es_client: Any, settings: Any) -> ArticleStore:
+    return ArticleStore(es_client, settings)
+
+
+def test_writing_sets_up_the_indices_and_rewriting_never_duplicates(
+    store: ArticleStore, make_article: Any
+) -> None:
+    articles = [make_article(f"a{i}") for i in range(5)]
+
+    first = store.write(articles)
+    second = store.write(articles)
+    store.refresh()
+
+    assert first == BulkResult(indexed=5)
+    assert second.indexed == 5
+    assert store.count() == 5
+
+
+def test_stored_hashes_are_the_content_hashes_of_the_stored_ids(
+    store: ArticleStore, make_article: Any
+) -> None:
+    stored = make_article("stored")
+    store.write([stored])
+    store.refresh()
+
+    assert store.stored_hashes([stored.id, "no-such-id"]) == {stored.id: stored.content_hash}
+
+
+def test_lookups_before_any_setup_find_nothing(store: ArticleStore) -> None:
+    assert store.stored_hashes(["x"]) == {}
+    assert store.alert_pending() == []
+    assert store.count() == 0
+
+
+def test_an_update_after_rollover_lands_in_the_index_holding_the_article(
+    es_client: Any, settings: Any, store: ArticleStore, make_article: Any
+) -> None:
+    original = make_article("rolled", title="First version")
+    store.write([original])
+    store.refresh()
+    new_index = rollover(es_client, settings)
+    names = names_for(settings)
+
+    edited = replace(original, title="Second version")
+    newcomer = make_article("newcomer")
+    result = store.write([edited, newcomer])
+    store.refresh()
+
+    assert result.indexed == 2
+    assert store.count() == 2
+    assert store.locate([original.id, newcomer.id]) == {
+        original.id: names.first_index, newcomer.id: new_index}
+    assert store.stored_hashes([original.id]) == {original.id: edited.content_hash}
+
+
+def test_strict_mapping_sends_an_unknown_field_to_the_dead_letter_index(
+    store: ArticleStore, make_article: Any
+) -> None:
+    good = make_article("good")
+    bad_document = {**make_article("bad").to_document(), "unexpected_field": "x"}
+
+    result = store.write_documents({good.id: good.to_document(), "bad-id": bad_document})
+    store.refresh()
+
+    assert (result.indexed, result.dead_lettered) == (1, 1)
+    assert "strict_dynamic_mapping_exception" in result.errors[0]
+    assert store.count() == 1
+    [record] = store.dead_letters()
+    assert record["article_id"] == "bad-id"
+    assert record["error_type"] == "strict_dynamic_mapping_exception"
+    assert record["status"] == 400
+    assert "unexpected_field" in record["reason"]
+    assert json.loads(record["document"]) == bad_document
+
+
+def test_an_unmappable_article_is_dead_lettered_and_the_rest_indexed(
+    store: ArticleStore, make_article: Any
+) -> None:
+    # A 64-bit unsigned MinHash value does not fit Elasticsearch's signed long.
+    unmappable = make_article("unmappable", story_signature=(2**64 - 1, 7))
+    others = [make_article(f"ok{i}") for i in range(3)]
+
+    result = store.write([*others, unmappable])
+    store.refresh()
+
+    assert (result.indexed, result.dead_lettered, result.retried) == (3, 1, 0)
+    assert store.count() == 3
+    assert store.stored_hashes([unmappable.id]) == {}
+    [record] = store.dead_letters()
+    assert record["article_id"] == unmappable.id
+    assert record["url"] == unmappable.url
+    assert record["error_type"] == "document_parsing_exception"
+    assert json.loads(record["document"])["story_signature"] == [2**64 - 1, 7]
+
+
+def test_long_bodies_and_titles_are_truncated_and_marked(
+    es_client: Any, make_settings: Any, make_article: Any
+) -> None:
+    settings = make_settings(index={"max_body_chars": 100, "max_title_chars": 20})
+    store = ArticleStore(es_client, settings)
+    long_one = make_article("long", title="A title that is much too long", body="word " * 100)
+    short_one = make_article("short")
+
+    store.write([long_one, short_one])
+    store.refresh()
+
+    assert store.count("truncated:true") == 1
+    hit = es_client.get(index=store.locate([long_one.id])[long_one.id], id=long_one.id)["_source"]
+    assert len(hit["body"]) <= 100 and len(hit["title"]) <= 20
+    assert hit["content_hash"] == long_one.content_hash  # the hash of the full article
+
+
+def test_a_non_english_article_is_searchable_with_its_own_stemmer(
+    store: ArticleStore, make_article: Any
+) -> None:
+    store.write([make_article("de", language="de", title="Die Regierungen verhandeln", body="")])
+    store.refresh()
+
+    assert store.count("i18n.de:regierung") == 1
+    assert store.count("title:regierung") == 0  # the English analyzer does not stem German
+
+
+def test_alert_pending_articles_until_cleared(store: ArticleStore, make_article: Any) -> None:
+    pending = [make_article("p1"), make_article("p2")]
+    done = make_article("done")
+    store.write(pending)
+    store.write([done], alert_pending=False)
+    store.refresh()
+
+    assert sorted(a.id for a in store.alert_pending()) == sorted(a.id for a in pending)
+    assert store.alert_pending()[0] == replace(pending[0])
+
+    store.clear_alert_pending([pending[0].id])
+    store.refresh()
+
+    assert [a.id for a in store.alert_pending()] == [pending[1].id]
+
+
+def test_clearing_alert_pending_after_rollover_updates_the_original_index(
+    es_client: Any, settings: Any, store: ArticleStore, make_article: Any
+) -> None:
+    article = make_article("before-rollover")
+    store.write([article])
+    store.refresh()
+    rollover(es_client, settings)
+
+    store.clear_alert_pending([article.id])
+    store.refresh()
+
+    assert store.alert_pending() == []
+    assert store.count() == 1
+
+
+def test_count_rejects_an_invalid_query(store: ArticleStore, es_client: Any, settings: Any) -> None:
+    ensure_indices(es_client, settings)
+    with pytest.raises(QueryError, match="Cannot parse"):
+        store.count("title:(unclosed")
+
+
+def test_an_unreachable_cluster_raises_elasticsearch_unavailable(
+    make_settings: Any, make_article: Any
+) -> None:
+    from index.client import make_client
+
+    settings = make_settings(es_url="http://127.0.0.1:9")  # nothing listens on the discard port
+    client = make_client(settings, max_retries=0)
+    store = ArticleStore(client, settings)
+
+    with pytest.raises(ElasticsearchUnavailable, match=r"127\.0\.0\.1:9 is unreachable"):
+        store.write([make_article("nowhere")])
+    with pytest.raises(ElasticsearchUnavailable):
+        store.stored_hashes(["x"])
+
+
+def test_items_refused_with_429_are_retried_with_backoff_until_accepted(
+    es_client: Any, settings: Any, make_article: Any
+) -> None:
+    # Elasticsearch answers writes to an index with the read_only_allow_delete block (its disk-full
+    # protection) with 429: a real, retryable refusal. The block is lifted during the first backoff.
+    names = names_for(settings)
+    ensure_indices(es_client, settings)
+    es_client.indices.put_settings(
+        index=names.first_index, settings={"index.blocks.read_only_allow_delete": True})
+    waits: list[float] = []
+
+    def lift_block_while_waiting(seconds: float) -> None:
+        waits.append(seconds)
+        es_client.indices.put_settings(
+            index=names.first_index, settings={"index.blocks.read_only_allow_delete": None})
+
+    store = ArticleStore(es_client, settings, sleep=lift_block_while_waiting)
+    result = store.write([make_article("r1"), make_article("r2")])
+    store.refresh()
+
+    assert result == BulkResult(indexed=2, dead_lettered=0, retried=2)
+    assert waits == [settings.index.bulk_backoff]
+    assert store.count() == 2
+
+
+def test_items_still_refused_after_the_last_retry_are_dead_lettered(
+    es_client: Any, make_settings: Any, make_article: Any
+) -> None:
+    settings = make_settings(index={"bulk_retries": 2, "bulk_backoff": 0.5})
+    names = names_for(settings)
+    ensure_indices(es_client, settings)
+    es_client.indices.put_settings(
+        index=names.first_index, settings={"index.blocks.read_only_allow_delete": True})
+    waits: list[float] = []
+    store = ArticleStore(es_client, settings, sleep=waits.append)
+
+    try:
+        result = store.write([make_article("blocked")])
+    finally:
+        es_client.indices.put_settings(
+            index=names.first_index, settings={"index.blocks.read_only_allow_delete": None})
+    store.refresh()
+
+    assert (result.indexed, result.dead_lettered, result.retried) == (0, 1, 2)
+    assert waits == [0.5, 1.0]  # exponential backoff
+    assert store.dead_letters()[0]["status"] == 429
