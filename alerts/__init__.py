@@ -1,0 +1,44 @@
+"""Alerts: saved queries (percolator rules) matched against every new article, delivered once per story.
+
+The cycle calls, after indexing a batch of articles:
+
+    ensure_alert_indices(client, settings)             # once; idempotent
+    match_articles(client, settings, articles)        # record new alerts (one per rule and story)
+    deliver_pending(client, settings)                 # send due deliveries, retry earlier failures
+
+Rules are managed with RuleStore (and `newsflow alerts add|list|remove`).
+"""
+
+from __future__ import annotations
+
+from elasticsearch import Elasticsearch
+
+from alerts.channels import Channel, parse_channel
+from alerts.delivery import DeliveryFailure, DeliveryResult, deliver_pending
+from alerts.engine import MatchResult, match_articles
+from alerts.records import AlertRecord, alert_id_for
+from alerts.rules import Rule, RuleStore
+from alerts.store import AlertStore
+from newsflow.settings import Settings
+
+__all__ = [
+    "AlertRecord",
+    "AlertStore",
+    "Channel",
+    "DeliveryFailure",
+    "DeliveryResult",
+    "MatchResult",
+    "Rule",
+    "RuleStore",
+    "alert_id_for",
+    "deliver_pending",
+    "ensure_alert_indices",
+    "match_articles",
+    "parse_channel",
+]
+
+
+def ensure_alert_indices(client: Elasticsearch, settings: Settings) -> None:
+    """Create (or add new fields to) `<prefix>-rules` and `<prefix>-alerts`. Idempotent."""
+    RuleStore(client, settings).ensure()
+    AlertStore(client, settings).ensure()

@@ -1,0 +1,143 @@
+"""Delivering pending alerts over their channels, with retries across cycles.
+
+Each run: find records with a due delivery, claim them (conditional write), send every due channel,
+then store each channel's outcome. A channel is marked sent only after it succeeded; a failed one is
+retried in a later run with exponential backoff, up to `max_delivery_attempts`, then marked failed
+and reported in the result. In e-mail digest mode, one message per rule and address carries all of
+that rule's alerts of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import httpx
+from elasticsearch import Elasticsearch
+
+from alerts.records import AlertRecord, ChannelDelivery, attempt_failed, delivered
+from alerts.senders import send_email, send_log, send_webhook
+from alerts.store import AlertStore, Versioned
+from newsflow.errors import DeliveryError
+from newsflow.models import utc_now
+from newsflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFailure:
+    """A delivery given up after the last attempt: reported to the user."""
+
+    alert_id: str
+    rule: str
+    story_id: str
+    channel: str
+    attempts: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    sent: int = 0  # channel deliveries that succeeded in this run
+    failed: int = 0  # channel deliveries given up in this run (see failures)
+    deferred: int = 0  # channel deliveries that failed and will be retried in a later run
+    failures: tuple[DeliveryFailure, ...] = ()
+
+
+# (alert id, channel) -> the outcome of this run's attempt
+_Outcomes = dict[tuple[str, str], ChannelDelivery]
+
+
+def deliver_pending(
+    client: Elasticsearch, settings: Settings, *, now: datetime | None = None
+) -> DeliveryResult:
+    """Send every due delivery of the prefix's alerts and record the outcomes."""
+    now = now or utc_now()
+    store = AlertStore(client, settings)
+    if not store.exists():
+        return DeliveryResult()
+    due = list(store.due(now))
+    if not due:
+        return DeliveryResult()
+    claimed = store.claim(due, until=now + timedelta(seconds=settings.alerts.delivery_lease))
+    if len(claimed) < len(due):
+        log.info("alerts: %d due alerts are being delivered by another run", len(due) - len(claimed))
+    outcomes = _attempt_all([item.record for item in claimed], settings, now)
+    updated = [
+        Versioned(_with_outcomes(item.record, outcomes), item.seq_no, item.primary_term)
+        for item in claimed
+    ]
+    store.save(updated)
+    return _summarise(outcomes, {item.record.id: item.record for item in claimed})
+
+
+def _attempt_all(records: list[AlertRecord], settings: Settings, now: datetime) -> _Outcomes:
+    config = settings.alerts
+    outcomes: _Outcomes = {}
+
+    def attempt(deliveries: list[tuple[AlertRecord, ChannelDelivery]], send: Callable[[], None]) -> None:
+        try:
+            send()
+        except DeliveryError as exc:
+            for record, delivery in deliveries:
+                outcome = attempt_failed(delivery, exc.reason, now, config)
+                outcomes[(record.id, delivery.channel)] = outcome
+                if outcome.status == "failed":
+                    log.warning("alert %s (rule %s) could not be delivered to %s after %d attempts: %s",
+                                record.id, record.rule, delivery.channel, outcome.attempts, exc.reason)
+        else:
+            for record, delivery in deliveries:
+                outcomes[(record.id, delivery.channel)] = delivered(delivery, now)
+
+    emails: dict[tuple[str, str], list[tuple[AlertRecord, ChannelDelivery]]] = defaultdict(list)
+    with httpx.Client(timeout=config.webhook_timeout, follow_redirects=False) as http:
+        for record in records:
+            for delivery in record.deliveries:
+                if not delivery.is_due(now):
+                    continue
+                kind, target = delivery.channel.split(":", 1)
+                if kind == "webhook":
+                    attempt([(record, delivery)],
+                            lambda r=record, u=target: send_webhook(http, u, r, config))
+                elif kind == "log":
+                    attempt([(record, delivery)], lambda r=record, p=target: send_log(p, r))
+                elif kind == "email":
+                    # Digest: one group per (rule, address); otherwise one group per alert.
+                    key = (record.rule, target) if config.email_digest else (record.id, target)
+                    emails[key].append((record, delivery))
+                else:
+                    attempt([(record, delivery)], _unknown_channel(delivery.channel))
+    for (_, address), group in emails.items():
+        attempt(group, lambda a=address, g=group: send_email(a, [r for r, _ in g], config))
+    return outcomes
+
+
+def _unknown_channel(channel: str) -> Callable[[], None]:
+    def fail() -> None:
+        raise DeliveryError(channel, "unknown channel kind", retryable=False)
+    return fail
+
+
+def _with_outcomes(record: AlertRecord, outcomes: _Outcomes) -> AlertRecord:
+    deliveries = tuple(outcomes.get((record.id, d.channel), d) for d in record.deliveries)
+    return replace(record, deliveries=deliveries)
+
+
+def _summarise(outcomes: _Outcomes, records: dict[str, AlertRecord]) -> DeliveryResult:
+    sent = failed = deferred = 0
+    failures: list[DeliveryFailure] = []
+    for (alert_id, channel), outcome in outcomes.items():
+        if outcome.status == "sent":
+            sent += 1
+        elif outcome.status == "failed":
+            failed += 1
+            record = records[alert_id]
+            failures.append(DeliveryFailure(alert_id, record.rule, record.story_id, channel,
+                                            outcome.attempts, outcome.last_error))
+        else:
+            deferred += 1
+    return DeliveryResult(sent=sent, failed=failed, deferred=deferred, failures=tuple(failures))

@@ -1,0 +1,200 @@
+"""Alert records: one per (rule, story), with a delivery status per channel. Pure values and decisions.
+
+The record's id is a hash of the rule name and the story id, so every copy of a story (any feed, any
+cycle, any retry) maps to the same record: creating it a second time conflicts, and a delivery
+repeated after a crash carries the same id for receivers to deduplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from alerts.rules import Rule
+from newsflow.models import Article, parse_utc
+from newsflow.settings import AlertSettings
+
+DeliveryStatus = Literal["pending", "sent", "failed"]
+
+
+def alert_id_for(rule: str, story_id: str) -> str:
+    """The stable id of the alert of one rule for one story."""
+    return hashlib.sha256(f"{rule}\n{story_id}".encode()).hexdigest()[:32]
+
+
+def story_id_of(article: Article) -> str:
+    """The story an article belongs to; an article not (yet) clustered is a story of its own."""
+    return article.story_id or article.id
+
+
+@dataclass(frozen=True, slots=True)
+class AlertArticle:
+    """The article that first matched, as shown in the alert."""
+
+    id: str
+    title: str
+    url: str
+    source: str
+    published_at: datetime
+
+    @classmethod
+    def of(cls, article: Article) -> AlertArticle:
+        return cls(article.id, article.title, article.url, article.source, article.published_at)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "url": self.url, "source": self.source,
+                "published_at": _iso(self.published_at)}
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelDelivery:
+    """The delivery of one alert over one channel."""
+
+    channel: str  # canonical channel text, e.g. "webhook:http://..."
+    status: DeliveryStatus = "pending"
+    attempts: int = 0  # delivery attempts so far (quick in-call retries count as one)
+    next_attempt_at: datetime | None = None  # while pending: not before this time
+    last_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    last_error: str = ""
+
+    @property
+    def kind(self) -> str:
+        return self.channel.split(":", 1)[0]
+
+    def is_due(self, now: datetime) -> bool:
+        return self.status == "pending" and (self.next_attempt_at is None or self.next_attempt_at <= now)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    id: str
+    rule: str
+    query: str
+    story_id: str
+    article: AlertArticle
+    matched_at: datetime
+    deliveries: tuple[ChannelDelivery, ...]
+
+    @property
+    def status(self) -> DeliveryStatus:
+        """pending while any channel may still be tried; failed if any channel gave up; else sent."""
+        statuses = {d.status for d in self.deliveries}
+        if "pending" in statuses:
+            return "pending"
+        return "failed" if "failed" in statuses else "sent"
+
+    @property
+    def next_attempt_at(self) -> datetime | None:
+        times = [d.next_attempt_at or self.matched_at for d in self.deliveries if d.status == "pending"]
+        return min(times) if times else None
+
+    def payload(self) -> dict[str, Any]:
+        """What every channel delivers (the contract's alert JSON)."""
+        return {
+            "id": self.id,
+            "rule": self.rule,
+            "query": self.query,
+            "story_id": self.story_id,
+            "matched_at": _iso(self.matched_at),
+            "article": self.article.to_json(),
+        }
+
+    def to_source(self) -> dict[str, Any]:
+        """The document in `<prefix>-alerts` (flat keyword/date fields for Kibana)."""
+        delivered = [d.delivered_at for d in self.deliveries if d.delivered_at is not None]
+        errors = [d.last_error for d in self.deliveries if d.last_error and d.status != "sent"]
+        return {
+            **self.payload(),
+            "status": self.status,
+            "attempts": max((d.attempts for d in self.deliveries), default=0),
+            "next_attempt_at": _iso_or_none(self.next_attempt_at),
+            "delivered_at": _iso(max(delivered)) if delivered and self.status == "sent" else None,
+            "last_error": errors[-1] if errors else None,
+            "deliveries": [
+                {
+                    "channel": d.channel,
+                    "kind": d.kind,
+                    "status": d.status,
+                    "attempts": d.attempts,
+                    "next_attempt_at": _iso_or_none(d.next_attempt_at),
+                    "last_attempt_at": _iso_or_none(d.last_attempt_at),
+                    "delivered_at": _iso_or_none(d.delivered_at),
+                    "last_error": d.last_error or None,
+                }
+                for d in self.deliveries
+            ],
+        }
+
+    @classmethod
+    def from_source(cls, source: Mapping[str, Any]) -> AlertRecord:
+        article = source["article"]
+        return cls(
+            id=source["id"],
+            rule=source["rule"],
+            query=source.get("query") or "",
+            story_id=source["story_id"],
+            article=AlertArticle(
+                id=article["id"], title=article.get("title") or "", url=article.get("url") or "",
+                source=article.get("source") or "", published_at=parse_utc(article["published_at"])),
+            matched_at=parse_utc(source["matched_at"]),
+            deliveries=tuple(
+                ChannelDelivery(
+                    channel=d["channel"],
+                    status=d["status"],
+                    attempts=int(d.get("attempts") or 0),
+                    next_attempt_at=_parse_or_none(d.get("next_attempt_at")),
+                    last_attempt_at=_parse_or_none(d.get("last_attempt_at")),
+                    delivered_at=_parse_or_none(d.get("delivered_at")),
+                    last_error=d.get("last_error") or "",
+                )
+                for d in source.get("deliveries") or ()
+            ),
+        )
+
+
+def new_record(rule: Rule, article: Article, now: datetime) -> AlertRecord:
+    """The alert of `rule` for the story of `article`, every channel pending and due now."""
+    story_id = story_id_of(article)
+    return AlertRecord(
+        id=alert_id_for(rule.name, story_id),
+        rule=rule.name,
+        query=rule.query,
+        story_id=story_id,
+        article=AlertArticle.of(article),
+        matched_at=now,
+        deliveries=tuple(ChannelDelivery(channel=c, next_attempt_at=now) for c in rule.channels),
+    )
+
+
+def delivered(delivery: ChannelDelivery, now: datetime) -> ChannelDelivery:
+    return replace(delivery, status="sent", attempts=delivery.attempts + 1, next_attempt_at=None,
+                   last_attempt_at=now, delivered_at=now, last_error="")
+
+
+def attempt_failed(
+    delivery: ChannelDelivery, error: str, now: datetime, config: AlertSettings
+) -> ChannelDelivery:
+    """After a failed attempt: retry later with exponential backoff, or give up at the limit."""
+    attempts = delivery.attempts + 1
+    if attempts >= config.max_delivery_attempts:
+        return replace(delivery, status="failed", attempts=attempts, next_attempt_at=None,
+                       last_attempt_at=now, last_error=error)
+    delay = min(config.retry_backoff * 2 ** (attempts - 1), config.retry_backoff_max)
+    return replace(delivery, attempts=attempts, next_attempt_at=now + timedelta(seconds=delay),
+                   last_attempt_at=now, last_error=error)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _iso_or_none(value: datetime | None) -> str | None:
+    return _iso(value) if value is not None else None
+
+
+def _parse_or_none(value: str | None) -> datetime | None:
+    return parse_utc(value) if value else None

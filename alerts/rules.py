@@ -1,0 +1,226 @@
+"""Saved alert rules: Lucene query strings stored as percolator queries in `<prefix>-rules`.
+
+The rules index carries the article field mappings, so a rule's query is parsed against the same
+fields as the articles it will be matched with: a syntax error or an unknown field name is refused
+when the rule is added, with the parser's own message. The document id is the rule name, so adding a
+rule under an existing name replaces it, and two prefixes never see each other's rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import elasticsearch
+from elasticsearch import Elasticsearch
+
+from alerts.channels import parse_channel
+from index.client import translate_errors
+from index.mappings import ANALYSIS, ARTICLE_PROPERTIES
+from newsflow.errors import AlertError, QueryError
+from newsflow.models import parse_utc, utc_now
+from newsflow.settings import Settings
+
+# Words without a field name are looked for in these; facets are queried by name (persons:"...").
+DEFAULT_FIELDS: tuple[str, ...] = ("title", "summary", "body")
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_UNMAPPED = re.compile(r"unmapped fields \[([^\]]*)\]")
+_PAGE = 1000
+
+RULE_PROPERTIES: dict[str, Any] = {
+    "query": {"type": "percolator"},
+    "rule": {
+        "type": "object",
+        "dynamic": "strict",
+        "properties": {
+            "name": {"type": "keyword"},
+            "query": {"type": "keyword", "ignore_above": 8191},
+            "channels": {"type": "keyword"},
+            "created_at": {"type": "date"},
+        },
+    },
+}
+
+
+def rules_index(settings: Settings) -> str:
+    return settings.index_name("rules")
+
+
+def rules_mappings() -> dict[str, Any]:
+    """The article fields (what queries name) plus the percolator field and the rule's own data."""
+    return {"dynamic": "strict", "properties": {**ARTICLE_PROPERTIES, **RULE_PROPERTIES}}
+
+
+def rule_query(query: str) -> dict[str, Any]:
+    """The stored percolator query of a rule's query string."""
+    return {"query_string": {"query": query, "fields": list(DEFAULT_FIELDS)}}
+
+
+def check_rule_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise AlertError(
+            f"invalid rule name {name!r}: use 1-100 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A saved query and where its alerts go."""
+
+    name: str
+    query: str  # Lucene query string over the article fields
+    channels: tuple[str, ...]  # canonical channel texts (see alerts.channels)
+    created_at: datetime  # UTC; when this version of the rule was saved
+
+    def to_source(self) -> dict[str, Any]:
+        return {
+            "query": rule_query(self.query),
+            "rule": {
+                "name": self.name,
+                "query": self.query,
+                "channels": list(self.channels),
+                "created_at": self.created_at.isoformat(),
+            },
+        }
+
+    @classmethod
+    def from_source(cls, source: Mapping[str, Any]) -> Rule:
+        meta = source["rule"]
+        return cls(
+            name=meta["name"],
+            query=meta["query"],
+            channels=tuple(meta.get("channels") or ()),
+            created_at=parse_utc(meta["created_at"]),
+        )
+
+
+class RuleStore:
+    """Add, list and remove the rules of one index prefix."""
+
+    def __init__(self, client: Elasticsearch, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.index = rules_index(settings)
+
+    def ensure(self) -> None:
+        """Create the rules index, or add article fields that appeared since it was created."""
+        with translate_errors(self.settings.es_url_redacted):
+            if self.client.indices.exists(index=self.index):
+                self.client.indices.put_mapping(index=self.index, **rules_mappings())
+                return
+            self.client.options(ignore_status=400).indices.create(
+                index=self.index,
+                settings={
+                    "number_of_shards": 1,
+                    "number_of_replicas": self.settings.index.replicas,
+                    "analysis": ANALYSIS,
+                },
+                mappings=rules_mappings(),
+            )  # 400 resource_already_exists: another process created it first, which is fine
+
+    def add(self, name: str, query: str, channels: Sequence[str]) -> Rule:
+        """Save a rule (replacing one of the same name). Refuses a bad name, channel or query."""
+        check_rule_name(name)
+        if not query.strip():
+            raise AlertError(f"rule {name!r}: the query is empty (use '*' to match every article)")
+        if not channels:
+            raise AlertError(f"rule {name!r}: give at least one channel (webhook:, email: or log:)")
+        texts = tuple(dict.fromkeys(parse_channel(c).text for c in channels))
+        rule = Rule(name=name, query=query.strip(), channels=texts, created_at=utc_now())
+        self.ensure()
+        self.validate(rule.query)
+        with translate_errors(self.settings.es_url_redacted):
+            try:
+                # Indexing parses the query against the mappings: validation and save in one step,
+                # so an invalid new version never replaces a working rule.
+                self.client.index(index=self.index, id=name, document=rule.to_source(),
+                                  refresh="wait_for")
+            except elasticsearch.BadRequestError as exc:
+                raise QueryError(rule.query, parser_message(exc)) from exc
+        return rule
+
+    def validate(self, query: str) -> None:
+        """Refuse a query the parser rejects, or one naming a field articles do not have.
+
+        Elasticsearch accepts an unknown field in a query string as "matches nothing", which would be
+        a rule that silently never alerts (often a typo: `persn:` for `persons:`).
+        """
+        with translate_errors(self.settings.es_url_redacted):
+            response = self.client.indices.validate_query(
+                index=self.index, query=rule_query(query), explain=True)
+        for explanation in response.get("explanations") or []:
+            if not explanation.get("valid", True):
+                raise QueryError(query, _validation_message(str(explanation.get("error") or "")))
+            unmapped = _UNMAPPED.search(str(explanation.get("explanation") or ""))
+            if unmapped:
+                raise QueryError(query, f"no such field [{unmapped.group(1)}] in the article documents "
+                                        "(see docs/alerts.md for the field names)")
+        if not response.get("valid", True):
+            raise QueryError(query, _validation_message(str(response.get("error") or "invalid query")))
+
+    def get(self, name: str) -> Rule | None:
+        with translate_errors(self.settings.es_url_redacted):
+            response = self.client.options(ignore_status=404).get(index=self.index, id=name)
+        return Rule.from_source(response["_source"]) if response.get("found") else None
+
+    def list(self) -> list[Rule]:
+        """Every rule, by name."""
+        return list(self._iter_rules())
+
+    def remove(self, name: str) -> bool:
+        """Delete a rule; False when there was none of that name. Its past alerts are kept."""
+        with translate_errors(self.settings.es_url_redacted):
+            response = self.client.options(ignore_status=404).delete(
+                index=self.index, id=name, refresh="wait_for")
+        return response.get("result") == "deleted"
+
+    def count(self) -> int:
+        with translate_errors(self.settings.es_url_redacted):
+            response = self.client.options(ignore_status=404).count(index=self.index)
+        return int(response.get("count") or 0)
+
+    def _iter_rules(self) -> Iterator[Rule]:
+        search_after: list[Any] | None = None
+        while True:
+            with translate_errors(self.settings.es_url_redacted):
+                response = self.client.options(ignore_status=404).search(
+                    index=self.index, size=_PAGE, sort=[{"rule.name": "asc"}],
+                    search_after=search_after, source=["rule"])
+            hits = (response.get("hits") or {}).get("hits") or []
+            for hit in hits:
+                yield Rule.from_source(hit["_source"])
+            if len(hits) < _PAGE:
+                return
+            search_after = hits[-1]["sort"]
+
+
+def _validation_message(error: str) -> str:
+    """The parser's own message from a validate-query error (first line, no index/class prefix)."""
+    start = error.find("Cannot parse")
+    if start < 0:
+        start = error.rfind("Exception: ", 0, error.find("\n") if "\n" in error else len(error))
+        start = start + len("Exception: ") if start >= 0 else 0
+    return error[start:].strip().splitlines()[0].strip() if error[start:].strip() else error
+
+
+def parser_message(exc: elasticsearch.ApiError) -> str:
+    """The query parser's own message from an error body (first line, without the expected-token list).
+
+    Elasticsearch nests it: document_parsing_exception > query_shard_exception ("Failed to parse
+    query [...]") > parse_exception ("Cannot parse '...': Encountered ... at line 1, column 10.").
+    """
+    body = exc.body if isinstance(exc.body, dict) else {}
+    reasons: list[str] = []
+    node: Any = body.get("error")
+    while isinstance(node, dict):
+        if node.get("reason"):
+            reasons.append(str(node["reason"]))
+        node = node.get("caused_by")
+    chosen = next((r for r in reasons if r.startswith("Cannot parse")), reasons[-1] if reasons else "")
+    return chosen.strip().splitlines()[0].strip() if chosen.strip() else str(exc.message or exc)

@@ -1,0 +1,135 @@
+"""The three ways an alert leaves newsflow: webhook (HTTP POST), e-mail (SMTP) and a JSON-lines log file.
+
+Each sender either returns (delivered) or raises DeliveryError with what failed; dependency errors
+(httpx, smtplib, OS) are translated here. The body of an alert is its payload (AlertRecord.payload).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import smtplib
+import ssl
+import time
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from alerts.records import AlertRecord
+from newsflow.errors import DeliveryError
+from newsflow.settings import AlertSettings
+
+SIGNATURE_HEADER = "X-Newsflow-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Statuses worth retrying at once; any other 4xx means the request itself is refused.
+_RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+
+
+def encode_payload(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The signature header value: `sha256=` + hex HMAC-SHA256 of the exact body bytes."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def send_webhook(http: httpx.Client, url: str, record: AlertRecord, config: AlertSettings) -> None:
+    """POST the alert; a few quick retries with backoff on 5xx/429/timeouts, then DeliveryError."""
+    channel = f"webhook:{url}"
+    body = encode_payload(record.payload())
+    headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: record.id,
+               "X-Newsflow-Alert-Id": record.id, "User-Agent": "newsflow-alerts/0.1"}
+    if config.webhook_secret is not None:
+        headers[SIGNATURE_HEADER] = sign(body, config.webhook_secret.get_secret_value())
+    attempts = 1 + max(0, config.webhook_retries)
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(config.webhook_retry_backoff * 2 ** (attempt - 1))
+        try:
+            response = http.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            error = DeliveryError(channel, f"{type(exc).__name__}: {exc}")
+        else:
+            if response.is_success:
+                return
+            retryable = response.status_code >= 500 or response.status_code in _RETRYABLE_4XX
+            error = DeliveryError(channel, f"HTTP {response.status_code}", retryable=retryable)
+            if not retryable:
+                raise error
+    raise error
+
+
+def send_email(address: str, records: Sequence[AlertRecord], config: AlertSettings) -> None:
+    """One message to `address`: a single alert, or a digest of several alerts of one rule."""
+    message = build_email(address, records, config)
+    channel = f"email:{address}"
+    try:
+        smtp_class = smtplib.SMTP_SSL if config.smtp_ssl else smtplib.SMTP
+        with smtp_class(config.smtp_host, config.smtp_port, timeout=config.smtp_timeout) as smtp:
+            if config.smtp_starttls and not config.smtp_ssl:
+                smtp.starttls(context=ssl.create_default_context())
+            if config.smtp_username:
+                password = config.smtp_password.get_secret_value() if config.smtp_password else ""
+                smtp.login(config.smtp_username, password)
+            smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DeliveryError(channel, f"recipient refused by {config.smtp_host}: {exc.recipients}",
+                            retryable=False) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(
+            channel, f"SMTP {config.smtp_host}:{config.smtp_port}: {type(exc).__name__}: {exc} "
+            "(check NEWSFLOW_ALERTS__SMTP_* settings)") from exc
+
+
+def build_email(address: str, records: Sequence[AlertRecord], config: AlertSettings) -> EmailMessage:
+    if not records:
+        raise ValueError("an e-mail needs at least one alert")
+    rule = records[0].rule
+    message = EmailMessage()
+    message["From"] = config.smtp_from
+    message["To"] = address
+    message["Date"] = formatdate(usegmt=True)
+    ids = [r.id for r in records]
+    if len(records) == 1:
+        record = records[0]
+        message["Subject"] = f"[newsflow] {rule}: {record.article.title or record.article.url}"
+        message["Message-ID"] = f"<{record.id}@newsflow>"
+    else:
+        message["Subject"] = f"[newsflow] {rule}: {len(records)} new stories"
+        digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
+        message["Message-ID"] = f"<digest-{digest}@newsflow>"
+    message["X-Newsflow-Rule"] = rule
+    message["X-Newsflow-Alert-Ids"] = ", ".join(ids)
+    lines = [f"Rule {rule!r} ({records[0].query}) matched {len(records)} new "
+             f"{'story' if len(records) == 1 else 'stories'}:", ""]
+    for record in records:
+        article = record.article
+        lines += [f"* {article.title}", f"  {article.source}, {article.published_at:%Y-%m-%d %H:%M} UTC",
+                  f"  {article.url}", f"  alert {record.id}", ""]
+    message.set_content("\n".join(lines))
+    payloads = [r.payload() for r in records]
+    message.add_attachment(
+        json.dumps(payloads if len(payloads) > 1 else payloads[0], ensure_ascii=False, indent=2),
+        subtype="json", filename="alerts.json" if len(payloads) > 1 else "alert.json")
+    return message
+
+
+def send_log(path: str, record: AlertRecord) -> None:
+    """Append one JSON line and make it durable before the delivery counts as sent."""
+    channel = f"log:{path}"
+    line = json.dumps(record.payload(), ensure_ascii=False, sort_keys=True) + "\n"
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise DeliveryError(channel, f"cannot append to {path}: {exc.strerror or exc}") from exc

@@ -1,0 +1,224 @@
+"""The alerts index `<prefix>-alerts`: one document per (rule, story), Kibana-friendly.
+
+Writes are conditional so that nothing is sent twice in the normal path:
+- a record is created with op_type=create: a second copy of the story, or a re-run, conflicts (409);
+- a delivery run claims a due record with if_seq_no/if_primary_term (moving next_attempt_at one
+  lease ahead) before sending; a concurrent run loses the claim and skips it; a run that dies after
+  claiming leaves the record to be retried once the lease has passed (at-least-once, same alert id).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from alerts.records import AlertRecord
+from index.client import translate_errors
+from newsflow.errors import IndexError_
+from newsflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_KEYWORD: dict[str, Any] = {"type": "keyword", "ignore_above": 1024}
+_DATE: dict[str, Any] = {"type": "date"}
+_ERROR: dict[str, Any] = {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}}
+_PAGE = 500
+
+ALERT_PROPERTIES: dict[str, Any] = {
+    "id": _KEYWORD,
+    "rule": _KEYWORD,
+    "query": {"type": "keyword", "ignore_above": 8191},
+    "story_id": _KEYWORD,
+    "matched_at": _DATE,
+    "article": {
+        "type": "object",
+        "dynamic": "strict",
+        "properties": {
+            "id": _KEYWORD,
+            "title": {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}},
+            "url": _KEYWORD,
+            "source": _KEYWORD,
+            "published_at": _DATE,
+        },
+    },
+    "status": _KEYWORD,  # pending | sent | failed, over all channels
+    "attempts": {"type": "integer"},
+    "next_attempt_at": _DATE,
+    "delivered_at": _DATE,
+    "last_error": _ERROR,
+    "deliveries": {
+        "type": "object",
+        "dynamic": "strict",
+        "properties": {
+            "channel": _KEYWORD,
+            "kind": _KEYWORD,
+            "status": _KEYWORD,
+            "attempts": {"type": "integer"},
+            "next_attempt_at": _DATE,
+            "last_attempt_at": _DATE,
+            "delivered_at": _DATE,
+            "last_error": _ERROR,
+        },
+    },
+}
+
+
+def alerts_index(settings: Settings) -> str:
+    return settings.index_name("alerts")
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned:
+    """A record as read (or last written), with the version a conditional write must match."""
+
+    record: AlertRecord
+    seq_no: int
+    primary_term: int
+
+
+class AlertStore:
+    def __init__(self, client: Elasticsearch, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.index = alerts_index(settings)
+        self._url = settings.es_url_redacted
+
+    def ensure(self) -> None:
+        with translate_errors(self._url):
+            if self.client.indices.exists(index=self.index):
+                self.client.indices.put_mapping(index=self.index, dynamic="strict",
+                                                properties=ALERT_PROPERTIES)
+                return
+            self.client.options(ignore_status=400).indices.create(
+                index=self.index,
+                settings={"number_of_shards": 1, "number_of_replicas": self.settings.index.replicas},
+                mappings={"dynamic": "strict", "properties": ALERT_PROPERTIES},
+            )  # 400 resource_already_exists: created concurrently, which is fine
+
+    def exists(self) -> bool:
+        with translate_errors(self._url):
+            return bool(self.client.indices.exists(index=self.index))
+
+    def create(self, records: Sequence[AlertRecord]) -> tuple[int, int]:
+        """Create records that do not exist yet. Returns (created, already existing)."""
+        created = duplicates = 0
+        size = max(1, self.settings.index.bulk_chunk_size)
+        for start in range(0, len(records), size):
+            operations: list[dict[str, Any]] = []
+            for record in records[start:start + size]:
+                operations.append({"create": {"_index": self.index, "_id": record.id}})
+                operations.append(record.to_source())
+            for item in self._bulk(operations):
+                status = item["status"]
+                if status in (200, 201):
+                    created += 1
+                elif status == 409:
+                    duplicates += 1
+                else:
+                    raise IndexError_(f"could not record alert {item.get('_id')} in {self.index}: "
+                                      f"{_item_reason(item)}")
+        return created, duplicates
+
+    def due(self, now: datetime) -> Iterator[Versioned]:
+        """Records with a pending delivery whose time has come, oldest match first."""
+        with translate_errors(self._url):
+            self.client.options(ignore_status=404).indices.refresh(index=self.index)
+        query = {"bool": {"filter": [
+            {"term": {"status": "pending"}},
+            {"range": {"next_attempt_at": {"lte": _iso(now)}}},
+        ]}}
+        yield from self._scan(query, [{"matched_at": "asc"}, {"id": "asc"}])
+
+    def claim(self, items: Sequence[Versioned], until: datetime) -> list[Versioned]:
+        """Hold records for delivery until `until`. Returns those this run won (others are skipped)."""
+        operations: list[dict[str, Any]] = []
+        for item in items:
+            operations.append({"update": {"_index": self.index, "_id": item.record.id,
+                                          "if_seq_no": item.seq_no,
+                                          "if_primary_term": item.primary_term}})
+            operations.append({"doc": {"next_attempt_at": _iso(until)}})
+        won: list[Versioned] = []
+        for item, result in zip(items, self._bulk(operations), strict=True):
+            if result["status"] == 200:
+                won.append(Versioned(item.record, result["_seq_no"], result["_primary_term"]))
+            elif result["status"] != 409:
+                raise IndexError_(f"could not claim alert {item.record.id}: {_item_reason(result)}")
+        return won
+
+    def save(self, items: Sequence[Versioned]) -> None:
+        """Write delivery results, if the records are still as this run claimed them."""
+        operations: list[dict[str, Any]] = []
+        for item in items:
+            operations.append({"index": {"_index": self.index, "_id": item.record.id,
+                                         "if_seq_no": item.seq_no,
+                                         "if_primary_term": item.primary_term}})
+            operations.append(item.record.to_source())
+        for item, result in zip(items, self._bulk(operations), strict=True):
+            if result["status"] == 409:
+                # Another run claimed it after our lease ran out; its result stands.
+                log.warning("alert %s changed while being delivered; keeping the other run's status",
+                            item.record.id)
+            elif result["status"] not in (200, 201):
+                raise IndexError_(f"could not save the delivery status of alert {item.record.id}: "
+                                  f"{_item_reason(result)}")
+
+    def get(self, alert_id: str) -> AlertRecord | None:
+        with translate_errors(self._url):
+            response = self.client.options(ignore_status=404).get(index=self.index, id=alert_id)
+        return AlertRecord.from_source(response["_source"]) if response.get("found") else None
+
+    def recent(self, limit: int = 20, rule: str | None = None) -> list[AlertRecord]:
+        """The latest alerts, newest first (optionally of one rule)."""
+        query: dict[str, Any] = {"term": {"rule": rule}} if rule else {"match_all": {}}
+        with translate_errors(self._url):
+            self.client.options(ignore_status=404).indices.refresh(index=self.index)
+            response = self.client.options(ignore_status=404).search(
+                index=self.index, query=query, size=limit,
+                sort=[{"matched_at": "desc"}, {"id": "asc"}])
+        hits = (response.get("hits") or {}).get("hits") or []
+        return [AlertRecord.from_source(hit["_source"]) for hit in hits]
+
+    def all(self) -> list[AlertRecord]:
+        """Every record, oldest first (tests and small tools)."""
+        with translate_errors(self._url):
+            self.client.options(ignore_status=404).indices.refresh(index=self.index)
+        return [item.record for item in self._scan({"match_all": {}},
+                                                   [{"matched_at": "asc"}, {"id": "asc"}])]
+
+    def _scan(self, query: dict[str, Any], sort: list[dict[str, str]]) -> Iterator[Versioned]:
+        search_after: list[Any] | None = None
+        while True:
+            with translate_errors(self._url):
+                response = self.client.options(ignore_status=404).search(
+                    index=self.index, query=query, size=_PAGE, sort=sort,
+                    search_after=search_after, seq_no_primary_term=True)
+            hits = (response.get("hits") or {}).get("hits") or []
+            for hit in hits:
+                yield Versioned(AlertRecord.from_source(hit["_source"]),
+                                hit["_seq_no"], hit["_primary_term"])
+            if len(hits) < _PAGE:
+                return
+            search_after = hits[-1]["sort"]
+
+    def _bulk(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not operations:
+            return []
+        with translate_errors(self._url):
+            response = self.client.bulk(operations=operations)
+        return [next(iter(item.values())) for item in response["items"]]
+
+
+def _item_reason(item: dict[str, Any]) -> str:
+    error = item.get("error")
+    if isinstance(error, dict):
+        return f"{error.get('type')}: {error.get('reason')}"
+    return f"status {item.get('status')}"
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,113 @@
+"""Fixtures for the alerts tests: articles, settings with quick retries, a real local SMTP server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.message import Message
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from newsflow.models import Article, article_id_for
+
+
+@pytest.fixture
+def make_article() -> Callable[..., Article]:
+    """An enriched article; keyword arguments override any field."""
+
+    def factory(url: str = "https://example.com/news/1", **fields: Any) -> Article:
+        values: dict[str, Any] = {
+            "id": article_id_for(url),
+            "url": url,
+            "title": "Central bank raises interest rates",
+            "summary": "The central bank raised rates by a quarter point.",
+            "body": "The central bank raised interest rates by a quarter point on Tuesday.",
+            "source": "Example News",
+            "feed_url": "https://example.com/feed.xml",
+            "published_at": datetime(2026, 11, 26, 9, 0, tzinfo=UTC),
+            "ingested_at": datetime(2026, 11, 26, 9, 5, tzinfo=UTC),
+            "language": "en",
+        }
+        values.update(fields)
+        return Article(**values)
+
+    return factory
+
+
+@pytest.fixture
+def alert_settings(make_settings: Callable[..., Any]) -> Callable[..., Any]:
+    """Settings for a fresh prefix with quick retries (no test waits for real backoff)."""
+
+    def factory(**alerts: Any) -> Any:
+        values = {"webhook_retry_backoff": 0.01, "retry_backoff": 60.0, "webhook_timeout": 5.0}
+        values.update(alerts)
+        return make_settings(alerts=values)
+
+    return factory
+
+
+@dataclass
+class SmtpInbox:
+    """What the local SMTP server received."""
+
+    host: str
+    port: int
+    envelopes: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd hook
+        with self.lock:
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted for delivery"
+
+    def messages(self, to: str | None = None) -> list[Message]:
+        with self.lock:
+            return [message_from_bytes(content) for _, rcpts, content in self.envelopes
+                    if to is None or to in rcpts]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[SmtpInbox]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, recording every message."""
+    inbox = SmtpInbox(host="127.0.0.1", port=_free_port())
+    controller = Controller(inbox, hostname=inbox.host, port=inbox.port)
+    controller.start()
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def _es_cleanup(es_url: str) -> Iterator[None]:
+    """Deletes this session's indices by name at the end.
+
+    Overrides the shared fixture for this folder: Elasticsearch 8 refuses a wildcard index delete
+    (action.destructive_requires_name defaults to true), so the shared one fails at teardown.
+    The alerts tests create plain indices only (no templates or ILM policies).
+    """
+    yield
+    from elasticsearch import Elasticsearch
+
+    from tests.conftest import _SESSION_PREFIX
+
+    client = Elasticsearch(es_url)
+    try:
+        found = client.options(ignore_status=404).indices.get(
+            index=f"{_SESSION_PREFIX}*", expand_wildcards="all", allow_no_indices=True)
+        for name in list(found.body if found else {}):
+            client.options(ignore_status=404).indices.delete(index=name)
+    finally:
+        client.close()
