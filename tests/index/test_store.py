@@ -237,3 +237,30 @@ def test_items_still_refused_after_the_last_retry_are_dead_lettered(
     assert (result.indexed, result.dead_lettered, result.retried) == (0, 1, 2)
     assert waits == [0.5, 1.0]  # exponential backoff
     assert store.dead_letters()[0]["status"] == 429
+
+
+def test_articles_spooled_while_unreachable_are_all_indexed_once_by_the_next_write(
+    es_client: Any, make_settings: Any, make_article: Any
+) -> None:
+    from index.client import make_client
+    from index.spool import Spool
+
+    settings = make_settings()
+    spool = Spool(settings.spool_dir, settings.index.spool_max_bytes)
+    first_cycle = [make_article(f"s{i}") for i in range(4)]
+    down = make_settings(es_url="http://127.0.0.1:9", index_prefix=settings.index_prefix)
+    try:
+        ArticleStore(make_client(down, max_retries=0), down).write(first_cycle)
+    except ElasticsearchUnavailable:
+        spool.put(first_cycle)
+    second_cycle = [make_article("s3"), make_article("s4")]  # s3 seen again
+
+    store = ArticleStore(es_client, settings)
+    batch = {a.id: a for a in [*spool.load(), *second_cycle]}
+    result = store.write(list(batch.values()))
+    spool.discard(batch)
+    store.refresh()
+
+    assert result.indexed == 5
+    assert store.count() == 5
+    assert len(spool) == 0
