@@ -52,26 +52,11 @@ def _es_cleanup(es_url: str) -> Iterator[None]:
     yield
     from elasticsearch import Elasticsearch
 
+    from newsflow.cleanup import delete_prefix
+
     client = Elasticsearch(es_url)
     delete_prefix(client, _SESSION_PREFIX)
     client.close()
-
-
-def delete_prefix(client: Any, prefix: str) -> None:
-    """Remove every index, data stream, template and ILM policy whose name starts with prefix."""
-    pattern = f"{prefix}*"
-    client.options(ignore_status=404).indices.delete(
-        index=pattern, expand_wildcards="all", allow_no_indices=True)
-    templates = client.options(ignore_status=404).indices.get_index_template(name=pattern)
-    for template in templates.get("index_templates", []) if templates else []:
-        client.indices.delete_index_template(name=template["name"])
-    components = client.options(ignore_status=404).cluster.get_component_template(name=pattern)
-    for component in components.get("component_templates", []) if components else []:
-        client.options(ignore_status=404).cluster.delete_component_template(name=component["name"])
-    policies = client.options(ignore_status=404).ilm.get_lifecycle()
-    for name in list(policies.body if policies else {}):
-        if name.startswith(prefix):
-            client.options(ignore_status=404).ilm.delete_lifecycle(name=name)
 
 
 @pytest.fixture

@@ -1,0 +1,335 @@
+"""The end-to-end benchmark (`newsflow bench`): one run, figures and ratios as JSON.
+
+Against the real local Elasticsearch and a local HTTP server serving a directory of feed files
+(by default the news part of ../shared/corpus/feeds/real), it measures:
+
+- the cold cycle: `newsflow run` in a subprocess (fetch through alert matching, with saved rules),
+  its wall time, stage times and peak resident memory of all its processes;
+- the limit: spaCy's nlp.pipe with the same model and components over the same texts (title + body
+  of every article the cycle indexed), using all cores;
+- a second cycle with nothing changed (conditional GETs answered 304);
+- a naive reference pipeline on a sample of the feeds: one plain request per feed, feedparser with
+  defaults, nlp() per article with the default pipeline, one index request per article;
+- percolation cost per 1,000 articles with 100, 1,000 and 10,000 rules;
+- parse throughput (items/s) and enrichment throughput (words/s against raw nlp.pipe).
+
+All feeds are served from one loopback host, so the benchmark turns the per-host politeness delay
+off (real feeds are spread over many hosts); everything else runs with the defaults.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from newsflow.cleanup import delete_prefix
+from newsflow.models import Article
+from newsflow.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "feeds" / "real"
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    corpus: Path = DEFAULT_CORPUS
+    news_only: bool = True  # only files marked news_publisher=yes in INDEX.tsv
+    max_feeds: int | None = None
+    rules: int = 1000  # saved rules during the cycles
+    naive_fraction: float = 0.25  # share of the feeds the naive pipeline processes
+    percolation_rule_counts: tuple[int, ...] = (100, 1000, 10000)
+    output: Path | None = None
+    keep_indices: bool = False
+
+
+def select_feed_files(options: BenchOptions) -> list[Path]:
+    index = options.corpus / "INDEX.tsv"
+    if options.news_only and index.exists():
+        with index.open(encoding="utf-8") as stream:
+            rows = list(csv.DictReader(stream, delimiter="\t"))
+        names = [row["file"] for row in rows if row.get("news_publisher") == "yes"]
+        files = [options.corpus / name for name in names]
+    else:
+        files = sorted(p for p in options.corpus.iterdir() if p.is_file() and p.name != "INDEX.tsv")
+    return files[: options.max_feeds] if options.max_feeds else files
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serve_directory(folder: Path) -> Iterator[str]:
+    """A static HTTP server on 127.0.0.1 (Last-Modified and If-Modified-Since → 304 included)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(folder)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class PeakMemory:
+    """Samples the resident memory of a process and all its descendants; keeps the peak sum."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        import psutil
+
+        self._root = psutil.Process(pid)
+        self._interval = interval
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            try:
+                processes = [self._root, *self._root.children(recursive=True)]
+                total = 0
+                for process in processes:
+                    with suppress(psutil.Error):  # a child may exit between listing and reading
+                        total += process.memory_info().rss
+                self.peak_bytes = max(self.peak_bytes, total)
+            except psutil.Error:
+                return
+            self._stop.wait(self._interval)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_bytes
+
+
+def run_cycle_subprocess(feeds_file: Path, env: dict[str, str]) -> dict[str, Any]:
+    """`newsflow run --json` in a fresh process: wall time, peak memory, the report."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsflow", "-q", "run", "--feeds", str(feeds_file), "--json"],
+        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    memory = PeakMemory(process.pid)
+    out, err = process.communicate()
+    peak = memory.stop()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"newsflow run failed (exit {process.returncode}): {err[-3000:]}")
+    return {"seconds": seconds, "peak_rss_bytes": peak, "report": json.loads(out)}
+
+
+def stored_articles(client: Any, settings: Settings, limit: int | None = None) -> list[Article]:
+    from elasticsearch import helpers
+
+    alias = settings.index_name("articles")
+    client.indices.refresh(index=alias)
+    articles = []
+    for hit in helpers.scan(client, index=alias, query={"query": {"match_all": {}}}, size=1000):
+        articles.append(Article.from_document(hit["_id"], hit["_source"]))
+        if limit and len(articles) >= limit:
+            break
+    return articles
+
+
+def measure_limit(settings: Settings, texts: Sequence[str]) -> dict[str, Any]:
+    """spaCy's raw nlp.pipe with the pipeline's own model and components, on all cores."""
+    from enrich.ner import load_nlp
+
+    nlp = load_nlp(settings)
+    cores = os.cpu_count() or 1
+    words = sum(len(text.split()) for text in texts)
+    started = time.perf_counter()
+    for _doc in nlp.pipe(texts, batch_size=settings.enrich.batch_size,
+                         n_process=cores if len(texts) >= 200 else 1):
+        pass
+    seconds = time.perf_counter() - started
+    return {"texts": len(texts), "words": words, "seconds": seconds, "processes": cores,
+            "words_per_s": words / seconds if seconds else 0.0}
+
+
+def measure_enrichment(settings: Settings, articles: Sequence[Article]) -> dict[str, Any]:
+    """Words/s of the whole enrichment stage against raw nlp.pipe on the same texts and cores."""
+    from enrich.ner import ner_text
+    from enrich.pipeline import Enricher
+
+    enricher = Enricher(settings)
+    enricher.enrich(articles[:5])  # load the model outside the timing
+    texts = [ner_text(article) for article in articles]
+    words = sum(len(text.split()) for text in texts)
+    started = time.perf_counter()
+    enricher.enrich(articles)
+    enrich_seconds = time.perf_counter() - started
+    raw = measure_limit(settings, texts)
+    return {
+        "articles": len(articles),
+        "words": words,
+        "enrich_words_per_s": words / enrich_seconds if enrich_seconds else 0.0,
+        "raw_nlp_pipe_words_per_s": raw["words_per_s"],
+        "enrich_over_raw_time": enrich_seconds / raw["seconds"] if raw["seconds"] else 0.0,
+    }
+
+
+def run_naive(base_url: str, files: Sequence[Path], client: Any, index: str,
+              settings: Settings) -> dict[str, Any]:
+    """The reference a first implementation would write: sequential, no caching, per-item calls."""
+    import feedparser
+    import httpx
+    import spacy
+
+    from enrich.ner import model_path
+
+    started = time.perf_counter()
+    nlp = spacy.load(model_path(settings))  # the default pipeline: every component
+    articles = words = 0
+    for path in files:
+        response = httpx.get(f"{base_url}/{path.name}", timeout=30)
+        parsed = feedparser.parse(response.content)
+        for entry in parsed.entries:
+            title = entry.get("title", "")
+            body = entry.get("summary", "")
+            if entry.get("content"):
+                body = entry["content"][0].get("value", body)
+            doc = nlp(f"{title}\n\n{body}")
+            entities = [ent.text for ent in doc.ents]
+            client.index(index=index, document={"title": title, "body": body, "entities": entities})
+            articles += 1
+            words += len(title.split()) + len(body.split())
+    seconds = time.perf_counter() - started
+    return {"feeds": len(files), "articles": articles, "words": words, "seconds": seconds,
+            "seconds_per_article": seconds / articles if articles else 0.0}
+
+
+def run_bench(options: BenchOptions, settings: Settings,
+              say: Callable[[str], None] = lambda message: print(message, file=sys.stderr)) -> dict[str, Any]:
+    from alerts.bench import create_rules, percolation_cost
+    from index.client import make_client
+    from ingest.bench import parse_throughput
+    from newsflow.cycle import ensure_all
+
+    files = select_feed_files(options)
+    if not files:
+        raise FileNotFoundError(f"no feed files under {options.corpus}")
+    prefix = f"bench{uuid.uuid4().hex[:6]}"
+    settings = settings.model_copy(update={"index_prefix": prefix})
+    client = make_client(settings)
+    results: dict[str, Any] = {"corpus": str(options.corpus), "feeds": len(files),
+                               "cores": os.cpu_count(), "index_prefix": prefix}
+    with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as scratch:
+        served = Path(scratch) / "feeds"
+        served.mkdir()
+        for path in files:
+            target = served / path.name.removesuffix(".gz")
+            if path.read_bytes()[:2] == b"\x1f\x8b":
+                target.write_bytes(gzip.decompress(path.read_bytes()))
+            else:
+                shutil.copyfile(path, target)
+        served_files = sorted(served.iterdir())
+        home = Path(scratch) / "home"
+        home.mkdir()
+        env = {
+            "NEWSFLOW_ES_URL": settings.es_url,
+            "NEWSFLOW_INDEX_PREFIX": prefix,
+            "NEWSFLOW_HOME": str(home),
+            "NEWSFLOW_FETCH__POLITENESS_DELAY": "0",
+            "NEWSFLOW_FETCH__PER_HOST_CONCURRENCY": "8",
+        }
+        try:
+            with serve_directory(served) as base_url:
+                feeds_file = Path(scratch) / "feeds.yaml"
+                feeds_file.write_text(
+                    "feeds:\n" + "".join(f"  - url: {base_url}/{p.name}\n" for p in served_files))
+                ensure_all(client, settings)
+                say(f"saving {options.rules} alert rules")
+                create_rules(client, settings, options.rules)
+
+                say(f"cold cycle over {len(served_files)} feeds")
+                cold = run_cycle_subprocess(feeds_file, env)
+                say("second cycle, nothing changed")
+                warm = run_cycle_subprocess(feeds_file, env)
+
+                articles = stored_articles(client, settings)
+                from enrich.ner import ner_text
+
+                texts = [ner_text(article) for article in articles]
+                say(f"the limit: nlp.pipe over {len(texts)} texts")
+                limit = measure_limit(settings, texts)
+
+                sample = served_files[:: max(1, round(1 / options.naive_fraction))]
+                naive_index = f"{prefix}-naive"
+                client.indices.create(index=naive_index)
+                say(f"naive pipeline over {len(sample)} feeds")
+                naive = run_naive(base_url, sample, client, naive_index, settings)
+                client.indices.delete(index=naive_index)
+
+                say("percolation cost")
+                percolation = percolation_cost(
+                    client, settings.model_copy(update={"index_prefix": prefix + "-perc"}),
+                    articles[:1000], options.percolation_rule_counts)
+                say("parse and enrichment throughput")
+                parse = parse_throughput(
+                    sorted(p for p in options.corpus.iterdir() if p.is_file() and p.name != "INDEX.tsv"))
+                enrichment = measure_enrichment(settings, articles[:300])
+        finally:
+            if not options.keep_indices:
+                delete_prefix(client, prefix)
+    client.close()
+
+    cycle_articles = cold["report"]["indexed"] or 1
+    cycle_per_article = cold["seconds"] / cycle_articles
+    per_1000_cycle = cycle_per_article * 1000
+    ten_k = percolation.get("10000", {}).get("seconds_per_1000_articles")
+    results.update({
+        "cold_cycle": {"seconds": round(cold["seconds"], 2), "report": cold["report"],
+                       "peak_rss_mb": round(cold["peak_rss_bytes"] / 2**20, 1)},
+        "second_cycle": {"seconds": round(warm["seconds"], 2), "report": warm["report"],
+                         "peak_rss_mb": round(warm["peak_rss_bytes"] / 2**20, 1)},
+        "limit": _rounded(limit),
+        "naive": _rounded(naive),
+        "percolation": percolation,
+        "parse": parse,
+        "enrichment": _rounded(enrichment),
+        "ratios": {
+            "cycle_over_limit": round(cold["seconds"] / limit["seconds"], 3),
+            "naive_over_cycle_per_article": round(naive["seconds_per_article"] / cycle_per_article, 2),
+            "second_over_first": round(warm["seconds"] / cold["seconds"], 4),
+            "rules_10000_added_share": round(ten_k / per_1000_cycle, 4) if ten_k else None,
+        },
+    })
+    ratios = results["ratios"]
+    results["goals"] = {
+        "cycle_within_1.25x_limit": ratios["cycle_over_limit"] <= 1.25,
+        "naive_at_least_3x_slower": ratios["naive_over_cycle_per_article"] >= 3,
+        "no_change_cycle_under_5pct": ratios["second_over_first"] < 0.05,
+        "rules_10000_add_at_most_20pct": (ratios["rules_10000_added_share"] or 0) <= 0.20,
+        "peak_memory_under_1.5GB": cold["peak_rss_bytes"] < 1.5 * 2**30,
+    }
+    if options.output is not None:
+        options.output.parent.mkdir(parents=True, exist_ok=True)
+        options.output.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def _rounded(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in values.items()}
+
