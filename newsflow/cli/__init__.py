@@ -17,7 +17,10 @@ COMMAND_MODULES = [
     "newsflow.cli.stack",
     "newsflow.cli.setup",
     "newsflow.cli.run",
+    "newsflow.cli.search",
     "newsflow.cli.reenrich",
+    "newsflow.cli.bench",
+    "newsflow.cli.airflow",
 ]
 
 
