@@ -1,0 +1,329 @@
+"""Polite HTTP fetching of feeds: conditional GET, size limit, redirects, retries, per-host limits.
+
+One `Fetcher` (one httpx.AsyncClient) serves a whole poll. Every request:
+- carries the descriptive User-Agent and, when known, If-None-Match / If-Modified-Since;
+- waits for a per-host slot (`per_host_concurrency`) and the politeness delay since the host's last
+  request;
+- connects only to addresses the address policy allows (checked on the resolved address of every
+  connection, so each redirect hop is checked too);
+- follows redirects itself (at most `max_redirects`, loops detected), remembering the new URL when
+  every hop was permanent (301/308);
+- streams the body and stops at `max_body_bytes` (after gzip/deflate decoding, so a compression
+  bomb stops too);
+- retries 5xx, timeouts and connection errors with exponential backoff, and honours Retry-After on
+  429/503 up to `max_retry_after` (a longer wait defers the feed to a later poll instead).
+Failures raise `FetchError` with the reason; `poll` turns them into failed results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+import anyio
+import httpcore
+import httpx
+
+from ingest.addresses import refusal_reason
+from newsflow.errors import FetchError
+from newsflow.settings import FetchSettings
+
+_RETRY_STATUSES = frozenset({500, 502, 503, 504, 520, 521, 522, 523, 524})
+_PERMANENT = frozenset({301, 308})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
+          "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What the last successful fetch said, sent back so an unchanged feed costs a 304."""
+
+    etag: str = ""
+    last_modified: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A successful fetch: a body, or `not_modified` with none."""
+
+    url: str  # the URL finally read (after redirects)
+    status_code: int  # 200, 304, or 0 for a local file
+    body: bytes = b""
+    not_modified: bool = False
+    permanent_url: str = ""  # where every hop was a permanent redirect: the feed's new address
+    validators: Validators = Validators()
+    content_type: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+
+
+class RefusedAddress(FetchError):
+    """The address policy refused a connection (raised inside the network backend)."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(host, f"refused to connect to {host}: {reason}")
+
+
+class FetchFailed(FetchError):
+    """A fetch failure that may carry a Retry-After delay or mark the feed gone."""
+
+    def __init__(self, url: str, reason: str, status_code: int | None = None, *,
+                 retryable: bool = False, retry_after: float | None = None, gone: bool = False) -> None:
+        self.retryable = retryable  # worth another attempt in this poll (5xx, timeout, connection)
+        self.retry_after = retry_after  # seconds the server asked us to wait (429/503)
+        self.gone = gone  # HTTP 410: the feed is not polled again
+        super().__init__(url, reason, status_code)
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves the host itself, checks every address, and connects only to a checked one."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, allow_private: bool) -> None:
+        self._inner = inner
+        self._allow_private = allow_private
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        try:
+            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        for address in addresses:  # one refused address refuses the host: no rebinding games
+            reason = refusal_reason(address, allow_private=self._allow_private)
+            if reason is not None:
+                raise RefusedAddress(host, reason)
+        last_error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout=timeout,
+                                                      local_address=local_address,
+                                                      socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last_error = exc
+        raise last_error or httpcore.ConnectError(f"no address for {host}")
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not used for feeds")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    def __init__(self, settings: FetchSettings) -> None:
+        super().__init__(verify=settings.verify_tls, trust_env=False)
+        # httpx exposes no hook for the network backend; its httpcore pool does.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=settings.verify_tls, trust_env=False),
+            max_connections=max(settings.concurrency * 2, 10),
+            max_keepalive_connections=max(settings.concurrency, 5),
+            keepalive_expiry=5.0,
+            network_backend=_GuardedBackend(httpcore.AnyIOBackend(), settings.allow_private_addresses),
+        )
+
+
+class _HostSlots:
+    """Per-host concurrency limit and politeness delay between two requests to one host."""
+
+    def __init__(self, per_host: int, delay: float) -> None:
+        self._per_host = max(1, per_host)
+        self._delay = delay
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._next_start: dict[str, float] = {}
+
+    async def acquire(self, host: str) -> asyncio.Semaphore:
+        semaphore = self._semaphores.setdefault(host, asyncio.Semaphore(self._per_host))
+        await semaphore.acquire()
+        now = time.monotonic()
+        start = max(now, self._next_start.get(host, now))
+        self._next_start[host] = start + self._delay
+        if start > now:
+            await asyncio.sleep(start - now)
+        return semaphore
+
+
+class Fetcher:
+    """Fetches feeds for one poll. Use as `async with Fetcher(settings) as fetcher:`."""
+
+    def __init__(self, settings: FetchSettings) -> None:
+        self.settings = settings
+        self._slots = _HostSlots(settings.per_host_concurrency, settings.politeness_delay)
+        self._client = httpx.AsyncClient(
+            transport=_GuardedTransport(settings),
+            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+            headers={"User-Agent": settings.user_agent, "Accept": ACCEPT},
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+
+    async def fetch(self, url: str, validators: Validators = Validators()) -> Fetched:
+        """Fetch a feed (http(s), file:// or a local path). Raises FetchError (or FetchFailed)."""
+        if not url.startswith(("http://", "https://")):
+            return read_local(url, validators, self.settings.max_body_bytes)
+        try:
+            return await asyncio.wait_for(self._fetch_with_retries(url, validators),
+                                          self.settings.total_timeout)
+        except TimeoutError as exc:
+            raise FetchFailed(url, f"timed out after {self.settings.total_timeout:g} s in total") from exc
+
+    async def get_page(self, url: str) -> Fetched:
+        """Fetch an article page or robots.txt under the same rules (no validators)."""
+        return await self.fetch(url)
+
+    async def _fetch_with_retries(self, url: str, validators: Validators) -> Fetched:
+        attempt = 0
+        while True:
+            try:
+                return await self._follow(url, validators)
+            except FetchFailed as exc:
+                if not exc.retryable or attempt >= self.settings.retries:
+                    raise
+                if exc.retry_after is not None and exc.retry_after > self.settings.max_retry_after:
+                    raise  # defer to a later poll rather than hold the cycle
+                wait = exc.retry_after if exc.retry_after is not None else self.settings.backoff * 2**attempt
+                attempt += 1
+                await asyncio.sleep(wait)
+
+    async def _follow(self, url: str, validators: Validators) -> Fetched:
+        seen = [url]
+        permanent = True
+        current = url
+        for _hop in range(self.settings.max_redirects + 1):
+            response_headers, status, body = await self._request(current, validators)
+            if status in _REDIRECTS:
+                location = response_headers.get("location", "")
+                if not location:
+                    raise FetchFailed(current, f"HTTP {status} redirect without a Location header", status)
+                target = urljoin(current, location)
+                if urlsplit(target).scheme not in ("http", "https"):
+                    raise FetchFailed(current, f"redirect to a non-HTTP URL refused: {target}", status)
+                if target in seen:
+                    raise FetchFailed(url, f"redirect loop: {' -> '.join([*seen, target])}", status)
+                permanent = permanent and status in _PERMANENT
+                seen.append(target)
+                current = target
+                continue
+            return self._outcome(url, current, permanent, status, response_headers, body, validators)
+        raise FetchFailed(url, f"too many redirects (more than {self.settings.max_redirects}): "
+                               f"{' -> '.join(seen)}", None, gone=False) from None
+
+    def _outcome(self, url: str, current: str, permanent: bool, status: int,
+                 headers: Mapping[str, str], body: bytes, validators: Validators) -> Fetched:
+        moved = current if permanent and current != url else ""
+        if status == 304:
+            return Fetched(url=current, status_code=304, not_modified=True, permanent_url=moved,
+                           validators=Validators(headers.get("etag", validators.etag),
+                                                 headers.get("last-modified", validators.last_modified)),
+                           headers=headers)
+        if 200 <= status < 300:
+            return Fetched(url=current, status_code=status, body=body, permanent_url=moved,
+                           validators=Validators(headers.get("etag", ""), headers.get("last-modified", "")),
+                           content_type=headers.get("content-type", ""), headers=headers)
+        retry_after = parse_retry_after(headers.get("retry-after", "")) if status in (429, 503) else None
+        if status == 410:
+            raise FetchFailed(current, "HTTP 410 Gone: the publisher removed the feed; it will not be "
+                                       "polled again (remove it from the feeds file)", status, gone=True)
+        reason = {404: "HTTP 404 Not Found: check the feed URL",
+                  429: "HTTP 429 Too Many Requests: the server asks us to slow down",
+                  401: "HTTP 401 Unauthorized: the feed needs credentials",
+                  403: "HTTP 403 Forbidden: the server refuses this client"}.get(status, f"HTTP {status}")
+        if retry_after is not None:
+            reason += f" (Retry-After {retry_after:g} s)"
+        retryable = retry_after is not None or status in _RETRY_STATUSES
+        raise FetchFailed(current, reason, status, retryable=retryable, retry_after=retry_after)
+
+    async def _request(self, url: str, validators: Validators) -> tuple[dict[str, str], int, bytes]:
+        host = (urlsplit(url).hostname or "").lower()
+        headers: dict[str, str] = {}
+        if validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+        semaphore = await self._slots.acquire(host)
+        try:
+            async with self._client.stream("GET", url, headers=headers) as response:
+                response_headers = {k.lower(): v for k, v in response.headers.items()}
+                if response.status_code != 200:
+                    return response_headers, response.status_code, b""
+                return response_headers, 200, await self._read_limited(url, response)
+        except RefusedAddress as exc:
+            raise FetchFailed(url, exc.reason) from exc
+        except httpx.TimeoutException as exc:
+            raise FetchFailed(url, f"timed out ({type(exc).__name__}): the server is too slow",
+                              retryable=True) from exc
+        except httpx.TransportError as exc:
+            raise FetchFailed(url, f"connection failed: {type(exc).__name__}: {exc}", retryable=True) from exc
+        except httpx.InvalidURL as exc:
+            raise FetchFailed(url, f"invalid URL: {exc}") from exc
+        except httpx.HTTPError as exc:  # e.g. a body that claims gzip but is not
+            raise FetchFailed(url, f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            semaphore.release()
+
+    async def _read_limited(self, url: str, response: httpx.Response) -> bytes:
+        limit = self.settings.max_body_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise FetchFailed(url, f"body of {int(declared)} bytes is over the limit of {limit} bytes "
+                                   "(fetch.max_body_bytes)", response.status_code)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise FetchFailed(url, f"body is over the limit of {limit} bytes (fetch.max_body_bytes)",
+                                  response.status_code)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def read_local(url: str, validators: Validators, max_bytes: int) -> Fetched:
+    """Read a feed from a local path or file:// URL; its mtime and size act as the validator."""
+    path = Path(unquote(urlsplit(url).path)) if url.startswith("file://") else Path(url)
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise FetchFailed(url, f"cannot read the feed file: {exc.strerror or exc}") from exc
+    stamp = f"file:{stat.st_mtime_ns}:{stat.st_size}"
+    if validators.etag == stamp:
+        return Fetched(url=url, status_code=0, not_modified=True, validators=validators)
+    if stat.st_size > max_bytes:
+        raise FetchFailed(url, f"feed file of {stat.st_size} bytes is over the limit of {max_bytes} bytes")
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        raise FetchFailed(url, f"cannot read the feed file: {exc.strerror or exc}") from exc
+    return Fetched(url=url, status_code=0, body=body, validators=Validators(etag=stamp))
+
+
+def parse_retry_after(value: str, now: datetime | None = None) -> float | None:
+    """Retry-After in seconds: a number of seconds or an HTTP date; None when absent or invalid."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

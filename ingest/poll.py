@@ -1,0 +1,157 @@
+"""One poll of many feeds: fetch concurrently and politely, parse, normalise, compute the next state.
+
+`poll_feeds` never raises for a feed's failure: every spec gets a FeedResult (in input order) whose
+`state` is what to store once its articles are safely indexed or spooled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from ingest.fetch import Fetched, Fetcher, FetchFailed, Validators
+from ingest.normalise import normalise_feed
+from ingest.parse import ParsedFeed, parse_feed
+from ingest.schedule import (
+    PollHints,
+    cache_seconds,
+    failure_delay,
+    merge_item_times,
+    next_due,
+    poll_interval,
+)
+from ingest.text import clean_title
+from ingest.types import FeedResult, FeedSpec, FeedState, FeedStatus
+from newsflow.errors import FeedError
+from newsflow.models import Article, utc_now
+from newsflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ResultCallback = Callable[[FeedResult], None]
+
+
+def poll_feeds(
+    specs: Sequence[FeedSpec],
+    states: Mapping[str, FeedState],
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    on_result: ResultCallback | None = None,
+) -> list[FeedResult]:
+    """Poll every spec once; one FeedResult per spec, in input order. Never raises for a feed."""
+    if not specs:
+        return []
+    coroutine = _poll_all(specs, states, settings, now or utc_now(), on_result)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    # Called from inside an event loop (a notebook, an async worker): run ours in a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def _poll_all(specs: Sequence[FeedSpec], states: Mapping[str, FeedState], settings: Settings,
+                    now: datetime, on_result: ResultCallback | None) -> list[FeedResult]:
+    feed_slots = asyncio.Semaphore(max(1, settings.fetch.concurrency))
+    async with Fetcher(settings.fetch) as fetcher:
+
+        async def one(spec: FeedSpec) -> FeedResult:
+            async with feed_slots:
+                result = await poll_one(fetcher, spec, states.get(spec.key), settings, now)
+            if on_result is not None:
+                try:
+                    on_result(result)
+                except Exception:  # a progress display must not sink the poll
+                    log.exception("on_result callback failed for %s", spec.url)
+            return result
+
+        return list(await asyncio.gather(*(one(spec) for spec in specs)))
+
+
+async def poll_one(fetcher: Fetcher, spec: FeedSpec, state: FeedState | None, settings: Settings,
+                   now: datetime) -> FeedResult:
+    """Poll one feed; every failure becomes a failed (or gone) result."""
+    state = state or FeedState(key=spec.key, url=spec.url)
+    started = time.perf_counter()
+    try:
+        fetched = await fetcher.fetch(state.fetch_url, Validators(state.etag, state.last_modified))
+        if fetched.not_modified:
+            result = _not_modified(spec, state, fetched, settings, now)
+        else:
+            feed = await asyncio.to_thread(parse_feed, fetched.body, url=fetched.url,
+                                           content_type=fetched.content_type)
+            articles, warnings = normalise_feed(spec, feed, fetched.url, now)
+            if settings.fetch.full_text:
+                from ingest.fulltext import complete_bodies
+
+                articles, more = await complete_bodies(articles, fetcher, settings)
+                warnings += more
+            result = _fetched(spec, state, fetched, feed, articles, warnings, settings, now)
+    except FetchFailed as exc:
+        result = _failed(spec, state, exc.reason, settings, now, http_status=exc.status_code,
+                         retry_after=exc.retry_after, gone=exc.gone)
+    except FeedError as exc:
+        result = _failed(spec, state, exc.reason, settings, now)
+    except Exception as exc:  # a bug must cost one feed, not the cycle
+        log.exception("unexpected error polling %s", spec.url)
+        result = _failed(spec, state, f"internal error: {type(exc).__name__}: {exc}", settings, now)
+    elapsed = time.perf_counter() - started
+    log.info("feed %s: %s%s", spec.url, result.status, f" ({result.reason})" if result.reason else "")
+    return replace(result, elapsed=elapsed)
+
+
+def _not_modified(spec: FeedSpec, state: FeedState, fetched: Fetched, settings: Settings,
+                  now: datetime) -> FeedResult:
+    hints = PollHints(cache_seconds=cache_seconds(fetched.headers), item_times=state.recent_item_times)
+    new_state = replace(
+        state,
+        current_url=fetched.permanent_url or state.current_url,
+        etag=fetched.validators.etag or state.etag,
+        last_modified=fetched.validators.last_modified or state.last_modified,
+        last_fetched_at=now, last_success_at=now, last_status="not_modified", last_error="",
+        consecutive_failures=0, next_due_at=next_due(now, poll_interval(spec, hints, settings.fetch)),
+    )
+    return FeedResult(spec=spec, status="not_modified", state=new_state,
+                      http_status=fetched.status_code or None)
+
+
+def _fetched(spec: FeedSpec, state: FeedState, fetched: Fetched, feed: ParsedFeed,
+             articles: tuple[Article, ...], warnings: tuple[str, ...], settings: Settings,
+             now: datetime) -> FeedResult:
+    item_times = merge_item_times([a.published_at for a in articles], ())
+    hints = PollHints(cache_seconds=cache_seconds(fetched.headers), ttl=feed.ttl,
+                      update_period=feed.update_period,
+                      item_times=merge_item_times(item_times, state.recent_item_times))
+    new_state = replace(
+        state,
+        current_url=fetched.permanent_url or state.current_url,
+        title=clean_title(feed.title) or state.title,
+        etag=fetched.validators.etag, last_modified=fetched.validators.last_modified,
+        last_fetched_at=now, last_success_at=now, last_status="fetched", last_error="",
+        consecutive_failures=0, next_due_at=next_due(now, poll_interval(spec, hints, settings.fetch)),
+        gone=False, item_count=len(articles), recent_item_times=hints.item_times,
+    )
+    all_warnings = feed.warnings + warnings
+    return FeedResult(spec=spec, status="fetched", state=new_state, articles=articles,
+                      reason="; ".join(all_warnings), http_status=fetched.status_code or None,
+                      warnings=all_warnings)
+
+
+def _failed(spec: FeedSpec, state: FeedState, reason: str, settings: Settings, now: datetime, *,
+            http_status: int | None = None, retry_after: float | None = None,
+            gone: bool = False) -> FeedResult:
+    failures = state.consecutive_failures + 1
+    status: FeedStatus = "gone" if gone else "failed"
+    new_state = replace(
+        state, last_fetched_at=now, last_status=status, last_error=reason,
+        consecutive_failures=failures, gone=gone,
+        next_due_at=next_due(now, failure_delay(spec, failures, settings.fetch, retry_after)),
+    )
+    return FeedResult(spec=spec, status=status, state=new_state, reason=reason, http_status=http_status)
