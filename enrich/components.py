@@ -1,0 +1,78 @@
+"""newsflow's spaCy components, registered under versioned names with their defaults as data.
+
+A change in behaviour gets a new name (`..._v2`), so a pipeline config always means one behaviour.
+Both components write plain lists/dicts into Doc extensions, so their results survive the trip back
+from nlp.pipe worker processes (Doc.to_bytes keeps user_data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from enrich.canonical import DEFAULT_RULES_FILE, EntityRules, Mention, canonical_entities
+from enrich.topics import DEFAULT_KEYWORDS, DEFAULT_VOCABULARY, TopicEvidenceCollector, TopicVocabulary
+
+ENTITIES_ATTR = "newsflow_entities"  # {"persons": [...], "organizations": [...], "locations": [...]}
+TOPIC_EVIDENCE_ATTR = "newsflow_topic_evidence"  # {"similarity_z": [...], "keyword_hits": [...]}
+
+for _attr in (ENTITIES_ATTR, TOPIC_EVIDENCE_ATTR):
+    if not Doc.has_extension(_attr):
+        Doc.set_extension(_attr, default=None)
+
+
+class EntityCanonicalizer:
+    """Turns doc.ents into canonical persons / organizations / locations (enrich/canonical.py)."""
+
+    def __init__(self, name: str, rules: EntityRules) -> None:
+        self.name = name
+        self.rules = rules
+
+    def __call__(self, doc: Doc) -> Doc:
+        mentions = [Mention(ent.text, ent.label_) for ent in doc.ents]
+        entities = canonical_entities(mentions, self.rules)
+        doc._.set(ENTITIES_ATTR, {facet: list(names) for facet, names in asdict(entities).items()})
+        return doc
+
+
+class TopicEvidenceComponent:
+    """Measures the IPTC topic evidence of a doc (enrich/topics.py); scoring happens afterwards."""
+
+    def __init__(self, name: str, collector: TopicEvidenceCollector) -> None:
+        self.name = name
+        self.collector = collector
+
+    def __call__(self, doc: Doc) -> Doc:
+        evidence = self.collector.evidence(doc)
+        doc._.set(TOPIC_EVIDENCE_ATTR, {
+            "similarity_z": list(evidence.similarity_z), "keyword_hits": list(evidence.keyword_hits),
+        })
+        return doc
+
+
+@Language.factory(
+    "newsflow_entity_canonicalizer_v1",
+    default_config={"rules_file": ""},
+    requires=["doc.ents"],
+    assigns=[f"doc._.{ENTITIES_ATTR}"],
+)
+def make_entity_canonicalizer(nlp: Language, name: str, rules_file: str) -> EntityCanonicalizer:
+    return EntityCanonicalizer(name, EntityRules.from_file(rules_file or DEFAULT_RULES_FILE))
+
+
+@Language.factory(
+    "newsflow_topic_evidence_v1",
+    default_config={"vocabulary_file": "", "keywords_file": ""},
+    assigns=[f"doc._.{TOPIC_EVIDENCE_ATTR}"],
+)
+def make_topic_evidence(nlp: Language, name: str, vocabulary_file: str, keywords_file: str) -> Any:
+    from pathlib import Path
+
+    vocabulary = TopicVocabulary.from_files(
+        Path(vocabulary_file) if vocabulary_file else DEFAULT_VOCABULARY,
+        Path(keywords_file) if keywords_file else DEFAULT_KEYWORDS,
+    )
+    return TopicEvidenceComponent(name, TopicEvidenceCollector(nlp.vocab, nlp.tokenizer, vocabulary))

@@ -1,0 +1,112 @@
+"""The enrichment of a batch of articles: language, entities (NER + canonical names) and topics.
+
+Language is detected first, in this process (py3langid is cheap). English articles then go through
+one nlp.pipe: NER, the entity canonicalizer and the topic evidence component, in several processes
+when the batch is large enough to pay for starting them. Topic scores are computed from the evidence
+here (pure), so feed categories can count as evidence.
+
+Non-English articles keep their detected language and get no entities and no topics: the NER model,
+the topic vectors and the keywords are English, and English NER on other languages yields noise.
+Story clustering is separate (enrich/stories.py): it needs Elasticsearch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Sequence
+
+from spacy.language import Language
+
+from enrich import components
+from enrich.language import article_language
+from enrich.ner import load_nlp, ner_text
+from enrich.topics import TopicEvidence, default_calibration, score_topics
+from enrich.version import ENRICHMENT_VERSION
+from newsflow.models import Article
+from newsflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ENGLISH = "en"
+
+
+def processes_for(n_texts: int, settings: Settings) -> int:
+    """How many NER processes a batch of n_texts deserves: one per `min_texts_per_process` texts,
+    at most `n_process` (0 = the number of cores). Starting a worker costs about a model load."""
+    cap = settings.enrich.n_process or (os.cpu_count() or 1)
+    per = max(1, settings.enrich.min_texts_per_process)
+    return max(1, min(cap, n_texts // per))
+
+
+def build_pipeline(settings: Settings) -> Language:
+    """load_nlp's NER pipeline plus newsflow's components."""
+    nlp = load_nlp(settings)
+    nlp.add_pipe("newsflow_entity_canonicalizer_v1")
+    nlp.add_pipe("newsflow_topic_evidence_v1")
+    return nlp
+
+
+class Enricher:
+    """Enriches batches of articles; the model is loaded on first use, once per Enricher."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._nlp: Language | None = None
+
+    @property
+    def nlp(self) -> Language:
+        if self._nlp is None:
+            self._nlp = build_pipeline(self._settings)
+        return self._nlp
+
+    def enrich(
+        self, articles: Sequence[Article], *, on_progress: Callable[[int], None] | None = None
+    ) -> list[Article]:
+        """New Article objects with language, entities, topics and the enrichment version, in input order."""
+        settings = self._settings.enrich
+        results: list[Article] = []
+        english: list[int] = []
+        for i, article in enumerate(articles):
+            language = article_language(article)
+            results.append(dataclasses.replace(
+                article, language=language, persons=(), organizations=(), locations=(), topics=(),
+                topic_scores=(), enrichment_version=ENRICHMENT_VERSION,
+            ))
+            if language == ENGLISH:
+                english.append(i)
+        done = len(articles) - len(english)
+        if on_progress is not None and done:
+            on_progress(done)
+        if not english:
+            return results
+
+        n_process = processes_for(len(english), self._settings)
+        log.debug("enriching %d English articles in %d process(es)", len(english), n_process)
+        texts = ((ner_text(results[i], settings.max_chars), i) for i in english)
+        calibration = default_calibration()
+        threshold = settings.topic_threshold
+        docs = self.nlp.pipe(texts, as_tuples=True, batch_size=settings.batch_size, n_process=n_process)
+        for doc, i in docs:
+            entities = doc._.get(components.ENTITIES_ATTR) or {}
+            raw = doc._.get(components.TOPIC_EVIDENCE_ATTR)
+            labels: tuple[str, ...] = ()
+            scores: tuple = ()
+            if raw:
+                evidence = TopicEvidence(tuple(raw["similarity_z"]), tuple(raw["keyword_hits"]))
+                labels, scores = score_topics(
+                    evidence, categories=results[i].categories, threshold=threshold, calibration=calibration,
+                )
+            results[i] = dataclasses.replace(
+                results[i],
+                persons=tuple(entities.get("persons", ())),
+                organizations=tuple(entities.get("organizations", ())),
+                locations=tuple(entities.get("locations", ())),
+                topics=labels,
+                topic_scores=scores,
+            )
+            done += 1
+            if on_progress is not None:
+                on_progress(done)
+        return results

@@ -1,0 +1,209 @@
+"""Story clustering: near-duplicate copies of one story (syndicated, re-headlined, trimmed) share a story_id.
+
+Pure part: a MinHash signature over word shingles of title + text (`story_signature`: the number of
+shingles, then NUM_PERM minimum hashes) and its LSH band keys (`story_bands`). Two articles are the same
+story when the estimated share of the shorter text's shingles found in the other (containment) is at
+or over `EnrichSettings.story_threshold`: a trimmed copy keeps most of its shingles in the original even
+when it dropped paragraphs, while the plain Jaccard similarity falls with every dropped paragraph. The
+set sizes come from the signature's first value; the Jaccard estimate must also reach MIN_JACCARD, since
+a containment derived from a tiny Jaccard estimate is mostly noise.
+
+State: earlier articles' signatures and bands are stored in their Elasticsearch documents, so matching
+works across workers, cycles and restarts: `ElasticsearchCandidates` finds earlier articles sharing a
+band key (a terms query on `story_bands`) within `story_window_days`; `assign_stories` picks the most
+similar one, or starts a new story whose id is the article's own id. Copies within one batch are
+clustered too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import elasticsearch
+import numpy as np
+
+from index.client import translate_errors
+from newsflow.models import Article, parse_utc
+from newsflow.settings import Settings
+
+NUM_PERM = 128  # hash functions: the standard error of the Jaccard estimate is about 0.04
+BANDS = 64  # 64 bands of 2 rows: pairs at Jaccard 0.3 share a band with probability > 0.99
+ROWS = NUM_PERM // BANDS
+SHINGLE_WORDS = 3
+MIN_JACCARD = 0.1  # below this the containment estimate is too noisy to trust
+MAX_WORDS = 5_000  # the start of a long text is enough to recognise a copy
+
+_MERSENNE = np.uint64((1 << 61) - 1)
+_MAX_HASH = np.uint64((1 << 32) - 1)
+# Fixed seeds: signatures must be comparable across processes, versions and machines.
+_rng = np.random.RandomState(20261126)
+_A = _rng.randint(1, 1 << 31, size=NUM_PERM, dtype=np.uint64)
+_B = _rng.randint(0, 1 << 31, size=NUM_PERM, dtype=np.uint64)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def story_text(article: Article) -> str:
+    return f"{article.title}\n{article.body or article.summary}"
+
+
+def shingles(text: str) -> set[str]:
+    words = _WORD.findall(text.lower())[:MAX_WORDS]
+    if len(words) < SHINGLE_WORDS:
+        return {" ".join(words)} if words else set()
+    return {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
+
+
+def _hash32(shingle: str) -> int:
+    return int.from_bytes(hashlib.blake2b(shingle.encode("utf-8"), digest_size=4).digest(), "little")
+
+
+def minhash(items: Iterable[str]) -> tuple[int, ...]:
+    """(set size, then NUM_PERM MinHash values below 2**32) of a set of strings; () for an empty set."""
+    hashes = np.fromiter((_hash32(s) for s in set(items)), dtype=np.uint64)
+    if hashes.size == 0:
+        return ()
+    # (a*x + b) mod p with x, a < 2**32 and 2**31: no uint64 overflow.
+    permuted = ((hashes[:, None] * _A[None, :] + _B[None, :]) % _MERSENNE) & _MAX_HASH
+    return (int(hashes.size), *(int(v) for v in permuted.min(axis=0)))
+
+
+def story_signature(article: Article) -> tuple[int, ...]:
+    """MinHash over word 3-shingles of the title and text (body, else summary). Pure."""
+    return minhash(shingles(story_text(article)))
+
+
+def story_bands(signature: Sequence[int]) -> tuple[str, ...]:
+    """LSH band keys: "<band>-<hash of its rows>"; two signatures sharing a key are candidates. Pure."""
+    if len(signature) != NUM_PERM + 1:
+        return ()
+    values = signature[1:]
+    keys = []
+    for band in range(BANDS):
+        rows = values[band * ROWS:(band + 1) * ROWS]
+        digest = hashlib.blake2b(",".join(map(str, rows)).encode(), digest_size=6).hexdigest()
+        keys.append(f"{band:02d}-{digest}")
+    return tuple(keys)
+
+
+def jaccard(a: Sequence[int], b: Sequence[int]) -> float:
+    """Estimated Jaccard similarity of the shingle sets behind two signatures."""
+    if len(a) != NUM_PERM + 1 or len(b) != NUM_PERM + 1:
+        return 0.0
+    return sum(x == y for x, y in zip(a[1:], b[1:], strict=True)) / NUM_PERM
+
+
+def similarity(a: Sequence[int], b: Sequence[int]) -> float:
+    """Estimated containment of the smaller shingle set in the larger (0 below MIN_JACCARD)."""
+    j = jaccard(a, b)
+    if j < MIN_JACCARD:
+        return 0.0
+    # |A ∩ B| = J (|A| + |B|) / (1 + J)
+    overlap = j * (a[0] + b[0]) / (1 + j)
+    return min(1.0, overlap / min(a[0], b[0]))
+
+
+@dataclass(frozen=True, slots=True)
+class StoryCandidate:
+    """An earlier article that may be a copy of the same story."""
+
+    article_id: str
+    story_id: str
+    signature: tuple[int, ...]
+    published_at: datetime
+
+
+class CandidateLookup(Protocol):
+    def find(self, bands: Sequence[str], since: datetime) -> list[StoryCandidate]:
+        """Earlier articles sharing at least one band key, published at or after `since`."""
+        ...
+
+
+class ElasticsearchCandidates:
+    """Candidates from the articles alias: a terms query on the keyword field story_bands."""
+
+    max_candidates = 1_000
+
+    def __init__(self, client: elasticsearch.Elasticsearch, settings: Settings) -> None:
+        self._client = client
+        self._settings = settings
+        self._index = settings.index_name("articles")
+
+    def find(self, bands: Sequence[str], since: datetime) -> list[StoryCandidate]:
+        if not bands:
+            return []
+        query = {"bool": {"filter": [
+            {"terms": {"story_bands": list(dict.fromkeys(bands))}},
+            {"range": {"published_at": {"gte": since.isoformat()}}},
+            {"exists": {"field": "story_id"}},
+        ]}}
+        with translate_errors(self._settings.es_url_redacted):
+            try:
+                response = self._client.search(
+                    index=self._index, query=query, size=self.max_candidates,
+                    source_includes=["story_id", "story_signature", "published_at"],
+                    sort=[{"published_at": "asc"}], ignore_unavailable=True, allow_no_indices=True,
+                )
+            except elasticsearch.NotFoundError:
+                return []  # no articles index yet: nothing to match
+        return [_candidate(hit) for hit in response["hits"]["hits"]]
+
+
+def _candidate(hit: dict[str, Any]) -> StoryCandidate:
+    source = hit["_source"]
+    return StoryCandidate(
+        article_id=hit["_id"], story_id=source["story_id"],
+        signature=tuple(int(v) for v in source.get("story_signature") or ()),
+        published_at=parse_utc(source["published_at"]),
+    )
+
+
+def assign_stories(
+    articles: Sequence[Article], candidates: CandidateLookup, settings: Settings, *, chunk_size: int = 100
+) -> list[Article]:
+    """Articles (in input order) with story_signature, story_bands and story_id set.
+
+    The story of the most similar earlier copy (in Elasticsearch or earlier in this batch, within the
+    time window) at or over the threshold; else a new story with the article's own id.
+    """
+    threshold = settings.enrich.story_threshold
+    window = timedelta(days=settings.enrich.story_window_days)
+    signed = [
+        dataclasses.replace(a, story_signature=sig, story_bands=story_bands(sig))
+        for a, sig in ((a, story_signature(a)) for a in articles)
+    ]
+    order = sorted(range(len(signed)), key=lambda i: signed[i].published_at)
+    stored: dict[int, list[StoryCandidate]] = {}
+    for start in range(0, len(order), chunk_size):
+        chunk = order[start:start + chunk_size]
+        bands = [band for i in chunk for band in signed[i].story_bands]
+        since = min(signed[i].published_at for i in chunk) - window
+        found = candidates.find(bands, since) if bands else []
+        for i in chunk:
+            own = set(signed[i].story_bands)
+            stored[i] = [c for c in found if c.article_id != signed[i].id
+                         and own.intersection(story_bands(c.signature))]
+
+    results = list(signed)
+    seen: list[StoryCandidate] = []  # this batch's articles, in publication order
+    for i in order:
+        article = signed[i]
+        pool = stored.get(i, []) + [c for c in seen if c.article_id != article.id]
+        best: StoryCandidate | None = None
+        best_score = threshold
+        for candidate in pool:
+            if abs(candidate.published_at - article.published_at) > window:
+                continue
+            score = similarity(article.story_signature, candidate.signature)
+            if score > best_score or (score == best_score and best is None):
+                best, best_score = candidate, score
+        story_id = best.story_id if best is not None else article.id
+        results[i] = dataclasses.replace(article, story_id=story_id)
+        if article.story_signature:
+            seen.append(StoryCandidate(article.id, story_id, article.story_signature, article.published_at))
+    return results

@@ -1,0 +1,9 @@
+"""The enrichment version stamped on every document (`enrichment_version`).
+
+Bump it whenever the model, a rule, a data file under enrich/data/ or the topic calibration changes,
+so `newsflow reenrich` can find and reprocess documents enriched by an older version.
+"""
+
+from __future__ import annotations
+
+ENRICHMENT_VERSION: str = "2026.11-1"
