@@ -11,7 +11,8 @@
     ├── IndexError_            Elasticsearch refused or could not be reached
     │   ├── ElasticsearchUnavailable  cannot connect: the cycle spools its articles
     │   ├── QueryError         an invalid search or rule query (carries the parser's message)
-    │   └── SpoolFullError     the on-disk spool reached its size limit
+    │   ├── SpoolFullError     the on-disk spool reached its size limit
+    │   └── KibanaError        Kibana refused or could not be reached (saved-objects import)
     └── AlertError             a rule or channel is invalid, or a delivery failed
         └── DeliveryError      one delivery attempt over one channel failed
 
@@ -96,6 +97,10 @@ class QueryError(IndexError_):
 
 class SpoolFullError(IndexError_):
     """The on-disk spool is full: articles could not be kept for later indexing."""
+
+
+class KibanaError(IndexError_):
+    """Kibana could not be reached, or refused the saved objects (the message names which and why)."""
 
 
 class AlertError(NewsflowError):
