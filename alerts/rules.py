@@ -140,7 +140,7 @@ class RuleStore:
                 # Indexing parses the query against the mappings: validation and save in one step,
                 # so an invalid new version never replaces a working rule.
                 self.client.index(index=self.index, id=name, document=rule.to_source(),
-                                  refresh="wait_for")
+                                  refresh=True)
             except elasticsearch.BadRequestError as exc:
                 raise QueryError(rule.query, parser_message(exc)) from exc
         return rule
@@ -177,7 +177,7 @@ class RuleStore:
         """Delete a rule; False when there was none of that name. Its past alerts are kept."""
         with translate_errors(self.settings.es_url_redacted):
             response = self.client.options(ignore_status=404).delete(
-                index=self.index, id=name, refresh="wait_for")
+                index=self.index, id=name, refresh=True)
         return response.get("result") == "deleted"
 
     def count(self) -> int:

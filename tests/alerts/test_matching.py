@@ -1,0 +1,98 @@
+"""Matching new articles against saved rules: one alert record per (rule, story), whatever the copies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from alerts import AlertStore, RuleStore, alert_id_for, match_articles
+from newsflow.models import Article
+
+
+def _syndicated_copies(make_article: Callable[..., Article]) -> list[Article]:
+    """One wire story as two feeds carry it: different URLs and feeds, the same story_id."""
+    return [
+        make_article("https://wire.example.com/rates", feed_url="https://wire.example.com/feed.xml",
+                     source="Wire", story_id="story-rates"),
+        make_article("https://daily.example.org/business/rates-rise",
+                     feed_url="https://daily.example.org/rss", source="Daily",
+                     title="Central bank raises interest rates again", story_id="story-rates"),
+    ]
+
+
+def test_syndicated_copies_of_a_story_make_one_alert_per_rule(
+    settings: Any, es_client: Any, make_article: Callable[..., Article]
+) -> None:
+    rules = RuleStore(es_client, settings)
+    rules.add("rates", "interest AND rates", ["log:/tmp/rates.jsonl"])
+    rules.add("bank", 'title:"central bank"', ["log:/tmp/bank.jsonl"])
+    rules.add("football", "football", ["log:/tmp/football.jsonl"])
+
+    result = match_articles(es_client, settings, _syndicated_copies(make_article))
+
+    assert (result.matched, result.created, result.duplicates) == (4, 2, 2)
+    records = AlertStore(es_client, settings).all()
+    assert sorted((r.rule, r.story_id) for r in records) == [
+        ("bank", "story-rates"), ("rates", "story-rates")]
+    assert {r.id for r in records} == {
+        alert_id_for("rates", "story-rates"), alert_id_for("bank", "story-rates")}
+    # The copy that came first stands for the story.
+    assert {r.article.source for r in records} == {"Wire"}
+    assert all(r.status == "pending" for r in records)
+
+
+def test_a_later_copy_or_a_rerun_never_records_the_story_again(
+    settings: Any, es_client: Any, make_article: Callable[..., Article]
+) -> None:
+    RuleStore(es_client, settings).add("rates", "rates", ["log:/tmp/rates.jsonl"])
+    first, second = _syndicated_copies(make_article)
+
+    assert match_articles(es_client, settings, [first]).created == 1
+    later_cycle = match_articles(es_client, settings, [second])
+    rerun = match_articles(es_client, settings, [first, second])
+
+    assert (later_cycle.created, later_cycle.duplicates) == (0, 1)
+    assert (rerun.created, rerun.duplicates) == (0, 2)
+    assert len(AlertStore(es_client, settings).all()) == 1
+
+
+def test_an_article_without_a_story_is_a_story_of_its_own(
+    settings: Any, es_client: Any, make_article: Callable[..., Article]
+) -> None:
+    RuleStore(es_client, settings).add("rates", "rates", ["log:/tmp/rates.jsonl"])
+    lone = make_article("https://example.com/lone", story_id="")
+
+    match_articles(es_client, settings, [lone])
+
+    [record] = AlertStore(es_client, settings).all()
+    assert record.story_id == lone.id
+
+
+def test_articles_are_percolated_in_batches_and_every_match_is_found(
+    make_settings: Callable[..., Any], es_client: Any, make_article: Callable[..., Article]
+) -> None:
+    settings = make_settings(alerts={"percolate_batch_size": 2})
+    rules = RuleStore(es_client, settings)
+    rules.add("merkel", 'persons:"Angela Merkel"', ["log:/tmp/m.jsonl"])
+    rules.add("berlin", "locations:Berlin", ["log:/tmp/b.jsonl"])
+    articles = [
+        make_article(f"https://example.com/{n}", story_id=f"s{n}",
+                     persons=("Angela Merkel",) if n % 2 == 0 else (),
+                     locations=("Berlin",) if n < 3 else ("Paris",))
+        for n in range(5)
+    ]
+
+    result = match_articles(es_client, settings, articles)
+
+    # merkel: articles 0, 2, 4; berlin: articles 0, 1, 2
+    assert (result.matched, result.created) == (6, 6)
+    found = {(r.rule, r.story_id) for r in AlertStore(es_client, settings).all()}
+    assert found == {("merkel", "s0"), ("merkel", "s2"), ("merkel", "s4"),
+                     ("berlin", "s0"), ("berlin", "s1"), ("berlin", "s2")}
+
+
+def test_without_rules_nothing_is_matched_or_recorded(
+    settings: Any, es_client: Any, make_article: Callable[..., Article]
+) -> None:
+    assert match_articles(es_client, settings, [make_article()]).matched == 0
+    assert not AlertStore(es_client, settings).exists()
