@@ -34,8 +34,9 @@ LABEL_FACETS: Mapping[str, Facet] = {
 _SPACES = re.compile(r"\s+")
 _POSSESSIVE = re.compile(r"(?:'s|'|’s|’)$")
 # Not ".": it ends abbreviations ("U.S.", "Inc."), and the model leaves a sentence's full stop out.
-_EDGE_JUNK = " \t\"'“”‘’«»()[]{}<>,;:!?-–—|*•/\\"
+_EDGE_JUNK = " \t\"'“”‘’«»()[]{}<>,;:!?-–—|*•/\\&+"
 _MAX_WORDS = 8  # longer "entities" are mis-segmented spans, not names
+_NOT_A_NAME = re.compile(r":|https?|www\.|[a-z]{2}\.\s+[A-Z]|\s@")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,7 @@ def _strip_leading(tokens: list[str], sequences: Iterable[tuple[str, ...]], keep
 def clean_mention(mention: Mention, rules: EntityRules) -> tuple[Facet, str, bool] | None:
     """(facet, cleaned name, from the alias table) for one mention, or None when it is dropped."""
     text = _normalise(mention.text).strip(_EDGE_JUNK)
-    text = _POSSESSIVE.sub("", text).strip(_EDGE_JUNK)
+    text = _uncap(_POSSESSIVE.sub("", text).strip(_EDGE_JUNK))
     alias = rules.aliases.get(text)
     if alias is None:
         tokens = text.split()
@@ -154,7 +155,17 @@ def _plausible_name(text: str, rules: EntityRules) -> bool:
         return False
     if not any(c.isalpha() for c in text) or not any(c.isupper() for c in text):
         return False  # numbers, dates written as digits, lone lowercase words
+    if _NOT_A_NAME.search(text):
+        return False  # spans running over a headline colon, a sentence end or a URL
     return len(text.split()) <= _MAX_WORDS
+
+
+def _uncap(text: str) -> str:
+    """A name in capitals from a dateline or headline ("SINGAPORE") in its usual case; acronyms
+    (up to five letters, or with dots: "NATO", "U.S.") stay as they are."""
+    if text.isupper() and "." not in text and len(text.replace(" ", "")) > 5:
+        return text.title()
+    return text
 
 
 def _contains(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
