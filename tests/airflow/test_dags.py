@@ -1,0 +1,98 @@
+"""The DAG files as the dag-processor sees them: they import cleanly, fast, with the contract's ids,
+tasks, params, schedule and retry policy. No database needed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from typing import Any
+
+from tests.airflow.conftest import DAGS
+from tests.conftest import REPO
+
+
+def test_every_dag_file_imports_without_errors(dagbag: Any) -> None:
+    assert dagbag.import_errors == {}
+    assert sorted(dagbag.dags) == ["news_ingest", "news_maintenance"]
+
+
+def test_news_ingest_plans_then_fans_out_shards_then_alerts(dagbag: Any) -> None:
+    dag = dagbag.dags["news_ingest"]
+    assert {t.task_id for t in dag.tasks} == {"plan", "ingest_shard", "alerts"}
+    assert dag.get_task("plan").downstream_task_ids == {"ingest_shard"}
+    assert dag.get_task("ingest_shard").downstream_task_ids == {"alerts"}
+    # The shard task is dynamically mapped over the planned shards.
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    assert isinstance(dag.get_task("ingest_shard"), MappedOperator)
+    # Alerts run even when a shard failed, so the shards that succeeded still alert.
+    assert dag.get_task("alerts").trigger_rule == "all_done"
+
+
+def test_news_ingest_runs_every_minute_one_run_at_a_time_without_catchup(dagbag: Any) -> None:
+    dag = dagbag.dags["news_ingest"]
+    assert dag.schedule == timedelta(minutes=1)
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+
+
+def test_news_ingest_takes_a_feeds_file_param(dagbag: Any) -> None:
+    dag = dagbag.dags["news_ingest"]
+    assert dag.params["feeds_file"] is None
+    assert dag.params.get_param("feeds_file").schema["type"] == ["null", "string"]
+
+
+def test_every_task_retries_with_exponential_backoff(dagbag: Any) -> None:
+    dag = dagbag.dags["news_ingest"]
+    for task in dag.tasks:
+        assert task.retries == 2, task.task_id
+        assert task.retry_exponential_backoff, task.task_id
+        assert task.retry_delay == timedelta(seconds=30), task.task_id
+
+
+def test_shards_mark_the_articles_asset(dagbag: Any) -> None:
+    outlets = dagbag.dags["news_ingest"].get_task("ingest_shard").outlets
+    assert [asset.name for asset in outlets] == ["newsflow-articles"]
+
+
+def test_maintenance_reports_checks_and_reenriches_on_demand(dagbag: Any) -> None:
+    dag = dagbag.dags["news_maintenance"]
+    assert {t.task_id for t in dag.tasks} == {"feed_health", "lifecycle", "reenrich_requested", "reenrich"}
+    assert dag.get_task("reenrich_requested").downstream_task_ids == {"reenrich"}
+    assert dag.params["reenrich"] is False
+    assert dag.params["query"] == "*"
+    assert dag.catchup is False
+
+
+def test_schedule_comes_from_the_environment() -> None:
+    code = (
+        "from airflow.dag_processing.dagbag import DagBag;"
+        f"b = DagBag({str(DAGS)!r});"
+        "print(repr(b.dags['news_ingest'].schedule))"
+    )
+    for value, expected in (("5m", "datetime.timedelta(seconds=300)"), ("@hourly", "'@hourly'"),
+                            ("none", "None")):
+        output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                cwd=REPO, env={**_env(), "NEWSFLOW_INGEST_SCHEDULE": value}).stdout
+        assert output.strip().splitlines()[-1] == expected
+
+
+def test_dag_files_import_nothing_heavy_at_parse_time() -> None:
+    # The scheduler re-parses DAG files constantly: spaCy, elasticsearch and newsflow's stages must
+    # only be imported inside the tasks.
+    code = (
+        "import sys, runpy;"
+        f"[runpy.run_path(p) for p in {[str(p) for p in sorted(DAGS.glob('*.py'))]!r}];"
+        "print(sorted(m for m in ('spacy', 'elasticsearch', 'newsflow', 'ingest', 'enrich', 'alerts')"
+        " if m in sys.modules))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=REPO, env=_env()).stdout
+    assert output.strip().splitlines()[-1] == "[]"
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "NEWSFLOW_INGEST_SCHEDULE"}
