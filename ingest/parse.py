@@ -108,7 +108,8 @@ def _parse_xml_feed(body: bytes, *, url: str, content_type: str) -> ParsedFeed:
     warnings: tuple[str, ...] = ()
     if parsed.get("bozo") and parsed.get("bozo_exception") is not None:
         exc = parsed["bozo_exception"]
-        if not isinstance(exc, feedparser.CharacterEncodingOverride):
+        # Encoding overrides and a missing Content-Type are feedparser notes, not damage.
+        if not isinstance(exc, feedparser.CharacterEncodingOverride | feedparser.NonXMLContentType):
             warnings = (f"malformed feed, recovered what could be read: {exc}",)
     return ParsedFeed(
         format=version or "unknown",

@@ -1,0 +1,274 @@
+"""Polling feeds over real HTTP (a local server): conditional GET, redirects, limits, retries, bad
+input, and the address policy. Every failure is a recorded reason; the poll goes on."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpcore
+import pytest
+
+import ingest.poll
+from ingest.poll import poll_feeds
+from ingest.schedule import select_due
+from ingest.types import FeedResult, FeedSpec
+from tests.ingest.conftest import item, rss
+from tests.support.feedserver import FeedServer, RecordedRequest, Response
+
+NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
+FEED = rss(item(1), item(2), item(3))
+
+
+def poll_one(url: str, settings: Any, state: Any = None) -> FeedResult:
+    spec = FeedSpec(url=url)
+    states = {spec.key: state} if state is not None else {}
+    [result] = poll_feeds([spec], states, settings, now=NOW)
+    return result
+
+
+def validating(body: bytes, etag: str = '"v1"', modified: str = "Tue, 05 Mar 2024 10:00:00 GMT"
+               ) -> Callable[[RecordedRequest], Response]:
+    """A route that answers 304 to a request carrying its validators, like a real server."""
+    def respond(request: RecordedRequest) -> Response:
+        if request.headers.get("If-None-Match") == etag:
+            return Response(status=304, headers={"ETag": etag})
+        return Response(body=body, headers={"ETag": etag, "Last-Modified": modified,
+                                            "Content-Type": "application/rss+xml"})
+    return respond
+
+
+def test_second_poll_of_an_unchanged_feed_is_conditional_and_parses_nothing(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    url = feed_server.route("/world.xml", validating(FEED))
+    settings = fetch_settings()
+    first = poll_one(url, settings)
+    assert first.status == "fetched" and len(first.articles) == 3
+
+    parsed: list[str] = []
+    real_parse = ingest.poll.parse_feed
+    monkeypatch.setattr(ingest.poll, "parse_feed", lambda body, **kw: parsed.append(kw["url"]) or
+                        real_parse(body, **kw))
+    second = poll_one(url, settings, first.state)
+
+    sent = feed_server.requests_to("/world.xml")[-1].headers
+    assert sent["If-None-Match"] == '"v1"'
+    assert sent["If-Modified-Since"] == "Tue, 05 Mar 2024 10:00:00 GMT"
+    assert second.status == "not_modified" and second.http_status == 304
+    assert second.articles == () and parsed == []
+    assert second.state.etag == '"v1"' and second.state.consecutive_failures == 0
+
+
+def test_requests_carry_the_descriptive_user_agent_and_accept_compression(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    url = feed_server.route("/gz.xml", Response(body=gzip.compress(FEED),
+                                                headers={"Content-Encoding": "gzip"}))
+    result = poll_one(url, fetch_settings(user_agent="newsflow-test/1.0 (+https://example.org)"))
+    headers = feed_server.requests_to("/gz.xml")[0].headers
+    assert headers["User-Agent"] == "newsflow-test/1.0 (+https://example.org)"
+    assert "gzip" in headers["Accept-Encoding"]
+    assert result.status == "fetched" and len(result.articles) == 3
+
+
+def test_a_permanent_redirect_updates_the_stored_url_and_a_temporary_one_does_not(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    new = feed_server.route("/new.xml", Response(body=FEED))
+    moved = feed_server.route("/old.xml", Response(status=301, headers={"Location": "/new.xml"}))
+    temporary = feed_server.route("/tmp.xml", Response(status=302, headers={"Location": "/new.xml"}))
+    settings = fetch_settings()
+    result = poll_one(moved, settings)
+    assert result.status == "fetched" and result.state.current_url == new
+    assert poll_one(temporary, settings).state.current_url == ""
+
+    again = poll_one(moved, settings, result.state)
+    assert again.status == "fetched"
+    assert len(feed_server.requests_to("/old.xml")) == 1  # the next poll went straight to the new URL
+
+
+def test_a_redirect_loop_fails_with_the_chain(feed_server: FeedServer,
+                                               fetch_settings: Callable[..., Any]) -> None:
+    url = feed_server.route("/a", Response(status=302, headers={"Location": "/b"}))
+    feed_server.route("/b", Response(status=307, headers={"Location": "/a"}))
+    result = poll_one(url, fetch_settings())
+    assert result.status == "failed" and "redirect loop" in result.reason
+
+
+@pytest.mark.parametrize(("status", "expected"), [(404, "failed"), (410, "gone")])
+def test_404_fails_and_410_marks_the_feed_gone(feed_server: FeedServer, fetch_settings: Callable[..., Any],
+                                               status: int, expected: str) -> None:
+    url = feed_server.route("/x.xml", Response(status=status, body=b"nope"))
+    result = poll_one(url, fetch_settings())
+    assert result.status == expected and result.http_status == status
+    assert str(status) in result.reason and result.state.last_error == result.reason
+    assert result.state.consecutive_failures == 1
+    due_later = select_due([result.spec], {result.spec.key: result.state}, NOW + timedelta(days=30))
+    assert due_later == ([] if status == 410 else [result.spec])
+
+
+def test_429_with_a_short_retry_after_is_retried_after_that_wait(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    answers = iter([Response(status=429, headers={"Retry-After": "1"}), Response(body=FEED)])
+    url = feed_server.route("/busy.xml", lambda request: next(answers))
+    result = poll_one(url, fetch_settings(retries=1))
+    assert result.status == "fetched"
+    assert len(feed_server.requests_to("/busy.xml")) == 2
+
+
+def test_429_with_a_long_retry_after_defers_the_feed_instead_of_waiting(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    url = feed_server.route("/ban.xml", Response(status=429, headers={"Retry-After": "7200"}))
+    result = poll_one(url, fetch_settings(retries=2))
+    assert result.status == "failed" and "Retry-After 7200" in result.reason
+    assert len(feed_server.requests_to("/ban.xml")) == 1
+    assert result.state.next_due_at is not None and result.state.next_due_at >= NOW + timedelta(hours=2)
+
+
+def test_a_5xx_is_retried_with_backoff(feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    answers = iter([Response(status=502), Response(status=503), Response(body=FEED)])
+    url = feed_server.route("/flaky.xml", lambda request: next(answers))
+    result = poll_one(url, fetch_settings(retries=2))
+    assert result.status == "fetched"
+    assert len(feed_server.requests_to("/flaky.xml")) == 3
+
+
+def test_a_server_that_stalls_past_the_read_timeout_fails(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    url = feed_server.route("/stall.xml", Response(body=FEED, delay=1.5))
+    result = poll_one(url, fetch_settings(read_timeout=0.3, retries=0))
+    assert result.status == "failed" and "timed out" in result.reason
+
+
+def test_a_body_over_the_size_limit_is_refused(feed_server: FeedServer,
+                                               fetch_settings: Callable[..., Any]) -> None:
+    url = feed_server.route("/big.xml", Response(body=rss(*(item(n) for n in range(200)))))
+    result = poll_one(url, fetch_settings(max_body_bytes=5_000))
+    assert result.status == "failed" and "over the limit of 5000 bytes" in result.reason
+
+
+def test_a_compression_bomb_stops_at_the_size_limit(feed_server: FeedServer,
+                                                    fetch_settings: Callable[..., Any]) -> None:
+    bomb = gzip.compress(b"<rss>" + b" " * 20_000_000)
+    url = feed_server.route("/bomb.xml", Response(body=bomb, headers={"Content-Encoding": "gzip"}))
+    result = poll_one(url, fetch_settings(max_body_bytes=100_000))
+    assert len(bomb) < 100_000
+    assert result.status == "failed" and "over the limit" in result.reason
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b"", "empty body"),
+    (b"<!DOCTYPE html><html><head><title>Home</title></head><body>Hi</body></html>", "HTML page"),
+])
+def test_bodies_that_are_not_feeds_are_recorded_as_failed(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any], body: bytes, reason: str) -> None:
+    url = feed_server.route("/notafeed", Response(body=body, headers={"Content-Type": "text/html"}))
+    result = poll_one(url, fetch_settings())
+    assert result.status == "failed" and reason in result.reason
+
+
+def test_a_malformed_feed_over_http_gives_its_recoverable_items_and_a_warning(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    broken = FEED.replace(b"</channel></rss>", b"<item><title>cut off")
+    url = feed_server.route("/broken.xml", Response(body=broken))
+    result = poll_one(url, fetch_settings())
+    assert result.status == "fetched" and len(result.articles) >= 3
+    assert result.warnings and "malformed" in result.reason
+
+
+def test_one_poll_survives_every_failure_and_reports_each_feed_in_order(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    urls = [feed_server.route("/ok.xml", Response(body=FEED)),
+            feed_server.route("/missing.xml", Response(status=404)),
+            feed_server.route("/html", Response(body=b"<html><body>x</body></html>")),
+            "http://169.254.169.254/latest/meta-data/"]
+    seen: list[str] = []
+    results = poll_feeds([FeedSpec(url=u) for u in urls], {}, fetch_settings(), now=NOW,
+                         on_result=lambda r: seen.append(r.spec.url))
+    assert [r.spec.url for r in results] == urls
+    assert [r.status for r in results] == ["fetched", "failed", "failed", "failed"]
+    assert sorted(seen) == sorted(urls)
+
+
+def test_requests_to_one_host_respect_the_per_host_concurrency_limit(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def slow(request: RecordedRequest) -> Response:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.2)
+        with lock:
+            active -= 1
+        return Response(body=FEED)
+
+    specs = [FeedSpec(url=feed_server.route(f"/f{n}.xml", slow)) for n in range(6)]
+    results = poll_feeds(specs, {}, fetch_settings(per_host_concurrency=2, concurrency=10), now=NOW)
+    assert all(r.status == "fetched" for r in results)
+    assert peak == 2
+
+
+# --- address policy ---------------------------------------------------------------------------
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every TCP connection the fetcher actually opens (the real backend still connects)."""
+    opened: list[str] = []
+    real = httpcore.AnyIOBackend.connect_tcp
+
+    async def spy(self: Any, host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        opened.append(host)
+        return await real(self, host, port, *args, **kwargs)
+
+    monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", spy)
+    return opened
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/feed",
+                                 "http://100.100.100.200/feed", "http://[fd00:ec2::254]/feed"])
+def test_a_feed_on_a_metadata_address_is_refused_without_connecting(
+        fetch_settings: Callable[..., Any], connections: list[str], url: str) -> None:
+    result = poll_one(url, fetch_settings())
+    assert result.status == "failed" and "refused to connect" in result.reason
+    assert connections == []
+
+
+def test_a_redirect_to_a_metadata_address_is_refused(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any], connections: list[str]) -> None:
+    url = feed_server.route("/r", Response(status=302, headers={"Location": "http://169.254.169.254/x"}))
+    result = poll_one(url, fetch_settings())
+    assert result.status == "failed" and "169.254.169.254 is a link-local address" in result.reason
+    assert "169.254.169.254" not in connections and connections == ["127.0.0.1"]
+
+
+def test_private_addresses_are_allowed_by_default_and_refusable(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    url = feed_server.route("/local.xml", Response(body=FEED))
+    by_name = url.replace("127.0.0.1", "localhost")  # checked on the address the name resolves to
+    assert poll_one(url, fetch_settings()).status == "fetched"
+    refused = [poll_one(u, fetch_settings(allow_private_addresses=False)) for u in (url, by_name)]
+    assert all(r.status == "failed" and "loopback or private" in r.reason for r in refused)
+    assert len(feed_server.requests_to("/local.xml")) == 1
+
+
+# --- local files -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("as_url", [False, True])
+def test_local_files_are_read_and_an_unchanged_file_is_not_modified(
+        tmp_path: Path, fetch_settings: Callable[..., Any], as_url: bool) -> None:
+    path = tmp_path / "local.xml"
+    path.write_bytes(FEED)
+    location = path.as_uri() if as_url else str(path)
+    settings = fetch_settings()
+    first = poll_one(location, settings)
+    assert first.status == "fetched" and len(first.articles) == 3
+    assert poll_one(location, settings, first.state).status == "not_modified"
+    missing = poll_one(str(tmp_path / "missing.xml"), settings)
+    assert missing.status == "failed" and "cannot read the feed file" in missing.reason

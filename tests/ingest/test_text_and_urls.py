@@ -1,0 +1,60 @@
+"""Clean, inert text and canonical URLs: the rules every stored article follows."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.text import MAX_TITLE_CHARS, clean_title, html_to_text
+from ingest.urls import canonical_url
+
+
+def test_markup_is_removed_and_scripts_never_survive() -> None:
+    hostile = '<p onclick="x()">Hello <b>world</b></p><script>alert("pwned")</script><style>p{}</style>'
+    text = html_to_text(hostile)
+    assert text == "Hello world"
+    assert "<" not in text and "alert" not in text
+
+
+def test_entities_are_decoded_and_whitespace_normalised() -> None:
+    text = html_to_text("Fish &amp; chips&nbsp;&#8212;\n\t  caf&eacute;", paragraphs=False)
+    assert text == "Fish & chips — café"
+
+
+def test_paragraph_breaks_are_kept_as_one_blank_line() -> None:
+    assert html_to_text("<p>One</p>\n\n\n<p>Two<br>Three</p><ul><li>Four</li></ul>") == (
+        "One\n\nTwo\n\nThree\n\nFour")
+
+
+def test_control_characters_and_invalid_unicode_are_removed() -> None:
+    dirty = "Bad\x00 \x07title\x1b with \ud800 surrogate\ufeff and &#1; ref"
+    assert clean_title(dirty) == "Bad title with surrogate and ref"
+
+
+def test_escaped_markup_in_a_title_is_stored_as_text_without_tags() -> None:
+    # feedparser decodes &lt;script&gt; into a tag; it must not come back as markup.
+    title = clean_title("<script>alert(1)</script>Breaking <img src=x onerror=alert(1)>news")
+    assert title == "Breaking news"
+
+
+def test_extremely_long_titles_are_truncated_with_an_ellipsis() -> None:
+    title = clean_title("word " * 2000)
+    assert len(title) == MAX_TITLE_CHARS
+    assert title.endswith("…")
+
+
+@pytest.mark.parametrize(("link", "canonical"), [
+    ("HTTP://Example.COM:80/a/b?utm_source=x&id=3&fbclid=y#frag", "http://example.com/a/b?id=3"),
+    ("https://example.com:443/a?gclid=1&utm_medium=rss", "https://example.com/a"),
+    ("https://example.com:8443/a?b=2&a=1", "https://example.com:8443/a?b=2&a=1"),
+    ("https://example.com", "https://example.com/"),
+    ("https://example.com/caf\u00e9 x", "https://example.com/caf%C3%A9%20x"),
+    ("javascript:alert(1)", ""),
+    ("mailto:someone@example.com", ""),
+    ("", ""),
+])
+def test_canonical_urls(link: str, canonical: str) -> None:
+    assert canonical_url(link) == canonical
+
+
+def test_relative_links_are_resolved_against_the_base() -> None:
+    assert canonical_url("../b/c.html#x", "https://example.com/a/feed.xml") == "https://example.com/b/c.html"
