@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "newsflow.cli.setup",
     "newsflow.cli.run",
     "newsflow.cli.search",
+    "newsflow.cli.alerts",
     "newsflow.cli.kibana",
     "newsflow.cli.reenrich",
     "newsflow.cli.bench",

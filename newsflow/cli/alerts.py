@@ -1,0 +1,107 @@
+"""`newsflow alerts add|list|remove|recent`: manage saved queries and see what they sent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from elasticsearch import Elasticsearch
+
+from alerts.rules import Rule, RuleStore
+from alerts.store import AlertStore
+from index.client import make_client
+from newsflow.errors import AlertError
+from newsflow.settings import Settings, load_settings
+
+
+@contextmanager
+def _connect() -> Iterator[tuple[Elasticsearch, Settings]]:
+    settings = load_settings()
+    client = make_client(settings)
+    try:
+        yield client, settings
+    finally:
+        client.close()
+
+
+@click.group("alerts")
+def command() -> None:
+    """Saved queries, matched against every new article; each alerts once per story.
+
+    \b
+    CHANNEL is one of:
+      webhook:URL      HTTP POST of the alert JSON (Idempotency-Key: the alert id)
+      email:ADDRESS    via the SMTP server in NEWSFLOW_ALERTS__SMTP_* (see docs/alerts.md)
+      log:PATH         one JSON object per line, appended
+    """
+
+
+@command.command("add")
+@click.argument("name")
+@click.option("--query", "-q", required=True,
+              help='Lucene query string, e.g. \'persons:"Angela Merkel" AND topics:politics\'.')
+@click.option("--channel", "-c", "channels", multiple=True, required=True,
+              help="Where alerts go (repeatable): webhook:URL, email:ADDRESS or log:PATH.")
+def add(name: str, query: str, channels: tuple[str, ...]) -> None:
+    """Save rule NAME (replacing a rule of the same name). An invalid query is refused."""
+    with _connect() as (client, settings):
+        rule = RuleStore(client, settings).add(name, query, channels)
+    click.echo(f"saved rule {rule.name}: {rule.query}")
+    for channel in rule.channels:
+        click.echo(f"  -> {channel}")
+
+
+@command.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
+def list_rules(as_json: bool) -> None:
+    """Show the saved rules."""
+    with _connect() as (client, settings):
+        rules = RuleStore(client, settings).list()
+    if as_json:
+        click.echo(json.dumps([_rule_json(rule) for rule in rules], ensure_ascii=False, indent=2))
+        return
+    if not rules:
+        click.echo("no rules (add one with `newsflow alerts add NAME --query QUERY --channel CHANNEL`)")
+    for rule in rules:
+        click.echo(f"{rule.name}\t{rule.query}\t{' '.join(rule.channels)}")
+
+
+@command.command("remove")
+@click.argument("name")
+def remove(name: str) -> None:
+    """Delete rule NAME (the alerts it already sent are kept)."""
+    with _connect() as (client, settings):
+        removed = RuleStore(client, settings).remove(name)
+    if not removed:
+        raise AlertError(f"no rule named {name!r} (see `newsflow alerts list`)")
+    click.echo(f"removed rule {name}")
+
+
+@command.command("recent")
+@click.option("--limit", "-n", default=20, show_default=True, help="How many alerts.")
+@click.option("--rule", default=None, help="Only the alerts of this rule.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
+def recent(limit: int, rule: str | None, as_json: bool) -> None:
+    """The latest alerts, newest first, with their delivery status per channel."""
+    with _connect() as (client, settings):
+        records = AlertStore(client, settings).recent(limit=limit, rule=rule)
+    if as_json:
+        click.echo(json.dumps([r.to_source() for r in records], ensure_ascii=False, indent=2))
+        return
+    if not records:
+        click.echo("no alerts yet")
+    for record in records:
+        click.echo(f"{record.matched_at:%Y-%m-%d %H:%M} {record.status:7} {record.rule}: "
+                   f"{record.article.title} ({record.article.source})")
+        for delivery in record.deliveries:
+            detail = f" - {delivery.last_error}" if delivery.last_error else ""
+            click.echo(f"    {delivery.status:7} {delivery.channel} "
+                       f"(attempts {delivery.attempts}){detail}")
+
+
+def _rule_json(rule: Rule) -> dict[str, Any]:
+    return {"name": rule.name, "query": rule.query, "channels": list(rule.channels),
+            "created_at": rule.created_at.isoformat().replace("+00:00", "Z")}
