@@ -82,16 +82,18 @@ class FeedStateStore:
         self.settings = settings
         self.index = settings.index_name("feeds")
         self._url = settings.es_url_redacted
+        self._ensured = False
 
     def ensure(self) -> None:
         """Create the feeds index with its strict mapping if it is missing (idempotent)."""
         with translate_errors(self._url):
-            if self.client.indices.exists(index=self.index):
-                return
-            self.client.options(ignore_status=400).indices.create(
-                index=self.index, mappings=FEEDS_MAPPING,
-                settings={"number_of_shards": 1, "number_of_replicas": self.settings.index.replicas},
-            )
+            if not self.client.indices.exists(index=self.index):
+                # 400 = created meanwhile by another worker (resource_already_exists_exception).
+                self.client.options(ignore_status=400).indices.create(
+                    index=self.index, mappings=FEEDS_MAPPING,
+                    settings={"number_of_shards": 1, "number_of_replicas": self.settings.index.replicas},
+                )
+        self._ensured = True
 
     def load(self, keys: Iterable[str]) -> dict[str, FeedState]:
         """The stored states of these feed keys (missing feeds are absent from the result)."""
@@ -141,6 +143,8 @@ class FeedStateStore:
     def _bulk(self, actions: list[dict[str, Any]]) -> None:
         if not actions:
             return
+        if not self._ensured:  # writes need the index (the cluster may refuse to auto-create it)
+            self.ensure()
         with translate_errors(self._url):
             _, errors = helpers.bulk(self.client, actions, raise_on_error=False, refresh="wait_for")
         failures = [e for e in errors if not _is_missing(e)] if isinstance(errors, list) else []
