@@ -8,9 +8,11 @@ IndexError_) rather than the client's.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
+import elastic_transport
 import elasticsearch
 from elasticsearch import Elasticsearch
 
@@ -47,6 +49,11 @@ def translate_errors(url: str, query: str | None = None) -> Iterator[None]:
     """Turn the client's exceptions into newsflow's, keeping the original as the cause."""
     try:
         yield
+    except elastic_transport.TlsError as exc:
+        raise ElasticsearchUnavailable(
+            url, f"TLS failed ({_tls_reason(exc)}); if the certificate is signed by a private CA, set "
+            "NEWSFLOW_ES_CA_CERTS to that CA's certificate file",
+        ) from exc
     except (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout) as exc:
         raise ElasticsearchUnavailable(url, type(exc).__name__) from exc
     except elasticsearch.BadRequestError as exc:
@@ -76,3 +83,10 @@ def _reason(exc: elasticsearch.ApiError) -> str:
         if error.get("reason"):
             return str(error["reason"])
     return str(exc.message or exc)
+
+
+def _tls_reason(exc: elastic_transport.TlsError) -> str:
+    """The SSL library's own words (e.g. "certificate verify failed: self-signed certificate")."""
+    text = str(exc.message if hasattr(exc, "message") else exc)
+    found = re.search(r"\[SSL: [A-Z_]+\] ([^(\]]+)", text)
+    return found.group(1).strip() if found else text[:200]
