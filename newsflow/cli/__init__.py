@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "newsflow.cli.stack",
     "newsflow.cli.setup",
     "newsflow.cli.run",
+    "newsflow.cli.feeds",
     "newsflow.cli.search",
     "newsflow.cli.alerts",
     "newsflow.cli.kibana",
