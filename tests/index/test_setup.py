@@ -70,3 +70,22 @@ def test_two_prefixes_do_not_see_each_other(es_client: Any, make_settings: Any, 
 
     assert ArticleStore(es_client, first).count() == 1
     assert ArticleStore(es_client, second).count() == 0
+
+
+def test_setup_adds_new_fields_to_indices_made_by_an_older_version(es_client: Any, settings: Any) -> None:
+    from index.mappings import ANALYSIS, ARTICLE_PROPERTIES
+
+    names = names_for(settings)
+    older = {name: spec for name, spec in ARTICLE_PROPERTIES.items() if name not in ("truncated", "i18n")}
+    es_client.indices.create(
+        index=names.first_index, settings={"analysis": ANALYSIS},
+        mappings={"dynamic": "strict", "properties": older},
+        aliases={names.alias: {"is_write_index": True}},
+    )
+
+    ensure_indices(es_client, settings)
+
+    mapping = es_client.indices.get_mapping(index=names.first_index)[names.first_index]["mappings"]
+    properties = mapping["properties"]
+    assert properties["truncated"] == {"type": "boolean"}
+    assert properties["i18n"]["properties"]["fr"]["analyzer"] == "french"
