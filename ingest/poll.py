@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ingest.fetch import Fetched, Fetcher, FetchFailed, Validators
 from ingest.normalise import normalise_feed
@@ -30,6 +31,9 @@ from ingest.types import FeedResult, FeedSpec, FeedState, FeedStatus
 from newsflow.errors import FeedError
 from newsflow.models import Article, utc_now
 from newsflow.settings import Settings
+
+if TYPE_CHECKING:  # trafilatura is imported only when full text is switched on
+    from ingest.fulltext import RobotsRules
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +65,15 @@ async def _poll_all(specs: Sequence[FeedSpec], states: Mapping[str, FeedState], 
                     now: datetime, on_result: ResultCallback | None) -> list[FeedResult]:
     feed_slots = asyncio.Semaphore(max(1, settings.fetch.concurrency))
     async with Fetcher(settings.fetch) as fetcher:
+        robots: RobotsRules | None = None
+        if settings.fetch.full_text:
+            from ingest.fulltext import RobotsRules
+
+            robots = RobotsRules(fetcher, settings.fetch.user_agent)
 
         async def one(spec: FeedSpec) -> FeedResult:
             async with feed_slots:
-                result = await poll_one(fetcher, spec, states.get(spec.key), settings, now)
+                result = await poll_one(fetcher, spec, states.get(spec.key), settings, now, robots)
             if on_result is not None:
                 try:
                     on_result(result)
@@ -76,7 +85,7 @@ async def _poll_all(specs: Sequence[FeedSpec], states: Mapping[str, FeedState], 
 
 
 async def poll_one(fetcher: Fetcher, spec: FeedSpec, state: FeedState | None, settings: Settings,
-                   now: datetime) -> FeedResult:
+                   now: datetime, robots: RobotsRules | None = None) -> FeedResult:
     """Poll one feed; every failure becomes a failed (or gone) result."""
     state = state or FeedState(key=spec.key, url=spec.url)
     started = time.perf_counter()
@@ -91,7 +100,7 @@ async def poll_one(fetcher: Fetcher, spec: FeedSpec, state: FeedState | None, se
             if settings.fetch.full_text:
                 from ingest.fulltext import complete_bodies
 
-                articles, more = await complete_bodies(articles, fetcher, settings)
+                articles, more = await complete_bodies(articles, fetcher, settings, robots)
                 warnings += more
             result = _fetched(spec, state, fetched, feed, articles, warnings, settings, now)
     except FetchFailed as exc:
