@@ -12,7 +12,11 @@ def delete_prefix(client: Any, prefix: str) -> None:
     """
     pattern = f"{prefix}*"
     quiet = client.options(ignore_status=404)
-    quiet.indices.delete(index=pattern, expand_wildcards="all", allow_no_indices=True)
+    # Elasticsearch 8 refuses wildcard deletes (action.destructive_requires_name), so name each index.
+    existing = quiet.indices.get(index=pattern, expand_wildcards="all", allow_no_indices=True)
+    names = list(existing.body) if existing else []
+    for start in range(0, len(names), 50):
+        quiet.indices.delete(index=",".join(names[start:start + 50]))
     templates = quiet.indices.get_index_template(name=pattern)
     for template in (templates or {}).get("index_templates", []):
         quiet.indices.delete_index_template(name=template["name"])

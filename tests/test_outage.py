@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from newsflow.cleanup import delete_prefix
 from newsflow.cycle import Pipeline
 from newsflow.settings import default_home, load_settings
 from newsflow.stack import LocalElasticsearch
@@ -96,7 +97,7 @@ def test_articles_survive_an_outage_that_starts_mid_cycle(second_node: LocalElas
         assert again.indexed == 0 and again.spooled == 0
         client.indices.refresh(index=alias)
         assert client.count(index=alias)["count"] == 22
-        client.options(ignore_status=404).indices.delete(index=f"{settings.index_prefix}-*")
+        delete_prefix(client, settings.index_prefix)
         pipeline.close()
 
 
