@@ -13,12 +13,25 @@ from index.setup import names_for
 from index.store import ArticleStore
 from newsflow.errors import QueryError
 from newsflow.models import utc_now
+from tests.index.articles import build_article
 
 pytestmark = pytest.mark.es
 
 
-@pytest.fixture
-def corpus(es_client: Any, settings: Any, make_article: Any) -> list[Any]:
+@pytest.fixture(scope="module")
+def es_client(module_client: Any) -> Any:
+    return module_client
+
+
+@pytest.fixture(scope="module")
+def settings(module_settings: Any) -> Any:
+    # The tests only read: one prefix, indexed once, serves the whole module.
+    return module_settings
+
+
+@pytest.fixture(scope="module")
+def corpus(es_client: Any, settings: Any) -> list[Any]:
+    make_article = build_article
     now = utc_now()
     articles = [
         make_article("summit", title="Putin and Scholz meet at summit", source="BBC",
@@ -133,8 +146,10 @@ def test_durations() -> None:
         parse_duration("yesterday")
 
 
-def test_search_sets_up_missing_indices_itself(es_client: Any, settings: Any) -> None:
-    result = search_articles(es_client, settings, "*")
+def test_search_sets_up_missing_indices_itself(module_client: Any, make_settings: Any) -> None:
+    fresh = make_settings()
+
+    result = search_articles(module_client, fresh, "*")
 
     assert result.total == 0 and result.hits == ()
-    assert es_client.indices.exists_alias(name=names_for(settings).alias)
+    assert module_client.indices.exists_alias(name=names_for(fresh).alias)

@@ -48,7 +48,18 @@ def _expected_facet(
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_SIZE]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def es_client(module_client: Any) -> Any:
+    return module_client
+
+
+@pytest.fixture(scope="module")
+def settings(module_settings: Any) -> Any:
+    # The tests only read: the samples are indexed once for the module.
+    return module_settings
+
+
+@pytest.fixture(scope="module")
 def samples(es_client: Any, settings: Any) -> list[Article]:
     articles = _articles()
     store = ArticleStore(es_client, settings)
