@@ -78,11 +78,19 @@ def deliver_pending(
 def _attempt_all(records: list[AlertRecord], settings: Settings, now: datetime) -> _Outcomes:
     config = settings.alerts
     outcomes: _Outcomes = {}
+    # A receiver that is down (connection refused, timeouts, 5xx after the quick retries) is not tried
+    # again in this run: its other alerts count the same failed attempt without waiting for it again.
+    down: dict[str, str] = {}
 
-    def attempt(deliveries: list[tuple[AlertRecord, ChannelDelivery]], send: Callable[[], None]) -> None:
+    def attempt(deliveries: list[tuple[AlertRecord, ChannelDelivery]], send: Callable[[], None],
+                receiver: str) -> None:
         try:
+            if receiver in down:
+                raise DeliveryError(receiver, f"{down[receiver]} (not tried again in this run)")
             send()
         except DeliveryError as exc:
+            if exc.retryable:
+                down.setdefault(receiver, exc.reason)
             for record, delivery in deliveries:
                 outcome = attempt_failed(delivery, exc.reason, now, config)
                 outcomes[(record.id, delivery.channel)] = outcome
@@ -102,17 +110,22 @@ def _attempt_all(records: list[AlertRecord], settings: Settings, now: datetime) 
                 kind, target = delivery.channel.split(":", 1)
                 if kind == "webhook":
                     attempt([(record, delivery)],
-                            lambda r=record, u=target: send_webhook(http, u, r, config))
+                            lambda r=record, u=target: send_webhook(http, u, r, config),
+                            receiver=delivery.channel)
                 elif kind == "log":
-                    attempt([(record, delivery)], lambda r=record, p=target: send_log(p, r))
+                    attempt([(record, delivery)], lambda r=record, p=target: send_log(p, r),
+                            receiver=delivery.channel)
                 elif kind == "email":
                     # Digest: one group per (rule, address); otherwise one group per alert.
                     key = (record.rule, target) if config.email_digest else (record.id, target)
                     emails[key].append((record, delivery))
                 else:
-                    attempt([(record, delivery)], _unknown_channel(delivery.channel))
+                    attempt([(record, delivery)], _unknown_channel(delivery.channel),
+                            receiver=delivery.channel)
+    smtp_server = f"smtp:{config.smtp_host}:{config.smtp_port}"
     for (_, address), group in emails.items():
-        attempt(group, lambda a=address, g=group: send_email(a, [r for r, _ in g], config))
+        attempt(group, lambda a=address, g=group: send_email(a, [r for r, _ in g], config),
+                receiver=smtp_server)
     return outcomes
 
 

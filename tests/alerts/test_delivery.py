@@ -261,3 +261,23 @@ def test_a_log_channel_appends_one_json_line_per_alert(
     lines = [json.loads(line) for line in log_file.read_text().splitlines()]
     assert lines[0] == {"earlier": True}
     assert sorted(line["story_id"] for line in lines[1:]) == ["s0", "s1"]
+
+
+def test_a_receiver_that_is_down_is_tried_once_per_run_and_its_other_alerts_wait(
+    alert_settings: Callable[..., Any], es_client: Any, feed_server: Any,
+    make_article: Callable[..., Article],
+) -> None:
+    settings = alert_settings(webhook_retries=1)
+    down = feed_server.route("/down", Response(status=503))
+    fine = feed_server.route("/fine", Response(status=200))
+    RuleStore(es_client, settings).add("rates", "rates", [f"webhook:{down}", f"webhook:{fine}"])
+    stories = [make_article(f"https://example.com/{n}", story_id=f"s{n}") for n in range(3)]
+
+    result = _cycle(es_client, settings, stories)
+
+    assert (result.sent, result.deferred) == (3, 3)
+    assert len(feed_server.requests_to("/down")) == 2  # the first alert and its quick retry only
+    assert len(feed_server.requests_to("/fine")) == 3
+    records = AlertStore(es_client, settings).all()
+    assert {(d.channel, d.status, d.attempts) for r in records for d in r.deliveries} == {
+        (f"webhook:{down}", "pending", 1), (f"webhook:{fine}", "sent", 1)}
