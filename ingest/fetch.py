@@ -188,6 +188,8 @@ class Fetcher:
         return await self.fetch(url)
 
     async def _fetch_with_retries(self, url: str, validators: Validators) -> Fetched:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.total_timeout
         attempt = 0
         while True:
             try:
@@ -198,6 +200,8 @@ class Fetcher:
                 if exc.retry_after is not None and exc.retry_after > self.settings.max_retry_after:
                     raise  # defer to a later poll rather than hold the cycle
                 wait = exc.retry_after if exc.retry_after is not None else self.settings.backoff * 2**attempt
+                if loop.time() + wait >= deadline:
+                    raise  # the wait would outlast the feed's time budget: the next poll retries
                 attempt += 1
                 await asyncio.sleep(wait)
 

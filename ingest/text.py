@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import html
 import re
-from html.parser import HTMLParser
 
 MAX_TITLE_CHARS = 1_000  # longer titles are cut here and end with an ellipsis
 ELLIPSIS = "…"
 
 # C0/C1 control characters except tab/newline/CR, lone surrogates, and non-characters.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\ufeff]")
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ud800-\udfff\ufffe\uffff\ufeff]")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _MARKUP_HINT = re.compile(r"[<&]")
 
 # Elements whose start or end begins a new paragraph in the text.
@@ -35,33 +34,35 @@ def remove_control_characters(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._drop_depth = 0
+_TAG_NAMES = "|".join(sorted(_BLOCK))
+_DROP_NAMES = "|".join(sorted(_DROP))
+# A tag, with quoted attribute values that may contain '>'.
+_TAG_BODY = r"""[^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*"""
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)|<!\[CDATA\[|\]\]>|<![^>]*>|<\?.*?(?:\?>|\Z)", re.DOTALL)
+# An element whose content is dropped; an unclosed one drops everything after it.
+_DROPPED = re.compile(rf"<({_DROP_NAMES})\b{_TAG_BODY}>.*?(?:</\1\s*>|\Z)", re.IGNORECASE | re.DOTALL)
+_BLOCK_TAG = re.compile(rf"</?(?:{_TAG_NAMES})\b{_TAG_BODY}>", re.IGNORECASE)
+_CELL_TAG = re.compile(rf"</?(?:td|th)\b{_TAG_BODY}>", re.IGNORECASE)
+_ANY_TAG = re.compile(rf"</?[a-zA-Z][a-zA-Z0-9:-]*{_TAG_BODY}>")
+_ORPHAN_END = re.compile(rf"</(?:{_DROP_NAMES})\s*>", re.IGNORECASE)
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _DROP:
-            self._drop_depth += 1
-        elif tag in _BLOCK:
-            self.parts.append("\n\n")
-        elif tag in ("td", "th"):
-            self.parts.append(" ")
 
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK:
-            self.parts.append("\n\n")
+def _remove_tags(text: str) -> str:
+    text = _COMMENT.sub(" ", text)
+    text = _DROPPED.sub(" ", text)
+    text = _ORPHAN_END.sub(" ", text)
+    text = _BLOCK_TAG.sub("\n\n", text)
+    text = _CELL_TAG.sub(" ", text)
+    return _ANY_TAG.sub("", text)
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _DROP:
-            self._drop_depth = max(0, self._drop_depth - 1)
-        elif tag in _BLOCK:
-            self.parts.append("\n\n")
 
-    def handle_data(self, data: str) -> None:
-        if not self._drop_depth:
-            self.parts.append(data)
+def _strip_markup(markup: str) -> str:
+    # Regular expressions rather than an HTML parser: several times faster on feed-sized fragments,
+    # and the result only has to be text (tags gone, never reproduced).
+    text = html.unescape(_remove_tags(markup))
+    # Markup escaped twice (&amp;lt;script&amp;gt;) is a tag again after decoding: remove it too,
+    # so stored text never holds anything a browser would run.
+    return _remove_tags(text) if "<" in text else text
 
 
 def html_to_text(markup: str, *, paragraphs: bool = True) -> str:
@@ -74,15 +75,8 @@ def html_to_text(markup: str, *, paragraphs: bool = True) -> str:
         return ""
     markup = remove_control_characters(markup)
     if _MARKUP_HINT.search(markup):
-        extractor = _TextExtractor()
-        try:
-            extractor.feed(markup)
-            extractor.close()
-            text = "".join(extractor.parts)
-        except (AssertionError, ValueError):  # HTMLParser on pathological input
-            text = html.unescape(re.sub(r"<[^>]*>", " ", markup))
-        # Entities may have produced control characters (&#1; and the like).
-        text = remove_control_characters(text)
+        # Entities may produce control characters (&#1; and the like): clean again.
+        text = remove_control_characters(_strip_markup(markup))
     else:
         text = markup
     return normalise_whitespace(text, paragraphs=paragraphs)
@@ -90,10 +84,10 @@ def html_to_text(markup: str, *, paragraphs: bool = True) -> str:
 
 def normalise_whitespace(text: str, *, paragraphs: bool = True) -> str:
     """Collapse runs of spaces; keep paragraph breaks as exactly one blank line (or none)."""
+    # str.split() without arguments splits on every Unicode space (no-break, em, ideographic...).
     if not paragraphs:
-        return _SPACES.sub(" ", text.replace("\n", " ")).strip()
-    blocks = re.split(r"\n\s*\n", text)
-    cleaned = (" ".join(_SPACES.sub(" ", block.replace("\n", " ")).split()) for block in blocks)
+        return " ".join(text.split())
+    cleaned = (" ".join(block.split()) for block in _PARAGRAPH_BREAK.split(text))
     return "\n\n".join(block for block in cleaned if block)
 
 

@@ -36,6 +36,17 @@ def test_escaped_markup_in_a_title_is_stored_as_text_without_tags() -> None:
     assert title == "Breaking news"
 
 
+def test_markup_escaped_twice_does_not_come_back_as_a_tag() -> None:
+    text = html_to_text("<p>&lt;script&gt;alert(1)&lt;/script&gt;Safe &lt;b onmouseover=x()&gt;text</p>")
+    assert text == "Safe text"
+    assert html_to_text("if a &lt; b and c &gt; d") == "if a < b and c > d"  # prose keeps its signs
+
+
+def test_unclosed_scripts_and_comments_drop_the_rest() -> None:
+    assert html_to_text("Visible<script>var x = '<p>'; evil()") == "Visible"
+    assert html_to_text("Kept<!-- hidden --> too <!-- never closed") == "Kept too"
+
+
 def test_extremely_long_titles_are_truncated_with_an_ellipsis() -> None:
     title = clean_title("word " * 2000)
     assert len(title) == MAX_TITLE_CHARS
