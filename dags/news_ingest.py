@@ -49,10 +49,16 @@ def _schedule(text: str) -> timedelta | str | None:
 def news_ingest() -> None:
     @task
     def plan(params: dict | None = None) -> list[list[str]]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from newsflow.errors import ConfigError
         from newsflow.tasks import DEFAULT_SHARD_SIZE, plan_shards
 
         size = int(os.environ.get("NEWSFLOW_INGEST_SHARD_SIZE") or DEFAULT_SHARD_SIZE)
-        return plan_shards((params or {}).get("feeds_file"), shard_size=size)
+        try:
+            return plan_shards((params or {}).get("feeds_file"), shard_size=size)
+        except ConfigError as exc:  # a bad or missing feeds file: retrying cannot help
+            raise AirflowFailException(str(exc)) from exc
 
     @task(outlets=[ARTICLES], execution_timeout=timedelta(minutes=30))
     def ingest_shard(feed_urls: list[str], params: dict | None = None, outlet_events=None) -> dict:
@@ -62,9 +68,10 @@ def news_ingest() -> None:
         outlet_events[ARTICLES].extra = tasks.asset_extra(report)
         return report
 
-    # all_done: deliver the alerts of the shards that succeeded even if one failed, and retry
-    # deferred deliveries when no feed was due.
-    @task(trigger_rule="all_done")
+    # none_failed: also when no feed was due (the shards are skipped), to retry deferred deliveries.
+    # After a failed shard the run fails here; the articles the other shards indexed keep their
+    # alert_pending flag, so the next run alerts them.
+    @task(trigger_rule="none_failed")
     def alerts() -> dict:
         from newsflow.tasks import process_alerts
 

@@ -1,0 +1,94 @@
+"""Whole DAG runs with `dag.test()`: Airflow's scheduler logic and task runner in this process, a
+real metadata database (SQLite), the real Elasticsearch and feeds from a real local HTTP server.
+Elasticsearch is reached through the `newsflow_elasticsearch` Airflow connection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.airflow, pytest.mark.es]
+
+
+def task_states(run: Any) -> dict[str, list[str]]:
+    states: dict[str, list[str]] = {}
+    for ti in run.get_task_instances():
+        states.setdefault(ti.task_id, []).append(str(ti.state))
+    return states
+
+
+def xcom(run: Any, task_id: str, map_index: int = -1) -> Any:
+    ti = next(t for t in run.get_task_instances() if t.task_id == task_id and t.map_index == map_index)
+    return ti.xcom_pull(task_ids=task_id, map_indexes=map_index)
+
+
+def test_news_ingest_indexes_the_feeds_of_its_param_and_delivers_one_alert(
+    airflow_db: None, dagbag: Any, es_connection: Any, es_client: Any, feed_server: Any, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from alerts.rules import RuleStore
+    from newsflow.cycle import ensure_all
+
+    settings = es_connection
+    monkeypatch.setenv("NEWSFLOW_INGEST_SHARD_SIZE", "1")  # two feeds → two mapped shard tasks
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - url: {feed_server.url('/world.xml')}\n"
+                     f"  - url: {feed_server.url('/business.atom')}\n", encoding="utf-8")
+    alert_log = tmp_path / "alerts.jsonl"
+    ensure_all(es_client, settings)
+    RuleStore(es_client, settings).add("cholera", "title:cholera", [f"log:{alert_log}"])
+
+    run = dagbag.dags["news_ingest"].test(run_conf={"feeds_file": str(feeds)})
+
+    assert str(run.state) == "success", task_states(run)
+    assert task_states(run) == {"plan": ["success"], "ingest_shard": ["success", "success"],
+                                "alerts": ["success"]}
+    shards = [xcom(run, "ingest_shard", i) for i in (0, 1)]
+    new = sum(shard["articles"]["new"] for shard in shards)
+    assert new > 0 and all(shard["feeds"]["failed"] == 0 for shard in shards)
+    es_client.indices.refresh(index=settings.index_name("articles"))
+    assert es_client.count(index=settings.index_name("articles"))["count"] == new
+    assert xcom(run, "alerts")["sent"] == 1
+    lines = alert_log.read_text().splitlines()
+    assert len(lines) == 1
+    alert = json.loads(lines[0])
+    assert alert["rule"] == "cholera" and "cholera" in alert["article"]["title"].lower()
+    # Both feeds were fetched from the local server by the shard tasks.
+    assert feed_server.requests_to("/world.xml") and feed_server.requests_to("/business.atom")
+
+
+def test_each_shard_records_its_counts_on_the_articles_asset(
+    airflow_db: None, dagbag: Any, es_connection: Any, feed_server: Any, tmp_path: Path
+) -> None:
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - url: {feed_server.url('/world.xml')}\n", encoding="utf-8")
+    run = dagbag.dags["news_ingest"].test(run_conf={"feeds_file": str(feeds)})
+
+    assert str(run.state) == "success", task_states(run)
+    with create_session() as session:
+        events = session.query(AssetEvent).filter(AssetEvent.source_run_id == run.run_id).all()
+        extras = [event.extra for event in events]
+    shard = xcom(run, "ingest_shard", 0)
+    assert extras == [{"new": shard["articles"]["new"], "updated": 0, "indexed": shard["indexed"],
+                       "feeds": 1, "failed_feeds": 0}]
+
+
+def test_news_ingest_without_any_feeds_file_fails_at_planning(
+    airflow_db: None, es_connection: Any
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.airflow.conftest import DAGS
+
+    # A freshly parsed DAG: dag.test() keeps the last run's conf in the DAG object's params.
+    run = DagBag(str(DAGS)).dags["news_ingest"].test()
+    # Failed at once (a retry cannot make a feeds file appear), and so is the run.
+    assert str(run.state) == "failed"
+    assert task_states(run) == {"plan": ["failed"], "ingest_shard": ["upstream_failed"],
+                                "alerts": ["upstream_failed"]}
