@@ -120,7 +120,11 @@ class FeedStateStore:
         return sorted(states, key=lambda s: s.url)
 
     def save(self, states: Iterable[FeedState]) -> None:
-        """Store states (replacing earlier ones). articles_total is kept as stored: use record_articles."""
+        """Store states (replacing earlier ones).
+
+        articles_total is cumulative: the larger of the stored and the given value is kept, so either
+        raise it in the state (stored + new) or call record_articles; it never goes back.
+        """
         actions = [
             {"_op_type": "update", "_index": self.index, "_id": state.key,
              "script": {"source": _SAVE_SCRIPT, "params": {"doc": state_to_document(state)}},
@@ -152,9 +156,11 @@ class FeedStateStore:
             raise IndexError_(f"could not store {len(failures)} feed states in {self.index}: {failures[0]}")
 
 
-# Keep the cumulative counter from the stored document; everything else comes from the new state.
+# The cumulative counter never goes back: a state loaded before record_articles added to it must not
+# undo the addition, and a state whose count the caller raised (stored + new) is kept.
 _SAVE_SCRIPT = ("long total = ctx._source.articles_total == null ? 0 : ctx._source.articles_total; "
-                "ctx._source = params.doc; ctx._source.articles_total = total;")
+                "ctx._source = params.doc; "
+                "ctx._source.articles_total = (long) Math.max(total, params.doc.articles_total);")
 
 
 def _is_missing(error: Mapping[str, Any]) -> bool:

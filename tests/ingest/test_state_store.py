@@ -46,6 +46,8 @@ def test_article_counts_accumulate_across_saves(settings: Any, es_client: Any) -
     store.record_articles({feed.key: 3})
     stored = store.load([feed.key])[feed.key]
     assert stored.articles_total == 8 and stored.last_status == "not_modified"
+    store.save([replace(stored, articles_total=stored.articles_total + 2)])  # folded into the state
+    assert store.load([feed.key])[feed.key].articles_total == 10
 
 
 def test_an_empty_store_loads_nothing(settings: Any, es_client: Any) -> None:
