@@ -26,20 +26,39 @@ class Item:
     published: datetime
 
 
+VOCABULARY = (
+    "officials analysts ministers residents farmers workers investors lawmakers voters engineers "
+    "budget plan deal talks vote report review policy reform project program fund agency council "
+    "court market prices wages taxes exports imports energy water housing transport schools "
+    "hospitals roads bridges ports harvest drought floods storms fires vaccine clinic trial study "
+    "warned said argued promised expected announced rejected approved delayed extended reduced "
+    "raised cut signed launched opened closed questioned welcomed criticised supported proposed "
+    "quickly slowly sharply narrowly publicly privately finally again already still "
+    "regional national local federal rural urban coastal northern southern eastern western "
+    "new old large small early late rising falling costly cheap urgent uncertain temporary "
+    "after before during despite amid under over across within without about against"
+).split()
+
+
 def story(rng: random.Random, n: int) -> tuple[str, list[str]]:
+    """A distinct story: its own people and places, and sentences that other stories do not share."""
     person, org, place, subject = (rng.choice(PEOPLE), rng.choice(ORGS), rng.choice(PLACES),
                                    rng.choice(SUBJECTS))
     surname = person.split()[-1]
-    title = f"{org} and {place} agree on {subject} (report {n})"
-    paragraphs = [
-        f"{person}, a senior official, said on Tuesday that the {org} had reached an agreement with "
-        f"{place} on {subject}, after talks that lasted {rng.randint(2, 9)} days.",
-        f"\"This is a step forward for everyone in {place},\" {surname} told reporters in the capital. "
-        f"The market reacted calmly, with analysts expecting details within {rng.randint(2, 6)} weeks.",
-        f"Critics in {place} argued that the plan on {subject} left open questions about funding, "
-        f"while supporters pointed to a budget of {rng.randint(10, 900)} million dollars.",
-        f"The {org} is expected to publish its own assessment of case {n} next month, {surname} added.",
+
+    def words(count: int) -> str:
+        return " ".join(rng.choice(VOCABULARY) for _ in range(count))
+
+    sentences = [
+        f"{person} said the {org} had reached an agreement with {place} on {subject} {words(8)}.",
+        f"{words(12)} in {place} {words(6)}.",
+        f"\"{words(9)},\" {surname} told reporters {words(5)}.",
+        f"The {org} {words(14)}.",
+        f"{words(10)} {subject} {words(7)}.",
+        f"{surname} {words(13)}, report {n}.",
     ]
+    paragraphs = [" ".join(sentences[k:k + 2]) for k in range(0, len(sentences), 2)]
+    title = f"{org} and {place} agree on {subject} (report {n})"
     return title, paragraphs
 
 
