@@ -1,0 +1,14 @@
+"""The ingest stage: feeds file -> polite fetch -> parse -> normalise -> dedupe decisions.
+
+Public entry points (the cycle, the CLI and the DAGs call these):
+- `ingest.feeds.load_feeds(path)`: the feeds file (YAML or OPML) as FeedSpecs.
+- `ingest.schedule.select_due(specs, states, now)`: the feeds whose next poll time has come.
+- `ingest.poll.poll_feeds(specs, states, settings, now=..., on_result=...)`: one FeedResult per feed.
+- `ingest.dedupe.unique_by_id(articles)`, `ingest.dedupe.classify(articles, stored_hashes)`.
+- `ingest.state.FeedStateStore(client, settings)`: feed state in `<prefix>-feeds`.
+- `ingest.bench.parse_throughput(paths)`; `python -m ingest.fulltext_eval` for full-text quality.
+
+Inside: `fetch` (HTTP, limits, address policy via `addresses`), `parse` (feedparser + JSON Feed),
+`normalise` (entries into Articles, using `text` and `urls`), `fulltext` (optional page extraction).
+Nothing heavy is imported here.
+"""

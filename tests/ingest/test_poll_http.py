@@ -272,3 +272,20 @@ def test_local_files_are_read_and_an_unchanged_file_is_not_modified(
     assert poll_one(location, settings, first.state).status == "not_modified"
     missing = poll_one(str(tmp_path / "missing.xml"), settings)
     assert missing.status == "failed" and "cannot read the feed file" in missing.reason
+
+
+def test_too_many_redirects_fail(feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    for n in range(4):
+        feed_server.route(f"/hop{n}", Response(status=302, headers={"Location": f"/hop{n + 1}"}))
+    feed_server.route("/hop4", Response(body=FEED))
+    result = poll_one(feed_server.url("/hop0"), fetch_settings(max_redirects=3))
+    assert result.status == "failed" and "too many redirects (more than 3)" in result.reason
+    assert poll_one(feed_server.url("/hop0"), fetch_settings(max_redirects=4)).status == "fetched"
+
+
+def test_retry_after_as_seconds_or_an_http_date() -> None:
+    from ingest.fetch import parse_retry_after
+
+    assert parse_retry_after("120") == 120
+    assert parse_retry_after("Sun, 10 Mar 2024 12:05:00 GMT", now=NOW) == 300
+    assert parse_retry_after("soon") is None and parse_retry_after("") is None
