@@ -81,7 +81,7 @@ def create_rules(
     Their alerts go to a log file under NEWSFLOW_HOME unless `channel` says otherwise.
     """
     store = RuleStore(client, settings)
-    store.ensure()
+    store.ensure_exists()
     target = channel or f"log:{Path(settings.home).absolute() / 'bench-alerts.jsonl'}"
     now = utc_now()
     queries = synthetic_queries(articles, start + count)[start:]

@@ -72,7 +72,7 @@ def match_articles(
         matched += batch_matches
         if records:
             if not store_ready:
-                store.ensure()
+                store.ensure_exists()
                 store_ready = True
             new, existing = store.create(list(records.values()))
             created += new

@@ -114,6 +114,17 @@ class RuleStore:
             if self.client.indices.exists(index=self.index):
                 self.client.indices.put_mapping(index=self.index, **rules_mappings())
                 return
+        self._create()
+
+    def ensure_exists(self) -> None:
+        """Create the rules index if it is missing (no mapping upgrade: that is `ensure`, at setup)."""
+        with translate_errors(self.settings.es_url_redacted):
+            if self.client.indices.exists(index=self.index):
+                return
+        self._create()
+
+    def _create(self) -> None:
+        with translate_errors(self.settings.es_url_redacted):
             self.client.options(ignore_status=400).indices.create(
                 index=self.index,
                 settings={
@@ -133,7 +144,7 @@ class RuleStore:
             raise AlertError(f"rule {name!r}: give at least one channel (webhook:, email: or log:)")
         texts = tuple(dict.fromkeys(parse_channel(c).text for c in channels))
         rule = Rule(name=name, query=query.strip(), channels=texts, created_at=utc_now())
-        self.ensure()
+        self.ensure_exists()
         self.validate(rule.query)
         with translate_errors(self.settings.es_url_redacted):
             try:

@@ -89,11 +89,21 @@ class AlertStore:
         self._url = settings.es_url_redacted
 
     def ensure(self) -> None:
+        """Create the alerts index, or add fields that appeared since it was created."""
         with translate_errors(self._url):
             if self.client.indices.exists(index=self.index):
                 self.client.indices.put_mapping(index=self.index, dynamic="strict",
                                                 properties=ALERT_PROPERTIES)
                 return
+        self._create()
+
+    def ensure_exists(self) -> None:
+        """Create the alerts index if it is missing (no mapping upgrade: that is `ensure`, at setup)."""
+        if not self.exists():
+            self._create()
+
+    def _create(self) -> None:
+        with translate_errors(self._url):
             self.client.options(ignore_status=400).indices.create(
                 index=self.index,
                 settings={"number_of_shards": 1, "number_of_replicas": self.settings.index.replicas},
