@@ -143,6 +143,12 @@ class Settings(BaseSettings):
     index: IndexSettings = IndexSettings()
     alerts: AlertSettings = AlertSettings()
 
+    @field_validator("feeds_file", "es_ca_certs", mode="before")
+    @classmethod
+    def _empty_path_is_none(cls, value: Any) -> Any:
+        # An exported-but-empty variable (NEWSFLOW_FEEDS_FILE=) means "not set", not the current folder.
+        return None if value == "" else value
+
     @field_validator("index_prefix")
     @classmethod
     def _check_prefix(cls, value: str) -> str:

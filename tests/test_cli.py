@@ -16,7 +16,7 @@ def test_help_lists_the_contract_commands() -> None:
         assert f"  {name}" in result.output
 
 
-def test_run_without_a_feeds_file_says_how_to_give_one(monkeypatch: object) -> None:
+def test_run_without_a_feeds_file_says_how_to_give_one() -> None:
     result = CliRunner().invoke(cli, ["run"], env={"NEWSFLOW_FEEDS_FILE": ""})
     assert result.exit_code == 2
     assert "--feeds" in result.output
