@@ -82,7 +82,10 @@ def match_articles(
     return MatchResult(matched=matched, created=created, duplicates=duplicates)
 
 
-def percolate(client: Elasticsearch, settings: Settings, articles: Sequence[Article]) -> Iterator[Match]:
+def percolate(
+    client: Elasticsearch, settings: Settings, articles: Sequence[Article], *,
+    page_size: int = _RULES_PAGE,
+) -> Iterator[Match]:
     """Every (rule, article) pair of one batch; a rule's articles come in batch order."""
     if not articles:
         return
@@ -96,7 +99,7 @@ def percolate(client: Elasticsearch, settings: Settings, articles: Sequence[Arti
                 # Filter context: no scoring, and the percolator can skip rules whose terms are absent.
                 query={"constant_score": {"filter": {
                     "percolate": {"field": "query", "documents": documents}}}},
-                size=_RULES_PAGE,
+                size=page_size,
                 sort=[{"rule.name": "asc"}],
                 search_after=search_after,
                 source=["rule"],
@@ -111,7 +114,7 @@ def percolate(client: Elasticsearch, settings: Settings, articles: Sequence[Arti
             slots = (hit.get("fields") or {}).get("_percolator_document_slot") or []
             for slot in sorted(int(s) for s in slots):
                 yield Match(rule, articles[slot])
-        if len(hits) < _RULES_PAGE:
+        if len(hits) < page_size:
             return
         search_after = hits[-1]["sort"]
 

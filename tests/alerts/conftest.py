@@ -112,3 +112,23 @@ def _es_cleanup(es_url: str) -> Iterator[None]:
             client.options(ignore_status=404).indices.delete(index=",".join(names[start:start + 50]))
     finally:
         client.close()
+
+
+@pytest.fixture
+def smtp_login_inbox() -> Iterator[SmtpInbox]:
+    """A real SMTP server that requires AUTH LOGIN/PLAIN as user "newsflow", password "letmein"."""
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"newsflow", b"letmein")
+        return AuthResult(success=ok, handled=False)
+
+    inbox = SmtpInbox(host="127.0.0.1", port=_free_port())
+    # Plain-text AUTH is allowed here because the server is on loopback for the test only.
+    controller = Controller(inbox, hostname=inbox.host, port=inbox.port, authenticator=authenticate,
+                            auth_required=True, auth_require_tls=False)
+    controller.start()
+    try:
+        yield inbox
+    finally:
+        controller.stop()

@@ -13,6 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from alerts import AlertStore, RuleStore, alert_id_for, deliver_pending, match_articles
 from alerts.store import Versioned
 from newsflow.models import Article, utc_now
@@ -281,3 +283,25 @@ def test_a_receiver_that_is_down_is_tried_once_per_run_and_its_other_alerts_wait
     records = AlertStore(es_client, settings).all()
     assert {(d.channel, d.status, d.attempts) for r in records for d in r.deliveries} == {
         (f"webhook:{down}", "pending", 1), (f"webhook:{fine}", "sent", 1)}
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_email_logs_in_with_the_configured_credentials(
+    alert_settings: Callable[..., Any], es_client: Any, smtp_login_inbox: Any,
+    make_article: Callable[..., Article],
+) -> None:
+    inbox = smtp_login_inbox
+    good = alert_settings(smtp_host=inbox.host, smtp_port=inbox.port,
+                          smtp_username="newsflow", smtp_password="letmein")
+    bad = alert_settings(smtp_host=inbox.host, smtp_port=inbox.port,
+                         smtp_username="newsflow", smtp_password="wrong")
+    for settings in (good, bad):
+        RuleStore(es_client, settings).add("rates", "rates", ["email:desk@example.org"])
+
+    accepted = _cycle(es_client, good, _copies(make_article))
+    refused = _cycle(es_client, bad, _copies(make_article))
+
+    assert (accepted.sent, refused.deferred) == (1, 1)
+    assert len(inbox.messages(to="desk@example.org")) == 1
+    [record] = AlertStore(es_client, bad).all()
+    assert "SMTPAuthenticationError" in record.deliveries[0].last_error

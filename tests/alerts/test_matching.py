@@ -96,3 +96,18 @@ def test_without_rules_nothing_is_matched_or_recorded(
 ) -> None:
     assert match_articles(es_client, settings, [make_article()]).matched == 0
     assert not AlertStore(es_client, settings).exists()
+
+
+def test_matching_rules_are_paged_through_so_none_is_missed(
+    settings: Any, es_client: Any, make_article: Callable[..., Article]
+) -> None:
+    from alerts.engine import percolate
+
+    rules = RuleStore(es_client, settings)
+    for n in range(5):
+        rules.add(f"rule-{n}", "rates", ["log:/tmp/r.jsonl"])
+    articles = [make_article(f"https://example.com/{n}", story_id=f"s{n}") for n in range(2)]
+
+    pairs = [(m.rule.name, m.article.id) for m in percolate(es_client, settings, articles, page_size=2)]
+
+    assert sorted(pairs) == sorted((f"rule-{n}", a.id) for n in range(5) for a in articles)
