@@ -71,10 +71,18 @@ def send_email(address: str, records: Sequence[AlertRecord], config: AlertSettin
     message = build_email(address, records, config)
     channel = f"email:{address}"
     try:
-        smtp_class = smtplib.SMTP_SSL if config.smtp_ssl else smtplib.SMTP
-        with smtp_class(config.smtp_host, config.smtp_port, timeout=config.smtp_timeout) as smtp:
+        # The server's certificate is always verified (system CAs, or NEWSFLOW_ALERTS__SMTP_CA_CERTS).
+        context = ssl.create_default_context(
+            cafile=str(config.smtp_ca_certs) if config.smtp_ca_certs else None)
+        smtp: smtplib.SMTP
+        if config.smtp_ssl:
+            smtp = smtplib.SMTP_SSL(config.smtp_host, config.smtp_port, timeout=config.smtp_timeout,
+                                    context=context)
+        else:
+            smtp = smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=config.smtp_timeout)
+        with smtp:
             if config.smtp_starttls and not config.smtp_ssl:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=context)
             if config.smtp_username:
                 password = config.smtp_password.get_secret_value() if config.smtp_password else ""
                 smtp.login(config.smtp_username, password)

@@ -115,6 +115,7 @@ class AlertSettings(BaseModel):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     smtp_ssl: bool = False
+    smtp_ca_certs: Path | None = None  # CA bundle to verify the SMTP server's certificate (private CA)
     smtp_from: str = "newsflow@localhost"
     email_digest: bool = False  # one message per rule per cycle instead of one per alert
 

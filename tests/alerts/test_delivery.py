@@ -305,3 +305,23 @@ def test_email_logs_in_with_the_configured_credentials(
     assert len(inbox.messages(to="desk@example.org")) == 1
     [record] = AlertStore(es_client, bad).all()
     assert "SMTPAuthenticationError" in record.deliveries[0].last_error
+
+
+def test_email_upgrades_to_tls_with_starttls_and_verifies_the_certificate(
+    alert_settings: Callable[..., Any], es_client: Any, smtp_starttls: Any,
+    make_article: Callable[..., Article],
+) -> None:
+    inbox = smtp_starttls.inbox
+    server = {"smtp_host": inbox.host, "smtp_port": inbox.port}
+    trusted = alert_settings(**server, smtp_starttls=True, smtp_ca_certs=smtp_starttls.ca_file)
+    untrusted = alert_settings(**server, smtp_starttls=True)  # system CAs do not know this server
+    plain = alert_settings(**server)  # the server requires STARTTLS
+    for settings in (trusted, untrusted, plain):
+        RuleStore(es_client, settings).add("rates", "rates", ["email:desk@example.org"])
+
+    results = [_cycle(es_client, s, _copies(make_article)) for s in (trusted, untrusted, plain)]
+
+    assert [(r.sent, r.deferred) for r in results] == [(1, 0), (0, 1), (0, 1)]
+    assert len(inbox.messages(to="desk@example.org")) == 1
+    [untrusted_record] = AlertStore(es_client, untrusted).all()
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted_record.deliveries[0].last_error
