@@ -88,7 +88,9 @@ def parse_feed(body: bytes, *, url: str = "", content_type: str = "") -> ParsedF
 
 
 def _parse_xml_feed(body: bytes, *, url: str, content_type: str) -> ParsedFeed:
-    headers = {"content-location": url} if url.startswith(("http://", "https://")) else {}
+    # No Content-Location: feedparser would resolve a non-URL guid ("g-7") into a link. Relative
+    # links are resolved during normalisation instead (item xml:base, feed link, feed URL).
+    headers: dict[str, str] = {}
     if content_type:
         headers["content-type"] = content_type
     try:
@@ -143,11 +145,19 @@ def _xml_entry(entry: Mapping[str, Any]) -> ParsedEntry:
                   length=_int(media.get("filesize") or media.get("fileSize")))
         for media in entry.get("media_content") or ()
         if media.get("url")
+    ) + tuple(
+        Enclosure(url=str(thumb.get("url")), type="image")
+        for thumb in entry.get("media_thumbnail") or ()
+        if thumb.get("url")
     )
     title_detail = entry.get("title_detail") or {}
+    guid = str(entry.get("id", "") or "")
+    link = str(entry.get("link", "") or "")
+    if entry.get("guidislink") and not guid.lower().startswith(("http://", "https://")):
+        link = ""  # an RSS guid is a permalink by default, but "g-7" is no link to resolve
     return ParsedEntry(
-        guid=str(entry.get("id", "") or ""),
-        link=str(entry.get("link", "") or ""),
+        guid=guid,
+        link=link,
         title=str(entry.get("title", "") or ""),
         summary=summary if summary != content else "",
         content=content,

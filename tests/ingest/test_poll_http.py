@@ -289,3 +289,50 @@ def test_retry_after_as_seconds_or_an_http_date() -> None:
     assert parse_retry_after("120") == 120
     assert parse_retry_after("Sun, 10 Mar 2024 12:05:00 GMT", now=NOW) == 300
     assert parse_retry_after("soon") is None and parse_retry_after("") is None
+
+
+CAFE_UTF8 = rss("<item><title>Caf\u00e9 cr\u00e8me</title><link>http://e.com/1</link></item>")
+CAFE_LATIN1 = CAFE_UTF8.decode().replace('encoding="utf-8"', 'encoding="iso-8859-1"').encode("latin-1")
+CAFE_UNDECLARED = CAFE_UTF8.decode().replace(' encoding="utf-8"', "").encode("latin-1")
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (CAFE_UTF8, "text/xml; charset=iso-8859-1"),  # the header lies
+    (CAFE_LATIN1, "application/rss+xml; charset=utf-8"),  # the header lies the other way
+    (CAFE_UNDECLARED, "application/xml"),  # no declaration anywhere, latin-1 bytes
+    (CAFE_UTF8, "text/html"),  # a wrong media type
+])
+def test_wrong_or_missing_encoding_declarations_over_http(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any], body: bytes, content_type: str) -> None:
+    url = feed_server.route("/enc.xml", Response(body=body, headers={"Content-Type": content_type}))
+    result = poll_one(url, fetch_settings())
+    assert result.status == "fetched"
+    assert [a.title for a in result.articles] == ["Café crème"]
+
+
+def test_invalid_dates_and_items_without_link_or_title_over_http(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    body = rss("<item><title>Bad date</title><link>http://e.com/1</link>"
+               "<pubDate>32 Foo 20xx</pubDate></item>",
+               "<item><description>No title, no link</description><guid>g-7</guid></item>",
+               "<item><title>No link</title></item>")
+    url = feed_server.route("/odd.xml", Response(body=body))
+    result = poll_one(url, fetch_settings())
+    assert result.status == "fetched"
+    bad_date, untitled, unlinked = result.articles
+    assert bad_date.published_at == NOW  # fell back to the fetch time
+    assert untitled.title == "No title, no link" and untitled.url == f"{url}#guid=g-7"
+    assert unlinked.url.startswith(f"{url}#item=")
+
+
+def test_an_entity_expansion_bomb_over_http_does_not_expand(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    entities = '<!ENTITY a "' + "a" * 100 + '">' + "".join(
+        f'<!ENTITY {c} "' + f"&{chr(ord(c) - 1)};" * 10 + '">' for c in "bcdefghi")
+    bomb = (f'<?xml version="1.0"?><!DOCTYPE rss [{entities}]><rss version="2.0"><channel><title>&i;</title>'
+            "<item><title>x &i;</title><link>http://e.com/1</link></item></channel></rss>").encode()
+    url = feed_server.route("/bomb.xml", Response(body=bomb))
+    result = poll_one(url, fetch_settings())
+    assert result.status in ("fetched", "failed")  # either way a recorded outcome, never an expansion
+    assert all(len(a.title) < 100 for a in result.articles)
+    assert len(result.state.title) < 100
