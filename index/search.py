@@ -132,7 +132,7 @@ def search_articles(
             query=body,
             size=size,
             track_total_hits=True,
-            source=["title", "url", "source", "published_at", "story_id"],
+            source_includes=["title", "url", "source", "published_at", "story_id"],
             aggs={name: {"terms": {"field": name, "size": FACET_SIZE}} for name in FACETS},
             highlight={
                 "fields": {name: {} for name in HIGHLIGHT_FIELDS},

@@ -75,14 +75,14 @@ class ArticleStore:
     # --- reads ---
     def locate(self, ids: Sequence[str]) -> dict[str, str]:
         """id -> the concrete index that holds it, for the ids that are stored."""
-        return {doc_id: hit["_index"] for doc_id, hit in self._lookup(ids, source=False).items()}
+        return {doc_id: hit["_index"] for doc_id, hit in self._lookup(ids, fields=()).items()}
 
     def stored_hashes(self, ids: Sequence[str]) -> dict[str, str]:
         """id -> stored content_hash, for the ids that exist."""
-        found = self._lookup(ids, source=["content_hash"])
+        found = self._lookup(ids, fields=("content_hash",))
         return {doc_id: str(hit["_source"].get("content_hash") or "") for doc_id, hit in found.items()}
 
-    def _lookup(self, ids: Sequence[str], source: bool | list[str]) -> dict[str, dict[str, Any]]:
+    def _lookup(self, ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict[str, Any]]:
         # mget cannot span the indices behind an alias; an ids query over the alias can.
         unique = list(dict.fromkeys(ids))
         found: dict[str, dict[str, Any]] = {}
@@ -91,7 +91,8 @@ class ArticleStore:
                 chunk = unique[start:start + LOOKUP_CHUNK]
                 response = self.client.search(
                     index=self.names.alias, query={"ids": {"values": chunk}}, size=len(chunk),
-                    source=source, ignore_unavailable=True, allow_no_indices=True,
+                    source_includes=list(fields) if fields else None, source=None if fields else False,
+                    ignore_unavailable=True, allow_no_indices=True,
                 )
                 for hit in response["hits"]["hits"]:
                     found[hit["_id"]] = hit
@@ -175,8 +176,9 @@ class ArticleStore:
         if not actions:
             return
         with translate_errors(self.settings.es_url_redacted):
-            _, errors = helpers.bulk(self.client, actions, raise_on_error=False, stats_only=False,
-                                     chunk_size=self.settings.index.bulk_chunk_size)
+            _, outcome = helpers.bulk(self.client, actions, raise_on_error=False, stats_only=False,
+                                      chunk_size=self.settings.index.bulk_chunk_size)
+        errors = outcome if isinstance(outcome, list) else []
         if errors:
             raise IndexError_(
                 f"could not clear alert_pending on {len(errors)} article(s), first: {errors[0]!r}; "
@@ -235,8 +237,9 @@ class ArticleStore:
              }}
             for failure in failures
         ]
-        stored, errors = helpers.bulk(self.client, actions, raise_on_error=False, raise_on_exception=False,
-                                      stats_only=False, chunk_size=self.settings.index.bulk_chunk_size)
+        stored, outcome = helpers.bulk(self.client, actions, raise_on_error=False, raise_on_exception=False,
+                                       stats_only=False, chunk_size=self.settings.index.bulk_chunk_size)
+        errors = outcome if isinstance(outcome, list) else []
         messages = tuple(f"dead-letter index refused a record too: {error!r}" for error in errors)
         for message in messages:
             log.error(message)
