@@ -12,7 +12,8 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,18 +57,24 @@ def synthetic_queries(articles: Sequence[Article], count: int, seed: int = 7) ->
     """`count` rule queries in the styles users write, from the articles' vocabulary. Pure."""
     rng = random.Random(seed)
     words, entities = _vocabulary(articles)
-    makers = []
-    for field in ("persons", "organizations", "locations"):
-        if entities[field]:
-            makers.append(lambda f=field: f'{f}:{_quoted(rng.choice(entities[f]))}')
+
+    def word() -> str:
+        return rng.choice(words)
+
+    def entity(field: str) -> str:
+        return _quoted(rng.choice(entities[field]))
+
+    makers: list[Callable[[], str]] = [
+        partial(lambda f: f"{f}:{entity(f)}", field)
+        for field in ("persons", "organizations", "locations") if entities[field]
+    ]
     if entities["locations"] and entities["topics"]:
-        makers.append(lambda: f'locations:{_quoted(rng.choice(entities["locations"]))} AND '
-                              f'topics:{_quoted(rng.choice(entities["topics"]))}')
+        makers.append(lambda: f"locations:{entity('locations')} AND topics:{entity('topics')}")
     makers += [
-        lambda: f"{rng.choice(words)} AND {rng.choice(words)}",
-        lambda: f'"{rng.choice(words)} {rng.choice(words)}"~5',
-        lambda: f"title:{rng.choice(words)}",
-        lambda: f"({rng.choice(words)} OR {rng.choice(words)}) AND NOT {rng.choice(words)}",
+        lambda: f"{word()} AND {word()}",
+        lambda: f'"{word()} {word()}"~5',
+        lambda: f"title:{word()}",
+        lambda: f"({word()} OR {word()}) AND NOT {word()}",
     ]
     return [rng.choice(makers)() for _ in range(count)]
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 import httpx
 from elasticsearch import Elasticsearch
@@ -109,11 +110,10 @@ def _attempt_all(records: list[AlertRecord], settings: Settings, now: datetime) 
                     continue
                 kind, target = delivery.channel.split(":", 1)
                 if kind == "webhook":
-                    attempt([(record, delivery)],
-                            lambda r=record, u=target: send_webhook(http, u, r, config),
+                    attempt([(record, delivery)], partial(send_webhook, http, target, record, config),
                             receiver=delivery.channel)
                 elif kind == "log":
-                    attempt([(record, delivery)], lambda r=record, p=target: send_log(p, r),
+                    attempt([(record, delivery)], partial(send_log, target, record),
                             receiver=delivery.channel)
                 elif kind == "email":
                     # Digest: one group per (rule, address); otherwise one group per alert.
@@ -124,7 +124,7 @@ def _attempt_all(records: list[AlertRecord], settings: Settings, now: datetime) 
                             receiver=delivery.channel)
     smtp_server = f"smtp:{config.smtp_host}:{config.smtp_port}"
     for (_, address), group in emails.items():
-        attempt(group, lambda a=address, g=group: send_email(a, [r for r, _ in g], config),
+        attempt(group, partial(send_email, address, [r for r, _ in group], config),
                 receiver=smtp_server)
     return outcomes
 

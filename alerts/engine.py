@@ -102,8 +102,7 @@ def percolate(
                 size=page_size,
                 sort=[{"rule.name": "asc"}],
                 search_after=search_after,
-                source=["rule"],
-                fields=["_percolator_document_slot"],
+                source_includes=["rule"],  # hits carry _percolator_document_slot in "fields"
                 track_total_hits=False,
             )
         if response.get("status") == 404 or "hits" not in response:

@@ -202,7 +202,7 @@ class RuleStore:
             with translate_errors(self.settings.es_url_redacted):
                 response = self.client.options(ignore_status=404).search(
                     index=self.index, size=_PAGE, sort=[{"rule.name": "asc"}],
-                    search_after=search_after, source=["rule"])
+                    search_after=search_after, source_includes=["rule"])
             hits = (response.get("hits") or {}).get("hits") or []
             for hit in hits:
                 yield Rule.from_source(hit["_source"])

@@ -19,8 +19,9 @@ def test_added_rules_are_listed_by_name_counted_and_removed(settings: Any, es_cl
               ["webhook:http://127.0.0.1:9/hook", "email:desk@example.org"])
 
     assert [r.name for r in store.list()] == ["merkel", "rates"]
-    assert store.get("merkel") is not None
-    assert store.get("merkel").channels == ("webhook:http://127.0.0.1:9/hook", "email:desk@example.org")
+    merkel = store.get("merkel")
+    assert merkel is not None
+    assert merkel.channels == ("webhook:http://127.0.0.1:9/hook", "email:desk@example.org")
     assert store.count() == 2
     assert store.remove("rates") is True
     assert store.remove("rates") is False
