@@ -60,7 +60,11 @@ class Spool:
         return sum(path.stat().st_size for path in self._batches())
 
     def __len__(self) -> int:
-        return len(self.load())
+        """How many distinct articles are spooled (without rebuilding them)."""
+        ids: set[str] = set()
+        for path in self._batches():
+            ids.update(record["id"] for record in json.loads(path.read_text(encoding="utf-8")))
+        return len(ids)
 
     def put(self, articles: Sequence[Article]) -> None:
         """Keep articles for a later cycle. Raises SpoolFullError when they do not fit."""
