@@ -14,7 +14,6 @@ entity-expansion bomb does not expand (tested).
 from __future__ import annotations
 
 import calendar
-import gzip
 import io
 import json
 import re
@@ -66,19 +65,28 @@ class ParsedFeed:
     warnings: tuple[str, ...] = ()  # what was wrong but recovered (a malformed feed)
 
 
-def decompress(body: bytes) -> bytes:
-    """Undo a gzip/deflate layer left on a body (saved files, servers that compress twice)."""
-    if body[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(body)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ParseError("", f"corrupt gzip body: {exc}") from exc
-    return body
+MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024  # a gzip body inflating beyond this is refused
 
 
-def parse_feed(body: bytes, *, url: str = "", content_type: str = "") -> ParsedFeed:
+def decompress(body: bytes, *, url: str = "", max_bytes: int = MAX_DECOMPRESSED_BYTES) -> bytes:
+    """Undo a gzip layer left on a body (saved .xml.gz files, servers that compress twice),
+    stopping at `max_bytes` so a compression bomb cannot exhaust memory."""
+    if body[:2] != b"\x1f\x8b":
+        return body
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, max_bytes + 1)
+    except zlib.error as exc:
+        raise ParseError(url, f"corrupt gzip body: {exc}") from exc
+    if len(data) > max_bytes:
+        raise ParseError(url, f"gzip body inflates to over {max_bytes} bytes (fetch.max_body_bytes)")
+    return data
+
+
+def parse_feed(body: bytes, *, url: str = "", content_type: str = "",
+               max_bytes: int = MAX_DECOMPRESSED_BYTES) -> ParsedFeed:
     """Parse a feed body of any supported format. Raises ParseError when nothing can be recovered."""
-    body = decompress(body)
+    body = decompress(body, url=url, max_bytes=max_bytes)
     stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not stripped:
         raise ParseError(url, "empty body: the server sent no feed")

@@ -95,7 +95,8 @@ async def poll_one(fetcher: Fetcher, spec: FeedSpec, state: FeedState | None, se
             result = _not_modified(spec, state, fetched, settings, now)
         else:
             feed = await asyncio.to_thread(parse_feed, fetched.body, url=fetched.url,
-                                           content_type=fetched.content_type)
+                                           content_type=fetched.content_type,
+                                           max_bytes=settings.fetch.max_body_bytes)
             articles, warnings = normalise_feed(spec, feed, fetched.url, now)
             if settings.fetch.full_text:
                 from ingest.fulltext import complete_bodies

@@ -159,6 +159,15 @@ def test_a_compression_bomb_stops_at_the_size_limit(feed_server: FeedServer,
     assert result.status == "failed" and "over the limit" in result.reason
 
 
+def test_a_gzip_file_served_without_content_encoding_is_inflated_within_the_limit(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    url = feed_server.route("/feed.xml.gz", Response(body=gzip.compress(FEED)))
+    assert len(poll_one(url, fetch_settings()).articles) == 3
+    bomb = feed_server.route("/bomb.xml.gz", Response(body=gzip.compress(b" " * 2_000_000)))
+    result = poll_one(bomb, fetch_settings(max_body_bytes=100_000))
+    assert result.status == "failed" and "inflates to over 100000 bytes" in result.reason
+
+
 @pytest.mark.parametrize(("body", "reason"), [
     (b"", "empty body"),
     (b"<!DOCTYPE html><html><head><title>Home</title></head><body>Hi</body></html>", "HTML page"),
