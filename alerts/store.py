@@ -117,21 +117,19 @@ class AlertStore:
     def create(self, records: Sequence[AlertRecord]) -> tuple[int, int]:
         """Create records that do not exist yet. Returns (created, already existing)."""
         created = duplicates = 0
-        size = max(1, self.settings.index.bulk_chunk_size)
-        for start in range(0, len(records), size):
-            operations: list[dict[str, Any]] = []
-            for record in records[start:start + size]:
-                operations.append({"create": {"_index": self.index, "_id": record.id}})
-                operations.append(record.to_source())
-            for item in self._bulk(operations):
-                status = item["status"]
-                if status in (200, 201):
-                    created += 1
-                elif status == 409:
-                    duplicates += 1
-                else:
-                    raise IndexError_(f"could not record alert {item.get('_id')} in {self.index}: "
-                                      f"{_item_reason(item)}")
+        operations: list[dict[str, Any]] = []
+        for record in records:
+            operations.append({"create": {"_index": self.index, "_id": record.id}})
+            operations.append(record.to_source())
+        for item in self._bulk(operations):
+            status = item["status"]
+            if status in (200, 201):
+                created += 1
+            elif status == 409:
+                duplicates += 1
+            else:
+                raise IndexError_(f"could not record alert {item.get('_id')} in {self.index}: "
+                                  f"{_item_reason(item)}")
         return created, duplicates
 
     def due(self, now: datetime) -> Iterator[Versioned]:
@@ -216,11 +214,14 @@ class AlertStore:
             search_after = hits[-1]["sort"]
 
     def _bulk(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not operations:
-            return []
-        with translate_errors(self._url):
-            response = self.client.bulk(operations=operations)
-        return [next(iter(item.values())) for item in response["items"]]
+        """Run action/source pairs in requests of at most bulk_chunk_size actions; item results in order."""
+        results: list[dict[str, Any]] = []
+        step = 2 * max(1, self.settings.index.bulk_chunk_size)
+        for start in range(0, len(operations), step):
+            with translate_errors(self._url):
+                response = self.client.bulk(operations=operations[start:start + step])
+            results += [next(iter(item.values())) for item in response["items"]]
+        return results
 
 
 def _item_reason(item: dict[str, Any]) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from alerts import AlertStore, RuleStore, alert_id_for, match_articles
+from alerts import AlertStore, RuleStore, alert_id_for, deliver_pending, match_articles
 from newsflow.models import Article
 
 
@@ -68,13 +69,14 @@ def test_an_article_without_a_story_is_a_story_of_its_own(
     assert record.story_id == lone.id
 
 
-def test_articles_are_percolated_in_batches_and_every_match_is_found(
-    make_settings: Callable[..., Any], es_client: Any, make_article: Callable[..., Article]
+def test_articles_are_percolated_and_recorded_in_batches_and_every_match_is_found(
+    make_settings: Callable[..., Any], es_client: Any, make_article: Callable[..., Article],
+    tmp_path: Path,
 ) -> None:
-    settings = make_settings(alerts={"percolate_batch_size": 2})
+    settings = make_settings(alerts={"percolate_batch_size": 2}, index={"bulk_chunk_size": 1})
     rules = RuleStore(es_client, settings)
-    rules.add("merkel", 'persons:"Angela Merkel"', ["log:/tmp/m.jsonl"])
-    rules.add("berlin", "locations:Berlin", ["log:/tmp/b.jsonl"])
+    rules.add("merkel", 'persons:"Angela Merkel"', [f"log:{tmp_path / 'm.jsonl'}"])
+    rules.add("berlin", "locations:Berlin", [f"log:{tmp_path / 'b.jsonl'}"])
     articles = [
         make_article(f"https://example.com/{n}", story_id=f"s{n}",
                      persons=("Angela Merkel",) if n % 2 == 0 else (),
@@ -89,6 +91,8 @@ def test_articles_are_percolated_in_batches_and_every_match_is_found(
     found = {(r.rule, r.story_id) for r in AlertStore(es_client, settings).all()}
     assert found == {("merkel", "s0"), ("merkel", "s2"), ("merkel", "s4"),
                      ("berlin", "s0"), ("berlin", "s1"), ("berlin", "s2")}
+    assert deliver_pending(es_client, settings).sent == 6
+    assert len((tmp_path / "m.jsonl").read_text().splitlines()) == 3
 
 
 def test_without_rules_nothing_is_matched_or_recorded(
