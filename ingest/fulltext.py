@@ -25,6 +25,7 @@ from newsflow.errors import FetchError
 from newsflow.models import Article
 from newsflow.settings import Settings
 
+_DISALLOW_ALL = ["User-agent: *", "Disallow: /"]
 MAX_PAGES_PER_POLL = 200  # article pages fetched per poll at most: the rest wait for a later poll
 
 
@@ -67,10 +68,10 @@ class RobotsRules:
         except FetchFailed as exc:
             if exc.status_code in (404, 410):
                 return None  # no robots.txt: everything allowed
-            parser.disallow_all = True  # cannot tell: stay out
+            parser.parse(_DISALLOW_ALL)  # cannot tell: stay out
             return parser
         except FetchError:
-            parser.disallow_all = True
+            parser.parse(_DISALLOW_ALL)
             return parser
         parser.parse(fetched.body.decode("utf-8", errors="replace").splitlines())
         return parser

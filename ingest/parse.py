@@ -117,10 +117,10 @@ def _parse_xml_feed(body: bytes, *, url: str, content_type: str) -> ParsedFeed:
         raise ParseError(url, f"not an RSS, Atom or JSON feed{detail}")
     warnings: tuple[str, ...] = ()
     if parsed.get("bozo") and parsed.get("bozo_exception") is not None:
-        exc = parsed["bozo_exception"]
+        damage = parsed["bozo_exception"]
         # Encoding overrides and a missing Content-Type are feedparser notes, not damage.
-        if not isinstance(exc, feedparser.CharacterEncodingOverride | feedparser.NonXMLContentType):
-            warnings = (f"malformed feed, recovered what could be read: {exc}",)
+        if not isinstance(damage, feedparser.CharacterEncodingOverride | feedparser.NonXMLContentType):
+            warnings = (f"malformed feed, recovered what could be read: {damage}",)
     return ParsedFeed(
         format=version or "unknown",
         title=str(feed.get("title", "") or ""),

@@ -34,6 +34,7 @@ def command(feeds_file: Path | None, as_json: bool) -> None:
     client = make_client(settings)
     try:
         store = FeedStateStore(client, settings)
+        rows: list[tuple[FeedSpec | None, FeedState | None]]
         if specs is None:
             rows = [(None, state) for state in store.load_all()]
         else:
