@@ -73,8 +73,12 @@ def print_health(entries: list[dict[str, Any]], console: Console) -> None:
         return
     now = utc_now()
     table = Table(expand=True)
-    for column in ("feed", "status", "last success", "failures", "last error", "next poll", "articles"):
-        table.add_column(column, overflow="fold")
+    table.add_column("feed", ratio=3, overflow="fold")
+    for column in ("status", "last success", "failures"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("last error", ratio=2, overflow="fold")
+    for column in ("next poll", "articles"):
+        table.add_column(column, no_wrap=True)
     for entry in entries:
         style = _STATUS_STYLE.get(entry["status"], "")
         feed = f"[bold]{escape(entry['name'])}[/bold]\n{escape(entry['url'])}" if entry["name"] else \
