@@ -67,18 +67,23 @@ def deliver_pending(
     claimed = store.claim(due, until=now + timedelta(seconds=settings.alerts.delivery_lease))
     if len(claimed) < len(due):
         log.info("alerts: %d due alerts are being delivered by another run", len(due) - len(claimed))
-    outcomes = _attempt_all([item.record for item in claimed], settings, now)
-    updated = [
-        Versioned(_with_outcomes(item.record, outcomes), item.seq_no, item.primary_term)
-        for item in claimed
-    ]
-    store.save(updated)
+    outcomes: _Outcomes = {}
+    try:
+        _attempt_all([item.record for item in claimed], settings, now, outcomes)
+    finally:
+        # Even if a sender failed unexpectedly, what was sent is recorded (and not sent again).
+        store.save([
+            Versioned(_with_outcomes(item.record, outcomes), item.seq_no, item.primary_term)
+            for item in claimed
+        ])
     return _summarise(outcomes, {item.record.id: item.record for item in claimed})
 
 
-def _attempt_all(records: list[AlertRecord], settings: Settings, now: datetime) -> _Outcomes:
+def _attempt_all(
+    records: list[AlertRecord], settings: Settings, now: datetime, outcomes: _Outcomes
+) -> None:
+    """Attempt every due delivery of the records, writing each outcome into `outcomes`."""
     config = settings.alerts
-    outcomes: _Outcomes = {}
     # A receiver that is down (connection refused, timeouts, 5xx after the quick retries) is not tried
     # again in this run: its other alerts count the same failed attempt without waiting for it again.
     down: dict[str, str] = {}
@@ -126,7 +131,6 @@ def _attempt_all(records: list[AlertRecord], settings: Settings, now: datetime) 
     for (_, address), group in emails.items():
         attempt(group, partial(send_email, address, [r for r, _ in group], config),
                 receiver=smtp_server)
-    return outcomes
 
 
 def _unknown_channel(channel: str) -> Callable[[], None]:
