@@ -349,3 +349,35 @@ def test_an_entity_expansion_bomb_over_http_does_not_expand(
     assert result.status in ("fetched", "failed")  # either way a recorded outcome, never an expansion
     assert all(len(a.title) < 100 for a in result.articles)
     assert len(result.state.title) < 100
+
+
+def last_modified_only(body: bytes, modified: str) -> Callable[[RecordedRequest], Response]:
+    """A server that knows Last-Modified but no ETag (many static hosts)."""
+    def respond(request: RecordedRequest) -> Response:
+        if request.headers.get("If-Modified-Since") == modified:
+            return Response(status=304)
+        return Response(body=body, headers={"Last-Modified": modified})
+    return respond
+
+
+def test_a_second_cycle_over_many_unchanged_real_feeds_is_all_not_modified(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.ingest.conftest import REAL_FEEDS
+
+    files = sorted(REAL_FEEDS.glob("ghactions-jeffthomasweb__*"))[:12]
+    specs = []
+    for n, path in enumerate(files):
+        route = validating(path.read_bytes(), etag=f'"e{n}"') if n % 2 else \
+            last_modified_only(path.read_bytes(), f"Mon, 0{n % 9 + 1} Jan 2024 00:00:00 GMT")
+        specs.append(FeedSpec(url=feed_server.route(f"/real/{path.name}", route)))
+    settings = fetch_settings()
+    first = poll_feeds(specs, {}, settings, now=NOW)
+    assert all(r.status == "fetched" and r.articles for r in first)
+
+    parsed: list[bytes] = []
+    monkeypatch.setattr(ingest.poll, "parse_feed", lambda body, **_: parsed.append(body))
+    second = poll_feeds(specs, {r.spec.key: r.state for r in first}, settings, now=NOW)
+    assert [r.status for r in second] == ["not_modified"] * len(specs)
+    assert parsed == [] and all(r.articles == () for r in second)
+    conditional = [feed_server.requests_to(f"/real/{p.name}")[-1].headers for p in files]
+    assert all("If-None-Match" in h or "If-Modified-Since" in h for h in conditional)
