@@ -132,6 +132,7 @@ def percolation_cost(
         raise AlertError("percolation_cost needs at least one article")
     results: dict[str, Any] = {}
     existing = 0
+    AlertStore(client, settings).ensure_exists()  # index creation is set-up, not matching time
     try:
         for count in sorted(set(rule_counts)):
             existing += create_rules(client, settings, count - existing, articles, start=existing)
