@@ -111,3 +111,15 @@ def test_small_batches_stay_in_one_process(offline_settings: Any) -> None:
     capped = offline_settings.model_copy(update={"enrich": offline_settings.enrich.model_copy(
         update={"n_process": 2})})
     assert processes_for(per * 10, capped) == 2
+
+
+def test_several_processes_give_the_same_enrichment_as_one(enrich_settings: Any, enricher: Any) -> None:
+    from enrich.pipeline import Enricher
+
+    articles = [g.article for g in load_gold()[:12]]
+    two = enrich_settings.model_copy(update={"enrich": enrich_settings.enrich.model_copy(
+        update={"n_process": 2, "min_texts_per_process": 6})})
+    assert processes_for(len(articles), two) == 2
+    in_two = Enricher(two).enrich(articles)
+    assert sum(len(a.persons + a.organizations + a.locations) for a in in_two) > 20
+    assert in_two == enricher.enrich(articles)
