@@ -54,7 +54,8 @@ def _es_cleanup(es_url: str) -> Iterator[None]:
 
     from newsflow.cleanup import delete_prefix
 
-    client = Elasticsearch(es_url)
+    # Deleting a few hundred test indices can take a while on a loaded two-core machine.
+    client = Elasticsearch(es_url, request_timeout=120)
     delete_prefix(client, _SESSION_PREFIX)
     client.close()
 
