@@ -119,7 +119,9 @@ async def poll_one(fetcher: Fetcher, spec: FeedSpec, state: FeedState | None, se
 
 def _not_modified(spec: FeedSpec, state: FeedState, fetched: Fetched, settings: Settings,
                   now: datetime) -> FeedResult:
-    hints = PollHints(cache_seconds=cache_seconds(fetched.headers), item_times=state.recent_item_times)
+    # Nothing was parsed: the feed's own hints are the ones remembered from its last parse.
+    hints = PollHints(cache_seconds=cache_seconds(fetched.headers), ttl=state.declared_interval,
+                      item_times=state.recent_item_times)
     new_state = replace(
         state,
         current_url=fetched.permanent_url or state.current_url,
@@ -147,6 +149,7 @@ def _fetched(spec: FeedSpec, state: FeedState, fetched: Fetched, feed: ParsedFee
         last_fetched_at=now, last_success_at=now, last_status="fetched", last_error="",
         consecutive_failures=0, next_due_at=next_due(now, poll_interval(spec, hints, settings.fetch)),
         gone=False, item_count=len(articles), recent_item_times=hints.item_times,
+        declared_interval=max(feed.ttl or 0, feed.update_period or 0) or None,
     )
     all_warnings = feed.warnings + warnings
     return FeedResult(spec=spec, status="fetched", state=new_state, articles=articles,

@@ -41,6 +41,7 @@ FEEDS_MAPPING: dict[str, Any] = {
         "item_count": {"type": "integer"},
         "articles_total": {"type": "long"},
         "recent_item_times": {"type": "date"},
+        "declared_interval": {"type": "float"},
     },
 }
 
@@ -71,6 +72,7 @@ def state_from_document(doc: Mapping[str, Any]) -> FeedState:
         item_count=int(doc.get("item_count") or 0),
         articles_total=int(doc.get("articles_total") or 0),
         recent_item_times=tuple(parse_utc(t) for t in doc.get("recent_item_times") or ()),
+        declared_interval=doc.get("declared_interval"),
     )
 
 
@@ -85,9 +87,12 @@ class FeedStateStore:
         self._ensured = False
 
     def ensure(self) -> None:
-        """Create the feeds index with its strict mapping if it is missing (idempotent)."""
+        """Create the feeds index with its strict mapping, or add fields a newer version introduced
+        (idempotent)."""
         with translate_errors(self._url):
-            if not self.client.indices.exists(index=self.index):
+            if self.client.indices.exists(index=self.index):
+                self.client.indices.put_mapping(index=self.index, properties=FEEDS_MAPPING["properties"])
+            else:
                 # 400 = created meanwhile by another worker (resource_already_exists_exception).
                 self.client.options(ignore_status=400).indices.create(
                     index=self.index, mappings=FEEDS_MAPPING,

@@ -60,6 +60,7 @@ class FeedState:
     item_count: int = 0  # items in the last successful parse
     articles_total: int = 0  # articles this feed contributed (new), cumulative
     recent_item_times: tuple[datetime, ...] = ()  # newest item dates, for the update frequency
+    declared_interval: float | None = None  # seconds the feed itself asks for (<ttl>, sy:updatePeriod)
 
     @property
     def fetch_url(self) -> str:

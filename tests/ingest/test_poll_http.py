@@ -68,6 +68,16 @@ def test_second_poll_of_an_unchanged_feed_is_conditional_and_parses_nothing(
     assert second.state.etag == '"v1"' and second.state.consecutive_failures == 0
 
 
+def test_a_not_modified_feed_keeps_the_polling_interval_its_last_body_declared(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    url = feed_server.route("/ttl.xml", validating(rss(item(1), extra="<ttl>120</ttl>")))
+    settings = fetch_settings()
+    first = poll_one(url, settings)
+    second = poll_one(url, settings, first.state)
+    assert second.status == "not_modified"
+    assert first.state.next_due_at == second.state.next_due_at == NOW + timedelta(hours=2)
+
+
 def test_requests_carry_the_descriptive_user_agent_and_accept_compression(
         feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
     url = feed_server.route("/gz.xml", Response(body=gzip.compress(FEED),

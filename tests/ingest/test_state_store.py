@@ -27,7 +27,7 @@ def test_states_round_trip_through_elasticsearch(settings: Any, es_client: Any) 
     full = state("https://e.com/a.xml", current_url="https://e.com/b.xml", title="A", etag='"x"',
                  last_modified="Tue, 05 Mar 2024 10:00:00 GMT", last_fetched_at=NOW, last_success_at=NOW,
                  last_status="fetched", consecutive_failures=0, next_due_at=NOW + timedelta(minutes=30),
-                 item_count=12, recent_item_times=(NOW, NOW - timedelta(hours=1)))
+                 item_count=12, recent_item_times=(NOW, NOW - timedelta(hours=1)), declared_interval=3600.0)
     failing = state("https://e.com/c.xml", last_status="failed", last_error="HTTP 404 Not Found",
                     consecutive_failures=3, gone=False)
     store.save([full, failing])
@@ -48,6 +48,19 @@ def test_article_counts_accumulate_across_saves(settings: Any, es_client: Any) -
     assert stored.articles_total == 8 and stored.last_status == "not_modified"
     store.save([replace(stored, articles_total=stored.articles_total + 2)])  # folded into the state
     assert store.load([feed.key])[feed.key].articles_total == 10
+
+
+def test_ensure_adds_fields_to_a_feeds_index_made_by_an_older_version(settings: Any, es_client: Any) -> None:
+    from ingest.state import FEEDS_MAPPING
+
+    older = {**FEEDS_MAPPING, "properties": {k: v for k, v in FEEDS_MAPPING["properties"].items()
+                                             if k != "declared_interval"}}
+    es_client.indices.create(index=settings.index_name("feeds"), mappings=older)
+    store = FeedStateStore(es_client, settings)
+    store.ensure()
+    feed = state("https://e.com/a.xml", declared_interval=600.0)
+    store.save([feed])
+    assert store.load([feed.key]) == {feed.key: feed}
 
 
 def test_an_empty_store_loads_nothing(settings: Any, es_client: Any) -> None:
