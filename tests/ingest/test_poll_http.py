@@ -4,6 +4,7 @@ input, and the address policy. Every failure is a recorded reason; the poll goes
 from __future__ import annotations
 
 import gzip
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -236,6 +237,21 @@ def test_requests_to_one_host_respect_the_per_host_concurrency_limit(
     results = poll_feeds(specs, {}, fetch_settings(per_host_concurrency=2, concurrency=10), now=NOW)
     assert all(r.status == "fetched" for r in results)
     assert peak == 2
+
+
+def test_requests_to_one_host_are_spaced_by_the_politeness_delay(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    arrivals: list[float] = []
+
+    def record(request: RecordedRequest) -> Response:
+        arrivals.append(time.monotonic())
+        return Response(body=FEED)
+
+    specs = [FeedSpec(url=feed_server.route(f"/p{n}.xml", record)) for n in range(4)]
+    results = poll_feeds(specs, {}, fetch_settings(politeness_delay=0.25, per_host_concurrency=4), now=NOW)
+    assert all(r.status == "fetched" for r in results)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sorted(arrivals))]
+    assert len(gaps) == 3 and min(gaps) >= 0.2  # a lower bound the client guarantees, not a speed
 
 
 # --- address policy ---------------------------------------------------------------------------
