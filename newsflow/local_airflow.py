@@ -159,6 +159,16 @@ class LocalAirflow:
         env.update(self._extra_env)
         return env
 
+    def shell_environment(self) -> dict[str, str]:
+        """What a shell needs to use the `airflow` CLI on this instance (e.g. `airflow dags test`):
+        the environment of the components without the inherited variables and the secrets."""
+        env = self.environment()
+        keep = ("AIRFLOW_HOME", "AIRFLOW__CORE__", "AIRFLOW__DATABASE__", "AIRFLOW__API__HOST",
+                "AIRFLOW__API__PORT", "AIRFLOW__API__BASE_URL", "AIRFLOW__LOGGING__", "NEWSFLOW_INDEX_PREFIX",
+                "NEWSFLOW_HOME", "NEWSFLOW_INGEST_SCHEDULE", "PYTHONPATH")
+        secret = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY")
+        return {k: v for k, v in env.items() if k.startswith(keep) and k not in secret}
+
     # --- lifecycle ---
     def pid(self, component: str) -> int | None:
         """The PID of a running component, from its pid file (a stale file is removed)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -70,6 +71,14 @@ def status(as_json: bool) -> None:
     current = airflow.status()
     _print(airflow, current, as_json)
     sys.exit(0 if current.healthy else 1)
+
+
+@command.command("env")
+def env() -> None:
+    """Print `export` lines for using the `airflow` CLI on the local instance, e.g.
+    `eval "$(newsflow airflow env)"; airflow dags test news_ingest -c '{"feeds_file": "..."}'`."""
+    for name, value in sorted(_airflow().shell_environment().items()):
+        click.echo(f"export {name}={shlex.quote(value)}")
 
 
 @command.command("trigger")
