@@ -92,3 +92,37 @@ def test_news_ingest_without_any_feeds_file_fails_at_planning(
     assert str(run.state) == "failed"
     assert task_states(run) == {"plan": ["failed"], "ingest_shard": ["upstream_failed"],
                                 "alerts": ["upstream_failed"]}
+
+
+def test_news_maintenance_reports_checks_lifecycle_and_reenriches_on_demand(
+    airflow_db: None, dagbag: Any, es_connection: Any, feed_server: Any, tmp_path: Path
+) -> None:
+    from newsflow import tasks
+
+    settings = es_connection
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - url: {feed_server.url('/world.xml')}\n", encoding="utf-8")
+    indexed = tasks.ingest_shard(str(feeds), [feed_server.url("/world.xml")], settings=settings)["indexed"]
+
+    run = dagbag.dags["news_maintenance"].test(
+        run_conf={"feeds_file": str(feeds), "reenrich": True, "query": "*"})
+
+    assert str(run.state) == "success", task_states(run)
+    assert xcom(run, "feed_health")["by_health"] == {"ok": 1}
+    assert xcom(run, "lifecycle")["problems"] == []
+    assert xcom(run, "reenrich") == {"query": "*", "reenriched": indexed}
+
+
+def test_news_maintenance_skips_reenrichment_unless_asked(
+    airflow_db: None, es_connection: Any, es_client: Any
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    from newsflow.cycle import ensure_all
+    from tests.airflow.conftest import DAGS
+
+    ensure_all(es_client, es_connection)
+    run = DagBag(str(DAGS)).dags["news_maintenance"].test()
+
+    assert str(run.state) == "success", task_states(run)
+    assert task_states(run)["reenrich"] == ["skipped"]
