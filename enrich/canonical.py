@@ -63,6 +63,7 @@ class EntityRules:
     aliases: Mapping[str, tuple[Facet, str]]  # variant (and canonical name) -> (facet, canonical name)
     leading_words: frozenset[str]  # lowercase
     person_titles: tuple[tuple[str, ...], ...]  # token sequences, longest first
+    honorifics: tuple[tuple[str, ...], ...]  # titles only ever borne by people: King, Mrs., Sen.
     org_location_prefixes: tuple[tuple[str, ...], ...]  # token sequences, longest first
     facility_place_words: frozenset[str]
     stop_entities: frozenset[str]
@@ -85,6 +86,7 @@ class EntityRules:
             aliases=aliases,
             leading_words=frozenset(str(w).lower() for w in data.get("leading_words") or []),
             person_titles=sequences("person_titles"),
+            honorifics=sequences("honorifics"),
             org_location_prefixes=sequences("org_location_prefixes"),
             facility_place_words=frozenset(str(w) for w in data.get("facility_place_words") or []),
             stop_entities=frozenset(str(w) for w in data.get("stop_entities") or []),
@@ -137,6 +139,8 @@ def clean_mention(mention: Mention, rules: EntityRules) -> tuple[Facet, str, boo
     tokens = text.split()
     if mention.label == "FAC" and tokens[-1] not in rules.facility_place_words:
         return None
+    if facet == "organizations" and _titled_person(tokens, rules):
+        facet = "persons"  # "King Felipe VI" tagged ORG: an honorific before a short name is a person
     if facet == "persons":
         tokens = _strip_leading(tokens, rules.person_titles, keep=1)
     elif facet == "organizations":
@@ -157,7 +161,34 @@ def _plausible_name(text: str, rules: EntityRules) -> bool:
         return False  # numbers, dates written as digits, lone lowercase words
     if _NOT_A_NAME.search(text):
         return False  # spans running over a headline colon, a sentence end or a URL
-    return len(text.split()) <= _MAX_WORDS
+    words = text.split()
+    if words[-1][:1].islower():
+        return False  # a name does not end in a lowercase word: "Dermatitis Linked to" is a headline run
+    return len(words) <= _MAX_WORDS
+
+
+def _titled_person(tokens: list[str], rules: EntityRules) -> bool:
+    for title in rules.honorifics:
+        rest = tokens[len(title):]
+        if tuple(tokens[: len(title)]) == title and 1 <= len(rest) <= 3:
+            return all(t[:1].isupper() for t in rest) and rest[-1] not in rules.facility_place_words
+    return False
+
+
+def is_headline_case(title: str) -> bool:
+    """True for a Title Case Headline, where every word is capitalised and the model cannot tell
+    names from other words by their case."""
+    words = [w for w in title.split() if w[:1].isalpha() and len(w) > 3]
+    return len(words) >= 3 and sum(w[:1].isupper() for w in words) >= 0.8 * len(words)
+
+
+def confirmed_mentions(mentions: Iterable[tuple[Mention, bool]], title: str, text: str) -> list[Mention]:
+    """The mentions to canonicalise: (mention, found in the title) pairs. In a Title Case title only
+    mentions the text repeats are kept (the model tags capitalised headline words as names);
+    when there is no text beyond the title, all of them are."""
+    check = bool(text.strip()) and is_headline_case(title)
+    return [m for m, in_title in mentions
+            if not (check and in_title) or _POSSESSIVE.sub("", m.text.strip(_EDGE_JUNK)) in text]
 
 
 def _uncap(text: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from enrich.canonical import DEFAULT_RULES_FILE, EntityRules, Mention, canonical_entities
+from enrich.canonical import DEFAULT_RULES_FILE, EntityRules, Mention, canonical_entities, confirmed_mentions
 from enrich.topics import DEFAULT_KEYWORDS, DEFAULT_VOCABULARY, TopicEvidenceCollector, TopicVocabulary
 
 ENTITIES_ATTR = "newsflow_entities"  # {"persons": [...], "organizations": [...], "locations": [...]}
@@ -32,7 +32,12 @@ class EntityCanonicalizer:
         self.rules = rules
 
     def __call__(self, doc: Doc) -> Doc:
-        mentions = [Mention(ent.text, ent.label_) for ent in doc.ents]
+        # The text is "title\n\nbody" (enrich.ner.ner_text): headline-case titles need confirming.
+        title_end = doc.text.find("\n\n")
+        title, text = (doc.text[:title_end], doc.text[title_end:]) if title_end >= 0 else ("", doc.text)
+        mentions = confirmed_mentions(
+            ((Mention(ent.text, ent.label_), ent.start_char < title_end) for ent in doc.ents), title, text,
+        )
         entities = canonical_entities(mentions, self.rules)
         doc._.set(ENTITIES_ATTR, {facet: list(names) for facet, names in asdict(entities).items()})
         return doc

@@ -6,7 +6,7 @@ import spacy
 from spacy.tokens import Span
 
 from enrich import components
-from enrich.canonical import Entities, EntityRules, Mention, canonical_entities
+from enrich.canonical import Entities, EntityRules, Mention, canonical_entities, confirmed_mentions
 
 
 def ents(*pairs: tuple[str, str]) -> list[Mention]:
@@ -112,3 +112,41 @@ def test_the_components_are_registered_by_versioned_names() -> None:
     factories = registry.factories.get_all()
     assert "newsflow_entity_canonicalizer_v1" in factories
     assert "newsflow_topic_evidence_v1" in factories
+
+
+def test_a_name_does_not_end_in_a_lowercase_word() -> None:
+    assert canonical_entities(ents(("Seborrheic Dermatitis Linked to", "ORG"))) == Entities()
+    assert canonical_entities(ents(("Leonardo da Vinci", "PERSON"))).persons == ("Leonardo da Vinci",)
+
+
+def test_an_honorific_before_a_short_name_makes_a_person_of_an_org_mention() -> None:
+    result = canonical_entities(ents(("King Felipe VI", "ORG"), ("Prince Charles Hospital", "ORG")))
+    assert result.persons == ("Felipe VI",)
+    assert result.organizations == ("Prince Charles Hospital",)
+
+
+def test_a_headline_case_title_needs_its_names_confirmed_by_the_text() -> None:
+    title = "Seborrheic Dermatitis Linked to Epithelial Barrier Diseases in Adults"
+    text = "Adults with seborrheic dermatitis, a study in Boston found."
+    mentions = [(Mention("Seborrheic Dermatitis", "ORG"), True), (Mention("Boston", "GPE"), True),
+                (Mention("Boston", "GPE"), False)]
+    assert confirmed_mentions(mentions, title, text) == [Mention("Boston", "GPE"), Mention("Boston", "GPE")]
+
+
+def test_a_sentence_case_title_or_a_title_alone_is_trusted() -> None:
+    mention = [(Mention("Kim Jong Un", "PERSON"), True)]
+    assert confirmed_mentions(mention, "Kim Jong Un appears at a factory opening", "Photos showed.") == [
+        Mention("Kim Jong Un", "PERSON")]
+    assert confirmed_mentions(mention, "Kim Jong Un Appears at a Factory Opening", "") == [
+        Mention("Kim Jong Un", "PERSON")]
+
+
+def test_the_component_confirms_headline_names_against_the_body() -> None:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("newsflow_entity_canonicalizer_v1")
+    doc = nlp.make_doc("Dermatitis Linked To Barrier Diseases\n\nA study in Boston .")
+    doc.ents = [Span(doc, 0, 1, "ORG"), Span(doc, 9, 10, "GPE")]
+    doc = nlp.get_pipe("newsflow_entity_canonicalizer_v1")(doc)
+    assert doc._.get(components.ENTITIES_ATTR) == {
+        "persons": [], "organizations": [], "locations": ["Boston"],
+    }
