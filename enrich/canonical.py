@@ -129,7 +129,7 @@ def clean_mention(mention: Mention, rules: EntityRules) -> tuple[Facet, str, boo
         tokens = text.split()
         while tokens and tokens[0].lower() in rules.leading_words:
             tokens = tokens[1:]
-        text = " ".join(tokens)
+        text = " ".join(tokens).strip(_EDGE_JUNK)  # 'the "Islamic State"': the quote follows the article
         alias = rules.aliases.get(text)
     if alias is not None:
         return alias[0], alias[1], True

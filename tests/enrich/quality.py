@@ -21,6 +21,7 @@ class GoldArticle:
     organizations: frozenset[str]
     locations: frozenset[str]
     topics: frozenset[str]
+    split: str  # "dev": used for tuning; "heldout": never used for tuning
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,19 @@ class PrecisionRecall:
                f"predicted={self.predicted}, gold={self.expected})"
 
 
-def load_gold() -> list[GoldArticle]:
+def load_gold(split: str | None = None) -> list[GoldArticle]:
+    """The gold articles, all of them or one split ("dev" or "heldout")."""
     data = json.loads(GOLD_FILE.read_text(encoding="utf-8"))
     gold = []
     for entry in data["articles"]:
+        if split is not None and entry["split"] != split:
+            continue
         article = corpus_article(entry["file"], entry["index"])
         assert article.url == entry["url"], f"corpus item moved: {entry['file']}#{entry['index']}"
         gold.append(GoldArticle(
             article=article, persons=frozenset(entry["persons"]),
             organizations=frozenset(entry["organizations"]), locations=frozenset(entry["locations"]),
-            topics=frozenset(entry["topics"]),
+            topics=frozenset(entry["topics"]), split=entry["split"],
         ))
     return gold
 

@@ -37,6 +37,10 @@ def test_possessives_titles_and_leading_articles_are_stripped() -> None:
     assert result.persons == ("Joe Biden", "Jane Smith")
 
 
+def test_quotes_after_a_leading_article_are_stripped() -> None:
+    assert canonical_entities(ents(('the "Acme Group', "ORG"),)).organizations == ("Acme Group",)
+
+
 def test_obvious_false_positives_are_dropped() -> None:
     result = canonical_entities(ents(
         ("2020", "GPE"), ("X", "ORG"), ("minister", "PERSON"), ("Tuesday", "ORG"), ("5:30", "ORG"),
