@@ -177,19 +177,13 @@ class Fetcher:
         """Fetch a feed (http(s), file:// or a local path). Raises FetchError (or FetchFailed)."""
         if not url.startswith(("http://", "https://")):
             return read_local(url, validators, self.settings.max_body_bytes)
-        try:
-            return await asyncio.wait_for(self._fetch_with_retries(url, validators),
-                                          self.settings.total_timeout)
-        except TimeoutError as exc:
-            raise FetchFailed(url, f"timed out after {self.settings.total_timeout:g} s in total") from exc
+        return await self._fetch_with_retries(url, validators)
 
     async def get_page(self, url: str) -> Fetched:
         """Fetch an article page or robots.txt under the same rules (no validators)."""
         return await self.fetch(url)
 
     async def _fetch_with_retries(self, url: str, validators: Validators) -> Fetched:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.total_timeout
         attempt = 0
         while True:
             try:
@@ -200,8 +194,6 @@ class Fetcher:
                 if exc.retry_after is not None and exc.retry_after > self.settings.max_retry_after:
                     raise  # defer to a later poll rather than hold the cycle
                 wait = exc.retry_after if exc.retry_after is not None else self.settings.backoff * 2**attempt
-                if loop.time() + wait >= deadline:
-                    raise  # the wait would outlast the feed's time budget: the next poll retries
                 attempt += 1
                 await asyncio.sleep(wait)
 
@@ -226,7 +218,7 @@ class Fetcher:
                 continue
             return self._outcome(url, current, permanent, status, response_headers, body, validators)
         raise FetchFailed(url, f"too many redirects (more than {self.settings.max_redirects}): "
-                               f"{' -> '.join(seen)}", None, gone=False) from None
+                               f"{' -> '.join(seen)}")
 
     def _outcome(self, url: str, current: str, permanent: bool, status: int,
                  headers: Mapping[str, str], body: bytes, validators: Validators) -> Fetched:
@@ -262,11 +254,18 @@ class Fetcher:
             headers["If-Modified-Since"] = validators.last_modified
         semaphore = await self._slots.acquire(host)
         try:
-            async with self._client.stream("GET", url, headers=headers) as response:
+            # The whole-download limit starts once the host's slot is ours: waiting in a busy host's
+            # queue is politeness, not slowness.
+            async with asyncio.timeout(self.settings.total_timeout), \
+                    self._client.stream("GET", url, headers=headers) as response:
                 response_headers = {k.lower(): v for k, v in response.headers.items()}
                 if response.status_code != 200:
                     return response_headers, response.status_code, b""
                 return response_headers, 200, await self._read_limited(url, response)
+        except TimeoutError as exc:
+            limit = self.settings.total_timeout
+            raise FetchFailed(url, f"timed out after {limit:g} s for the whole download "
+                                   "(fetch.total_timeout; a server trickling bytes)", retryable=True) from exc
         except RefusedAddress as exc:
             raise FetchFailed(url, exc.reason) from exc
         except httpx.TimeoutException as exc:

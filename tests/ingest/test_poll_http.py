@@ -158,6 +158,35 @@ def test_a_server_that_stalls_past_the_read_timeout_fails(
     assert result.status == "failed" and "timed out" in result.reason
 
 
+def test_a_server_trickling_bytes_fails_at_the_total_timeout(fetch_settings: Callable[..., Any]) -> None:
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        connection.recv(4096)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        while not stop.wait(0.1):  # one byte per 0.1 s: never idle long enough for the read timeout
+            try:
+                connection.sendall(b" ")
+            except OSError:
+                break
+        connection.close()
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/feed.xml"
+        result = poll_one(url, fetch_settings(read_timeout=1.0, total_timeout=0.8, retries=0))
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+    assert result.status == "failed" and "for the whole download" in result.reason
+
+
 def test_a_body_over_the_size_limit_is_refused(feed_server: FeedServer,
                                                fetch_settings: Callable[..., Any]) -> None:
     url = feed_server.route("/big.xml", Response(body=rss(*(item(n) for n in range(200)))))
@@ -252,6 +281,14 @@ def test_requests_to_one_host_are_spaced_by_the_politeness_delay(
     assert all(r.status == "fetched" for r in results)
     gaps = [later - earlier for earlier, later in itertools.pairwise(sorted(arrivals))]
     assert len(gaps) == 3 and min(gaps) >= 0.2  # a lower bound the client guarantees, not a speed
+
+
+def test_waiting_for_a_busy_host_does_not_count_against_the_download_timeout(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    specs = [FeedSpec(url=feed_server.route(f"/q{n}.xml", Response(body=FEED))) for n in range(5)]
+    settings = fetch_settings(politeness_delay=0.3, per_host_concurrency=1, total_timeout=0.5)
+    results = poll_feeds(specs, {}, settings, now=NOW)  # the last feed waits about 1.2 s for its turn
+    assert [r.status for r in results] == ["fetched"] * 5
 
 
 # --- address policy ---------------------------------------------------------------------------
