@@ -94,10 +94,9 @@ async def poll_one(fetcher: Fetcher, spec: FeedSpec, state: FeedState | None, se
         if fetched.not_modified:
             result = _not_modified(spec, state, fetched, settings, now)
         else:
-            feed = await asyncio.to_thread(parse_feed, fetched.body, url=fetched.url,
-                                           content_type=fetched.content_type,
-                                           max_bytes=settings.fetch.max_body_bytes)
-            articles, warnings = normalise_feed(spec, feed, fetched.url, now)
+            # CPU-bound: off the event loop, so other feeds' downloads keep flowing meanwhile.
+            feed, articles, warnings = await asyncio.to_thread(_parse_and_normalise, spec, fetched,
+                                                               settings, now)
             if settings.fetch.full_text:
                 from ingest.fulltext import complete_bodies
 
@@ -115,6 +114,14 @@ async def poll_one(fetcher: Fetcher, spec: FeedSpec, state: FeedState | None, se
     elapsed = time.perf_counter() - started
     log.info("feed %s: %s%s", spec.url, result.status, f" ({result.reason})" if result.reason else "")
     return replace(result, elapsed=elapsed)
+
+
+def _parse_and_normalise(spec: FeedSpec, fetched: Fetched, settings: Settings, now: datetime
+                         ) -> tuple[ParsedFeed, tuple[Article, ...], tuple[str, ...]]:
+    feed = parse_feed(fetched.body, url=fetched.url, content_type=fetched.content_type,
+                      max_bytes=settings.fetch.max_body_bytes)
+    articles, warnings = normalise_feed(spec, feed, fetched.url, now)
+    return feed, articles, warnings
 
 
 def _not_modified(spec: FeedSpec, state: FeedState, fetched: Fetched, settings: Settings,
