@@ -3,7 +3,7 @@
 The interval is the larger of the publisher's hints (Cache-Control max-age / Expires, RSS `<ttl>`,
 `sy:updatePeriod`/`sy:updateFrequency`) and half the observed gap between recent items (a feed that
 publishes every 4 hours is polled every 2), clamped between `min_interval` and `max_interval`.
-Without any of these, `default_interval`. A per-feed `poll_interval` in the feeds file wins.
+Without any of these, `default_interval`. A per-feed `poll_interval` in the feeds file wins (at least 60 s).
 After failures the interval doubles per consecutive failure (up to the ceiling); a Retry-After
 from the server is always honoured.
 """
