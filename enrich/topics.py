@@ -37,6 +37,7 @@ DATA = Path(__file__).resolve().parent / "data"
 DEFAULT_VOCABULARY = DATA / "iptc_mediatopics.json"
 DEFAULT_KEYWORDS = DATA / "topic_keywords.yaml"
 DEFAULT_CALIBRATION = DATA / "topic_calibration.json"
+DEFAULT_BACKGROUND = DATA / "topic_background.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,7 @@ class TopicEvidenceCollector:
         self._index = {t.label: i for i, t in enumerate(topics)}
         for label, words in self.vocabulary.keywords.items():
             self._matcher.add(label, [make_doc(w) for w in words])
+        self._background = _background(topics)
         self._label_of_match = {
             vocab.strings[label]: self._index[label] for label in self.vocabulary.keywords
         }
@@ -156,19 +158,43 @@ class TopicEvidenceCollector:
             return np.zeros(width, dtype="float32")
         return np.asarray(self._vectors.data[rows].mean(axis=0))
 
-    def evidence(self, doc: Doc) -> TopicEvidence:
+    def cosines(self, doc: Doc) -> np.ndarray | None:
+        """Cosine of the doc's content-word vector with every topic vector; None without vectors."""
         vector = self._mean_vector(doc)
         norm = float(np.linalg.norm(vector))
+        return None if norm == 0 else np.asarray(self._matrix @ (vector / norm))
+
+    def evidence(self, doc: Doc) -> TopicEvidence:
+        cosines = self.cosines(doc)
         z = np.zeros(len(self._matrix), dtype="float32")
-        if norm > 0:
-            cosines = self._matrix @ (vector / norm)
-            for level in (self._top, self._second):
-                values = cosines[level]
-                z[level] = (values - values.mean()) / (values.std() + 1e-6)
+        if cosines is not None:
+            if self._background is not None:
+                # How unusual this similarity is for this topic: some descriptions sit close to any news text.
+                mean, std = self._background
+                z = (cosines - mean) / std
+            else:
+                for level in (self._top, self._second):
+                    values = cosines[level]
+                    z[level] = (values - values.mean()) / (values.std() + 1e-6)
         hits = [0] * len(self._matrix)
         for match_id, _start, _end in self._matcher(doc):
             hits[self._label_of_match[match_id]] += 1
         return TopicEvidence(similarity_z=tuple(round(float(v), 4) for v in z), keyword_hits=tuple(hits))
+
+
+def _background(topics: Sequence[Topic]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-topic mean and standard deviation of the cosine over a background of news articles
+    (enrich/data/topic_background.json, made by tests/enrich/derive_topic_background.py); None when
+    the file is missing or was made for other topics."""
+    if not DEFAULT_BACKGROUND.is_file():
+        return None
+    data = _read_json(DEFAULT_BACKGROUND)
+    stats = data.get("topics", {})
+    if any(t.qcode not in stats for t in topics):
+        return None
+    mean = np.array([stats[t.qcode]["mean"] for t in topics], dtype="float32")
+    std = np.array([max(stats[t.qcode]["std"], 1e-3) for t in topics], dtype="float32")
+    return mean, std
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:

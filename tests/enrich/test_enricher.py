@@ -13,15 +13,16 @@ from enrich.version import ENRICHMENT_VERSION
 from tests.enrich.corpus import corpus_article
 from tests.enrich.quality import ENTITY_FACETS, facet_scores, load_gold, topic_accuracy, topic_scores
 
-# Floors a little below what was measured (see the report); a regression fails these.
+# Floors a little below what was measured on all 68 gold articles (dev + heldout; see the report);
+# a regression fails these.
 FLOORS = {
-    "persons": (0.75, 0.80),  # measured P 0.795, R 0.854
-    "organizations": (0.43, 0.53),  # measured P 0.478, R 0.579
-    "locations": (0.84, 0.87),  # measured P 0.885, R 0.915
+    "persons": (0.73, 0.77),  # measured P 0.776, R 0.818
+    "organizations": (0.47, 0.55),  # measured P 0.525, R 0.604
+    "locations": (0.83, 0.85),  # measured P 0.875, R 0.895
 }
-MIN_TOPIC_ACCURACY = 0.72  # measured 0.776 (best top-level topic among the gold labels)
-MIN_TOPIC_RECALL = 0.55  # measured 0.616 (indexed top-level labels)
-MIN_TOPIC_PRECISION = 0.58  # measured 0.652
+MIN_TOPIC_ACCURACY = 0.64  # measured 0.691 (best top-level topic among the gold labels)
+MIN_TOPIC_PRECISION = 0.62  # measured 0.673 (indexed top-level labels)
+MIN_TOPIC_RECALL = 0.63  # measured 0.687
 
 pytestmark = pytest.mark.slow
 
