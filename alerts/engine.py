@@ -21,6 +21,7 @@ from alerts.records import AlertRecord, new_record
 from alerts.rules import Rule, rules_index
 from alerts.store import AlertStore
 from index.client import translate_errors
+from index.documents import index_document
 from newsflow.models import Article, utc_now
 from newsflow.settings import Settings
 
@@ -89,7 +90,7 @@ def percolate(
     """Every (rule, article) pair of one batch; a rule's articles come in batch order."""
     if not articles:
         return
-    documents = [match_document(article) for article in articles]
+    documents = [match_document(article, settings) for article in articles]
     index = rules_index(settings)
     search_after: list[Any] | None = None
     while True:
@@ -118,8 +119,9 @@ def percolate(
         search_after = hits[-1]["sort"]
 
 
-def match_document(article: Article) -> dict[str, Any]:
-    document = article.to_document()
+def match_document(article: Article, settings: Settings) -> dict[str, Any]:
+    """The article as it is indexed (truncation, language copies), so rules match what search finds."""
+    document = index_document(article, settings.index, alert_pending=False)
     for name in _NOT_MATCHED:
         document.pop(name, None)
     return document

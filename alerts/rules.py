@@ -25,6 +25,9 @@ from newsflow.models import parse_utc, utc_now
 from newsflow.settings import Settings
 
 # Words without a field name are looked for in these; facets are queried by name (persons:"...").
+# The language copies (`i18n.<code>`, non-English text under its own stemmer) are left out of the
+# defaults: with them every rule term expands to ~30 fields, which made percolating 1,000 articles
+# against 10,000 rules about 1.5-2x slower. A rule can still name them: `i18n.fr:cheval`.
 DEFAULT_FIELDS: tuple[str, ...] = ("title", "summary", "body")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

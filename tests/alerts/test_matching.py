@@ -115,3 +115,18 @@ def test_matching_rules_are_paged_through_so_none_is_missed(
     pairs = [(m.rule.name, m.article.id) for m in percolate(es_client, settings, articles, page_size=2)]
 
     assert sorted(pairs) == sorted((f"rule-{n}", a.id) for n in range(5) for a in articles)
+
+
+def test_a_rule_can_name_a_language_copy_to_match_with_that_languages_stemmer(
+    settings: Any, es_client: Any, make_article: Callable[..., Article]
+) -> None:
+    rules = RuleStore(es_client, settings)
+    rules.add("horses-fr", "i18n.fr:cheval", ["log:/tmp/h.jsonl"])
+    rules.add("horses", "cheval", ["log:/tmp/h.jsonl"])
+    french = make_article("https://exemple.fr/courses", language="fr", story_id="fr1",
+                          title="Les chevaux de course", summary="", body="Trois chevaux ont gagné.")
+
+    match_articles(es_client, settings, [french])
+
+    # French stemming makes "chevaux" match "cheval"; the default (English) analysis does not.
+    assert [r.rule for r in AlertStore(es_client, settings).all()] == ["horses-fr"]
