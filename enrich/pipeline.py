@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 
@@ -35,6 +36,8 @@ ENGLISH = "en"
 def processes_for(n_texts: int, settings: Settings) -> int:
     """How many NER processes a batch of n_texts deserves: one per `min_texts_per_process` texts,
     at most `n_process` (0 = the number of cores). Starting a worker costs about a model load."""
+    if multiprocessing.current_process().daemon:
+        return 1  # a daemonic worker (some task runners) may not start child processes
     cap = settings.enrich.n_process or (os.cpu_count() or 1)
     per = max(1, settings.enrich.min_texts_per_process)
     return max(1, min(cap, n_texts // per))

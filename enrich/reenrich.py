@@ -75,7 +75,8 @@ def reenrich(
             for hit, a in zip(hits, enriched, strict=True)
         ]
         with translate_errors(settings.es_url_redacted):
-            _, errors = helpers.bulk(client, actions, raise_on_error=False, refresh=False)
+            _, failed = helpers.bulk(client, actions, raise_on_error=False, refresh=False)
+        errors = failed if isinstance(failed, list) else []
         if errors:
             raise IndexError_(
                 f"re-enrichment could not update {len(errors)} article(s), first: {errors[0]} "

@@ -218,7 +218,7 @@ def score_topics(
     for i in _category_topics(categories, vocabulary):
         hits[i] += 2  # an editor's own category is strong evidence, worth two keyword hits
     topics = vocabulary.topics
-    totals = {None: 0, **{t.qcode: 0 for t in topics if t.parent is None}}
+    totals: dict[str | None, int] = {None: 0, **{t.qcode: 0 for t in topics if t.parent is None}}
     for topic, count in zip(topics, hits, strict=True):
         totals[topic.parent] += count  # share within the topic's level (top) or parent (second)
     scores: list[TopicScore] = []
