@@ -141,13 +141,18 @@ class _HostSlots:
         self._delay = delay
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._next_start: dict[str, float] = {}
+        self._host_delay: dict[str, float] = {}
+
+    def slow_down(self, host: str, delay: float) -> None:
+        """Space requests to `host` by at least `delay` seconds (a robots.txt Crawl-delay)."""
+        self._host_delay[host] = max(delay, self._host_delay.get(host, 0.0))
 
     async def acquire(self, host: str) -> asyncio.Semaphore:
         semaphore = self._semaphores.setdefault(host, asyncio.Semaphore(self._per_host))
         await semaphore.acquire()
         now = time.monotonic()
         start = max(now, self._next_start.get(host, now))
-        self._next_start[host] = start + self._delay
+        self._next_start[host] = start + max(self._delay, self._host_delay.get(host, 0.0))
         if start > now:
             await asyncio.sleep(start - now)
         return semaphore
@@ -178,6 +183,10 @@ class Fetcher:
         if not url.startswith(("http://", "https://")):
             return read_local(url, validators, self.settings.max_body_bytes)
         return await self._fetch_with_retries(url, validators)
+
+    def slow_down(self, host: str, delay: float) -> None:
+        """Honour a host's request for a longer delay between requests (capped at max_retry_after)."""
+        self._slots.slow_down(host.lower(), min(delay, self.settings.max_retry_after))
 
     async def get_page(self, url: str) -> Fetched:
         """Fetch an article page or robots.txt under the same rules (no validators)."""

@@ -2,9 +2,10 @@
 main text (trafilatura, comments and tables left out). Off by default (`FetchSettings.full_text`).
 
 Rules: the same fetcher as feeds (per-host limit, politeness delay, address policy, size limit,
-timeouts); robots.txt is honoured for our User-Agent (a missing robots.txt allows, an unreadable one
-refuses); an extracted text is kept in `$NEWSFLOW_HOME/cache/fulltext/` and reused on later polls, so
-an article's body, and with it its content hash, stays stable from poll to poll.
+timeouts); robots.txt is honoured for our User-Agent, Crawl-delay included (a missing robots.txt
+allows, an unreadable one refuses); an extracted text is kept in `$NEWSFLOW_HOME/cache/fulltext/`
+and reused on later polls, so an article's body, and with it its content hash, stays stable from
+poll to poll.
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ class RobotsRules:
         origin = f"{parts.scheme}://{parts.netloc}"
         async with self._locks.setdefault(origin, asyncio.Lock()):
             if origin not in self._parsers:
-                self._parsers[origin] = await self._load(origin)
+                parser = self._parsers[origin] = await self._load(origin)
+                delay = parser.crawl_delay(self._agent) if parser is not None else None
+                if delay:
+                    self._fetcher.slow_down(parts.hostname or "", float(delay))
         parser = self._parsers[origin]
         return parser is None or parser.can_fetch(self._agent, url)
 

@@ -59,3 +59,28 @@ def test_summary_only_items_get_the_page_text_honouring_robots_txt_and_reusing_t
     assert again.articles[0].body == public.body
     assert len(feed_server.requests_to("/news/1")) == 1  # later polls use the cached text
     assert feed_server.requests_to("/private/2") == []
+
+
+def test_a_robots_crawl_delay_spaces_the_page_requests(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    import itertools
+    import time
+
+    page = gzip.decompress((FUNDUS / "html" / "APNews_1.html.gz").read_bytes())
+    arrivals: list[float] = []
+
+    def record(request: Any) -> Response:
+        arrivals.append(time.monotonic())
+        return Response(body=page, headers={"Content-Type": "text/html"})
+
+    feed_server.route("/robots.txt", Response(body=b"User-agent: *\nCrawl-delay: 1\n"))
+    items = "".join(f"<item><title>{n}</title><link>{feed_server.url(f'/page/{n}')}</link></item>"
+                    for n in range(2))
+    for n in range(2):
+        feed_server.route(f"/page/{n}", record)
+    url = feed_server.route("/f.xml", Response(body=f"<rss><channel><title>T</title>{items}</channel></rss>"
+                                               .encode()))
+    [result] = poll_feeds([FeedSpec(url=url)], {}, fetch_settings(full_text=True))
+    assert all(len(a.body) > 500 for a in result.articles)
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert len(gaps) == 1 and gaps[0] >= 0.9  # a lower bound the client guarantees, not a speed
