@@ -157,7 +157,7 @@ def test_feed_health_report_names_the_failing_feed_and_its_reason(
 ) -> None:
     from tests.support.feedserver import Response
 
-    broken = feed_server.route("/broken.xml", Response(status=500, body=b"down"))
+    broken = feed_server.route("/broken.xml", Response(status=404, body=b"no such feed"))
     feeds = write_feeds(tmp_path, feed_server.url("/world.xml"), broken)
     tasks.ingest_shard(feeds, [feed_server.url("/world.xml"), broken], settings=settings)
 
@@ -165,7 +165,7 @@ def test_feed_health_report_names_the_failing_feed_and_its_reason(
     assert report["feeds"] == 2
     assert report["by_health"] == {"ok": 1, "failing": 1}
     assert [row["url"] for row in report["troubled"]] == [broken]
-    assert "500" in report["troubled"][0]["last_error"]
+    assert "404" in report["troubled"][0]["last_error"]
     assert report["articles"] > 0
 
 
