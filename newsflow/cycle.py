@@ -76,6 +76,7 @@ class AlertReport:
     failed: int = 0  # deliveries given up this cycle
     deferred: int = 0  # deliveries to retry next cycle
     skipped_reason: str = ""  # why alert processing did not run, if it did not
+    failures: tuple[str, ...] = ()  # each delivery given up this cycle: rule, channel and error
 
 @dataclass(frozen=True, slots=True)
 class CycleReport:
@@ -117,6 +118,7 @@ class CycleReport:
                 "matched": self.alerts.matched,
                 "created": self.alerts.created,
                 "deferred": self.alerts.deferred,
+                "failures": list(self.alerts.failures),
             },
             "failures": [
                 {"url": f.url, "name": f.name, "status": f.status, "reason": f.reason}
@@ -290,9 +292,15 @@ class Pipeline:
         except ElasticsearchUnavailable as exc:
             log.warning("alerts not processed: %s", exc)
             return AlertReport(skipped_reason=str(exc))
+        failures = tuple(
+            f"rule {f.rule!r}, story {f.story_id}, {f.channel}: {f.error} (after {f.attempts} attempts)"
+            for f in delivered.failures
+        )
+        for failure in failures:
+            log.warning("alert delivery failed: %s", failure)
         return AlertReport(
             matched=matched.matched, created=matched.created, sent=delivered.sent,
-            failed=delivered.failed, deferred=delivered.deferred,
+            failed=delivered.failed, deferred=delivered.deferred, failures=failures,
         )
 
     def run(self, specs: Sequence[FeedSpec], observer: CycleObserver | None = None) -> CycleReport:

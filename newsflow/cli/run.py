@@ -86,6 +86,8 @@ def print_summary(report: CycleReport) -> None:
         f"[bold]alerts[/]   {report.alerts.sent} sent, {report.alerts.failed} failed"
         + (f", {report.alerts.deferred} to retry" if report.alerts.deferred else "")
     )
+    for delivery in report.alerts.failures:
+        out.print(f"[red]  alert failed[/] {delivery}", highlight=False)
     for failure in report.failures:
         out.print(f"[red]  {failure.status}[/] {failure.name or failure.url}: {failure.reason}",
                   markup=True, highlight=False)
