@@ -161,8 +161,8 @@ def _xml_entry(entry: Mapping[str, Any]) -> ParsedEntry:
     title_detail = entry.get("title_detail") or {}
     guid = str(entry.get("id", "") or "")
     link = str(entry.get("link", "") or "")
-    if entry.get("guidislink") and not guid.lower().startswith(("http://", "https://")):
-        link = ""  # an RSS guid is a permalink by default, but "g-7" is no link to resolve
+    if entry.get("guidislink") and link == guid and not guid.lower().startswith(("http://", "https://")):
+        link = ""  # the link came from an RSS guid (a permalink by default), but "g-7" is no link
     return ParsedEntry(
         guid=guid,
         link=link,

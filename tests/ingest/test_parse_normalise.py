@@ -123,6 +123,14 @@ def test_items_without_link_or_title_get_a_key_and_a_derived_title() -> None:
     assert [a.id for a in articles_of(body)[1]] == [a.id for a in articles]
 
 
+def test_atom_entries_with_tag_ids_keep_their_alternate_link() -> None:
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://e.com/"><title>A</title>
+      <entry><title>x</title><id>tag:e.com,2026:x</id><link rel="alternate" href="/news/x"/></entry>
+      <entry><title>y</title><id>tag:e.com,2026:y</id></entry></feed>"""
+    _, articles, _ = articles_of(atom)
+    assert [a.url for a in articles] == ["https://e.com/news/x", f"{SPEC.url}#guid=tag:e.com,2026:y"]
+
+
 def test_hostile_html_in_titles_and_bodies_is_stored_as_inert_text() -> None:
     body = rss(item(1, title="&lt;img src=x onerror=alert(1)&gt;Hi&lt;script&gt;evil()&lt;/script&gt;",
                     body="&lt;iframe src='http://evil'&gt;&lt;/iframe&gt;&lt;p&gt;ok&lt;/p&gt;\x01"))
