@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import logging
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow.api_fastapi.core_api.security import requires_authenticated
 from airflow.plugins_manager import AirflowPlugin
@@ -160,10 +160,11 @@ def _e(value: object) -> str:
 
 class NewsflowPlugin(AirflowPlugin):
     name = "newsflow"
-    fastapi_apps: ClassVar[list[dict[str, Any]]] = [
+    # Plain lists, as AirflowPlugin declares them (not ClassVar).
+    fastapi_apps: list[Any] = [  # noqa: RUF012
         {"app": app, "url_prefix": URL_PREFIX, "name": "newsflow feeds and alerts"},
     ]
-    external_views: ClassVar[list[dict[str, Any]]] = [{
+    external_views: list[Any] = [{  # noqa: RUF012
         "name": "Newsflow feeds & alerts",
         "href": f"{URL_PREFIX}/",
         "url_route": "newsflow",  # shown inside the UI at /plugin/newsflow
