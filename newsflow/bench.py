@@ -152,6 +152,26 @@ def stored_articles(client: Any, settings: Settings, limit: int | None = None) -
     return articles
 
 
+def parsed_articles(paths: Sequence[Path]) -> list[Article]:
+    """The articles in feed files, parsed and normalised but not enriched (rule vocabulary)."""
+    from datetime import UTC, datetime
+
+    from ingest.normalise import normalise_feed
+    from ingest.parse import parse_feed
+    from ingest.types import FeedSpec
+    from newsflow.errors import ParseError
+
+    articles: list[Article] = []
+    for path in paths:
+        spec = FeedSpec(url=str(path))
+        try:
+            feed = parse_feed(path.read_bytes(), url=spec.url)
+        except ParseError:
+            continue
+        articles += normalise_feed(spec, feed, spec.url, datetime.now(UTC))[0]
+    return articles
+
+
 def measure_limit(settings: Settings, texts: Sequence[str]) -> dict[str, Any]:
     """spaCy's raw nlp.pipe with the pipeline's own model and components, on all cores."""
     from enrich.ner import load_nlp
@@ -197,10 +217,10 @@ def run_naive(base_url: str, files: Sequence[Path], client: Any, index: str,
     import httpx
     import spacy
 
-    from enrich.ner import model_path
+    from enrich.ner import model_location
 
     started = time.perf_counter()
-    nlp = spacy.load(model_path(settings))  # the default pipeline: every component
+    nlp = spacy.load(model_location(settings))  # the default pipeline: every component
     articles = words = 0
     for path in files:
         response = httpx.get(f"{base_url}/{path.name}", timeout=30)
@@ -260,8 +280,9 @@ def run_bench(options: BenchOptions, settings: Settings,
                 feeds_file.write_text(
                     "feeds:\n" + "".join(f"  - url: {base_url}/{p.name}\n" for p in served_files))
                 ensure_all(client, settings)
-                say(f"saving {options.rules} alert rules")
-                create_rules(client, settings, options.rules)
+                say(f"saving {options.rules} alert rules drawn from the feeds' vocabulary")
+                create_rules(client, settings, options.rules, parsed_articles(served_files),
+                             channel=f"log:{Path(scratch) / 'alerts.jsonl'}")
 
                 say(f"cold cycle over {len(served_files)} feeds")
                 cold = run_cycle_subprocess(feeds_file, env)
