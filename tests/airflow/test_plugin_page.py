@@ -5,6 +5,7 @@ newsflow.local_airflow: log in, open Browse → "Newsflow feeds & alerts", read 
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -150,3 +151,25 @@ def test_a_run_triggered_through_the_rest_api_succeeds(airflow: Any, ui_data: An
                       headers={"Authorization": f"Bearer {token}"}).json()["task_instances"]
     assert {t["task_id"]: t["state"] for t in tasks if t["task_id"] != "ingest_shard"} == {
         "plan": "success", "alerts": "success"}
+
+
+def test_the_page_uses_the_newsflow_elasticsearch_connection_when_defined(airflow: Any, ui_data: Any) -> None:
+    from urllib.parse import urlsplit
+
+    settings, _, _ = ui_data
+    other_prefix = f"{settings.index_prefix}-viaconn"
+    es = urlsplit(settings.es_url)
+    api = httpx.Client(base_url=airflow.url, headers={"Authorization": f"Bearer {airflow.token()}"})
+    created = api.post("/api/v2/connections", json={
+        "connection_id": "newsflow_elasticsearch", "conn_type": "http", "host": es.hostname, "port": es.port,
+        "schema": es.scheme, "extra": json.dumps({"index_prefix": other_prefix})})
+    assert created.status_code == 201, created.text
+    try:
+        page = api.get("/newsflow/")
+        assert page.status_code == 200
+        assert f"index prefix {other_prefix}" in page.text
+        # Nothing was polled under the other prefix: the configured feeds are listed as not polled.
+        assert "Feeds (2: 2 not polled)" in page.text and "Alert rules (0)" in page.text
+    finally:
+        api.delete("/api/v2/connections/newsflow_elasticsearch")
+        api.close()
