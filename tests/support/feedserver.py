@@ -53,6 +53,8 @@ class FeedServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if len(body) < length:
+                    return  # the client died mid-request (a crash test): a real server drops it too
                 request = RecordedRequest(self.command, self.path, dict(self.headers.items()), body)
                 with server._lock:
                     server.requests.append(request)
