@@ -37,6 +37,7 @@ BANDS = 64  # 64 bands of 2 rows: pairs at Jaccard 0.3 share a band with probabi
 ROWS = NUM_PERM // BANDS
 SHINGLE_WORDS = 3
 MIN_JACCARD = 0.1  # below this the containment estimate is too noisy to trust
+MIN_SHINGLES = 6  # a text of under ~8 words ("Live updates", "Daily briefing") is no evidence of a copy
 MAX_WORDS = 5_000  # the start of a long text is enough to recognise a copy
 
 _MERSENNE = np.uint64((1 << 61) - 1)
@@ -101,7 +102,7 @@ def jaccard(a: Sequence[int], b: Sequence[int]) -> float:
 def similarity(a: Sequence[int], b: Sequence[int]) -> float:
     """Estimated containment of the smaller shingle set in the larger (0 below MIN_JACCARD)."""
     j = jaccard(a, b)
-    if j < MIN_JACCARD:
+    if j < MIN_JACCARD or min(a[0], b[0]) < MIN_SHINGLES:
         return 0.0
     # |A ∩ B| = J (|A| + |B|) / (1 + J)
     overlap = j * (a[0] + b[0]) / (1 + j)

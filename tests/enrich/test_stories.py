@@ -54,6 +54,14 @@ def test_an_empty_article_has_no_signature_and_no_bands() -> None:
     assert story_bands(()) == ()
 
 
+def test_a_few_identical_words_do_not_make_one_story(offline_settings: Any) -> None:
+    first, second = long_articles(limit=2)
+    briefings = [dataclasses.replace(a, title="Live updates: the daily briefing", body="", summary="")
+                 for a in (first, second)]
+    result = assign_stories(briefings, NothingStored(), offline_settings)
+    assert [a.story_id for a in result] == [first.id, second.id]
+
+
 def test_pairs_of_copies_and_of_different_stories_on_one_subject(offline_settings: Any) -> None:
     threshold = offline_settings.enrich.story_threshold
     same = same_story_pairs()
