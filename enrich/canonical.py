@@ -62,6 +62,7 @@ class EntityRules:
 
     aliases: Mapping[str, tuple[Facet, str]]  # variant (and canonical name) -> (facet, canonical name)
     leading_words: frozenset[str]  # lowercase
+    name_particles: frozenset[str]  # lowercase words that may start a name: de, van, al, bin
     person_titles: tuple[tuple[str, ...], ...]  # token sequences, longest first
     honorifics: tuple[tuple[str, ...], ...]  # titles only ever borne by people: King, Mrs., Sen.
     org_location_prefixes: tuple[tuple[str, ...], ...]  # token sequences, longest first
@@ -85,6 +86,7 @@ class EntityRules:
         return cls(
             aliases=aliases,
             leading_words=frozenset(str(w).lower() for w in data.get("leading_words") or []),
+            name_particles=frozenset(str(w) for w in data.get("name_particles") or []),
             person_titles=sequences("person_titles"),
             honorifics=sequences("honorifics"),
             org_location_prefixes=sequences("org_location_prefixes"),
@@ -127,7 +129,10 @@ def clean_mention(mention: Mention, rules: EntityRules) -> tuple[Facet, str, boo
     alias = rules.aliases.get(text)
     if alias is None:
         tokens = text.split()
-        while tokens and tokens[0].lower() in rules.leading_words:
+        # Leading articles and determiners, and any lowercase word ("prophet Muhammad") that is not a
+        # name particle ("de Gaulle", "al-Assad"): names start with a capital.
+        while len(tokens) > 1 and (tokens[0].lower() in rules.leading_words or (
+                tokens[0].islower() and tokens[0].split("-")[0] not in rules.name_particles)):
             tokens = tokens[1:]
         text = " ".join(tokens).strip(_EDGE_JUNK)  # 'the "Islamic State"': the quote follows the article
         alias = rules.aliases.get(text)
@@ -162,7 +167,7 @@ def _plausible_name(text: str, rules: EntityRules) -> bool:
     if _NOT_A_NAME.search(text):
         return False  # spans running over a headline colon, a sentence end or a URL
     words = text.split()
-    if words[-1][:1].islower():
+    if not any(c.isupper() or c.isdigit() for c in words[-1]):
         return False  # a name does not end in a lowercase word: "Dermatitis Linked to" is a headline run
     return len(words) <= _MAX_WORDS
 

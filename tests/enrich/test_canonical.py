@@ -37,6 +37,12 @@ def test_possessives_titles_and_leading_articles_are_stripped() -> None:
     assert result.persons == ("Joe Biden", "Jane Smith")
 
 
+def test_a_leading_lowercase_word_is_not_part_of_a_name_unless_a_particle() -> None:
+    result = canonical_entities(ents(("prophet Muhammad", "PERSON"), ("de Gaulle", "PERSON"),
+                                     ("al-Assad", "PERSON"), ("every Hari Raya", "PERSON")))
+    assert result.persons == ("Muhammad", "de Gaulle", "al-Assad", "Hari Raya")
+
+
 def test_quotes_after_a_leading_article_are_stripped() -> None:
     assert canonical_entities(ents(('the "Acme Group', "ORG"),)).organizations == ("Acme Group",)
 
