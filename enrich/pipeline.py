@@ -16,13 +16,14 @@ import dataclasses
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Sequence
 
 from spacy.language import Language
 
 from enrich import components
 from enrich.language import article_language
-from enrich.ner import load_nlp, ner_text
+from enrich.ner import load_nlp, model_location, ner_text
 from enrich.topics import TopicEvidence, default_calibration, score_topics
 from enrich.version import ENRICHMENT_VERSION
 from newsflow.models import Article
@@ -51,6 +52,20 @@ def build_pipeline(settings: Settings) -> Language:
     return nlp
 
 
+# One pipeline per model per process, whatever the number of Enrichers (a CLI run, a DAG task or a
+# test session each build their own Enricher; the model load costs 1-3 s and ~0.5 GB).
+_pipelines: dict[str, Language] = {}
+_pipelines_lock = threading.Lock()
+
+
+def shared_pipeline(settings: Settings) -> Language:
+    location = model_location(settings)
+    with _pipelines_lock:
+        if location not in _pipelines:
+            _pipelines[location] = build_pipeline(settings)
+        return _pipelines[location]
+
+
 class Enricher:
     """Enriches batches of articles; the model is loaded on first use, once per Enricher."""
 
@@ -61,7 +76,7 @@ class Enricher:
     @property
     def nlp(self) -> Language:
         if self._nlp is None:
-            self._nlp = build_pipeline(self._settings)
+            self._nlp = shared_pipeline(self._settings)
         return self._nlp
 
     def enrich(

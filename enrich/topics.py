@@ -38,6 +38,9 @@ DEFAULT_VOCABULARY = DATA / "iptc_mediatopics.json"
 DEFAULT_KEYWORDS = DATA / "topic_keywords.yaml"
 DEFAULT_CALIBRATION = DATA / "topic_calibration.json"
 DEFAULT_BACKGROUND = DATA / "topic_background.json"
+# Scores stored per article (best first, plus any indexed label): enough to inspect and recalibrate
+# near the threshold without storing 124 objects in every document.
+SCORES_KEPT = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +213,8 @@ def score_topics(
     vocabulary: TopicVocabulary | None = None,
     calibration: Calibration | None = None,
 ) -> tuple[tuple[str, ...], tuple[TopicScore, ...]]:
-    """(labels at or over the threshold, every topic's score sorted best first). Pure."""
+    """(labels at or over the threshold, the SCORES_KEPT best scores plus those of the labels, best
+    first). Pure."""
     vocabulary = vocabulary or default_vocabulary()
     calibration = calibration or default_calibration()
     threshold = calibration.threshold if threshold is None else threshold
@@ -240,8 +244,9 @@ def score_topics(
     labels = [s.label for s, t in zip(scores, topics, strict=True)
               if (t.parent is None and s.qcode in chosen_top)
               or (t.parent in chosen_top and s.score >= threshold)]
-    ranked = tuple(sorted(scores, key=lambda s: s.score, reverse=True))
-    return tuple(labels), ranked
+    ranked = sorted(scores, key=lambda s: s.score, reverse=True)
+    kept = [s for i, s in enumerate(ranked) if i < SCORES_KEPT or s.label in labels]
+    return tuple(labels), tuple(kept)
 
 
 def _category_topics(categories: Sequence[str], vocabulary: TopicVocabulary) -> list[int]:

@@ -71,11 +71,15 @@ def facet_scores(gold: Sequence[GoldArticle], enriched: Sequence[Article], facet
     return PrecisionRecall(tp, predicted, expected)
 
 
-def top_level_labels(article: Article) -> list[str]:
-    """The article's top-level topic labels, best first (second-level labels left out)."""
+def _top_level() -> set[str]:
     from enrich.topics import default_vocabulary
 
-    top = {t.label for t in default_vocabulary().topics if t.parent is None}
+    return {t.label for t in default_vocabulary().topics if t.parent is None}
+
+
+def top_level_labels(article: Article) -> list[str]:
+    """The article's top-level topic labels by score, best first (second-level labels left out)."""
+    top = _top_level()
     return [s.label for s in article.topic_scores if s.label in top]
 
 
@@ -88,9 +92,7 @@ def topic_accuracy(gold: Sequence[GoldArticle], enriched: Sequence[Article]) -> 
 
 def topic_scores(gold: Sequence[GoldArticle], enriched: Sequence[Article]) -> PrecisionRecall:
     """Micro precision/recall of the indexed top-level labels (`topics`) against the gold labels."""
-    top = set()
-    for e in enriched:
-        top.update(top_level_labels(e))
+    top = _top_level()
     tp = predicted = expected = 0
     for g, e in zip(gold, enriched, strict=True):
         got = {t for t in e.topics if t in top}
