@@ -26,7 +26,7 @@ from enrich.language import article_language
 from enrich.ner import load_nlp, model_location, ner_text
 from enrich.topics import TopicEvidence, default_calibration, score_topics
 from enrich.version import ENRICHMENT_VERSION
-from newsflow.models import Article
+from newsflow.models import Article, TopicScore
 from newsflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def shared_pipeline(settings: Settings) -> Language:
 
 
 class Enricher:
-    """Enriches batches of articles; the model is loaded on first use, once per Enricher."""
+    """Enriches batches of articles; the model is loaded on first use, once per process."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -110,7 +110,7 @@ class Enricher:
             entities = doc._.get(components.ENTITIES_ATTR) or {}
             raw = doc._.get(components.TOPIC_EVIDENCE_ATTR)
             labels: tuple[str, ...] = ()
-            scores: tuple = ()
+            scores: tuple[TopicScore, ...] = ()
             if raw:
                 evidence = TopicEvidence(tuple(raw["similarity_z"]), tuple(raw["keyword_hits"]))
                 labels, scores = score_topics(
