@@ -224,7 +224,8 @@ class Pipeline:
             with clock("enrich"):
                 watch.stage("enrich", len(changed))
                 enriched = self.enricher.enrich(
-                    changed, on_progress=lambda n: watch.advance("enrich", n)) if changed else []
+                    changed, on_progress=_increments(lambda n: watch.advance("enrich", n))
+                ) if changed else []
             fault_point("after_enrich")
             with clock("stories"):
                 from enrich.stories import ElasticsearchCandidates, assign_stories
@@ -359,6 +360,18 @@ def _feed_counts(results: Sequence[FeedResult]) -> CycleReport:
         failed=len(failures),
         failures=failures,
     )
+
+def _increments(advance: Callable[[int], None]) -> Callable[[int], None]:
+    """Adapt a running-total callback (enrich reports articles done so far) to increments."""
+    done = 0
+
+    def report(total: int) -> None:
+        nonlocal done
+        advance(total - done)
+        done = total
+
+    return report
+
 
 class _StageClock:
     """Wall time per stage, for the report and the benchmark."""

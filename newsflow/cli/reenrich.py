@@ -26,7 +26,7 @@ def command(query: str, batch_size: int) -> None:
         with Progress(console=console, disable=not console.is_terminal) as progress:
             task = progress.add_task("re-enriching", total=None)
             count = reenrich(client, settings, query=query, batch_size=batch_size,
-                             on_progress=lambda n: progress.advance(task, n))
+                             on_progress=lambda done: progress.update(task, completed=done))
     finally:
         client.close()
     click.echo(f"re-enriched {count} article(s)")
