@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -191,10 +192,14 @@ def assign_stories(
                          and own.intersection(story_bands(c.signature))]
 
     results = list(signed)
-    seen: list[StoryCandidate] = []  # this batch's articles, in publication order
+    # This batch's earlier articles by band key: only those sharing a band can be copies, so each
+    # article is compared with a few candidates instead of the whole batch (O(n) instead of O(n²)).
+    seen_by_band: dict[str, list[StoryCandidate]] = defaultdict(list)
     for i in order:
         article = signed[i]
-        pool = stored.get(i, []) + [c for c in seen if c.article_id != article.id]
+        in_batch = {c.article_id: c for band in article.story_bands for c in seen_by_band.get(band, ())
+                    if c.article_id != article.id}
+        pool = stored.get(i, []) + list(in_batch.values())
         best: StoryCandidate | None = None
         best_score = threshold
         for candidate in pool:
@@ -206,5 +211,7 @@ def assign_stories(
         story_id = best.story_id if best is not None else article.id
         results[i] = dataclasses.replace(article, story_id=story_id)
         if article.story_signature:
-            seen.append(StoryCandidate(article.id, story_id, article.story_signature, article.published_at))
+            candidate = StoryCandidate(article.id, story_id, article.story_signature, article.published_at)
+            for band in article.story_bands:
+                seen_by_band[band].append(candidate)
     return results

@@ -120,6 +120,7 @@ class FeedStateStore:
         with translate_errors(self._url):
             if not self.client.indices.exists(index=self.index):
                 return []
+            self.client.indices.refresh(index=self.index)
             hits = helpers.scan(self.client, index=self.index, query={"query": {"match_all": {}}})
             states = [state_from_document(hit["_source"]) for hit in hits]
         return sorted(states, key=lambda s: s.url)
@@ -155,7 +156,9 @@ class FeedStateStore:
         if not self._ensured:  # writes need the index (the cluster may refuse to auto-create it)
             self.ensure()
         with translate_errors(self._url):
-            _, errors = helpers.bulk(self.client, actions, raise_on_error=False, refresh="wait_for")
+            # No refresh: load() reads by id (real-time) and load_all() refreshes first, so a cycle
+            # does not wait up to a second for the index to refresh after saving its feed states.
+            _, errors = helpers.bulk(self.client, actions, raise_on_error=False)
         failures = [e for e in errors if not _is_missing(e)] if isinstance(errors, list) else []
         if failures:
             raise IndexError_(f"could not store {len(failures)} feed states in {self.index}: {failures[0]}")
