@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from newsflow.errors import ElasticsearchUnavailable
+from newsflow.errors import ElasticsearchUnavailable, SpoolFullError
 from newsflow.models import Article, utc_now
 from newsflow.settings import Settings
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
     from enrich.pipeline import Enricher
+    from index.spool import Spool
     from ingest.types import FeedResult, FeedSpec, FeedState
 
 log = logging.getLogger(__name__)
@@ -210,7 +211,7 @@ class Pipeline:
         batch = unique_by_id([*spooled_before, *fresh])
 
         if not es_up:
-            spool.put(fresh)
+            _keep(spool, fresh, problems)
             return replace(report, spooled=len(spool), problems=tuple(problems),
                            seconds=clock.total(), stage_seconds=clock.stages)
         try:
@@ -245,7 +246,7 @@ class Pipeline:
         except ElasticsearchUnavailable as exc:
             problems.append(str(exc))
             log.warning("%s; %d article(s) spooled for the next cycle", exc, len(fresh))
-            spool.put(fresh)
+            _keep(spool, fresh, problems)
             return replace(report, spooled=len(spool), problems=tuple(problems),
                            seconds=clock.total(), stage_seconds=clock.stages)
 
@@ -345,6 +346,16 @@ def run_cycle(settings: Settings, feeds_file: Path, *, due_only: bool = False,
         return replace(report, feeds_total=len(specs)) if due_only else report
     finally:
         pipeline.close()
+
+def _keep(spool: Spool, articles: Sequence[Article], problems: list[str]) -> None:
+    """Put articles in the spool; a full spool is reported, not raised. Nothing is lost while the
+    feeds still carry the items: feed state was not saved, so the next cycle fetches them again."""
+    try:
+        spool.put(articles)
+    except SpoolFullError as exc:
+        log.error("%s", exc)
+        problems.append(f"{exc}; {len(articles)} article(s) not spooled will be fetched again next cycle")
+
 
 def _feed_counts(results: Sequence[FeedResult]) -> CycleReport:
     failures = tuple(
