@@ -93,30 +93,6 @@ def smtp_inbox() -> Iterator[SmtpInbox]:
         controller.stop()
 
 
-@pytest.fixture(scope="session")
-def _es_cleanup(es_url: str) -> Iterator[None]:
-    """Deletes this session's indices by name at the end.
-
-    Overrides the shared fixture for this folder: Elasticsearch 8 refuses a wildcard index delete
-    (action.destructive_requires_name defaults to true), so the shared one fails at teardown.
-    The alerts tests create plain indices only (no templates or ILM policies).
-    """
-    yield
-    from elasticsearch import Elasticsearch
-
-    from tests.conftest import _SESSION_PREFIX
-
-    client = Elasticsearch(es_url)
-    try:
-        found = client.options(ignore_status=404).indices.get(
-            index=f"{_SESSION_PREFIX}*", expand_wildcards="all", allow_no_indices=True)
-        names = sorted(found.body if found else {})
-        for start in range(0, len(names), 50):  # explicit names, a few requests
-            client.options(ignore_status=404).indices.delete(index=",".join(names[start:start + 50]))
-    finally:
-        client.close()
-
-
 @pytest.fixture
 def smtp_login_inbox() -> Iterator[SmtpInbox]:
     """A real SMTP server that requires AUTH LOGIN/PLAIN as user "newsflow", password "letmein"."""
