@@ -108,6 +108,7 @@ def _attempt_all(
                 outcomes[(record.id, delivery.channel)] = delivered(delivery, now)
 
     emails: dict[tuple[str, str], list[tuple[AlertRecord, ChannelDelivery]]] = defaultdict(list)
+    logs: dict[str, list[tuple[AlertRecord, ChannelDelivery]]] = defaultdict(list)
     with httpx.Client(timeout=config.webhook_timeout, follow_redirects=False) as http:
         for record in records:
             for delivery in record.deliveries:
@@ -118,8 +119,7 @@ def _attempt_all(
                     attempt([(record, delivery)], partial(send_webhook, http, target, record, config),
                             receiver=delivery.channel)
                 elif kind == "log":
-                    attempt([(record, delivery)], partial(send_log, target, record),
-                            receiver=delivery.channel)
+                    logs[target].append((record, delivery))
                 elif kind == "email":
                     # Digest: one group per (rule, address); otherwise one group per alert.
                     key = (record.rule, target) if config.email_digest else (record.id, target)
@@ -127,6 +127,8 @@ def _attempt_all(
                 else:
                     attempt([(record, delivery)], _unknown_channel(delivery.channel),
                             receiver=delivery.channel)
+    for path, group in logs.items():  # one append and one fsync per file
+        attempt(group, partial(send_log, path, [r for r, _ in group]), receiver=f"log:{path}")
     smtp_server = f"smtp:{config.smtp_host}:{config.smtp_port}"
     for (_, address), group in emails.items():
         attempt(group, partial(send_email, address, [r for r, _ in group], config),
