@@ -66,7 +66,9 @@ class EnrichSettings(BaseModel):
     """Language, entities, topics and story clustering."""
 
     spacy_model: str = ""  # a path or package name; empty = the bundled en_core_web_md
-    batch_size: int = 64  # texts per nlp.pipe batch
+    # Texts per nlp.pipe batch. Measured on 7,677 articles: 64 took the NER processes to 1.8 GB
+    # (PSS), 16 to 1.1 GB, at the same speed.
+    batch_size: int = 16
     n_process: int = 0  # processes for NER; 0 = one per core when the batch is large enough
     min_texts_per_process: int = 200  # below this many texts, one process is faster
     max_chars: int = 20_000  # text given to NER per article (title + body prefix)
