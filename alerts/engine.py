@@ -121,7 +121,7 @@ def percolate(
 
 def match_document(article: Article, settings: Settings) -> dict[str, Any]:
     """The article as it is indexed (truncation, language copies), so rules match what search finds."""
-    document = index_document(article, settings.index, alert_pending=False)
+    document = index_document(article, settings.index)
     for name in _NOT_MATCHED:
         document.pop(name, None)
     return document

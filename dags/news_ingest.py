@@ -70,7 +70,7 @@ def news_ingest() -> None:
 
     # none_failed: also when no feed was due (the shards are skipped), to retry deferred deliveries.
     # After a failed shard the run fails here; the articles the other shards indexed keep their
-    # alert_pending flag, so the next run alerts them.
+    # place in the alert queue, so the next run alerts them.
     @task(trigger_rule="none_failed")
     def alerts() -> dict:
         from newsflow.tasks import process_alerts

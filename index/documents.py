@@ -26,7 +26,7 @@ def truncate_text(text: str, limit: int) -> str:
     return cut.rstrip()
 
 
-def index_document(article: Article, settings: IndexSettings, *, alert_pending: bool) -> dict[str, Any]:
+def index_document(article: Article, settings: IndexSettings) -> dict[str, Any]:
     """The document to index for an article: its contract fields plus the index layer's own."""
     document = article.to_document()
     title = truncate_text(article.title, settings.max_title_chars)
@@ -34,7 +34,6 @@ def index_document(article: Article, settings: IndexSettings, *, alert_pending: 
     document["truncated"] = title != article.title or body != article.body
     document["title"] = title
     document["body"] = body
-    document["alert_pending"] = alert_pending
     analyzer_language = article.language.lower()[:2]
     if analyzer_language in LANGUAGE_ANALYZERS:
         document["i18n"] = {analyzer_language: "\n\n".join(

@@ -102,9 +102,6 @@ ARTICLE_PROPERTIES: dict[str, Any] = {
     "content_hash": {"type": "keyword"},
     "enrichment_version": KEYWORD,
     "word_count": {"type": "integer"},
-    # Set true when indexed, false once alert rules have been matched against the article:
-    # a cycle killed between indexing and matching leaves the flag for the next cycle.
-    "alert_pending": {"type": "boolean"},
     "truncated": {"type": "boolean"},
     # title + summary + body again, under the article's language, analysed with its stemmer.
     "i18n": {

@@ -72,10 +72,22 @@ class IndexNames:
     def deadletter(self) -> str:
         return f"{self.prefix}-deadletter"
 
+    @property
+    def alert_queue(self) -> str:
+        return f"{self.prefix}-alert-queue"
+
 
 def names_for(settings: Settings) -> IndexNames:
     return IndexNames(settings.index_prefix)
 
+
+# Articles not yet matched against the alert rules: one tiny document per article id, written before
+# the article is indexed and deleted once the rules were matched. (A flag on the article itself cost a
+# partial update per article, which re-indexes the whole document.)
+ALERT_QUEUE_MAPPINGS: dict[str, Any] = {
+    "dynamic": "strict",
+    "properties": {"queued_at": {"type": "date"}},
+}
 
 DEADLETTER_MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
@@ -164,6 +176,10 @@ def ensure_indices(client: Elasticsearch, settings: Settings) -> None:
         _create_if_missing(client, names.deadletter, {
             "settings": {"number_of_shards": 1, "number_of_replicas": settings.index.replicas},
             "mappings": DEADLETTER_MAPPINGS,
+        })
+        _create_if_missing(client, names.alert_queue, {
+            "settings": {"number_of_shards": 1, "number_of_replicas": settings.index.replicas},
+            "mappings": ALERT_QUEUE_MAPPINGS,
         })
 
 

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
@@ -22,7 +23,7 @@ from index.client import translate_errors
 from index.documents import index_document
 from index.setup import ensure_indices, names_for
 from newsflow.errors import IndexError_
-from newsflow.models import Article, utc_now
+from newsflow.models import Article, parse_utc, utc_now
 from newsflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,31 +83,60 @@ class ArticleStore:
         found = self._lookup(ids, fields=("content_hash",))
         return {doc_id: str(hit["_source"].get("content_hash") or "") for doc_id, hit in found.items()}
 
-    def _lookup(self, ids: Sequence[str], fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def _lookup(self, ids: Sequence[str], fields: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+        """Hits by id; `fields` () for no source, None for the whole document."""
         # mget cannot span the indices behind an alias; an ids query over the alias can.
         unique = list(dict.fromkeys(ids))
         found: dict[str, dict[str, Any]] = {}
         with translate_errors(self.settings.es_url_redacted):
             for start in range(0, len(unique), LOOKUP_CHUNK):
                 chunk = unique[start:start + LOOKUP_CHUNK]
+                source: dict[str, Any] = {}  # None: the whole document
+                if fields is not None:
+                    source = {"source_includes": list(fields)} if fields else {"source": False}
                 response = self.client.search(
                     index=self.names.alias, query={"ids": {"values": chunk}}, size=len(chunk),
-                    source_includes=list(fields) if fields else None, source=None if fields else False,
-                    ignore_unavailable=True, allow_no_indices=True,
+                    ignore_unavailable=True, allow_no_indices=True, **source,
                 )
                 for hit in response["hits"]["hits"]:
                     found[hit["_id"]] = hit
         return found
 
     def alert_pending(self, limit: int = MAX_RESULT_WINDOW) -> list[Article]:
-        """The stored articles not yet matched against the alert rules, oldest first."""
+        """The stored articles not yet matched against the alert rules, in the order they were queued.
+
+        Queue entries whose article is not (yet) stored are left for a later cycle: the article was
+        queued just before a crash, and its feed will bring it again. Entries older than a week with
+        no article (dead-lettered) are dropped.
+        """
         with translate_errors(self.settings.es_url_redacted):
+            self.client.indices.refresh(index=self.names.alert_queue, ignore_unavailable=True)
             response = self.client.search(
-                index=self.names.alias, query={"term": {"alert_pending": True}},
-                size=min(limit, MAX_RESULT_WINDOW), sort=[{"published_at": "asc"}, {"_doc": "asc"}],
-                ignore_unavailable=True, allow_no_indices=True,
+                index=self.names.alert_queue, size=min(limit, MAX_RESULT_WINDOW),
+                sort=[{"queued_at": "asc"}, {"_doc": "asc"}], ignore_unavailable=True,
+                allow_no_indices=True,
             )
-        return [Article.from_document(hit["_id"], hit["_source"]) for hit in response["hits"]["hits"]]
+        queued = {hit["_id"]: hit["_source"]["queued_at"] for hit in response["hits"]["hits"]}
+        stored = self._lookup(list(queued), fields=None)
+        stale_before = utc_now() - timedelta(days=7)
+        abandoned = [doc_id for doc_id, queued_at in queued.items()
+                     if doc_id not in stored and parse_utc(queued_at) < stale_before]
+        if abandoned:
+            log.warning("dropping %d alert-queue entries whose article was never stored", len(abandoned))
+            self.clear_alert_pending(abandoned)
+        return [Article.from_document(doc_id, stored[doc_id]["_source"])
+                for doc_id in queued if doc_id in stored]
+
+    def _queue_for_alerts(self, ids: Sequence[str]) -> None:
+        """Record ids as not yet matched against the alert rules (before the articles are written)."""
+        now = utc_now().isoformat()
+        actions = [{"_op_type": "index", "_index": self.names.alert_queue, "_id": doc_id,
+                    "_source": {"queued_at": now}} for doc_id in ids]
+        with translate_errors(self.settings.es_url_redacted):
+            _, errors = helpers.bulk(self.client, actions, raise_on_error=False,
+                                     chunk_size=self.settings.index.bulk_chunk_size)
+        if errors:
+            raise IndexError_(f"could not queue {len(errors)} article(s) for alert matching: {errors[0]!r}")
 
     def count(self, query: str = "*") -> int:
         """How many articles match a Lucene query string."""
@@ -139,9 +169,14 @@ class ArticleStore:
         Raises ElasticsearchUnavailable when the cluster cannot be reached: the caller spools.
         """
         documents = {
-            article.id: index_document(article, self.settings.index, alert_pending=alert_pending)
+            article.id: index_document(article, self.settings.index)
             for article in articles  # a later copy of the same id wins
         }
+        if alert_pending and documents:
+            self._ensure_ready_translated()
+            # Queued first: a crash between the two writes leaves a queue entry and no article (the
+            # feed brings the article again), never an article that no rule will see.
+            self._queue_for_alerts(list(documents))
         return self.write_documents(documents)
 
     def write_documents(self, documents: Mapping[str, Mapping[str, Any]]) -> BulkResult:
@@ -166,22 +201,18 @@ class ArticleStore:
         )
 
     def clear_alert_pending(self, ids: Sequence[str]) -> None:
-        """Mark articles as matched against the alert rules (a partial update where each one lives)."""
-        located = self.locate(ids)
-        actions = [
-            {"_op_type": "update", "_index": index, "_id": doc_id, "doc": {"alert_pending": False},
-             "retry_on_conflict": 3}
-            for doc_id, index in located.items()
-        ]
+        """Mark articles as matched against the alert rules: their queue entries are deleted."""
+        actions = [{"_op_type": "delete", "_index": self.names.alert_queue, "_id": doc_id}
+                   for doc_id in dict.fromkeys(ids)]
         if not actions:
             return
         with translate_errors(self.settings.es_url_redacted):
             _, outcome = helpers.bulk(self.client, actions, raise_on_error=False, stats_only=False,
                                       chunk_size=self.settings.index.bulk_chunk_size)
-        errors = outcome if isinstance(outcome, list) else []
+        errors = [e for e in outcome if not _is_not_found(e)] if isinstance(outcome, list) else []
         if errors:
             raise IndexError_(
-                f"could not clear alert_pending on {len(errors)} article(s), first: {errors[0]!r}; "
+                f"could not clear the alert queue for {len(errors)} article(s), first: {errors[0]!r}; "
                 "they will be matched again next cycle (alerts are sent once per story regardless)"
             )
 
@@ -189,9 +220,14 @@ class ArticleStore:
         # Writing through a missing alias would create nothing (auto_create_index is off) and fail
         # every item: set the indices up first.
         if not self._ready:
-            if not self.client.indices.exists_alias(name=self.names.alias):
+            if not (self.client.indices.exists_alias(name=self.names.alias)
+                    and self.client.indices.exists(index=self.names.alert_queue)):
                 ensure_indices(self.client, self.settings)
             self._ready = True
+
+    def _ensure_ready_translated(self) -> None:
+        with translate_errors(self.settings.es_url_redacted):
+            self._ensure_ready()
 
     def _bulk_with_retries(self, actions: list[dict[str, Any]]) -> tuple[int, int, list[ItemFailure]]:
         by_id = {action["_id"]: action for action in actions}
@@ -267,3 +303,8 @@ def _failure(item: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]]) ->
         status=int(info.get("status") or 0), error_type=error_type, reason=reason,
         document=action.get("_source") or {},
     )
+
+
+def _is_not_found(error: Any) -> bool:
+    # Deleting a queue entry that is already gone (another run cleared it) is success.
+    return isinstance(error, dict) and error.get("delete", {}).get("status") == 404

@@ -8,8 +8,9 @@ when Elasticsearch is unreachable:
   spooled, so a cycle killed at any point is redone by the next one and never skips an article.
 - When Elasticsearch cannot be reached, the cycle's articles go to the on-disk spool; the next cycle
   indexes them first, even if the feeds no longer carry those items.
-- Articles are indexed with `alert_pending: true` and the flag is cleared only after alert rules
-  were matched against them, so a cycle killed between indexing and matching loses no alert.
+- Articles are queued for alert matching (`<prefix>-alert-queue`) before they are indexed and leave
+  the queue only after the rules were matched against them, so a cycle killed between indexing and
+  matching loses no alert.
 - Alert records are created once per (rule, story) and delivered until a channel accepts them, so
   re-running a cycle never sends an alert twice (a delivery repeated after a crash keeps its id).
 """
@@ -275,7 +276,7 @@ class Pipeline:
         FeedStateStore(self.client, self.settings).save(states)
 
     def alerts(self, observer: CycleObserver | None = None) -> AlertReport:
-        """Match every article still flagged alert_pending against the rules, then deliver."""
+        """Match every article still in the alert queue against the rules, then deliver."""
         from alerts.delivery import deliver_pending
         from alerts.engine import match_articles
         from index.store import ArticleStore
