@@ -34,6 +34,8 @@ def _hits(client: Elasticsearch, settings: Settings, query: str, batch_size: int
     index = settings.index_name("articles")
     url = settings.es_url_redacted
     with translate_errors(url):
+        # A point in time sees what was refreshed: articles indexed a moment ago count too.
+        client.indices.refresh(index=index)
         pit = client.open_point_in_time(index=index, keep_alive="5m")["id"]
     try:
         search_after: list[Any] | None = None
