@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -67,6 +67,21 @@ def deliver_pending(
     claimed = store.claim(due, until=now + timedelta(seconds=settings.alerts.delivery_lease))
     if len(claimed) < len(due):
         log.info("alerts: %d due alerts are being delivered by another run", len(due) - len(claimed))
+    return _deliver(store, claimed, settings, now)
+
+
+def deliver_claimed(
+    client: Elasticsearch, settings: Settings, claimed: Sequence[Versioned], *, now: datetime | None = None
+) -> DeliveryResult:
+    """Deliver alerts this run created already claimed (`match_articles(..., claim_until=...)`)."""
+    if not claimed:
+        return DeliveryResult()
+    return _deliver(AlertStore(client, settings), list(claimed), settings, now or utc_now())
+
+
+def _deliver(
+    store: AlertStore, claimed: list[Versioned], settings: Settings, now: datetime
+) -> DeliveryResult:
     outcomes: _Outcomes = {}
     try:
         _attempt_all([item.record for item in claimed], settings, now, outcomes)

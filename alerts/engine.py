@@ -19,7 +19,7 @@ from elasticsearch import Elasticsearch
 
 from alerts.records import AlertRecord, new_record
 from alerts.rules import Rule, rules_index
-from alerts.store import AlertStore
+from alerts.store import AlertStore, Versioned
 from index.client import translate_errors
 from index.documents import index_document
 from newsflow.models import Article, utc_now
@@ -37,6 +37,8 @@ class MatchResult:
     matched: int = 0  # rule × article hits
     created: int = 0  # new alert records (each will be delivered)
     duplicates: int = 0  # hits on a story the rule had already alerted on
+    # With claim_until: the new records, held for this run to deliver (alerts.delivery.deliver_claimed).
+    claimed: tuple[Versioned, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +49,19 @@ class Match:
 
 def match_articles(
     client: Elasticsearch, settings: Settings, articles: Sequence[Article], *,
-    now: datetime | None = None,
+    now: datetime | None = None, claim_until: datetime | None = None,
 ) -> MatchResult:
-    """Match articles against all rules of the prefix and record the new alerts (pending delivery)."""
+    """Match articles against all rules of the prefix and record the new alerts (pending delivery).
+
+    With `claim_until`, the new records are created already held for delivery by the caller until
+    then, and returned in `MatchResult.claimed` for `deliver_claimed`."""
     unique = list({article.id: article for article in articles}.values())
     if not unique:
         return MatchResult()
     now = now or utc_now()
     store = AlertStore(client, settings)
     matched = created = duplicates = 0
+    claimed: list[Versioned] = []
     store_ready = False
     size = max(1, settings.alerts.percolate_batch_size)
     for start in range(0, len(unique), size):
@@ -75,12 +81,14 @@ def match_articles(
             if not store_ready:
                 store.ensure_exists()
                 store_ready = True
-            new, existing = store.create(list(records.values()))
-            created += new
+            new, existing = store.create_claimed(list(records.values()), until=claim_until)
+            created += len(new)
             duplicates += existing
+            if claim_until is not None:
+                claimed += new
     log.info("alerts: %d articles matched %d times: %d new alerts, %d already alerted stories",
              len(unique), matched, created, duplicates)
-    return MatchResult(matched=matched, created=created, duplicates=duplicates)
+    return MatchResult(matched=matched, created=created, duplicates=duplicates, claimed=tuple(claimed))
 
 
 def percolate(

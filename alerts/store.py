@@ -116,15 +116,29 @@ class AlertStore:
 
     def create(self, records: Sequence[AlertRecord]) -> tuple[int, int]:
         """Create records that do not exist yet. Returns (created, already existing)."""
-        created = duplicates = 0
+        created, duplicates = self.create_claimed(records, until=None)
+        return len(created), duplicates
+
+    def create_claimed(
+        self, records: Sequence[AlertRecord], until: datetime | None
+    ) -> tuple[list[Versioned], int]:
+        """Create records that do not exist yet, held for delivery by this run until `until` (as
+        `claim` would hold them; None: due at once). The run that raised them can then deliver them
+        from memory, without searching for due records and claiming them. Returns (created, already
+        existing)."""
         operations: list[dict[str, Any]] = []
         for record in records:
             operations.append({"create": {"_index": self.index, "_id": record.id}})
-            operations.append(record.to_source())
-        for item in self._bulk(operations):
+            source = record.to_source()
+            if until is not None:
+                source["next_attempt_at"] = _iso(until)
+            operations.append(source)
+        created: list[Versioned] = []
+        duplicates = 0
+        for record, item in zip(records, self._bulk(operations), strict=True):
             status = item["status"]
             if status in (200, 201):
-                created += 1
+                created.append(Versioned(record, item["_seq_no"], item["_primary_term"]))
             elif status == 409:
                 duplicates += 1
             else:

@@ -23,7 +23,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -277,7 +277,7 @@ class Pipeline:
 
     def alerts(self, observer: CycleObserver | None = None) -> AlertReport:
         """Match every article still in the alert queue against the rules, then deliver."""
-        from alerts.delivery import deliver_pending
+        from alerts.delivery import DeliveryResult, deliver_claimed, deliver_pending
         from alerts.engine import match_articles
         from index.store import ArticleStore
 
@@ -288,10 +288,19 @@ class Pipeline:
             store.refresh()
             pending = store.alert_pending()
             watch.stage("alerts", len(pending))
-            matched = match_articles(self.client, self.settings, pending)
+            now = utc_now()
+            # New alerts are created held for this run (as a claim would hold them) and delivered
+            # from memory; older ones still due (retries, a crashed run's) are found and claimed.
+            lease = timedelta(seconds=self.settings.alerts.delivery_lease)
+            matched = match_articles(self.client, self.settings, pending, now=now, claim_until=now + lease)
             store.clear_alert_pending([a.id for a in pending])
             fault_point("after_match")
-            delivered = deliver_pending(self.client, self.settings)
+            fresh = deliver_claimed(self.client, self.settings, matched.claimed, now=now)
+            older = deliver_pending(self.client, self.settings, now=now)
+            delivered = DeliveryResult(
+                sent=fresh.sent + older.sent, failed=fresh.failed + older.failed,
+                deferred=fresh.deferred + older.deferred, failures=fresh.failures + older.failures,
+            )
         except ElasticsearchUnavailable as exc:
             log.warning("alerts not processed: %s", exc)
             return AlertReport(skipped_reason=str(exc))

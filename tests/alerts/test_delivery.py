@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from alerts import AlertStore, RuleStore, alert_id_for, deliver_pending, match_articles
+from alerts.delivery import deliver_claimed
 from alerts.store import Versioned
 from newsflow.models import Article, utc_now
 from tests.support.feedserver import RecordedRequest, Response
@@ -325,3 +326,22 @@ def test_email_upgrades_to_tls_with_starttls_and_verifies_the_certificate(
     assert len(inbox.messages(to="desk@example.org")) == 1
     [untrusted_record] = AlertStore(es_client, untrusted).all()
     assert "CERTIFICATE_VERIFY_FAILED" in untrusted_record.deliveries[0].last_error
+
+
+def test_alerts_created_claimed_are_delivered_once_by_their_run_and_not_by_another(
+    alert_settings: Callable[..., Any], es_client: Any, feed_server: Any,
+    make_article: Callable[..., Article],
+) -> None:
+    settings = alert_settings()
+    hook = feed_server.route("/claimed", Response(status=200))
+    RuleStore(es_client, settings).add("rates", "interest rates", [f"webhook:{hook}"])
+    now = utc_now()
+    matched = match_articles(es_client, settings, _copies(make_article), now=now,
+                             claim_until=now + timedelta(minutes=5))
+    assert matched.created == 1 and len(matched.claimed) == 1
+
+    # Another run looking for due alerts meanwhile finds none: the new one is held by its creator.
+    assert deliver_pending(es_client, settings, now=now).sent == 0
+    assert deliver_claimed(es_client, settings, matched.claimed, now=now).sent == 1
+    assert deliver_pending(es_client, settings, now=now + timedelta(minutes=10)).sent == 0
+    assert len(feed_server.requests_to("/claimed")) == 1
