@@ -72,11 +72,18 @@ class ArticleStore:
         self.names = names_for(settings)
         self._sleep = sleep
         self._ready = False
+        # Where this store last saw each id (None: not stored). A cycle looks its batch up once to
+        # classify it; writing the same batch then needs no second lookup. Ids written through the
+        # alias are forgotten, since the alias decides their concrete index.
+        self._seen: dict[str, str | None] = {}
 
     # --- reads ---
     def locate(self, ids: Sequence[str]) -> dict[str, str]:
         """id -> the concrete index that holds it, for the ids that are stored."""
-        return {doc_id: hit["_index"] for doc_id, hit in self._lookup(ids, fields=()).items()}
+        unknown = [doc_id for doc_id in dict.fromkeys(ids) if doc_id not in self._seen]
+        if unknown:
+            self._lookup(unknown, fields=())
+        return {doc_id: index for doc_id in ids if (index := self._seen.get(doc_id))}
 
     def stored_hashes(self, ids: Sequence[str]) -> dict[str, str]:
         """id -> stored content_hash, for the ids that exist."""
@@ -100,6 +107,8 @@ class ArticleStore:
                 )
                 for hit in response["hits"]["hits"]:
                     found[hit["_id"]] = hit
+                for doc_id in chunk:
+                    self._seen[doc_id] = found[doc_id]["_index"] if doc_id in found else None
         return found
 
     def alert_pending(self, limit: int = MAX_RESULT_WINDOW) -> list[Article]:
@@ -191,6 +200,9 @@ class ArticleStore:
                  "_source": document}
                 for doc_id, document in documents.items()
             ]
+            for doc_id in documents:
+                if doc_id not in located:
+                    self._seen.pop(doc_id, None)
             indexed, retried, failures = self._bulk_with_retries(actions)
             dead_lettered, dead_letter_errors = self._dead_letter(failures)
         for failure in failures:
