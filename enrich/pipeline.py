@@ -1,13 +1,15 @@
-"""The enrichment of a batch of articles: language, entities (NER + canonical names) and topics.
+"""The enrichment of a batch of articles: language, entities (NER + canonical names), topics and the
+story signature.
 
-Language is detected first, in this process (py3langid is cheap). English articles then go through
-one nlp.pipe: NER, the entity canonicalizer and the topic evidence component, in several processes
-when the batch is large enough to pay for starting them. Topic scores are computed from the evidence
-here (pure), so feed categories can count as evidence.
+The batch is cut into chunks of `batch_size` articles, analysed in several forked processes when
+the batch is large enough to pay for them. For each chunk a worker detects the languages, runs the
+English articles through one nlp.pipe (NER, the entity canonicalizer and the topic evidence
+component), scores the topics from the evidence (pure, so feed categories count as evidence) and
+computes each article's MinHash story signature. Only those small results travel back.
 
 Non-English articles keep their detected language and get no entities and no topics: the NER model,
 the topic vectors and the keywords are English, and English NER on other languages yields noise.
-Story clustering is separate (enrich/stories.py): it needs Elasticsearch.
+Assigning stories is separate (enrich/stories.py): it needs Elasticsearch.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 
 from spacy.language import Language
 
 from enrich import components
 from enrich.language import article_language
 from enrich.ner import load_nlp, model_location, ner_text
+from enrich.stories import story_bands, story_signature
 from enrich.topics import TopicEvidence, default_calibration, score_topics
 from enrich.version import ENRICHMENT_VERSION
 from newsflow.models import Article, TopicScore
@@ -83,86 +85,129 @@ class Enricher:
     def enrich(
         self, articles: Sequence[Article], *, on_progress: Callable[[int], None] | None = None
     ) -> list[Article]:
-        """New Article objects with language, entities, topics and the enrichment version, in input order."""
-        settings = self._settings.enrich
-        results: list[Article] = []
-        english: list[int] = []
-        for i, article in enumerate(articles):
-            language = article_language(article)
-            results.append(dataclasses.replace(
-                article, language=language, persons=(), organizations=(), locations=(), topics=(),
-                topic_scores=(), enrichment_version=ENRICHMENT_VERSION,
-            ))
-            if language == ENGLISH:
-                english.append(i)
-        done = len(articles) - len(english)
-        if on_progress is not None and done:
-            on_progress(done)
-        if not english:
-            return results
+        """New Article objects with language, entities, topics, story signature and the enrichment
+        version, in input order."""
+        return [article for group in self.stream(articles, on_progress=on_progress) for article in group]
 
-        n_process = processes_for(len(english), self._settings)
-        log.debug("enriching %d English articles in %d process(es)", len(english), n_process)
-        texts = [(ner_text(results[i], settings.max_chars), i) for i in english]
-        calibration = default_calibration()
-        threshold = settings.topic_threshold
-        for i, entities, raw in _analyse(self.nlp, texts, settings.batch_size, n_process):
-            labels: tuple[str, ...] = ()
-            scores: tuple[TopicScore, ...] = ()
-            if raw:
-                evidence = TopicEvidence(tuple(raw["similarity_z"]), tuple(raw["keyword_hits"]))
-                labels, scores = score_topics(
-                    evidence, categories=results[i].categories, threshold=threshold, calibration=calibration,
-                )
-            results[i] = dataclasses.replace(
-                results[i],
-                persons=tuple(entities.get("persons", ())),
-                organizations=tuple(entities.get("organizations", ())),
-                locations=tuple(entities.get("locations", ())),
-                topics=labels,
-                topic_scores=scores,
-            )
-            done += 1
+    def stream(
+        self, articles: Sequence[Article], *, group_size: int = 0,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> Iterator[list[Article]]:
+        """Enrich `articles`, yielding them in input order in groups of about `group_size` (0: one
+        group) as soon as each group is done.
+
+        With several processes the workers keep going while the caller handles a group, so the
+        caller's work (story lookups, indexing, alert matching) overlaps the NER of later groups
+        instead of waiting for the whole batch.
+        """
+        if not articles:
+            return
+        n_process = processes_for(len(articles), self._settings)
+        log.debug("enriching %d articles in %d process(es)", len(articles), n_process)
+        nlp = self.nlp
+        batch_size = self._settings.enrich.batch_size
+        pairs = list(enumerate(articles))
+        chunks = [pairs[k:k + batch_size] for k in range(0, len(pairs), batch_size)]
+        group: list[Article] = []
+        done = 0
+        for analyses in _analyse(nlp, self._settings, chunks, n_process):
+            for analysis in analyses:
+                group.append(_apply(articles[analysis.index], analysis))
+            done += len(analyses)
             if on_progress is not None:
                 on_progress(done)
-        return results
+            while group_size and len(group) >= group_size:
+                yield group[:group_size]
+                group = group[group_size:]
+        if group:
+            yield group
 
 
-# (article index, canonical entities by facet, raw topic evidence): what a worker sends back.
-Analysis = tuple[int, dict[str, list[str]], dict[str, Any] | None]
+@dataclasses.dataclass(frozen=True, slots=True)
+class Analysis:
+    """What enrichment found for one article: small, since workers send it back to the parent."""
 
-# The pipeline a forked worker inherits from its parent (set just before the pool is created), so
-# workers neither reload the model nor receive it pickled.
+    index: int
+    language: str
+    entities: dict[str, list[str]]
+    topics: tuple[str, ...]
+    topic_scores: tuple[TopicScore, ...]
+    story_signature: tuple[int, ...]
+    story_bands: tuple[str, ...]
+
+
+def _apply(article: Article, analysis: Analysis) -> Article:
+    return dataclasses.replace(
+        article,
+        language=analysis.language,
+        persons=tuple(analysis.entities.get("persons", ())),
+        organizations=tuple(analysis.entities.get("organizations", ())),
+        locations=tuple(analysis.entities.get("locations", ())),
+        topics=analysis.topics,
+        topic_scores=analysis.topic_scores,
+        story_signature=analysis.story_signature,
+        story_bands=analysis.story_bands,
+        enrichment_version=ENRICHMENT_VERSION,
+    )
+
+
+# The pipeline and settings a forked worker inherits from its parent (set just before the pool is
+# created), so workers neither reload the model nor receive it pickled.
 _worker_nlp: Language | None = None
+_worker_settings: Settings | None = None
+
+Chunk = list[tuple[int, Article]]
 
 
-def _analyse(nlp: Language, texts: list[tuple[str, int]], batch_size: int,
-             n_process: int) -> Iterator[Analysis]:
-    """Run the pipeline over (text, index) pairs, in order, in `n_process` processes.
+def _analyse(
+    nlp: Language, settings: Settings, chunks: list[Chunk], n_process: int
+) -> Iterator[list[Analysis]]:
+    """Analyse chunks of (index, article) pairs, in order, in `n_process` processes.
 
     spaCy's own `nlp.pipe(n_process=...)` sends every Doc back to the parent serialised, which cost
     about a fifth of the NER time in profiles (msgpack plus registry look-ups per Doc). Forked workers
-    here keep the Docs and return only the small results: names and topic evidence.
+    here keep the Docs and return only the small results. They also detect the language and compute
+    the story signature (MinHash), which would otherwise run in the parent, on one core, before and
+    after the NER.
     """
     if n_process <= 1:
-        yield from _analyse_batch(texts, nlp, batch_size)
+        for chunk in chunks:
+            yield _analyse_chunk(chunk, nlp, settings)
         return
-    global _worker_nlp
-    _worker_nlp = nlp
-    chunks = [texts[k:k + batch_size] for k in range(0, len(texts), batch_size)]
+    global _worker_nlp, _worker_settings
+    _worker_nlp, _worker_settings = nlp, settings
     context = multiprocessing.get_context("fork")
     with context.Pool(n_process) as pool:
-        for part in pool.imap(_analyse_in_worker, chunks):
-            yield from part
+        yield from pool.imap(_analyse_in_worker, chunks)
 
 
-def _analyse_in_worker(texts: list[tuple[str, int]]) -> list[Analysis]:
-    assert _worker_nlp is not None, "the pool must be forked after the pipeline was loaded"
-    return list(_analyse_batch(texts, _worker_nlp, len(texts)))
+def _analyse_in_worker(chunk: Chunk) -> list[Analysis]:
+    assert _worker_nlp is not None and _worker_settings is not None, (
+        "the pool must be forked after the pipeline was loaded")
+    return _analyse_chunk(chunk, _worker_nlp, _worker_settings)
 
 
-def _analyse_batch(texts: list[tuple[str, int]], nlp: Language, batch_size: int) -> Iterator[Analysis]:
-    for doc, i in nlp.pipe(texts, as_tuples=True, batch_size=batch_size):
+def _analyse_chunk(chunk: Chunk, nlp: Language, settings: Settings) -> list[Analysis]:
+    config = settings.enrich
+    languages = {i: article_language(article) for i, article in chunk}
+    english = [(ner_text(article, config.max_chars), i) for i, article in chunk if languages[i] == ENGLISH]
+    found: dict[int, tuple[dict[str, list[str]], tuple[str, ...], tuple[TopicScore, ...]]] = {}
+    calibration = default_calibration()
+    articles = dict(chunk)
+    for doc, i in nlp.pipe(english, as_tuples=True, batch_size=max(1, len(english))):
         entities = doc._.get(components.ENTITIES_ATTR) or {}
         raw = doc._.get(components.TOPIC_EVIDENCE_ATTR)
-        yield i, {facet: list(names) for facet, names in entities.items()}, raw
+        labels: tuple[str, ...] = ()
+        scores: tuple[TopicScore, ...] = ()
+        if raw:
+            evidence = TopicEvidence(tuple(raw["similarity_z"]), tuple(raw["keyword_hits"]))
+            labels, scores = score_topics(evidence, categories=articles[i].categories,
+                                          threshold=config.topic_threshold, calibration=calibration)
+        found[i] = ({facet: list(names) for facet, names in entities.items()}, labels, scores)
+    analyses = []
+    for i, article in chunk:
+        entities, labels, scores = found.get(i, ({}, (), ()))
+        signature = story_signature(article)
+        analyses.append(Analysis(i, languages[i], entities, labels, scores, signature,
+                                 story_bands(signature)))
+    return analyses

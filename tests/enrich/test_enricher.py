@@ -89,6 +89,23 @@ def test_progress_is_reported_up_to_the_batch_size(enricher: Any) -> None:
     assert seen[-1] == 5 and seen == sorted(seen)
 
 
+def test_a_stream_yields_groups_in_order_as_they_are_done(enricher: Any) -> None:
+    articles = [g.article for g in load_gold()[:10]]
+    groups = list(enricher.stream(articles, group_size=4))
+    assert [len(g) for g in groups] == [4, 4, 2]  # the last group is whatever is left
+    assert [a for g in groups for a in g] == enricher.enrich(articles)
+    assert [a.id for g in groups for a in g] == [a.id for a in articles]
+
+
+def test_enrichment_sets_the_story_signature_and_bands(enricher: Any) -> None:
+    from enrich.stories import story_bands, story_signature
+
+    article = load_gold()[0].article
+    [result] = enricher.enrich([article])
+    assert result.story_signature == story_signature(article) != ()
+    assert result.story_bands == story_bands(result.story_signature)
+
+
 def test_an_empty_batch_is_fine(enricher: Any) -> None:
     assert enricher.enrich([]) == []
 
