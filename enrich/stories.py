@@ -131,10 +131,14 @@ class ElasticsearchCandidates:
 
     max_candidates = 1_000
 
-    def __init__(self, client: elasticsearch.Elasticsearch, settings: Settings) -> None:
+    def __init__(self, client: elasticsearch.Elasticsearch, settings: Settings, *,
+                 ingested_before: datetime | None = None) -> None:
+        """`ingested_before`: only articles fetched before then. A cycle passes its start, since its
+        own articles are candidates in memory (StoryAssigner) and looking them up again is waste."""
         self._client = client
         self._settings = settings
         self._index = settings.index_name("articles")
+        self._ingested_before = ingested_before
 
     def find(self, bands: Sequence[str], since: datetime) -> list[StoryCandidate]:
         if not bands:
@@ -144,6 +148,9 @@ class ElasticsearchCandidates:
             {"range": {"published_at": {"gte": since.isoformat()}}},
             {"exists": {"field": "story_id"}},
         ]}}
+        if self._ingested_before is not None:
+            before = self._ingested_before.isoformat()
+            query["bool"]["filter"].append({"range": {"ingested_at": {"lt": before}}})
         with translate_errors(self._settings.es_url_redacted):
             try:
                 response = self._client.search(
@@ -173,45 +180,63 @@ def assign_stories(
     The story of the most similar earlier copy (in Elasticsearch or earlier in this batch, within the
     time window) at or over the threshold; else a new story with the article's own id.
     """
-    threshold = settings.enrich.story_threshold
-    window = timedelta(days=settings.enrich.story_window_days)
-    signed = [
-        dataclasses.replace(a, story_signature=sig, story_bands=story_bands(sig))
-        for a, sig in ((a, story_signature(a)) for a in articles)
-    ]
-    order = sorted(range(len(signed)), key=lambda i: signed[i].published_at)
-    stored: dict[int, list[StoryCandidate]] = {}
-    for start in range(0, len(order), chunk_size):
-        chunk = order[start:start + chunk_size]
-        bands = [band for i in chunk for band in signed[i].story_bands]
-        since = min(signed[i].published_at for i in chunk) - window
-        found = candidates.find(bands, since) if bands else []
-        for i in chunk:
-            own = set(signed[i].story_bands)
-            stored[i] = [c for c in found if c.article_id != signed[i].id
-                         and own.intersection(story_bands(c.signature))]
+    return StoryAssigner(candidates, settings, chunk_size=chunk_size).assign(articles)
 
-    results = list(signed)
-    # This batch's earlier articles by band key: only those sharing a band can be copies, so each
-    # article is compared with a few candidates instead of the whole batch (O(n) instead of O(n²)).
-    seen_by_band: dict[str, list[StoryCandidate]] = defaultdict(list)
-    for i in order:
-        article = signed[i]
-        in_batch = {c.article_id: c for band in article.story_bands for c in seen_by_band.get(band, ())
-                    if c.article_id != article.id}
-        pool = stored.get(i, []) + list(in_batch.values())
-        best: StoryCandidate | None = None
-        best_score = threshold
-        for candidate in pool:
-            if abs(candidate.published_at - article.published_at) > window:
-                continue
-            score = similarity(article.story_signature, candidate.signature)
-            if score > best_score or (score == best_score and best is None):
-                best, best_score = candidate, score
-        story_id = best.story_id if best is not None else article.id
-        results[i] = dataclasses.replace(article, story_id=story_id)
-        if article.story_signature:
-            candidate = StoryCandidate(article.id, story_id, article.story_signature, article.published_at)
-            for band in article.story_bands:
-                seen_by_band[band].append(candidate)
-    return results
+
+class StoryAssigner:
+    """Assigns stories to one cycle's articles, batch after batch.
+
+    The articles of earlier batches stay candidates for later ones in memory: once indexed they are
+    in Elasticsearch too, but a search sees them only after the next refresh, and a copy in the next
+    batch must not start a story of its own meanwhile.
+    """
+
+    def __init__(self, candidates: CandidateLookup, settings: Settings, *, chunk_size: int = 100) -> None:
+        self._candidates = candidates
+        self._threshold = settings.enrich.story_threshold
+        self._window = timedelta(days=settings.enrich.story_window_days)
+        self._chunk_size = chunk_size
+        # Articles assigned so far by band key: only those sharing a band can be copies, so each
+        # article is compared with a few candidates instead of all of them (O(n) instead of O(n²)).
+        self._seen_by_band: dict[str, list[StoryCandidate]] = defaultdict(list)
+
+    def assign(self, articles: Sequence[Article]) -> list[Article]:
+        """Articles (in input order) with story_signature, story_bands and story_id set. A signature
+        the enricher computed already is kept (it is a pure function of the same text)."""
+        signed = [
+            a if a.story_bands else dataclasses.replace(a, story_signature=sig, story_bands=story_bands(sig))
+            for a, sig in ((a, a.story_signature if a.story_bands else story_signature(a)) for a in articles)
+        ]
+        order = sorted(range(len(signed)), key=lambda i: signed[i].published_at)
+        stored: dict[int, list[StoryCandidate]] = {}
+        for start in range(0, len(order), self._chunk_size):
+            chunk = order[start:start + self._chunk_size]
+            bands = [band for i in chunk for band in signed[i].story_bands]
+            since = min(signed[i].published_at for i in chunk) - self._window
+            found = self._candidates.find(bands, since) if bands else []
+            for i in chunk:
+                own = set(signed[i].story_bands)
+                stored[i] = [c for c in found if c.article_id != signed[i].id
+                             and own.intersection(story_bands(c.signature))]
+
+        results = list(signed)
+        for i in order:
+            article = signed[i]
+            earlier = {c.article_id: c for band in article.story_bands
+                       for c in self._seen_by_band.get(band, ()) if c.article_id != article.id}
+            best: StoryCandidate | None = None
+            best_score = self._threshold
+            for candidate in [*stored.get(i, []), *earlier.values()]:
+                if abs(candidate.published_at - article.published_at) > self._window:
+                    continue
+                score = similarity(article.story_signature, candidate.signature)
+                if score > best_score or (score == best_score and best is None):
+                    best, best_score = candidate, score
+            story_id = best.story_id if best is not None else article.id
+            results[i] = dataclasses.replace(article, story_id=story_id)
+            if article.story_signature:
+                candidate = StoryCandidate(article.id, story_id, article.story_signature,
+                                           article.published_at)
+                for band in article.story_bands:
+                    self._seen_by_band[band].append(candidate)
+        return results

@@ -12,6 +12,7 @@ from enrich.stories import (
     BANDS,
     NUM_PERM,
     ElasticsearchCandidates,
+    StoryAssigner,
     StoryCandidate,
     assign_stories,
     similarity,
@@ -85,6 +86,25 @@ def test_copies_within_one_batch_share_the_story_of_the_earliest(offline_setting
     assert all(a.story_signature and a.story_bands for a in result)
 
 
+def test_a_copy_in_a_later_group_of_one_cycle_joins_the_story_without_elasticsearch(
+        offline_settings: Any) -> None:
+    # A cycle indexes group after group; the earlier groups are not searchable until a refresh.
+    original, other = long_articles(limit=2)
+    assigner = StoryAssigner(NothingStored(), offline_settings)
+    first_group = assigner.assign([original, other])
+    [copy] = assigner.assign([edited_copy(original, 1)])
+    assert [a.story_id for a in first_group] == [original.id, other.id]
+    assert copy.story_id == original.id
+
+
+def test_a_signature_the_enricher_computed_is_used_as_it_is(offline_settings: Any) -> None:
+    article = long_articles(limit=1)[0]
+    signature = story_signature(article)
+    signed = dataclasses.replace(article, story_signature=signature, story_bands=story_bands(signature))
+    [result] = assign_stories([signed], NothingStored(), offline_settings)
+    assert result.story_signature is signature  # not computed again
+
+
 def _create_articles_index(es_client: Any, settings: Any) -> None:
     es_client.indices.create(
         index=settings.index_name("articles-000001"), mappings=article_mappings(),
@@ -114,6 +134,27 @@ def test_copies_in_a_later_cycle_find_the_story_stored_in_elasticsearch(
     lookup = ElasticsearchCandidates(es_client, settings)
     second_cycle = assign_stories([*copies, unrelated], lookup, settings)
     assert [a.story_id for a in second_cycle] == [a.id for a in originals[:3]] + [unrelated.id]
+
+
+@pytest.mark.es
+def test_a_lookup_for_one_cycle_leaves_out_the_articles_that_cycle_fetched(
+        es_client: Any, settings: Any) -> None:
+    _create_articles_index(es_client, settings)
+    earlier, this_cycle = long_articles(limit=2)
+    fetched_now = this_cycle.ingested_at
+    earlier = dataclasses.replace(earlier, ingested_at=fetched_now - timedelta(hours=1))
+    _index(es_client, settings, assign_stories([earlier, this_cycle], NothingStored(), settings))
+    copies = [edited_copy(earlier, 1), edited_copy(this_cycle, 1)]
+    everything = ElasticsearchCandidates(es_client, settings)
+    before_cycle = ElasticsearchCandidates(es_client, settings, ingested_before=fetched_now)
+    since = fetched_now - timedelta(days=365 * 30)
+
+    def found(lookup: ElasticsearchCandidates) -> set[str]:
+        bands = [band for copy in copies for band in story_bands(story_signature(copy))]
+        return {c.article_id for c in lookup.find(bands, since)}
+
+    assert found(everything) == {earlier.id, this_cycle.id}
+    assert found(before_cycle) == {earlier.id}
 
 
 @pytest.mark.es
