@@ -2,15 +2,17 @@
 
 One percolate request carries many article documents (`percolate_batch_size`); each matching rule
 comes back with `_percolator_document_slot`, the positions of the documents it matched. Matching
-rules are paged through (sorted by name, `search_after`), since with thousands of rules one batch can
-match many. Recording is idempotent (see alerts.store): copies of a story and re-runs are counted as
-duplicates and never alert again.
+rules are paged through (sorted by name, `search_after`) if a batch matches more than 10,000 of them.
+A few batches are percolated at once (`percolate_concurrency`), each on its own search thread.
+Recording is idempotent (see alerts.store): copies of a story and re-runs are counted as duplicates
+and never alert again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +29,9 @@ from newsflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_RULES_PAGE = 1000
+# Matching rules per page. Every page runs the whole percolation again (the query phase cannot resume),
+# so one page should hold them all: 10,000 is Elasticsearch's default max_result_window.
+_RULES_PAGE = 10_000
 # Internal fields no rule can usefully query; left out to keep percolate requests small.
 _NOT_MATCHED = ("story_signature", "story_bands")
 
@@ -64,28 +68,29 @@ def match_articles(
     claimed: list[Versioned] = []
     store_ready = False
     size = max(1, settings.alerts.percolate_batch_size)
-    for start in range(0, len(unique), size):
-        batch = unique[start:start + size]
-        records: dict[str, AlertRecord] = {}
-        batch_matches = 0
-        for match in percolate(client, settings, batch):
-            batch_matches += 1
-            record = new_record(match.rule, match.article, now)
-            # Two copies of one story in the same batch: the first (in article order) is kept.
-            if record.id in records:
-                duplicates += 1
-            else:
-                records[record.id] = record
-        matched += batch_matches
-        if records:
-            if not store_ready:
-                store.ensure_exists()
-                store_ready = True
-            new, existing = store.create_claimed(list(records.values()), until=claim_until)
-            created += len(new)
-            duplicates += existing
-            if claim_until is not None:
-                claimed += new
+    batches = [unique[start:start + size] for start in range(0, len(unique), size)]
+    # Percolation is Elasticsearch's work, one search thread per request: a few requests in flight
+    # use its other cores. Recording stays in batch order, so the first copy of a story still wins.
+    with ThreadPoolExecutor(max(1, settings.alerts.percolate_concurrency)) as pool:
+        for found in pool.map(lambda batch: list(percolate(client, settings, batch)), batches):
+            records: dict[str, AlertRecord] = {}
+            for match in found:
+                record = new_record(match.rule, match.article, now)
+                # Two copies of one story in the same batch: the first (in article order) is kept.
+                if record.id in records:
+                    duplicates += 1
+                else:
+                    records[record.id] = record
+            matched += len(found)
+            if records:
+                if not store_ready:
+                    store.ensure_exists()
+                    store_ready = True
+                new, existing = store.create_claimed(list(records.values()), until=claim_until)
+                created += len(new)
+                duplicates += existing
+                if claim_until is not None:
+                    claimed += new
     log.info("alerts: %d articles matched %d times: %d new alerts, %d already alerted stories",
              len(unique), matched, created, duplicates)
     return MatchResult(matched=matched, created=created, duplicates=duplicates, claimed=tuple(claimed))

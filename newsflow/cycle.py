@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,8 +35,10 @@ from newsflow.settings import Settings
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
+    from alerts.engine import MatchResult
     from enrich.pipeline import Enricher
     from index.spool import Spool
+    from index.store import ArticleStore, BulkResult
     from ingest.types import FeedResult, FeedSpec, FeedState
 
 log = logging.getLogger(__name__)
@@ -143,6 +146,8 @@ class Pipeline:
         self.client = client if client is not None else make_client(settings)
         self._enricher = enricher
         self._ready = False
+        # Alerts matched during ingest (match_alerts=True), waiting for alerts() to deliver them.
+        self._matched: list[MatchResult] = []
 
     @property
     def enricher(self) -> Enricher:
@@ -178,8 +183,14 @@ class Pipeline:
         return select_due(specs, states, now or utc_now())
 
     # --- the cycle ---
-    def ingest(self, specs: Sequence[FeedSpec], observer: CycleObserver | None = None) -> CycleReport:
-        """Poll the given feeds and index what is new or changed (plus anything spooled earlier)."""
+    def ingest(self, specs: Sequence[FeedSpec], observer: CycleObserver | None = None, *,
+               match_alerts: bool = False) -> CycleReport:
+        """Poll the given feeds and index what is new or changed (plus anything spooled earlier).
+
+        With `match_alerts`, each group of indexed articles is also matched against the rules while
+        later groups are still being enriched; the new alerts wait in this Pipeline for `alerts()` to
+        deliver them. Without it, the articles wait in the alert queue for `alerts()`.
+        """
         from index.spool import Spool
         from ingest.dedupe import classify, unique_by_id
         from ingest.poll import poll_feeds
@@ -197,10 +208,17 @@ class Pipeline:
             problems.append(str(exc))
             log.warning("%s; this cycle's articles will be spooled", exc)
 
+        fetch_started = utc_now()
+        preload = _ModelPreload(self)
+
+        def on_result(result: FeedResult) -> None:
+            watch.advance("fetch")
+            if result.articles:
+                preload.start()
+
         with clock("fetch"):
             watch.stage("fetch", len(specs))
-            results = poll_feeds(specs, states, self.settings,
-                                 on_result=lambda _result: watch.advance("fetch"))
+            results = poll_feeds(specs, states, self.settings, on_result=on_result)
         fault_point("after_fetch")
         report = _feed_counts(results)
         fresh = [article for result in results for article in result.articles]
@@ -220,27 +238,18 @@ class Pipeline:
                 from index.store import ArticleStore
 
                 store = ArticleStore(self.client, self.settings)
+                # A run killed just after indexing leaves writes that searches (this lookup is one)
+                # see only after a refresh; without it they would be enriched and indexed again.
+                if batch:
+                    store.refresh()
                 stored = store.stored_hashes([a.id for a in batch])
                 classified = classify(batch, stored)
             changed = [*classified.new, *classified.updated]
-            with clock("enrich"):
-                watch.stage("enrich", len(changed))
-                enriched = self.enricher.enrich(
-                    changed, on_progress=_increments(lambda n: watch.advance("enrich", n))
-                ) if changed else []
-            fault_point("after_enrich")
-            with clock("stories"):
-                from enrich.stories import ElasticsearchCandidates, assign_stories
-
-                clustered = assign_stories(
-                    enriched, ElasticsearchCandidates(self.client, self.settings), self.settings
-                ) if enriched else []
-            with clock("index"):
-                watch.stage("index", len(clustered))
-                written = store.write(clustered, alert_pending=True)
-                watch.advance("index", len(clustered))
-                spool.discard(a.id for a in batch)
-            fault_point("after_index")
+            watch.stage("enrich", len(changed))
+            watch.stage("index", len(changed))
+            clustered, written = self._enrich_and_index(changed, store, clock, watch, match_alerts,
+                                                        ingested_before=fetch_started)
+            spool.discard(a.id for a in batch)
             with clock("feed_state"):
                 self._save_states(results, {a.id for a in classified.new})
             fault_point("after_feed_state")
@@ -266,6 +275,56 @@ class Pipeline:
             stage_seconds=clock.stages,
         )
 
+    def _enrich_and_index(
+        self, changed: Sequence[Article], store: ArticleStore, clock: _StageClock, watch: CycleObserver,
+        match_alerts: bool, *, ingested_before: datetime,
+    ) -> tuple[list[Article], BulkResult]:
+        """Enrich, cluster, index (and match) the changed articles, group by group.
+
+        The NER processes go on with later groups while this process clusters, indexes and matches
+        the group just enriched: the stages overlap instead of running one after the other. The
+        stage clock's "enrich" is the wall time of the whole, the other stages' times within it are
+        this process's share.
+        """
+        from alerts.engine import match_articles
+        from enrich.stories import ElasticsearchCandidates, StoryAssigner
+        from index.store import BulkResult
+
+        clustered: list[Article] = []
+        indexed = dead_lettered = retried = 0
+        errors: list[str] = []
+        earlier = ElasticsearchCandidates(self.client, self.settings, ingested_before=ingested_before)
+        stories = StoryAssigner(earlier, self.settings)
+        lease = timedelta(seconds=self.settings.alerts.delivery_lease)
+        with clock("enrich"):
+            groups = self.enricher.stream(
+                changed, group_size=self.settings.enrich.group_size,
+                on_progress=_increments(lambda n: watch.advance("enrich", n)),
+            )
+            for group in groups:
+                fault_point("after_enrich")
+                with clock("stories"):
+                    assigned = stories.assign(group)
+                with clock("index"):
+                    written = store.write(assigned, alert_pending=True)
+                watch.advance("index", len(assigned))
+                indexed += written.indexed
+                dead_lettered += written.dead_lettered
+                retried += written.retried
+                errors += written.errors
+                clustered += assigned
+                fault_point("after_index")
+                if match_alerts:
+                    with clock("match"):
+                        now = utc_now()
+                        matched = match_articles(self.client, self.settings, assigned, now=now,
+                                                 claim_until=now + lease)
+                        self._matched.append(matched)
+                        store.clear_alert_pending([a.id for a in assigned])
+                    fault_point("after_match")
+        return clustered, BulkResult(indexed=indexed, dead_lettered=dead_lettered, retried=retried,
+                                     errors=tuple(errors))
+
     def _save_states(self, results: Sequence[FeedResult], new_ids: set[str]) -> None:
         from ingest.state import FeedStateStore
 
@@ -276,12 +335,14 @@ class Pipeline:
         FeedStateStore(self.client, self.settings).save(states)
 
     def alerts(self, observer: CycleObserver | None = None) -> AlertReport:
-        """Match every article still in the alert queue against the rules, then deliver."""
+        """Match every article still in the alert queue against the rules, then deliver the new
+        alerts (these and those matched during ingest) and any older ones due again."""
         from alerts.delivery import DeliveryResult, deliver_claimed, deliver_pending
         from alerts.engine import match_articles
         from index.store import ArticleStore
 
         watch = observer or _Silent()
+        inline, self._matched = self._matched, []
         try:
             self.ensure_ready()
             store = ArticleStore(self.client, self.settings)
@@ -294,8 +355,10 @@ class Pipeline:
             lease = timedelta(seconds=self.settings.alerts.delivery_lease)
             matched = match_articles(self.client, self.settings, pending, now=now, claim_until=now + lease)
             store.clear_alert_pending([a.id for a in pending])
-            fault_point("after_match")
-            fresh = deliver_claimed(self.client, self.settings, matched.claimed, now=now)
+            if pending:
+                fault_point("after_match")
+            claimed = [record for result in (*inline, matched) for record in result.claimed]
+            fresh = deliver_claimed(self.client, self.settings, claimed, now=now)
             older = deliver_pending(self.client, self.settings, now=now)
             delivered = DeliveryResult(
                 sent=fresh.sent + older.sent, failed=fresh.failed + older.failed,
@@ -303,7 +366,10 @@ class Pipeline:
             )
         except ElasticsearchUnavailable as exc:
             log.warning("alerts not processed: %s", exc)
-            return AlertReport(skipped_reason=str(exc))
+            return AlertReport(
+                matched=sum(r.matched for r in inline), created=sum(r.created for r in inline),
+                skipped_reason=str(exc),
+            )
         failures = tuple(
             f"rule {f.rule!r}, story {f.story_id}, {f.channel}: {f.error} (after {f.attempts} attempts)"
             for f in delivered.failures
@@ -311,14 +377,15 @@ class Pipeline:
         for failure in failures:
             log.warning("alert delivery failed: %s", failure)
         return AlertReport(
-            matched=matched.matched, created=matched.created, sent=delivered.sent,
-            failed=delivered.failed, deferred=delivered.deferred, failures=failures,
+            matched=matched.matched + sum(r.matched for r in inline),
+            created=matched.created + sum(r.created for r in inline),
+            sent=delivered.sent, failed=delivered.failed, deferred=delivered.deferred, failures=failures,
         )
 
     def run(self, specs: Sequence[FeedSpec], observer: CycleObserver | None = None) -> CycleReport:
         """A full cycle over the given feeds: ingest, then alerts."""
         started = time.perf_counter()
-        report = self.ingest(specs, observer)
+        report = self.ingest(specs, observer, match_alerts=True)
         alert_started = time.perf_counter()
         alerts = self.alerts(observer)
         stages = {**report.stage_seconds, "alerts": time.perf_counter() - alert_started}
@@ -356,6 +423,28 @@ def run_cycle(settings: Settings, feeds_file: Path, *, due_only: bool = False,
         return replace(report, feeds_total=len(specs)) if due_only else report
     finally:
         pipeline.close()
+
+class _ModelPreload:
+    """Loads the spaCy model in a background thread while the feeds are still being fetched, once
+    the first feed brings articles (a cycle where nothing changed never loads it). Loading takes a
+    second or more, spent waiting on files while the fetch waits on the network; a failed load is
+    left for the enrich stage, which loads again and reports the error."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._load, name="newsflow-model-preload", daemon=True)
+            self._thread.start()
+
+    def _load(self) -> None:
+        try:
+            self._pipeline.enricher.nlp  # noqa: B018 - the property loads the model
+        except Exception as exc:  # reported by the enrich stage, which tries again
+            log.debug("model preload failed: %s", exc)
+
 
 def _keep(spool: Spool, articles: Sequence[Article], problems: list[str]) -> None:
     """Put articles in the spool; a full spool is reported, not raised. Nothing is lost while the

@@ -49,6 +49,10 @@ class FetchSettings(BaseModel):
     max_redirects: int = 5
     concurrency: int = 32  # feeds fetched at once
     per_host_concurrency: int = 2  # requests at once to one host
+    # Processes parsing feeds (feedparser is CPU-bound Python): 0 = one per core when a poll has at
+    # least `parse_processes_min_feeds` feeds, 1 = threads of the polling process only.
+    parse_processes: int = 0
+    parse_processes_min_feeds: int = 16
     politeness_delay: float = 1.0  # seconds between two requests to one host
     retries: int = 2  # extra attempts on 5xx, timeouts and connection errors
     backoff: float = 1.0  # seconds before the first retry; doubles each time
@@ -71,6 +75,9 @@ class EnrichSettings(BaseModel):
     batch_size: int = 16
     n_process: int = 0  # processes for NER; 0 = one per core when the batch is large enough
     min_texts_per_process: int = 200  # below this many texts, one process is faster
+    # A cycle clusters, indexes and matches its enriched articles this many at a time, while the NER
+    # processes go on with the next ones (the parent and Elasticsearch would otherwise idle meanwhile).
+    group_size: int = 500
     max_chars: int = 20_000  # text given to NER per article (title + body prefix)
     topic_threshold: float = 0.5  # calibrated: labels scoring at or over it are indexed
     story_window_days: float = 7.0  # how far back a new copy is matched against earlier stories
@@ -102,6 +109,7 @@ class AlertSettings(BaseModel):
     """Matching saved rules and delivering alerts."""
 
     percolate_batch_size: int = 500  # documents per percolate request
+    percolate_concurrency: int = 2  # percolate requests in flight (Elasticsearch search threads)
     max_delivery_attempts: int = 5  # then the delivery is marked failed and reported
     webhook_timeout: float = 10.0
     webhook_secret: SecretStr | None = None  # signs webhook bodies (X-Newsflow-Signature) if set
