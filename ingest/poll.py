@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -61,9 +63,64 @@ def poll_feeds(
         return pool.submit(asyncio.run, coroutine).result()
 
 
+class Parser:
+    """Parses and normalises fetched bodies off the event loop: in worker processes when there are
+    many feeds (feedparser is pure Python, so threads would share one core), else in a thread.
+
+    A worker that dies (a crash inside a parser) breaks the pool: the feed it held fails with the
+    reason, and the remaining feeds are parsed in threads."""
+
+    def __init__(self, settings: Settings, feeds: int) -> None:
+        self._settings = settings
+        wanted = settings.fetch.parse_processes or (os.cpu_count() or 1)
+        use_processes = (
+            wanted > 1 and feeds >= settings.fetch.parse_processes_min_feeds
+            and not multiprocessing.current_process().daemon  # daemonic workers may not fork
+        )
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=wanted, mp_context=multiprocessing.get_context("fork"),
+        ) if use_processes else None
+
+    async def parse(self, spec: FeedSpec, fetched: Fetched, now: datetime
+                    ) -> tuple[ParsedFeed, tuple[Article, ...], tuple[str, ...]]:
+        pool = self._pool
+        if pool is not None:
+            loop = asyncio.get_running_loop()
+            try:
+                outcome = await loop.run_in_executor(pool, _parse_in_worker, spec, fetched,
+                                                     self._settings, now)
+            except concurrent.futures.process.BrokenProcessPool:
+                if self._pool is pool:
+                    log.error("a feed parser process died (on %s or a feed parsed beside it); "
+                              "parsing the rest in threads", spec.url)
+                    self._pool = None
+                    pool.shutdown(wait=False, cancel_futures=True)
+                raise FeedError(spec.url, "the parser process died while parsing this feed") from None
+            if isinstance(outcome, str):
+                raise FeedError(spec.url, outcome)
+            return outcome
+        # CPU-bound: off the event loop, so other feeds' downloads keep flowing meanwhile.
+        return await asyncio.to_thread(_parse_and_normalise, spec, fetched, self._settings, now)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
 async def _poll_all(specs: Sequence[FeedSpec], states: Mapping[str, FeedState], settings: Settings,
                     now: datetime, on_result: ResultCallback | None) -> list[FeedResult]:
     feed_slots = asyncio.Semaphore(max(1, settings.fetch.concurrency))
+    parser = Parser(settings, len(specs))
+    try:
+        return await _poll_with(parser, specs, states, settings, now, on_result, feed_slots)
+    finally:
+        parser.close()
+
+
+async def _poll_with(parser: Parser, specs: Sequence[FeedSpec], states: Mapping[str, FeedState],
+                     settings: Settings, now: datetime, on_result: ResultCallback | None,
+                     feed_slots: asyncio.Semaphore) -> list[FeedResult]:
     async with Fetcher(settings.fetch) as fetcher:
         robots: RobotsRules | None = None
         if settings.fetch.full_text:
@@ -73,7 +130,8 @@ async def _poll_all(specs: Sequence[FeedSpec], states: Mapping[str, FeedState], 
 
         async def one(spec: FeedSpec) -> FeedResult:
             async with feed_slots:
-                result = await poll_one(fetcher, spec, states.get(spec.key), settings, now, robots)
+                result = await poll_one(fetcher, spec, states.get(spec.key), settings, now, robots,
+                                        parser=parser)
             if on_result is not None:
                 try:
                     on_result(result)
@@ -85,7 +143,8 @@ async def _poll_all(specs: Sequence[FeedSpec], states: Mapping[str, FeedState], 
 
 
 async def poll_one(fetcher: Fetcher, spec: FeedSpec, state: FeedState | None, settings: Settings,
-                   now: datetime, robots: RobotsRules | None = None) -> FeedResult:
+                   now: datetime, robots: RobotsRules | None = None, *,
+                   parser: Parser | None = None) -> FeedResult:
     """Poll one feed; every failure becomes a failed (or gone) result."""
     state = state or FeedState(key=spec.key, url=spec.url)
     started = time.perf_counter()
@@ -94,9 +153,7 @@ async def poll_one(fetcher: Fetcher, spec: FeedSpec, state: FeedState | None, se
         if fetched.not_modified:
             result = _not_modified(spec, state, fetched, settings, now)
         else:
-            # CPU-bound: off the event loop, so other feeds' downloads keep flowing meanwhile.
-            feed, articles, warnings = await asyncio.to_thread(_parse_and_normalise, spec, fetched,
-                                                               settings, now)
+            feed, articles, warnings = await (parser or Parser(settings, 1)).parse(spec, fetched, now)
             if settings.fetch.full_text:
                 from ingest.fulltext import complete_bodies
 
@@ -122,6 +179,18 @@ def _parse_and_normalise(spec: FeedSpec, fetched: Fetched, settings: Settings, n
                       max_bytes=settings.fetch.max_body_bytes)
     articles, warnings = normalise_feed(spec, feed, fetched.url, now)
     return feed, articles, warnings
+
+
+def _parse_in_worker(spec: FeedSpec, fetched: Fetched, settings: Settings, now: datetime
+                     ) -> tuple[ParsedFeed, tuple[Article, ...], tuple[str, ...]] | str:
+    """_parse_and_normalise in a parser process: the feed's entries stay behind (only its metadata
+    is used from here on), and a FeedError comes back as its reason (exceptions with their own
+    constructor arguments do not survive pickling)."""
+    try:
+        feed, articles, warnings = _parse_and_normalise(spec, fetched, settings, now)
+    except FeedError as exc:
+        return exc.reason
+    return replace(feed, entries=()), articles, warnings
 
 
 def _not_modified(spec: FeedSpec, state: FeedState, fetched: Fetched, settings: Settings,

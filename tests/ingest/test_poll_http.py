@@ -444,3 +444,46 @@ def test_a_second_cycle_over_many_unchanged_real_feeds_is_all_not_modified(
     assert parsed == [] and all(r.articles == () for r in second)
     conditional = [feed_server.requests_to(f"/real/{p.name}")[-1].headers for p in files]
     assert all("If-None-Match" in h or "If-Modified-Since" in h for h in conditional)
+
+
+def test_many_feeds_are_parsed_in_worker_processes_with_the_same_results_as_in_threads(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+    urls = [feed_server.route(f"/feed{n}.xml", Response(body=rss(item(3 * n), item(3 * n + 1))))
+            for n in range(6)]
+    urls += [feed_server.route("/html", Response(body=b"<html><body>x</body></html>")),
+             feed_server.route("/broken.xml", Response(body=FEED.replace(b"</channel></rss>", b"<item>")))]
+    specs = [FeedSpec(url=u) for u in urls]
+    in_processes = fetch_settings(parse_processes=2, parse_processes_min_feeds=2)
+    assert ingest.poll.Parser(in_processes, len(specs))._pool is not None
+    in_threads = fetch_settings(parse_processes=1)
+    assert ingest.poll.Parser(in_threads, len(specs))._pool is None
+
+    def outcome(results: list[FeedResult]) -> list[tuple[Any, ...]]:
+        return [(r.status, r.reason, r.articles, r.state.title, r.state.item_count) for r in results]
+
+    by_processes = poll_feeds(specs, {}, in_processes, now=NOW)
+    assert outcome(by_processes) == outcome(poll_feeds(specs, {}, in_threads, now=NOW))
+    assert [r.status for r in by_processes] == ["fetched"] * 6 + ["failed", "fetched"]
+    assert by_processes[6].reason  # the parser's reason, carried back from the worker
+    assert sum(len(r.articles) for r in by_processes) == 12 + 3
+
+
+def test_a_parser_process_that_dies_fails_its_feed_and_the_poll_goes_on(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    real = ingest.poll._parse_and_normalise
+
+    def crash_on_poison(spec: Any, *args: Any) -> Any:
+        if spec.url.endswith("/poison.xml"):
+            os._exit(70)  # a crash inside a C parser: the worker is gone, no exception
+        return real(spec, *args)
+
+    # The workers are forked after this patch, so they run it.
+    monkeypatch.setattr(ingest.poll, "_parse_and_normalise", crash_on_poison)
+    poison = feed_server.route("/poison.xml", Response(body=FEED))
+    healthy = [feed_server.route(f"/ok{n}.xml", Response(body=rss(item(n)))) for n in range(4)]
+    settings = fetch_settings(parse_processes=2, parse_processes_min_feeds=2, concurrency=1)
+    results = poll_feeds([FeedSpec(url=u) for u in [poison, *healthy]], {}, settings, now=NOW)
+    assert results[0].status == "failed" and "parser process died" in results[0].reason
+    assert [r.status for r in results[1:]] == ["fetched"] * 4
