@@ -35,6 +35,7 @@ from newsflow.settings import Settings
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
+    from alerts.delivery import DeliveryResult
     from alerts.engine import MatchResult
     from enrich.pipeline import Enricher
     from index.spool import Spool
@@ -146,8 +147,11 @@ class Pipeline:
         self.client = client if client is not None else make_client(settings)
         self._enricher = enricher
         self._ready = False
-        # Alerts matched during ingest (match_alerts=True), waiting for alerts() to deliver them.
+        # Alerts matched during ingest (match_alerts=True): counts, and the new records still to be
+        # delivered by alerts() (those of a cycle whose email digests must wait for its end); what
+        # was delivered during ingest.
         self._matched: list[MatchResult] = []
+        self._delivered: list[DeliveryResult] = []
 
     @property
     def enricher(self) -> Enricher:
@@ -286,9 +290,13 @@ class Pipeline:
         stage clock's "enrich" is the wall time of the whole, the other stages' times within it are
         this process's share.
         """
+        from index.store import BulkResult
+
+        if not changed:
+            return [], BulkResult()  # and the model (and spaCy) stay unloaded
+        from alerts.delivery import deliver_claimed
         from alerts.engine import match_articles
         from enrich.stories import ElasticsearchCandidates, StoryAssigner
-        from index.store import BulkResult
 
         clustered: list[Article] = []
         indexed = dead_lettered = retried = 0
@@ -319,9 +327,15 @@ class Pipeline:
                         now = utc_now()
                         matched = match_articles(self.client, self.settings, assigned, now=now,
                                                  claim_until=now + lease)
-                        self._matched.append(matched)
                         store.clear_alert_pending([a.id for a in assigned])
                     fault_point("after_match")
+                    if self.settings.alerts.email_digest:
+                        self._matched.append(matched)  # one digest per rule per cycle: at the end
+                    else:
+                        with clock("deliver"):
+                            delivered = deliver_claimed(self.client, self.settings, matched.claimed, now=now)
+                        self._matched.append(replace(matched, claimed=()))
+                        self._delivered.append(delivered)
         return clustered, BulkResult(indexed=indexed, dead_lettered=dead_lettered, retried=retried,
                                      errors=tuple(errors))
 
@@ -343,6 +357,7 @@ class Pipeline:
 
         watch = observer or _Silent()
         inline, self._matched = self._matched, []
+        delivered_inline, self._delivered = self._delivered, []
         try:
             self.ensure_ready()
             store = ArticleStore(self.client, self.settings)
@@ -360,15 +375,18 @@ class Pipeline:
             claimed = [record for result in (*inline, matched) for record in result.claimed]
             fresh = deliver_claimed(self.client, self.settings, claimed, now=now)
             older = deliver_pending(self.client, self.settings, now=now)
+            parts = [*delivered_inline, fresh, older]
             delivered = DeliveryResult(
-                sent=fresh.sent + older.sent, failed=fresh.failed + older.failed,
-                deferred=fresh.deferred + older.deferred, failures=fresh.failures + older.failures,
+                sent=sum(p.sent for p in parts), failed=sum(p.failed for p in parts),
+                deferred=sum(p.deferred for p in parts),
+                failures=tuple(f for p in parts for f in p.failures),
             )
         except ElasticsearchUnavailable as exc:
             log.warning("alerts not processed: %s", exc)
             return AlertReport(
                 matched=sum(r.matched for r in inline), created=sum(r.created for r in inline),
-                skipped_reason=str(exc),
+                sent=sum(d.sent for d in delivered_inline), failed=sum(d.failed for d in delivered_inline),
+                deferred=sum(d.deferred for d in delivered_inline), skipped_reason=str(exc),
             )
         failures = tuple(
             f"rule {f.rule!r}, story {f.story_id}, {f.channel}: {f.error} (after {f.attempts} attempts)"
