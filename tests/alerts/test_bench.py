@@ -67,3 +67,35 @@ def test_percolation_cost_reports_each_rule_count_and_leaves_the_prefix_as_found
 def test_rules_can_be_created_before_any_article_exists(settings: Any, es_client: Any) -> None:
     assert create_rules(es_client, settings, 50) == 50
     assert RuleStore(es_client, settings).count() == 50
+
+
+def test_rule_words_pick_out_stories_rather_than_common_news_words(
+    make_article: Callable[..., Article]
+) -> None:
+    # "reports" is in every article, far over the 1% a monitoring term would reach; "zebras" in two.
+    articles = [make_article(f"https://example.com/{n}", title=f"Reports from the desk {n}")
+                for n in range(300)]
+    articles += [make_article(f"https://example.com/z{n}", title="Reports of escaped zebras")
+                 for n in range(2)]
+    queries = synthetic_queries(articles, 100)
+    assert not any("reports" in q for q in queries)
+    assert any("zebras" in q for q in queries)
+
+
+def test_rule_words_are_judged_by_their_stem_as_the_english_analyzer_matches_them(
+    settings: Any, es_client: Any, make_article: Callable[..., Article]
+) -> None:
+    from alerts.bench import english_stems
+
+    RuleStore(es_client, settings).ensure()
+    stems = english_stems(es_client, settings, ["presided", "president", "the"])
+    assert stems["presided"] == stems["president"] and "the" not in stems  # a stop word has no token
+    # "presided" is in two articles, but a rule on it matches "president" in all of them.
+    articles = [make_article(f"https://example.com/{n}", title=f"The president spoke {n}")
+                for n in range(300)]
+    articles += [make_article(f"https://example.com/p{n}", title="She presided over zebras")
+                 for n in range(2)]
+    words = ["she", "presided", "over", "zebras", "the", "president", "spoke"]
+    queries = synthetic_queries(articles, 100, stems=english_stems(es_client, settings, words))
+    assert not any("presided" in q for q in queries) and any("zebras" in q for q in queries)
+    assert any("presided" in q for q in synthetic_queries(articles, 100))  # by the surface word
