@@ -18,19 +18,22 @@ from newsflow.settings import load_settings
 @click.option("--all-feeds", is_flag=True, help="Every file, not only those marked news_publisher=yes.")
 @click.option("--max-feeds", type=int, help="At most this many feed files.")
 @click.option("--rules", type=int, default=1000, show_default=True, help="Saved rules during the cycles.")
+@click.option("--many-rules", type=int, default=10000, show_default=True,
+              help="Run the cold cycle again with this many rules, for what they add (0: skip).")
 @click.option("--naive-fraction", type=float, default=0.25, show_default=True,
               help="Share of the feeds the naive reference pipeline processes.")
 @click.option("--percolation-rules", default="100,1000,10000", show_default=True,
               help="Rule counts for the percolation measurement.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the JSON (default bench-results/bench-<time>.json).")
-def command(corpus: Path, all_feeds: bool, max_feeds: int | None, rules: int, naive_fraction: float,
+def command(corpus: Path, all_feeds: bool, max_feeds: int | None, rules: int, many_rules: int,
+            naive_fraction: float,
             percolation_rules: str, output: Path | None) -> None:
     """Measure a cold cycle, a no-change cycle, the NER limit, a naive pipeline, percolation cost,
     memory, parse and enrichment throughput against the local Elasticsearch; print one JSON object
     with the figures and ratios and write it to a file. Takes several minutes on the full corpus."""
     options = BenchOptions(
-        corpus=corpus, news_only=not all_feeds, max_feeds=max_feeds, rules=rules,
+        corpus=corpus, news_only=not all_feeds, max_feeds=max_feeds, rules=rules, many_rules=many_rules,
         naive_fraction=naive_fraction,
         percolation_rule_counts=tuple(int(n) for n in percolation_rules.split(",") if n.strip()),
         output=output or Path("bench-results") / f"bench-{time.strftime('%Y%m%dT%H%M%S')}.json",
