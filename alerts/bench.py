@@ -13,6 +13,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -153,8 +154,10 @@ def percolation_cost(
             seconds = time.perf_counter() - started
             started = time.perf_counter()
             size = max(1, settings.alerts.percolate_batch_size)
-            for batch in range(0, len(articles), size):
-                for _ in percolate(client, settings, articles[batch:batch + size]):
+            batches = [articles[b:b + size] for b in range(0, len(articles), size)]
+            # As match_articles does it: percolate_concurrency requests in flight.
+            with ThreadPoolExecutor(max(1, settings.alerts.percolate_concurrency)) as pool:
+                for _ in pool.map(lambda batch: sum(1 for _ in percolate(client, settings, batch)), batches):
                     pass
             percolate_seconds = time.perf_counter() - started
             scale = 1000 / len(articles)

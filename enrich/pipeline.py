@@ -19,7 +19,7 @@ import logging
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 
 from spacy.language import Language
 
@@ -92,7 +92,7 @@ class Enricher:
     def stream(
         self, articles: Sequence[Article], *, group_size: int = 0,
         on_progress: Callable[[int], None] | None = None,
-    ) -> Iterator[list[Article]]:
+    ) -> Generator[list[Article], None, None]:
         """Enrich `articles`, yielding them in input order in groups of about `group_size` (0: one
         group) as soon as each group is done.
 

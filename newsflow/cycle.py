@@ -23,6 +23,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -304,11 +305,13 @@ class Pipeline:
         earlier = ElasticsearchCandidates(self.client, self.settings, ingested_before=ingested_before)
         stories = StoryAssigner(earlier, self.settings)
         lease = timedelta(seconds=self.settings.alerts.delivery_lease)
-        with clock("enrich"):
-            groups = self.enricher.stream(
-                changed, group_size=self.settings.enrich.group_size,
-                on_progress=_increments(lambda n: watch.advance("enrich", n)),
-            )
+        groups = self.enricher.stream(
+            changed, group_size=self.settings.enrich.group_size,
+            on_progress=_increments(lambda n: watch.advance("enrich", n)),
+        )
+        # closing(): if indexing fails (Elasticsearch gone: the caller spools), the NER workers are
+        # stopped at once rather than whenever the generator is collected.
+        with clock("enrich"), closing(groups):
             for group in groups:
                 fault_point("after_enrich")
                 with clock("stories"):
