@@ -71,20 +71,26 @@ def deliver_pending(
 
 
 def deliver_claimed(
-    client: Elasticsearch, settings: Settings, claimed: Sequence[Versioned], *, now: datetime | None = None
+    client: Elasticsearch, settings: Settings, claimed: Sequence[Versioned], *, now: datetime | None = None,
+    down: dict[str, str] | None = None,
 ) -> DeliveryResult:
-    """Deliver alerts this run created already claimed (`match_articles(..., claim_until=...)`)."""
+    """Deliver alerts this run created already claimed (`match_articles(..., claim_until=...)`).
+
+    `down`: receivers found down earlier in this run (receiver -> reason), shared by the calls of
+    one run that delivers in several parts, so a dead receiver costs its timeout once per run."""
     if not claimed:
         return DeliveryResult()
-    return _deliver(AlertStore(client, settings), list(claimed), settings, now or utc_now())
+    return _deliver(AlertStore(client, settings), list(claimed), settings, now or utc_now(), down)
 
 
 def _deliver(
-    store: AlertStore, claimed: list[Versioned], settings: Settings, now: datetime
+    store: AlertStore, claimed: list[Versioned], settings: Settings, now: datetime,
+    down: dict[str, str] | None = None,
 ) -> DeliveryResult:
     outcomes: _Outcomes = {}
     try:
-        _attempt_all([item.record for item in claimed], settings, now, outcomes)
+        _attempt_all([item.record for item in claimed], settings, now, outcomes,
+                     {} if down is None else down)
     finally:
         # Even if a sender failed unexpectedly, what was sent is recorded (and not sent again).
         store.save([
@@ -95,13 +101,15 @@ def _deliver(
 
 
 def _attempt_all(
-    records: list[AlertRecord], settings: Settings, now: datetime, outcomes: _Outcomes
+    records: list[AlertRecord], settings: Settings, now: datetime, outcomes: _Outcomes,
+    down: dict[str, str],
 ) -> None:
-    """Attempt every due delivery of the records, writing each outcome into `outcomes`."""
+    """Attempt every due delivery of the records, writing each outcome into `outcomes`.
+
+    A receiver that is down (connection refused, timeouts, 5xx after the quick retries) is not tried
+    again in this run: its other alerts count the same failed attempt without waiting for it again.
+    `down` collects them (receiver -> reason)."""
     config = settings.alerts
-    # A receiver that is down (connection refused, timeouts, 5xx after the quick retries) is not tried
-    # again in this run: its other alerts count the same failed attempt without waiting for it again.
-    down: dict[str, str] = {}
 
     def attempt(deliveries: list[tuple[AlertRecord, ChannelDelivery]], send: Callable[[], None],
                 receiver: str) -> None:

@@ -153,6 +153,7 @@ class Pipeline:
         # was delivered during ingest.
         self._matched: list[MatchResult] = []
         self._delivered: list[DeliveryResult] = []
+        self._down_receivers: dict[str, str] = {}  # found down by a delivery during this run
 
     @property
     def enricher(self) -> Enricher:
@@ -336,7 +337,8 @@ class Pipeline:
                         self._matched.append(matched)  # one digest per rule per cycle: at the end
                     else:
                         with clock("deliver"):
-                            delivered = deliver_claimed(self.client, self.settings, matched.claimed, now=now)
+                            delivered = deliver_claimed(self.client, self.settings, matched.claimed,
+                                                        now=now, down=self._down_receivers)
                         self._matched.append(replace(matched, claimed=()))
                         self._delivered.append(delivered)
         return clustered, BulkResult(indexed=indexed, dead_lettered=dead_lettered, retried=retried,
@@ -361,6 +363,7 @@ class Pipeline:
         watch = observer or _Silent()
         inline, self._matched = self._matched, []
         delivered_inline, self._delivered = self._delivered, []
+        down, self._down_receivers = self._down_receivers, {}  # the next run tries every receiver
         try:
             self.ensure_ready()
             store = ArticleStore(self.client, self.settings)
@@ -376,7 +379,7 @@ class Pipeline:
             if pending:
                 fault_point("after_match")
             claimed = [record for result in (*inline, matched) for record in result.claimed]
-            fresh = deliver_claimed(self.client, self.settings, claimed, now=now)
+            fresh = deliver_claimed(self.client, self.settings, claimed, now=now, down=down)
             older = deliver_pending(self.client, self.settings, now=now)
             parts = [*delivered_inline, fresh, older]
             delivered = DeliveryResult(

@@ -286,6 +286,28 @@ def test_a_receiver_that_is_down_is_tried_once_per_run_and_its_other_alerts_wait
         (f"webhook:{down}", "pending", 1), (f"webhook:{fine}", "sent", 1)}
 
 
+def test_a_run_delivering_in_parts_waits_for_a_down_receiver_once(
+    alert_settings: Callable[..., Any], es_client: Any, feed_server: Any,
+    make_article: Callable[..., Article],
+) -> None:
+    # `newsflow run` delivers each group of articles as it is matched: one run, several parts.
+    settings = alert_settings(webhook_retries=1)
+    down = feed_server.route("/down", Response(status=503))
+    RuleStore(es_client, settings).add("rates", "rates", [f"webhook:{down}"])
+    now = utc_now()
+    found_down: dict[str, str] = {}
+    deferred = 0
+    for part in range(3):
+        article = make_article(f"https://example.com/{part}", story_id=f"s{part}")
+        matched = match_articles(es_client, settings, [article], now=now,
+                                 claim_until=now + timedelta(minutes=5))
+        deferred += deliver_claimed(es_client, settings, matched.claimed, now=now, down=found_down).deferred
+
+    assert deferred == 3
+    assert len(feed_server.requests_to("/down")) == 2  # the first part's attempt and quick retry only
+    assert list(found_down) == [f"webhook:{down}"]
+
+
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 def test_email_logs_in_with_the_configured_credentials(
     alert_settings: Callable[..., Any], es_client: Any, smtp_login_inbox: Any,
