@@ -24,7 +24,9 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import multiprocessing
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -137,8 +139,24 @@ class PeakMemory:
         return self.peak_rss, self.peak_pss
 
 
-def run_cycle_subprocess(feeds_file: Path, env: dict[str, str]) -> dict[str, Any]:
-    """`newsflow run --json` in a fresh process: wall time, peak memory, the report."""
+def cpu_seconds(who: int) -> float:
+    """User + system CPU of this process (RUSAGE_SELF) or of its finished, reaped descendants
+    (RUSAGE_CHILDREN: a child's own children count once it has waited for them)."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def elasticsearch_cpu_seconds(client: Any) -> float:
+    """CPU Elasticsearch has used so far (all nodes)."""
+    stats = client.nodes.stats(metric="process")["nodes"]
+    return sum(node["process"]["cpu"]["total_in_millis"] for node in stats.values()) / 1000
+
+
+def run_cycle_subprocess(feeds_file: Path, env: dict[str, str], client: Any = None) -> dict[str, Any]:
+    """`newsflow run --json` in a fresh process: wall time, CPU (its processes and, given a client,
+    Elasticsearch's), peak memory, the report."""
+    es_before = elasticsearch_cpu_seconds(client) if client is not None else 0.0
+    children_before = cpu_seconds(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "newsflow", "-q", "run", "--feeds", str(feeds_file), "--json"],
@@ -148,10 +166,13 @@ def run_cycle_subprocess(feeds_file: Path, env: dict[str, str]) -> dict[str, Any
     out, err = process.communicate()
     peak_rss, peak_pss = memory.stop()
     seconds = time.perf_counter() - started
+    cpu = {"processes": cpu_seconds(resource.RUSAGE_CHILDREN) - children_before}
+    if client is not None:
+        cpu["elasticsearch"] = elasticsearch_cpu_seconds(client) - es_before
     if process.returncode != 0:
         raise RuntimeError(f"newsflow run failed (exit {process.returncode}): {err[-3000:]}")
-    return {"seconds": seconds, "peak_rss_bytes": peak_rss, "peak_pss_bytes": peak_pss,
-            "report": json.loads(out)}
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_bytes": peak_rss,
+            "peak_pss_bytes": peak_pss, "report": json.loads(out)}
 
 
 def wait_until_quiet(client: Any, *, below: float = 0.05, timeout: float = 90.0) -> float:
@@ -218,13 +239,20 @@ def measure_limit(settings: Settings, texts: Sequence[str], *, components: bool 
     nlp = build_pipeline(settings) if components else load_nlp(settings)
     cores = os.cpu_count() or 1
     words = sum(len(text.split()) for text in texts)
+    self_before, children_before = cpu_seconds(resource.RUSAGE_SELF), cpu_seconds(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     for _doc in nlp.pipe(texts, batch_size=settings.enrich.batch_size,
                          n_process=cores if len(texts) >= 200 else 1):
         pass
     seconds = time.perf_counter() - started
-    return {"texts": len(texts), "words": words, "seconds": seconds, "processes": cores,
-            "pipeline": list(nlp.pipe_names), "words_per_s": words / seconds if seconds else 0.0}
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:  # reap spaCy's workers
+        time.sleep(0.05)
+    cpu = (cpu_seconds(resource.RUSAGE_SELF) - self_before
+           + cpu_seconds(resource.RUSAGE_CHILDREN) - children_before)
+    return {"texts": len(texts), "words": words, "seconds": seconds, "cpu_seconds": cpu,
+            "processes": cores, "pipeline": list(nlp.pipe_names),
+            "words_per_s": words / seconds if seconds else 0.0}
 
 
 def measure_enrichment(settings: Settings, articles: Sequence[Article]) -> dict[str, Any]:
@@ -327,7 +355,7 @@ def run_bench(options: BenchOptions, settings: Settings,
 
                 quiet_seconds += wait_until_quiet(client)
                 say(f"cold cycle over {len(served_files)} feeds")
-                cold = run_cycle_subprocess(feeds_file, env)
+                cold = run_cycle_subprocess(feeds_file, env, client)
                 quiet_seconds += wait_until_quiet(client)
                 say("second cycle, nothing changed")
                 warm = run_cycle_subprocess(feeds_file, env)
@@ -343,7 +371,8 @@ def run_bench(options: BenchOptions, settings: Settings,
                     quiet_seconds += wait_until_quiet(client)
                     say(f"cold cycle again, with {options.many_rules} rules")
                     many = run_cycle_subprocess(feeds_file, {**env, "NEWSFLOW_HOME": str(other_home),
-                                                             "NEWSFLOW_INDEX_PREFIX": other.index_prefix})
+                                                             "NEWSFLOW_INDEX_PREFIX": other.index_prefix},
+                                                client)
 
                 articles = stored_articles(client, settings)
                 from enrich.ner import ner_text
@@ -385,10 +414,12 @@ def run_bench(options: BenchOptions, settings: Settings,
     results.update({
         "waited_for_quiet_seconds": round(quiet_seconds, 1),
         "cold_cycle": {"seconds": round(cold["seconds"], 2), "report": cold["report"],
+                       "cpu_seconds": _rounded(cold["cpu_seconds"]),
                        "peak_pss_mb": round(cold["peak_pss_bytes"] / 2**20, 1),
                        "peak_rss_sum_mb": round(cold["peak_rss_bytes"] / 2**20, 1)},
         "cold_cycle_many_rules": None if many is None else {
             "rules": options.many_rules, "seconds": round(many["seconds"], 2), "report": many["report"],
+            "cpu_seconds": _rounded(many["cpu_seconds"]),
             "peak_pss_mb": round(many["peak_pss_bytes"] / 2**20, 1)},
         "second_cycle": {"seconds": round(warm["seconds"], 2), "report": warm["report"],
                          "peak_pss_mb": round(warm["peak_pss_bytes"] / 2**20, 1),
@@ -402,11 +433,19 @@ def run_bench(options: BenchOptions, settings: Settings,
         "ratios": {
             "cycle_over_limit": round(cold["seconds"] / limit["seconds"], 3),
             "cycle_over_ner_only_limit": round(cold["seconds"] / limit_ner_only["seconds"], 3),
+            # Work rather than time (less sensitive to a noisy machine): CPU of the cycle's processes
+            # plus Elasticsearch's during the cycle, over the CPU of the limit's processes.
+            "cycle_cpu_over_limit_cpu": round(sum(cold["cpu_seconds"].values()) / limit["cpu_seconds"], 3),
+            "cycle_cpu_over_ner_only_limit_cpu": round(
+                sum(cold["cpu_seconds"].values()) / limit_ner_only["cpu_seconds"], 3),
             "naive_over_cycle_per_article": round(naive["seconds_per_article"] / cycle_per_article, 2),
             "second_over_first": round(warm["seconds"] / cold["seconds"], 4),
             # What going from the cycle's rules to many_rules adds to the same cold cycle, measured.
             "many_rules_added_share": (round(many["seconds"] / cold["seconds"] - 1, 4)
                                        if many is not None else None),
+            "many_rules_added_cpu_share": (
+                round(sum(many["cpu_seconds"].values()) / sum(cold["cpu_seconds"].values()) - 1, 4)
+                if many is not None else None),
             # Estimated: 10,000 rules' matching and recording alone (per 1,000 articles, nothing else
             # running) over the cold cycle's time per 1,000 articles.
             "rules_10000_matching_share": round(ten_k / per_1000_cycle, 4) if ten_k else None,

@@ -45,6 +45,8 @@ def test_the_benchmark_runs_on_a_tiny_corpus_and_reports_every_figure(
     assert all(ratios[k] > 0 for k in ("cycle_over_limit", "cycle_over_ner_only_limit",
                                        "naive_over_cycle_per_article", "second_over_first"))
     assert isinstance(ratios["many_rules_added_share"], float)
+    assert ratios["cycle_cpu_over_limit_cpu"] > 0
+    assert results["cold_cycle"]["cpu_seconds"]["elasticsearch"] > 0
     assert ratios["rules_10000_matching_share"] is None  # measured only with 10,000 rules
     assert set(results["goals"]) == {
         "cycle_within_1.25x_limit", "naive_at_least_3x_slower", "no_change_cycle_under_5pct",
