@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -215,16 +214,10 @@ class Pipeline:
             log.warning("%s; this cycle's articles will be spooled", exc)
 
         fetch_started = utc_now()
-        preload = _ModelPreload(self)
-
-        def on_result(result: FeedResult) -> None:
-            watch.advance("fetch")
-            if result.articles:
-                preload.start()
-
         with clock("fetch"):
             watch.stage("fetch", len(specs))
-            results = poll_feeds(specs, states, self.settings, on_result=on_result)
+            results = poll_feeds(specs, states, self.settings,
+                                 on_result=lambda _result: watch.advance("fetch"))
         fault_point("after_fetch")
         report = _feed_counts(results)
         fresh = [article for result in results for article in result.articles]
@@ -447,28 +440,6 @@ def run_cycle(settings: Settings, feeds_file: Path, *, due_only: bool = False,
         return replace(report, feeds_total=len(specs)) if due_only else report
     finally:
         pipeline.close()
-
-class _ModelPreload:
-    """Loads the spaCy model in a background thread while the feeds are still being fetched, once
-    the first feed brings articles (a cycle where nothing changed never loads it). Loading takes a
-    second or more, spent waiting on files while the fetch waits on the network; a failed load is
-    left for the enrich stage, which loads again and reports the error."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self._pipeline = pipeline
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._load, name="newsflow-model-preload", daemon=True)
-            self._thread.start()
-
-    def _load(self) -> None:
-        try:
-            self._pipeline.enricher.nlp  # noqa: B018 - the property loads the model
-        except Exception as exc:  # reported by the enrich stage, which tries again
-            log.debug("model preload failed: %s", exc)
-
 
 def _keep(spool: Spool, articles: Sequence[Article], problems: list[str]) -> None:
     """Put articles in the spool; a full spool is reported, not raised. Nothing is lost while the
