@@ -114,11 +114,6 @@ class AlertStore:
         with translate_errors(self._url):
             return bool(self.client.indices.exists(index=self.index))
 
-    def create(self, records: Sequence[AlertRecord]) -> tuple[int, int]:
-        """Create records that do not exist yet. Returns (created, already existing)."""
-        created, duplicates = self.create_claimed(records, until=None)
-        return len(created), duplicates
-
     def create_claimed(
         self, records: Sequence[AlertRecord], until: datetime | None
     ) -> tuple[list[Versioned], int]:

@@ -36,14 +36,6 @@ def make_client(settings: Settings, **options: Any) -> Elasticsearch:
     return Elasticsearch(settings.es_url, **kwargs)
 
 
-def is_available(client: Elasticsearch) -> bool:
-    """True when the cluster answers a ping."""
-    try:
-        return bool(client.ping())
-    except Exception:  # any transport failure means "not available"
-        return False
-
-
 @contextlib.contextmanager
 def translate_errors(url: str, query: str | None = None) -> Iterator[None]:
     """Turn the client's exceptions into newsflow's, keeping the original as the cause."""

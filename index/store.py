@@ -41,6 +41,11 @@ class BulkResult:
     retried: int = 0  # item retries after 429/5xx
     errors: tuple[str, ...] = ()  # one line per refused document (and per dead-letter failure)
 
+    def __add__(self, other: BulkResult) -> BulkResult:
+        """Both writes together (a cycle writes group by group)."""
+        return BulkResult(self.indexed + other.indexed, self.dead_lettered + other.dead_lettered,
+                          self.retried + other.retried, self.errors + other.errors)
+
 
 @dataclass(frozen=True, slots=True)
 class ItemFailure:

@@ -246,8 +246,8 @@ class Pipeline:
             changed = [*classified.new, *classified.updated]
             watch.stage("enrich", len(changed))
             watch.stage("index", len(changed))
-            clustered, written = self._enrich_and_index(changed, store, clock, watch, match_alerts,
-                                                        ingested_before=fetch_started)
+            written = self._enrich_and_index(changed, store, clock, watch, match_alerts,
+                                             ingested_before=fetch_started)
             spool.discard(a.id for a in batch)
             with clock("feed_state"):
                 self._save_states(results, {a.id for a in classified.new})
@@ -267,7 +267,7 @@ class Pipeline:
             unchanged=len(classified.unchanged),
             indexed=written.indexed,
             dead_lettered=written.dead_lettered,
-            from_spool=sum(1 for a in clustered if a.id in spooled_ids),
+            from_spool=sum(1 for a in changed if a.id in spooled_ids),
             spooled=len(spool),
             problems=tuple(problems),
             seconds=clock.total(),
@@ -277,7 +277,7 @@ class Pipeline:
     def _enrich_and_index(
         self, changed: Sequence[Article], store: ArticleStore, clock: _StageClock, watch: CycleObserver,
         match_alerts: bool, *, ingested_before: datetime,
-    ) -> tuple[list[Article], BulkResult]:
+    ) -> BulkResult:
         """Enrich, cluster, index (and match) the changed articles, group by group.
 
         The NER processes go on with later groups while this process clusters, indexes and matches
@@ -288,14 +288,12 @@ class Pipeline:
         from index.store import BulkResult
 
         if not changed:
-            return [], BulkResult()  # and the model (and spaCy) stay unloaded
+            return BulkResult()  # and the model (and spaCy) stay unloaded
         from alerts.delivery import deliver_claimed
         from alerts.engine import match_articles
         from enrich.stories import ElasticsearchCandidates, StoryAssigner
 
-        clustered: list[Article] = []
-        indexed = dead_lettered = retried = 0
-        errors: list[str] = []
+        written = BulkResult()
         earlier = ElasticsearchCandidates(self.client, self.settings, ingested_before=ingested_before)
         stories = StoryAssigner(earlier, self.settings)
         lease = timedelta(seconds=self.settings.alerts.delivery_lease)
@@ -311,13 +309,8 @@ class Pipeline:
                 with clock("stories"):
                     assigned = stories.assign(group)
                 with clock("index"):
-                    written = store.write(assigned, alert_pending=True)
+                    written += store.write(assigned, alert_pending=True)
                 watch.advance("index", len(assigned))
-                indexed += written.indexed
-                dead_lettered += written.dead_lettered
-                retried += written.retried
-                errors += written.errors
-                clustered += assigned
                 fault_point("after_index")
                 if match_alerts:
                     with clock("match"):
@@ -334,8 +327,7 @@ class Pipeline:
                                                         now=now, down=self._down_receivers)
                         self._matched.append(replace(matched, claimed=()))
                         self._delivered.append(delivered)
-        return clustered, BulkResult(indexed=indexed, dead_lettered=dead_lettered, retried=retried,
-                                     errors=tuple(errors))
+        return written
 
     def _save_states(self, results: Sequence[FeedResult], new_ids: set[str]) -> None:
         from ingest.state import FeedStateStore
