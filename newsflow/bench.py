@@ -47,7 +47,8 @@ from newsflow.models import Article
 from newsflow.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "feeds" / "real"
+SHARED = Path(os.environ.get("NEWSFLOW_SHARED_DIR") or REPO.parent / "shared")  # the read-only corpus
+DEFAULT_CORPUS = SHARED / "corpus" / "feeds" / "real"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,12 +17,27 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# The read-only corpus beside the checkout (as CI has it); elsewhere, point NEWSFLOW_SHARED_DIR at it.
+SHARED = Path(os.environ.get("NEWSFLOW_SHARED_DIR") or REPO.parent / "shared")
 CORPUS = SHARED / "corpus"
 SAMPLES = REPO / "samples"
 
 _SESSION_PREFIX = f"t{uuid.uuid4().hex[:8]}"
 _counter = itertools.count()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `corpus` need the shared corpus. A clone without it skips them, saying where it
+    looked; under CI a missing corpus is an error, so those tests never pass by being skipped."""
+    if CORPUS.is_dir() or not any("corpus" in item.keywords for item in items):
+        return
+    where = f"the shared corpus is not at {CORPUS} (set NEWSFLOW_SHARED_DIR to the folder holding corpus/)"
+    if os.environ.get("CI"):
+        raise pytest.UsageError(where)
+    skip = pytest.mark.skip(reason=where)
+    for item in items:
+        if "corpus" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ MIN_TOPIC_ACCURACY = 0.64  # measured 0.691 (best top-level topic among the gold
 MIN_TOPIC_PRECISION = 0.62  # measured 0.673 (indexed top-level labels)
 MIN_TOPIC_RECALL = 0.63  # measured 0.687
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.corpus]
 
 
 @pytest.fixture(scope="module")

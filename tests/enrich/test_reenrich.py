@@ -12,7 +12,7 @@ from enrich.version import ENRICHMENT_VERSION
 from index.mappings import ANALYSIS, article_mappings
 from tests.enrich.quality import load_gold
 
-pytestmark = [pytest.mark.es, pytest.mark.slow]
+pytestmark = [pytest.mark.es, pytest.mark.slow, pytest.mark.corpus]
 
 
 def test_stored_articles_are_reenriched_in_place_with_only_enrichment_fields(

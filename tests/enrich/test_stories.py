@@ -27,6 +27,8 @@ from tests.enrich.story_pairs import different_story_pairs, edited_copy, long_ar
 MIN_PAIR_PRECISION = 0.95
 MIN_PAIR_RECALL = 0.95
 
+pytestmark = pytest.mark.corpus
+
 
 class NothingStored:
     """A CandidateLookup for a first cycle: no earlier articles anywhere."""

@@ -7,6 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from ingest.fulltext_eval import cases, score
 from ingest.poll import poll_feeds
 from ingest.types import FeedSpec
@@ -23,6 +25,7 @@ def test_token_scores() -> None:
     assert score("", "something").f1 == 0.0
 
 
+@pytest.mark.corpus
 def test_extraction_recovers_most_of_the_true_text_of_real_pages() -> None:
     from ingest.fulltext import extract_main_text
 
@@ -31,6 +34,7 @@ def test_extraction_recovers_most_of_the_true_text_of_real_pages() -> None:
     assert sum(s.f1 for s in scores) / len(scores) > 0.8
 
 
+@pytest.mark.corpus
 def test_summary_only_items_get_the_page_text_honouring_robots_txt_and_reusing_the_cache(
         feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
     page = gzip.decompress((FUNDUS / "html" / "APNews_0.html.gz").read_bytes())
@@ -61,6 +65,7 @@ def test_summary_only_items_get_the_page_text_honouring_robots_txt_and_reusing_t
     assert feed_server.requests_to("/private/2") == []
 
 
+@pytest.mark.corpus
 def test_a_robots_crawl_delay_spaces_the_page_requests(
         feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
     import itertools

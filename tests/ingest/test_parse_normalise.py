@@ -159,6 +159,7 @@ def test_a_feed_of_50000_items_is_parsed_in_full() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.corpus
 def test_the_whole_feedparser_test_corpus_parses_without_an_escaping_exception() -> None:
     paths = sorted(p for p in (CORPUS / "feeds" / "feedparser-tests").rglob("*") if p.is_file())
     assert len(paths) == 2107
@@ -174,6 +175,7 @@ def test_the_whole_feedparser_test_corpus_parses_without_an_escaping_exception()
     assert len(failures) < 20, failures
 
 
+@pytest.mark.corpus
 def test_parse_throughput_reports_files_items_and_rate() -> None:
     paths = sorted(REAL_FEEDS.glob("tlsc__*"))
     figures = parse_throughput(paths)
