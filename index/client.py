@@ -14,10 +14,26 @@ from typing import Any
 
 import elastic_transport
 import elasticsearch
+import orjson
 from elasticsearch import Elasticsearch
+from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
 from newsflow.errors import ElasticsearchUnavailable, IndexError_, QueryError
 from newsflow.settings import Settings
+
+
+class OrjsonNdjsonSerializer(NdjsonSerializer):
+    """Bulk bodies (NDJSON) encoded with orjson rather than the standard library's json.
+
+    A cycle sends tens of thousands of small documents (articles, alert records); encoding them
+    with json took about a fifth of the parent process's time when 10,000 rules raised 79,000
+    alerts. The client ships an orjson serializer for JSON bodies only."""
+
+    def json_dumps(self, data: Any) -> bytes:
+        return orjson.dumps(data, default=self.default)
+
+    def json_loads(self, data: bytes) -> Any:
+        return orjson.loads(data)
 
 
 def make_client(settings: Settings, **options: Any) -> Elasticsearch:
@@ -27,6 +43,8 @@ def make_client(settings: Settings, **options: Any) -> Elasticsearch:
         "retry_on_timeout": True,
         "max_retries": 2,
         "verify_certs": settings.es_verify_certs,
+        "serializers": {OrjsonSerializer.mimetype: OrjsonSerializer(),
+                        OrjsonNdjsonSerializer.mimetype: OrjsonNdjsonSerializer()},
     }
     if settings.es_api_key is not None:
         kwargs["api_key"] = settings.es_api_key.get_secret_value()
