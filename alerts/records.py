@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 from alerts.rules import Rule
@@ -188,6 +189,7 @@ def attempt_failed(
                    last_attempt_at=now, last_error=error)
 
 
+@lru_cache(maxsize=4096)
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
