@@ -1,6 +1,8 @@
 """Delivering pending alerts over their channels, with retries across cycles.
 
-Each run: find records with a due delivery, claim them (conditional write), send every due channel,
+New alerts delivered at once (`deliver_then_record`): send, then create each record with its outcome,
+one write per alert. Retries and alerts created earlier (`deliver_pending`, `deliver_claimed`):
+find records with a due delivery, claim them (conditional write), send every due channel,
 then store each channel's outcome. A channel is marked sent only after it succeeded; a failed one is
 retried in a later run with exponential backoff, up to `max_delivery_attempts`, then marked failed
 and reported in the result. In e-mail digest mode, one message per rule and address carries all of
@@ -19,6 +21,7 @@ from functools import partial
 import httpx
 from elasticsearch import Elasticsearch
 
+from alerts.lock import RecordingLock
 from alerts.records import AlertRecord, ChannelDelivery, attempt_failed, delivered
 from alerts.senders import send_email, send_log, send_webhook
 from alerts.store import AlertStore, Versioned
@@ -83,6 +86,46 @@ def deliver_claimed(
     return _deliver(AlertStore(client, settings), list(claimed), settings, now or utc_now(), down)
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    created: int = 0  # new alert records, written with their delivery status
+    already_recorded: int = 0  # (rule, story) pairs recorded before: not delivered again
+    delivery: DeliveryResult = DeliveryResult()
+
+
+def deliver_then_record(
+    client: Elasticsearch, settings: Settings, records: Sequence[AlertRecord], *, now: datetime,
+    down: dict[str, str],
+) -> Recorded:
+    """Deliver new alerts, then record each with its outcome: one write per alert.
+
+    Under the prefix's recording lock: records that exist already (any run, real time) are left
+    out, the rest are delivered, then created with op_type=create. A run that dies after sending and
+    before recording leaves its articles in the alert queue: the next run sends the same alert ids
+    again (at least once, as for a run that dies after claiming in `deliver_pending`). Deliveries
+    that failed are recorded pending, for `deliver_pending` to retry."""
+    if not records:
+        return Recorded()
+    store = AlertStore(client, settings)
+    store.ensure_exists()
+    with RecordingLock(client, settings).held():
+        recorded = store.existing([record.id for record in records])
+        fresh = [record for record in records if record.id not in recorded]
+        outcomes: _Outcomes = {}
+        try:
+            _attempt_all(fresh, settings, now, outcomes, down)
+        finally:
+            # Even if a sender failed unexpectedly, what was sent is recorded (and not sent again);
+            # what was not attempted is recorded pending and due.
+            created, conflicts = store.create_claimed(
+                [_with_outcomes(record, outcomes) for record in fresh], until=None)
+    if conflicts:
+        log.warning("alerts: %d alerts were recorded by another run while this one delivered them "
+                    "(its recording lock had expired): they may have been delivered twice", conflicts)
+    return Recorded(created=len(created), already_recorded=len(recorded) + conflicts,
+                    delivery=_summarise(outcomes, {record.id: record for record in fresh}))
+
+
 def _deliver(
     store: AlertStore, claimed: list[Versioned], settings: Settings, now: datetime,
     down: dict[str, str] | None = None,
@@ -130,26 +173,30 @@ def _attempt_all(
             for record, delivery in deliveries:
                 outcomes[(record.id, delivery.channel)] = delivered(delivery, now)
 
+    webhooks: list[tuple[AlertRecord, ChannelDelivery, str]] = []
     emails: dict[tuple[str, str], list[tuple[AlertRecord, ChannelDelivery]]] = defaultdict(list)
     logs: dict[str, list[tuple[AlertRecord, ChannelDelivery]]] = defaultdict(list)
-    with httpx.Client(timeout=config.webhook_timeout, follow_redirects=False) as http:
-        for record in records:
-            for delivery in record.deliveries:
-                if not delivery.is_due(now):
-                    continue
-                kind, target = delivery.channel.split(":", 1)
-                if kind == "webhook":
-                    attempt([(record, delivery)], partial(send_webhook, http, target, record, config),
-                            receiver=delivery.channel)
-                elif kind == "log":
-                    logs[target].append((record, delivery))
-                elif kind == "email":
-                    # Digest: one group per (rule, address); otherwise one group per alert.
-                    key = (record.rule, target) if config.email_digest else (record.id, target)
-                    emails[key].append((record, delivery))
-                else:
-                    attempt([(record, delivery)], _unknown_channel(delivery.channel),
-                            receiver=delivery.channel)
+    for record in records:
+        for delivery in record.deliveries:
+            if not delivery.is_due(now):
+                continue
+            kind, target = delivery.channel.split(":", 1)
+            if kind == "webhook":
+                webhooks.append((record, delivery, target))
+            elif kind == "log":
+                logs[target].append((record, delivery))
+            elif kind == "email":
+                # Digest: one group per (rule, address); otherwise one group per alert.
+                key = (record.rule, target) if config.email_digest else (record.id, target)
+                emails[key].append((record, delivery))
+            else:
+                attempt([(record, delivery)], _unknown_channel(delivery.channel),
+                        receiver=delivery.channel)
+    if webhooks:  # an HTTP client loads the CA bundle (~50 ms of CPU): only when there is a webhook
+        with httpx.Client(timeout=config.webhook_timeout, follow_redirects=False) as http:
+            for record, delivery, target in webhooks:
+                attempt([(record, delivery)], partial(send_webhook, http, target, record, config),
+                        receiver=delivery.channel)
     for path, group in logs.items():  # one append and one fsync per file
         attempt(group, partial(send_log, path, [r for r, _ in group]), receiver=f"log:{path}")
     smtp_server = f"smtp:{config.smtp_host}:{config.smtp_port}"
