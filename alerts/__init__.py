@@ -3,8 +3,10 @@
 The cycle calls, after indexing a batch of articles:
 
     ensure_alert_indices(client, settings)             # once; idempotent
-    match_articles(client, settings, articles)        # record new alerts (one per rule and story)
+    match_and_deliver(client, settings, articles)     # deliver new alerts, record each (rule, story) once
     deliver_pending(client, settings)                 # send due deliveries, retry earlier failures
+
+(`match_articles` records new alerts pending, for a later `deliver_pending`: e-mail digests.)
 
 Rules are managed with RuleStore (and `newsflow alerts add|list|remove`).
 """
@@ -15,7 +17,8 @@ from elasticsearch import Elasticsearch
 
 from alerts.channels import Channel, parse_channel
 from alerts.delivery import DeliveryFailure, DeliveryResult, deliver_pending
-from alerts.engine import MatchResult, match_articles
+from alerts.engine import MatchResult, match_and_deliver, match_articles
+from alerts.lock import RecordingLock
 from alerts.records import AlertRecord, alert_id_for
 from alerts.rules import Rule, RuleStore
 from alerts.store import AlertStore
@@ -28,17 +31,20 @@ __all__ = [
     "DeliveryFailure",
     "DeliveryResult",
     "MatchResult",
+    "RecordingLock",
     "Rule",
     "RuleStore",
     "alert_id_for",
     "deliver_pending",
     "ensure_alert_indices",
+    "match_and_deliver",
     "match_articles",
     "parse_channel",
 ]
 
 
 def ensure_alert_indices(client: Elasticsearch, settings: Settings) -> None:
-    """Create (or add new fields to) `<prefix>-rules` and `<prefix>-alerts`. Idempotent."""
+    """Create (or add new fields to) `<prefix>-rules`, `<prefix>-alerts` and `<prefix>-locks`. Idempotent."""
     RuleStore(client, settings).ensure()
     AlertStore(client, settings).ensure()
+    RecordingLock(client, settings).ensure()

@@ -5,7 +5,7 @@ comes back with `_percolator_document_slot`, the positions of the documents it m
 rules are paged through (sorted by name, `search_after`) if a batch matches more than 10,000 of them.
 A few batches are percolated at once (`percolate_concurrency`), each on its own search thread.
 Recording is idempotent (see alerts.store): copies of a story and re-runs are counted as duplicates
-and never alert again.
+and never alert again. Every run records under the prefix's recording lock (alerts.lock).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from alerts.delivery import DeliveryResult, deliver_then_record
+from alerts.lock import RecordingLock
 from alerts.records import AlertRecord, new_record
 from alerts.rules import Rule, rules_index
 from alerts.store import AlertStore, Versioned
@@ -58,42 +60,75 @@ def match_articles(
     """Match articles against all rules of the prefix and record the new alerts (pending delivery).
 
     With `claim_until`, the new records are created already held for delivery by the caller until
-    then, and returned in `MatchResult.claimed` for `deliver_claimed`."""
+    then, and returned in `MatchResult.claimed` for `deliver_claimed`. Two writes per alert (this
+    one and the delivery status); `match_and_deliver` needs one, where delivery can happen at once."""
+    now = now or utc_now()
+    found = find_alerts(client, settings, articles, now)
+    if not found.records:
+        return MatchResult(matched=found.matched, duplicates=found.duplicates)
+    store = AlertStore(client, settings)
+    store.ensure_exists()
+    with RecordingLock(client, settings).held():
+        new, existing = store.create_claimed(found.records, until=claim_until)
+    log.info("alerts: %d articles matched %d times: %d new alerts, %d already alerted stories",
+             found.articles, found.matched, len(new), found.duplicates + existing)
+    return MatchResult(matched=found.matched, created=len(new), duplicates=found.duplicates + existing,
+                       claimed=tuple(new) if claim_until is not None else ())
+
+
+def match_and_deliver(
+    client: Elasticsearch, settings: Settings, articles: Sequence[Article], *,
+    now: datetime | None = None, down: dict[str, str] | None = None,
+) -> tuple[MatchResult, DeliveryResult]:
+    """Match articles against all rules, deliver the new alerts at once, then record them: one write
+    per alert, with its delivery status (alerts.delivery.deliver_then_record).
+
+    `down`: receivers found down earlier in this run, as for `deliver_claimed`. Raises AlertsBusy if
+    another run keeps the recording lock past `alerts.lock_wait`: nothing was delivered then."""
+    now = now or utc_now()
+    found = find_alerts(client, settings, articles, now)
+    if not found.records:
+        return MatchResult(matched=found.matched, duplicates=found.duplicates), DeliveryResult()
+    recorded = deliver_then_record(client, settings, found.records, now=now,
+                                   down={} if down is None else down)
+    duplicates = found.duplicates + recorded.already_recorded
+    log.info("alerts: %d articles matched %d times: %d new alerts, %d already alerted stories",
+             found.articles, found.matched, recorded.created, duplicates)
+    return (MatchResult(matched=found.matched, created=recorded.created, duplicates=duplicates),
+            recorded.delivery)
+
+
+@dataclass(frozen=True, slots=True)
+class FoundAlerts:
+    articles: int  # distinct articles matched
+    matched: int  # rule × article hits
+    duplicates: int  # hits on a story another article of the same call already alerted for the rule
+    records: list[AlertRecord]  # one per (rule, story): the first copy in article order
+
+
+def find_alerts(
+    client: Elasticsearch, settings: Settings, articles: Sequence[Article], now: datetime
+) -> FoundAlerts:
+    """Percolate the articles in batches and make one alert record per (rule, story). Writes nothing."""
     unique = list({article.id: article for article in articles}.values())
     if not unique:
-        return MatchResult()
-    now = now or utc_now()
-    store = AlertStore(client, settings)
-    matched = created = duplicates = 0
-    claimed: list[Versioned] = []
-    store_ready = False
+        return FoundAlerts(0, 0, 0, [])
+    matched = duplicates = 0
+    records: dict[str, AlertRecord] = {}
     size = max(1, settings.alerts.percolate_batch_size)
     batches = [unique[start:start + size] for start in range(0, len(unique), size)]
     # Percolation is Elasticsearch's work, one search thread per request: a few requests in flight
-    # use its other cores. Recording stays in batch order, so the first copy of a story still wins.
+    # use its other cores. Results are taken in batch order, so the first copy of a story wins.
     with ThreadPoolExecutor(max(1, settings.alerts.percolate_concurrency)) as pool:
         for found in pool.map(lambda batch: list(percolate(client, settings, batch)), batches):
-            records: dict[str, AlertRecord] = {}
+            matched += len(found)
             for match in found:
                 record = new_record(match.rule, match.article, now)
-                # Two copies of one story in the same batch: the first (in article order) is kept.
                 if record.id in records:
                     duplicates += 1
                 else:
                     records[record.id] = record
-            matched += len(found)
-            if records:
-                if not store_ready:
-                    store.ensure_exists()
-                    store_ready = True
-                new, existing = store.create_claimed(list(records.values()), until=claim_until)
-                created += len(new)
-                duplicates += existing
-                if claim_until is not None:
-                    claimed += new
-    log.info("alerts: %d articles matched %d times: %d new alerts, %d already alerted stories",
-             len(unique), matched, created, duplicates)
-    return MatchResult(matched=matched, created=created, duplicates=duplicates, claimed=tuple(claimed))
+    return FoundAlerts(len(unique), matched, duplicates, list(records.values()))
 
 
 def percolate(

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from newsflow.errors import ElasticsearchUnavailable, SpoolFullError
+from newsflow.errors import AlertsBusy, ElasticsearchUnavailable, SpoolFullError
 from newsflow.models import Article, utc_now
 from newsflow.settings import Settings
 
@@ -289,8 +289,6 @@ class Pipeline:
 
         if not changed:
             return BulkResult()  # and the model (and spaCy) stay unloaded
-        from alerts.delivery import deliver_claimed
-        from alerts.engine import match_articles
         from enrich.stories import ElasticsearchCandidates, StoryAssigner
 
         written = BulkResult()
@@ -313,21 +311,38 @@ class Pipeline:
                 watch.advance("index", len(assigned))
                 fault_point("after_index")
                 if match_alerts:
-                    with clock("match"):
-                        now = utc_now()
-                        matched = match_articles(self.client, self.settings, assigned, now=now,
-                                                 claim_until=now + lease)
-                        store.clear_alert_pending([a.id for a in assigned])
-                    fault_point("after_match")
-                    if self.settings.alerts.email_digest:
-                        self._matched.append(matched)  # one digest per rule per cycle: at the end
-                    else:
-                        with clock("deliver"):
-                            delivered = deliver_claimed(self.client, self.settings, matched.claimed,
-                                                        now=now, down=self._down_receivers)
-                        self._matched.append(replace(matched, claimed=()))
-                        self._delivered.append(delivered)
+                    self._match_group(assigned, store, clock, lease)
         return written
+
+    def _match_group(self, articles: Sequence[Article], store: ArticleStore, clock: _StageClock,
+                     lease: timedelta) -> None:
+        """Match one indexed group against the rules and deliver its new alerts at once (one write
+        per alert), or, with e-mail digests, record them claimed for `alerts()` to send at the end."""
+        from alerts.delivery import deliver_then_record
+        from alerts.engine import MatchResult, find_alerts, match_articles
+
+        now = utc_now()
+        try:
+            if self.settings.alerts.email_digest:  # one digest per rule per cycle: sent at the end
+                with clock("match"):
+                    matched = match_articles(self.client, self.settings, articles, now=now,
+                                             claim_until=now + lease)
+            else:
+                with clock("match"):
+                    found = find_alerts(self.client, self.settings, articles, now)
+                with clock("deliver"):
+                    recorded = deliver_then_record(self.client, self.settings, found.records, now=now,
+                                                   down=self._down_receivers)
+                matched = MatchResult(matched=found.matched, created=recorded.created,
+                                      duplicates=found.duplicates + recorded.already_recorded)
+                self._delivered.append(recorded.delivery)
+        except AlertsBusy as exc:
+            log.warning("%s", exc)  # the group stays in the alert queue: alerts() tries again
+            return
+        with clock("match"):
+            store.clear_alert_pending([a.id for a in articles])
+        fault_point("after_match")
+        self._matched.append(matched)
 
     def _save_states(self, results: Sequence[FeedResult], new_ids: set[str]) -> None:
         from ingest.state import FeedStateStore
@@ -342,10 +357,11 @@ class Pipeline:
         """Match every article still in the alert queue against the rules, then deliver the new
         alerts (these and those matched during ingest) and any older ones due again."""
         from alerts.delivery import DeliveryResult, deliver_claimed, deliver_pending
-        from alerts.engine import match_articles
+        from alerts.engine import MatchResult, match_and_deliver, match_articles
         from index.store import ArticleStore
 
         watch = observer or _Silent()
+        busy = ""
         inline, self._matched = self._matched, []
         delivered_inline, self._delivered = self._delivered, []
         down, self._down_receivers = self._down_receivers, {}  # the next run tries every receiver
@@ -356,17 +372,29 @@ class Pipeline:
             pending = store.alert_pending()
             watch.stage("alerts", len(pending))
             now = utc_now()
-            # New alerts are created held for this run (as a claim would hold them) and delivered
-            # from memory; older ones still due (retries, a crashed run's) are found and claimed.
+            # New alerts are delivered at once and recorded with their outcome (with e-mail digests:
+            # created held for this run, as a claim would hold them, and sent together); older ones
+            # still due (retries, a crashed run's) are found and claimed.
             lease = timedelta(seconds=self.settings.alerts.delivery_lease)
-            matched = match_articles(self.client, self.settings, pending, now=now, claim_until=now + lease)
-            store.clear_alert_pending([a.id for a in pending])
-            if pending:
-                fault_point("after_match")
+            delivered_now = DeliveryResult()
+            try:
+                if self.settings.alerts.email_digest:
+                    matched = match_articles(self.client, self.settings, pending, now=now,
+                                             claim_until=now + lease)
+                else:
+                    matched, delivered_now = match_and_deliver(self.client, self.settings, pending,
+                                                               now=now, down=down)
+            except AlertsBusy as exc:
+                log.warning("%s", exc)
+                busy, matched = str(exc), MatchResult()
+            else:
+                store.clear_alert_pending([a.id for a in pending])
+                if pending:
+                    fault_point("after_match")
             claimed = [record for result in (*inline, matched) for record in result.claimed]
             fresh = deliver_claimed(self.client, self.settings, claimed, now=now, down=down)
             older = deliver_pending(self.client, self.settings, now=now)
-            parts = [*delivered_inline, fresh, older]
+            parts = [*delivered_inline, delivered_now, fresh, older]
             delivered = DeliveryResult(
                 sent=sum(p.sent for p in parts), failed=sum(p.failed for p in parts),
                 deferred=sum(p.deferred for p in parts),
@@ -389,6 +417,7 @@ class Pipeline:
             matched=matched.matched + sum(r.matched for r in inline),
             created=matched.created + sum(r.created for r in inline),
             sent=delivered.sent, failed=delivered.failed, deferred=delivered.deferred, failures=failures,
+            skipped_reason=busy,
         )
 
     def run(self, specs: Sequence[FeedSpec], observer: CycleObserver | None = None) -> CycleReport:

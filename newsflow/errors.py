@@ -14,7 +14,8 @@
     │   ├── SpoolFullError     the on-disk spool reached its size limit
     │   └── KibanaError        Kibana refused or could not be reached (saved-objects import)
     └── AlertError             a rule or channel is invalid, or a delivery failed
-        └── DeliveryError      one delivery attempt over one channel failed
+        ├── DeliveryError      one delivery attempt over one channel failed
+        └── AlertsBusy         another run holds the alert-recording lock longer than we wait
 
 Errors of dependencies (httpx, elasticsearch, feedparser, spaCy) are translated into these at the
 boundary, with `raise ... from exc`, so callers catch one family.
@@ -115,3 +116,16 @@ class DeliveryError(AlertError):
         self.reason = reason
         self.retryable = retryable  # False: retrying within this delivery cannot help (e.g. HTTP 400)
         super().__init__(f"delivery to {channel} failed: {reason}")
+
+
+class AlertsBusy(AlertError):
+    """Another run is recording alerts for this prefix and did not finish within the wait.
+
+    The articles stay in the alert queue; a later run matches them."""
+
+    def __init__(self, holder: str, until: str, waited: float) -> None:
+        self.holder = holder
+        self.until = until
+        super().__init__(
+            f"another run ({holder}) holds the alert-recording lock until {until}; waited {waited:.0f} s, "
+            "the articles stay queued for the next run (if that run died, its lock expires then)")

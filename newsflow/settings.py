@@ -118,6 +118,9 @@ class AlertSettings(BaseModel):
     retry_backoff: float = 60.0  # seconds before a failed delivery is retried (a later cycle); doubles
     retry_backoff_max: float = 3600.0  # ceiling of the delay between two delivery attempts
     delivery_lease: float = 300.0  # seconds a claimed delivery is held before another run may retry it
+    # Seconds a run waits for another run's alert-recording lock (alerts.lock) before it leaves its
+    # articles in the alert queue for a later run.
+    lock_wait: float = 60.0
     smtp_timeout: float = 30.0
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
