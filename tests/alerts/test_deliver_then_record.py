@@ -123,3 +123,18 @@ def test_the_lock_is_free_after_use_and_an_expired_lease_can_be_taken_over(
     assert es_client.get(index=second.index, id=LOCK_ID)["_source"]["holder"] == "second"
     second.release()
     assert not es_client.options(ignore_status=404).get(index=second.index, id=LOCK_ID)["found"]
+
+
+def test_an_alerts_index_of_an_earlier_version_gains_only_the_fields_it_lacks() -> None:
+    from alerts.store import ALERT_PROPERTIES, missing_properties
+
+    earlier = {name: spec for name, spec in ALERT_PROPERTIES.items() if name != "delivered_at"}
+    earlier["query"] = {"type": "keyword", "ignore_above": 8191}  # indexed, as it used to be
+    earlier["deliveries"] = {"type": "object", "properties": {"channel": {"type": "keyword"}}}
+
+    missing = missing_properties(earlier, ALERT_PROPERTIES)
+
+    assert set(missing) == {"delivered_at", "deliveries"}  # `query` is left as it is
+    assert "channel" not in missing["deliveries"]["properties"]
+    assert "status" in missing["deliveries"]["properties"]
+    assert missing_properties(ALERT_PROPERTIES, ALERT_PROPERTIES) == {}
