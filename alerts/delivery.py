@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -22,7 +22,7 @@ import httpx
 from elasticsearch import Elasticsearch
 
 from alerts.lock import RecordingLock
-from alerts.records import AlertRecord, ChannelDelivery, attempt_failed, delivered
+from alerts.records import AlertRecord, ChannelDelivery, attempt_failed, delivered, with_deliveries
 from alerts.senders import send_email, send_log, send_webhook
 from alerts.store import AlertStore, Versioned
 from newsflow.errors import DeliveryError
@@ -213,7 +213,7 @@ def _unknown_channel(channel: str) -> Callable[[], None]:
 
 def _with_outcomes(record: AlertRecord, outcomes: _Outcomes) -> AlertRecord:
     deliveries = tuple(outcomes.get((record.id, d.channel), d) for d in record.deliveries)
-    return replace(record, deliveries=deliveries)
+    return with_deliveries(record, deliveries)
 
 
 def _summarise(outcomes: _Outcomes, records: dict[str, AlertRecord]) -> DeliveryResult:

@@ -11,6 +11,7 @@ and never alert again. Every run records under the prefix's recording lock (aler
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -151,20 +152,63 @@ def percolate(
                 size=page_size,
                 sort=[{"rule.name": "asc"}],
                 search_after=search_after,
-                source_includes=["rule"],  # hits carry _percolator_document_slot in "fields"
+                # Ids and versions only (hits carry _percolator_document_slot in "fields"): the rules
+                # come from a cache, so Elasticsearch need not load and send each matching rule's
+                # source for every batch.
+                source=False,
+                version=True,
                 track_total_hits=False,
             )
         if response.get("status") == 404 or "hits" not in response:
             return  # no rules index: nothing to match
         hits = response["hits"]["hits"]
+        rules = _RULES.get(client, settings, index, [(hit["_id"], hit["_version"]) for hit in hits])
         for hit in hits:
-            rule = Rule.from_source(hit["_source"])
+            rule = rules.get(hit["_id"])
+            if rule is None:
+                continue  # removed since it matched
             slots = (hit.get("fields") or {}).get("_percolator_document_slot") or []
             for slot in sorted(int(s) for s in slots):
                 yield Match(rule, articles[slot])
         if len(hits) < page_size:
             return
         search_after = hits[-1]["sort"]
+
+
+class _RuleCache:
+    """Rules by (index, name), with the document version they were read at. A rule saved again
+    (a new query or channels under the same name) has a new version and is read again."""
+
+    def __init__(self) -> None:
+        self._rules: dict[tuple[str, str], tuple[int, Rule]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, client: Elasticsearch, settings: Settings, index: str,
+            wanted: Sequence[tuple[str, int]]) -> dict[str, Rule]:
+        found: dict[str, Rule] = {}
+        missing: list[str] = []
+        with self._lock:
+            for name, version in wanted:
+                cached = self._rules.get((index, name))
+                if cached is not None and cached[0] == version:
+                    found[name] = cached[1]
+                else:
+                    missing.append(name)
+        for start in range(0, len(missing), _RULES_PAGE):
+            with translate_errors(settings.es_url_redacted):
+                response = client.mget(index=index, ids=missing[start:start + _RULES_PAGE],
+                                       source_includes=["rule"], filter_path="docs._id,docs._version,"
+                                       "docs.found,docs._source")
+            with self._lock:
+                for doc in response.get("docs") or ():
+                    if doc.get("found"):
+                        rule = Rule.from_source(doc["_source"])
+                        self._rules[(index, doc["_id"])] = (doc["_version"], rule)
+                        found[doc["_id"]] = rule
+        return found
+
+
+_RULES = _RuleCache()
 
 
 def match_document(article: Article, settings: Settings) -> dict[str, Any]:

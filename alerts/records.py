@@ -106,14 +106,15 @@ class AlertRecord:
 
     def to_source(self) -> dict[str, Any]:
         """The document in `<prefix>-alerts` (flat keyword/date fields for Kibana)."""
+        status = self.status
         delivered = [d.delivered_at for d in self.deliveries if d.delivered_at is not None]
         errors = [d.last_error for d in self.deliveries if d.last_error and d.status != "sent"]
         return {
             **self.payload(),
-            "status": self.status,
+            "status": status,
             "attempts": max((d.attempts for d in self.deliveries), default=0),
             "next_attempt_at": _iso_or_none(self.next_attempt_at),
-            "delivered_at": _iso(max(delivered)) if delivered and self.status == "sent" else None,
+            "delivered_at": _iso(max(delivered)) if delivered and status == "sent" else None,
             "last_error": errors[-1] if errors else None,
             "deliveries": [
                 {
@@ -172,8 +173,15 @@ def new_record(rule: Rule, article: Article, now: datetime) -> AlertRecord:
 
 
 def delivered(delivery: ChannelDelivery, now: datetime) -> ChannelDelivery:
-    return replace(delivery, status="sent", attempts=delivery.attempts + 1, next_attempt_at=None,
-                   last_attempt_at=now, delivered_at=now, last_error="")
+    # Built directly: dataclasses.replace costs ~6 µs, and a cycle with many rules sends ~80,000.
+    return ChannelDelivery(channel=delivery.channel, status="sent", attempts=delivery.attempts + 1,
+                           next_attempt_at=None, last_attempt_at=now, delivered_at=now, last_error="")
+
+
+def with_deliveries(record: AlertRecord, deliveries: tuple[ChannelDelivery, ...]) -> AlertRecord:
+    """The record with these delivery states (built directly, as `delivered`)."""
+    return AlertRecord(id=record.id, rule=record.rule, query=record.query, story_id=record.story_id,
+                       article=record.article, matched_at=record.matched_at, deliveries=deliveries)
 
 
 def attempt_failed(

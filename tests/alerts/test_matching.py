@@ -174,3 +174,23 @@ def test_rules_saved_in_the_earlier_three_field_form_are_saved_again_and_still_m
     assert es_client.get(index=rules.index, id="rates")["_version"] == 2
     match_articles(es_client, settings, [make_article()])
     assert [r.rule for r in AlertStore(es_client, settings).all()] == ["rates"]
+
+
+def test_a_rule_saved_again_under_its_name_matches_with_its_new_query_and_channels(
+    settings: Any, es_client: Any, make_article: Callable[..., Article]
+) -> None:
+    rules = RuleStore(es_client, settings)
+    rules.add("watch", "interest", ["log:/tmp/first.jsonl"])
+    match_articles(es_client, settings, [make_article("https://example.com/a", story_id="a")])
+    rules.add("watch", "harbour", ["log:/tmp/second.jsonl"])
+
+    match_articles(es_client, settings, [
+        make_article("https://example.com/b", story_id="b"),
+        make_article("https://example.com/c", story_id="c", title="Harbour reopens", summary="",
+                     body="Ships sail again."),
+    ])
+
+    alerts = {r.story_id: r for r in AlertStore(es_client, settings).all()}
+    assert sorted(alerts) == ["a", "c"]  # b matches only the old query
+    assert [d.channel for d in alerts["c"].deliveries] == ["log:/tmp/second.jsonl"]
+    assert alerts["c"].query == "harbour"
