@@ -20,7 +20,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from alerts.engine import match_articles, percolate
+from alerts.engine import match_and_deliver, percolate
 from alerts.rules import Rule, RuleStore, rules_index
 from alerts.store import AlertStore, alerts_index
 from index.client import translate_errors
@@ -133,12 +133,14 @@ def remove_bench_rules(client: Elasticsearch, settings: Settings) -> None:
 
 def percolation_cost(
     client: Elasticsearch, settings: Settings, articles: Sequence[Article],
-    rule_counts: Iterable[int] = (100, 1000, 10000),
+    rule_counts: Iterable[int] = (100, 1000, 10000), *, channel: str | None = None,
 ) -> dict[str, Any]:
-    """Time matching `articles` against growing numbers of synthetic rules.
+    """Time matching `articles` against growing numbers of synthetic rules (their alerts go to
+    `channel`, by default a log file under NEWSFLOW_HOME).
 
-    For each rule count: `seconds_per_1000_articles` is what a cycle pays (percolate and record the
-    alerts, from an empty alerts index); `percolate_seconds_per_1000_articles` is percolation alone.
+    For each rule count: `seconds_per_1000_articles` is what a cycle pays (percolate, deliver and
+    record the alerts, from an empty alerts index: `match_and_deliver`);
+    `percolate_seconds_per_1000_articles` is percolation alone.
     """
     if not articles:
         raise AlertError("percolation_cost needs at least one article")
@@ -147,15 +149,16 @@ def percolation_cost(
     AlertStore(client, settings).ensure_exists()  # index creation is set-up, not matching time
     try:
         for count in sorted(set(rule_counts)):
-            existing += create_rules(client, settings, count - existing, articles, start=existing)
+            existing += create_rules(client, settings, count - existing, articles, start=existing,
+                                     channel=channel)
             _drop_bench_alerts(client, settings)
             started = time.perf_counter()
-            outcome = match_articles(client, settings, articles)
+            outcome, _ = match_and_deliver(client, settings, articles)
             seconds = time.perf_counter() - started
             started = time.perf_counter()
             size = max(1, settings.alerts.percolate_batch_size)
             batches = [articles[b:b + size] for b in range(0, len(articles), size)]
-            # As match_articles does it: percolate_concurrency requests in flight.
+            # As find_alerts does it: percolate_concurrency requests in flight.
             with ThreadPoolExecutor(max(1, settings.alerts.percolate_concurrency)) as pool:
                 for _ in pool.map(lambda batch: sum(1 for _ in percolate(client, settings, batch)), batches):
                     pass

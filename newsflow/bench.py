@@ -398,7 +398,8 @@ def run_bench(options: BenchOptions, settings: Settings,
                 say("percolation cost")
                 percolation = percolation_cost(
                     client, settings.model_copy(update={"index_prefix": prefix + "-perc"}),
-                    articles[:1000], options.percolation_rule_counts)
+                    articles[:1000], options.percolation_rule_counts,
+                    channel=f"log:{Path(scratch) / 'alerts-percolation.jsonl'}")
                 say("parse and enrichment throughput")
                 parse = parse_throughput(
                     sorted(p for p in options.corpus.iterdir() if p.is_file() and p.name != "INDEX.tsv"))
