@@ -24,17 +24,19 @@ from newsflow.settings import load_settings
               help="Share of the feeds the naive reference pipeline processes.")
 @click.option("--percolation-rules", default="100,1000,10000", show_default=True,
               help="Rule counts for the percolation measurement.")
+@click.option("--warm-up-share", type=float, default=0.2, show_default=True,
+              help="Share of the feeds an untimed cycle runs first, to warm Elasticsearch's JVM (0: none).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the JSON (default bench-results/bench-<time>.json).")
 def command(corpus: Path, all_feeds: bool, max_feeds: int | None, rules: int, many_rules: int,
-            naive_fraction: float,
-            percolation_rules: str, output: Path | None) -> None:
+            naive_fraction: float, percolation_rules: str, warm_up_share: float,
+            output: Path | None) -> None:
     """Measure a cold cycle, a no-change cycle, the NER limit, a naive pipeline, percolation cost,
     memory, parse and enrichment throughput against the local Elasticsearch; print one JSON object
     with the figures and ratios and write it to a file. Takes several minutes on the full corpus."""
     options = BenchOptions(
         corpus=corpus, news_only=not all_feeds, max_feeds=max_feeds, rules=rules, many_rules=many_rules,
-        naive_fraction=naive_fraction,
+        naive_fraction=naive_fraction, warm_up_share=warm_up_share,
         percolation_rule_counts=tuple(int(n) for n in percolation_rules.split(",") if n.strip()),
         output=output or Path("bench-results") / f"bench-{time.strftime('%Y%m%dT%H%M%S')}.json",
     )
