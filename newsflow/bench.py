@@ -149,6 +149,17 @@ def cpu_seconds(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+# Benchmarks run on an Elasticsearch younger than this gave inflated, unstable figures (see
+# docs/benchmark.md); the benchmark warns.
+FRESH_ELASTICSEARCH_SECONDS = 30 * 60
+
+
+def elasticsearch_uptime_seconds(client: Any) -> float:
+    """How long the youngest node's JVM has run."""
+    stats = client.nodes.stats(metric="jvm")["nodes"]
+    return min(node["jvm"]["uptime_in_millis"] for node in stats.values()) / 1000
+
+
 def elasticsearch_cpu_seconds(client: Any) -> float:
     """CPU Elasticsearch has used so far (all nodes)."""
     stats = client.nodes.stats(metric="process")["nodes"]
@@ -355,8 +366,14 @@ def run_bench(options: BenchOptions, settings: Settings,
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     settings = settings.model_copy(update={"index_prefix": prefix})
     client = make_client(settings)
+    uptime = elasticsearch_uptime_seconds(client)
     results: dict[str, Any] = {"corpus": str(options.corpus), "feeds": len(files),
-                               "cores": os.cpu_count(), "index_prefix": prefix}
+                               "cores": os.cpu_count(), "index_prefix": prefix,
+                               "elasticsearch_uptime_seconds": round(uptime)}
+    if uptime < FRESH_ELASTICSEARCH_SECONDS:
+        say(f"warning: Elasticsearch started {uptime:.0f} s ago. A JVM this fresh spent 1.5-3x the CPU "
+            "on the cycles in our runs, even after the warm-up cycle: the figures will be inflated and "
+            "the ratios between cycles unreliable (see docs/benchmark.md)")
     with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as scratch:
         served = Path(scratch) / "feeds"
         served.mkdir()

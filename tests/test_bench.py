@@ -34,6 +34,7 @@ def test_the_benchmark_runs_on_a_tiny_corpus_and_reports_every_figure(
     indexed = results["cold_cycle"]["report"]["indexed"]
     assert indexed > 0 and results["cold_cycle"]["report"]["failures"] == []
     assert results["second_cycle"]["report"]["articles"]["new"] == 0
+    assert results["elasticsearch_uptime_seconds"] > 0
     assert results["warm_up"]["feeds"] == 1 and results["warm_up"]["articles"] > 0
     assert results["cold_cycle_many_rules"]["report"]["indexed"] == indexed
     assert results["limit"]["texts"] == indexed
