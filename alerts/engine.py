@@ -20,7 +20,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from alerts.delivery import DeliveryResult, deliver_then_record
+from alerts.delivery import DeliveryResult, Recorded, deliver_then_record
 from alerts.lock import RecordingLock
 from alerts.records import AlertRecord, new_record
 from alerts.rules import Rule, rules_index
@@ -88,15 +88,18 @@ def match_and_deliver(
     another run keeps the recording lock past `alerts.lock_wait`: nothing was delivered then."""
     now = now or utc_now()
     found = find_alerts(client, settings, articles, now)
-    if not found.records:
-        return MatchResult(matched=found.matched, duplicates=found.duplicates), DeliveryResult()
     recorded = deliver_then_record(client, settings, found.records, now=now,
                                    down={} if down is None else down)
+    return recorded_result(found, recorded), recorded.delivery
+
+
+def recorded_result(found: FoundAlerts, recorded: Recorded) -> MatchResult:
+    """The counts of `find_alerts` then `deliver_then_record` (logged when anything matched)."""
     duplicates = found.duplicates + recorded.already_recorded
-    log.info("alerts: %d articles matched %d times: %d new alerts, %d already alerted stories",
-             found.articles, found.matched, recorded.created, duplicates)
-    return (MatchResult(matched=found.matched, created=recorded.created, duplicates=duplicates),
-            recorded.delivery)
+    if found.matched:
+        log.info("alerts: %d articles matched %d times: %d new alerts, %d already alerted stories",
+                 found.articles, found.matched, recorded.created, duplicates)
+    return MatchResult(matched=found.matched, created=recorded.created, duplicates=duplicates)
 
 
 @dataclass(frozen=True, slots=True)

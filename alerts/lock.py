@@ -19,14 +19,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from index.client import translate_errors
 from newsflow.errors import AlertsBusy
-from newsflow.models import parse_utc, utc_now
+from newsflow.models import format_utc, parse_utc, utc_now
 from newsflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class RecordingLock:
         holder's lock document."""
         now = now or utc_now()
         until = now + timedelta(seconds=self.settings.alerts.delivery_lease)
-        document = {"holder": self.holder, "until": _iso(until)}
+        document = {"holder": self.holder, "until": format_utc(until)}
         with translate_errors(self._url):
             found = self.client.options(ignore_status=404).get(index=self.index, id=LOCK_ID)
             if found.get("status") == 404 and found.get("error"):  # no locks index yet
@@ -130,7 +130,3 @@ class RecordingLock:
         with translate_errors(self._url):
             found = self.client.options(ignore_status=404).get(index=self.index, id=LOCK_ID)
         return found.get("_source") or {"holder": "unknown", "until": "unknown"}
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -215,9 +215,10 @@ def warm_up_elasticsearch(
 ) -> dict[str, Any] | None:
     """An untimed cycle over a share of the feeds, under a prefix and home of its own, with rules.
 
-    Elasticsearch's JVM compiles its indexing, search and percolation code as it first runs it: a
-    benchmark started right after `newsflow stack up` saw the first cold cycle cost Elasticsearch
-    56 CPU-s instead of 14-23, and that cycle took 1.3x the limit instead of 1.0-1.1x."""
+    A benchmark started right after `newsflow stack up` saw Elasticsearch spend 43-56 CPU-s per
+    cycle instead of 14-36, the first cold cycle taking 1.3x the limit instead of 1.0-1.1x. This
+    cycle (~20 s) took that to 1.18x in the one run that tried it, so it helps but does not cure a
+    fresh JVM; hence also the warning on Elasticsearch's uptime (see docs/benchmark.md)."""
     from alerts.bench import create_rules
     from newsflow.cycle import ensure_all
 

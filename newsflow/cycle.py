@@ -294,7 +294,6 @@ class Pipeline:
         written = BulkResult()
         earlier = ElasticsearchCandidates(self.client, self.settings, ingested_before=ingested_before)
         stories = StoryAssigner(earlier, self.settings)
-        lease = timedelta(seconds=self.settings.alerts.delivery_lease)
         groups = self.enricher.stream(
             changed, group_size=self.settings.enrich.group_size,
             on_progress=_increments(lambda n: watch.advance("enrich", n)),
@@ -311,31 +310,14 @@ class Pipeline:
                 watch.advance("index", len(assigned))
                 fault_point("after_index")
                 if match_alerts:
-                    self._match_group(assigned, store, clock, lease)
+                    self._match_group(assigned, store, clock)
         return written
 
-    def _match_group(self, articles: Sequence[Article], store: ArticleStore, clock: _StageClock,
-                     lease: timedelta) -> None:
-        """Match one indexed group against the rules and deliver its new alerts at once (one write
-        per alert), or, with e-mail digests, record them claimed for `alerts()` to send at the end."""
-        from alerts.delivery import deliver_then_record
-        from alerts.engine import MatchResult, find_alerts, match_articles
-
-        now = utc_now()
+    def _match_group(self, articles: Sequence[Article], store: ArticleStore, clock: _StageClock) -> None:
+        """Match one indexed group against the rules (see `_match`); the group leaves the alert
+        queue once matched, or stays in it for `alerts()` if another run holds the recording lock."""
         try:
-            if self.settings.alerts.email_digest:  # one digest per rule per cycle: sent at the end
-                with clock("match"):
-                    matched = match_articles(self.client, self.settings, articles, now=now,
-                                             claim_until=now + lease)
-            else:
-                with clock("match"):
-                    found = find_alerts(self.client, self.settings, articles, now)
-                with clock("deliver"):
-                    recorded = deliver_then_record(self.client, self.settings, found.records, now=now,
-                                                   down=self._down_receivers)
-                matched = MatchResult(matched=found.matched, created=recorded.created,
-                                      duplicates=found.duplicates + recorded.already_recorded)
-                self._delivered.append(recorded.delivery)
+            matched, delivered = self._match(articles, utc_now(), self._down_receivers, clock)
         except AlertsBusy as exc:
             log.warning("%s", exc)  # the group stays in the alert queue: alerts() tries again
             return
@@ -343,6 +325,26 @@ class Pipeline:
             store.clear_alert_pending([a.id for a in articles])
         fault_point("after_match")
         self._matched.append(matched)
+        self._delivered.append(delivered)
+
+    def _match(self, articles: Sequence[Article], now: datetime, down: dict[str, str],
+               clock: _StageClock) -> tuple[MatchResult, DeliveryResult]:
+        """Match articles against the rules and deliver the new alerts at once, each recorded with its
+        outcome (one write per alert). With e-mail digests the new alerts are instead created held
+        for this run (`MatchResult.claimed`), so that `alerts()` sends one digest per rule per cycle."""
+        from alerts.delivery import DeliveryResult, deliver_then_record
+        from alerts.engine import find_alerts, match_articles, recorded_result
+
+        if self.settings.alerts.email_digest:
+            lease = timedelta(seconds=self.settings.alerts.delivery_lease)
+            with clock("match"):
+                return (match_articles(self.client, self.settings, articles, now=now,
+                                       claim_until=now + lease), DeliveryResult())
+        with clock("match"):
+            found = find_alerts(self.client, self.settings, articles, now)
+        with clock("deliver"):
+            recorded = deliver_then_record(self.client, self.settings, found.records, now=now, down=down)
+        return recorded_result(found, recorded), recorded.delivery
 
     def _save_states(self, results: Sequence[FeedResult], new_ids: set[str]) -> None:
         from ingest.state import FeedStateStore
@@ -357,7 +359,7 @@ class Pipeline:
         """Match every article still in the alert queue against the rules, then deliver the new
         alerts (these and those matched during ingest) and any older ones due again."""
         from alerts.delivery import DeliveryResult, deliver_claimed, deliver_pending
-        from alerts.engine import MatchResult, match_and_deliver, match_articles
+        from alerts.engine import MatchResult
         from index.store import ArticleStore
 
         watch = observer or _Silent()
@@ -372,21 +374,14 @@ class Pipeline:
             pending = store.alert_pending()
             watch.stage("alerts", len(pending))
             now = utc_now()
-            # New alerts are delivered at once and recorded with their outcome (with e-mail digests:
-            # created held for this run, as a claim would hold them, and sent together); older ones
-            # still due (retries, a crashed run's) are found and claimed.
-            lease = timedelta(seconds=self.settings.alerts.delivery_lease)
-            delivered_now = DeliveryResult()
+            # New alerts are delivered at once (with e-mail digests: created held for this run and
+            # sent together below); older ones still due (retries, a crashed run's) are found and
+            # claimed.
             try:
-                if self.settings.alerts.email_digest:
-                    matched = match_articles(self.client, self.settings, pending, now=now,
-                                             claim_until=now + lease)
-                else:
-                    matched, delivered_now = match_and_deliver(self.client, self.settings, pending,
-                                                               now=now, down=down)
+                matched, delivered_now = self._match(pending, now, down, _StageClock())
             except AlertsBusy as exc:
                 log.warning("%s", exc)
-                busy, matched = str(exc), MatchResult()
+                busy, matched, delivered_now = str(exc), MatchResult(), DeliveryResult()
             else:
                 store.clear_alert_pending([a.id for a in pending])
                 if pending:

@@ -167,8 +167,12 @@ class Article:
         )
 
 
-def _iso(value: datetime) -> str:
+def format_utc(value: datetime) -> str:
+    """An aware datetime as stored: ISO 8601 in UTC with a `Z`."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+_iso = format_utc
 
 
 def parse_utc(value: str | datetime) -> datetime:
