@@ -22,7 +22,7 @@ from elasticsearch import Elasticsearch
 
 from alerts.delivery import DeliveryResult, Recorded, deliver_then_record
 from alerts.lock import RecordingLock
-from alerts.records import AlertRecord, new_record
+from alerts.records import AlertRecord, NewRecords
 from alerts.rules import Rule, rules_index
 from alerts.store import AlertStore, Versioned
 from index.client import translate_errors
@@ -119,6 +119,7 @@ def find_alerts(
         return FoundAlerts(0, 0, 0, [])
     matched = duplicates = 0
     records: dict[str, AlertRecord] = {}
+    make = NewRecords(now)
     size = max(1, settings.alerts.percolate_batch_size)
     batches = [unique[start:start + size] for start in range(0, len(unique), size)]
     # Percolation is Elasticsearch's work, one search thread per request: a few requests in flight
@@ -127,7 +128,7 @@ def find_alerts(
         for found in pool.map(lambda batch: list(percolate(client, settings, batch)), batches):
             matched += len(found)
             for match in found:
-                record = new_record(match.rule, match.article, now)
+                record = make.make(match.rule, match.article)
                 if record.id in records:
                     duplicates += 1
                 else:

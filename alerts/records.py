@@ -83,10 +83,13 @@ class AlertRecord:
     @property
     def status(self) -> DeliveryStatus:
         """pending while any channel may still be tried; failed if any channel gave up; else sent."""
-        statuses = {d.status for d in self.deliveries}
-        if "pending" in statuses:
-            return "pending"
-        return "failed" if "failed" in statuses else "sent"
+        status: DeliveryStatus = "sent"
+        for delivery in self.deliveries:  # a loop, not a set: this runs for each of ~80,000 records
+            if delivery.status == "pending":
+                return "pending"
+            if delivery.status == "failed":
+                status = "failed"
+        return status
 
     @property
     def next_attempt_at(self) -> datetime | None:
@@ -105,31 +108,27 @@ class AlertRecord:
         }
 
     def to_source(self) -> dict[str, Any]:
-        """The document in `<prefix>-alerts` (flat keyword/date fields for Kibana)."""
+        """The document in `<prefix>-alerts` (flat keyword/date fields for Kibana).
+
+        Fields without a value are left out rather than written as null: both read the same
+        everywhere (Kibana, the due query, `from_source`), and Elasticsearch's cost per document grows
+        with its size: a cycle with 10,000 rules writes ~80,000 of them."""
+        source = self.payload()
         status = self.status
-        delivered = [d.delivered_at for d in self.deliveries if d.delivered_at is not None]
+        source["status"] = status
+        source["attempts"] = max((d.attempts for d in self.deliveries), default=0)
+        next_attempt_at = self.next_attempt_at
+        if next_attempt_at is not None:
+            source["next_attempt_at"] = _iso(next_attempt_at)
+        if status == "sent":
+            delivered = [d.delivered_at for d in self.deliveries if d.delivered_at is not None]
+            if delivered:
+                source["delivered_at"] = _iso(max(delivered))
         errors = [d.last_error for d in self.deliveries if d.last_error and d.status != "sent"]
-        return {
-            **self.payload(),
-            "status": status,
-            "attempts": max((d.attempts for d in self.deliveries), default=0),
-            "next_attempt_at": _iso_or_none(self.next_attempt_at),
-            "delivered_at": _iso(max(delivered)) if delivered and status == "sent" else None,
-            "last_error": errors[-1] if errors else None,
-            "deliveries": [
-                {
-                    "channel": d.channel,
-                    "kind": d.kind,
-                    "status": d.status,
-                    "attempts": d.attempts,
-                    "next_attempt_at": _iso_or_none(d.next_attempt_at),
-                    "last_attempt_at": _iso_or_none(d.last_attempt_at),
-                    "delivered_at": _iso_or_none(d.delivered_at),
-                    "last_error": d.last_error or None,
-                }
-                for d in self.deliveries
-            ],
-        }
+        if errors:
+            source["last_error"] = errors[-1]
+        source["deliveries"] = [_delivery_source(d) for d in self.deliveries]
+        return source
 
     @classmethod
     def from_source(cls, source: Mapping[str, Any]) -> AlertRecord:
@@ -160,16 +159,32 @@ class AlertRecord:
 
 def new_record(rule: Rule, article: Article, now: datetime) -> AlertRecord:
     """The alert of `rule` for the story of `article`, every channel pending and due now."""
-    story_id = story_id_of(article)
-    return AlertRecord(
-        id=alert_id_for(rule.name, story_id),
-        rule=rule.name,
-        query=rule.query,
-        story_id=story_id,
-        article=AlertArticle.of(article),
-        matched_at=now,
-        deliveries=tuple(ChannelDelivery(channel=c, next_attempt_at=now) for c in rule.channels),
-    )
+    return NewRecords(now).make(rule, article)
+
+
+class NewRecords:
+    """Makes the new records of one matching pass, all matched at `now`.
+
+    The article as shown in an alert and a rule's pending deliveries are frozen values, so each is
+    built once and shared by every record that needs it: with 10,000 rules a cycle makes ~80,000
+    records from ~8,000 articles."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._articles: dict[str, AlertArticle] = {}
+        self._deliveries: dict[tuple[str, ...], tuple[ChannelDelivery, ...]] = {}
+
+    def make(self, rule: Rule, article: Article) -> AlertRecord:
+        shown = self._articles.get(article.id)
+        if shown is None:
+            shown = self._articles[article.id] = AlertArticle.of(article)
+        deliveries = self._deliveries.get(rule.channels)
+        if deliveries is None:
+            deliveries = self._deliveries[rule.channels] = tuple(
+                ChannelDelivery(channel=c, next_attempt_at=self.now) for c in rule.channels)
+        story_id = story_id_of(article)
+        return AlertRecord(id=alert_id_for(rule.name, story_id), rule=rule.name, query=rule.query,
+                           story_id=story_id, article=shown, matched_at=self.now, deliveries=deliveries)
 
 
 def delivered(delivery: ChannelDelivery, now: datetime) -> ChannelDelivery:
@@ -202,8 +217,19 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _iso_or_none(value: datetime | None) -> str | None:
-    return _iso(value) if value is not None else None
+def _delivery_source(delivery: ChannelDelivery) -> dict[str, Any]:
+    """One channel's part of the alert document, without the fields that have no value."""
+    source: dict[str, Any] = {"channel": delivery.channel, "kind": delivery.kind,
+                              "status": delivery.status, "attempts": delivery.attempts}
+    if delivery.next_attempt_at is not None:
+        source["next_attempt_at"] = _iso(delivery.next_attempt_at)
+    if delivery.last_attempt_at is not None:
+        source["last_attempt_at"] = _iso(delivery.last_attempt_at)
+    if delivery.delivered_at is not None:
+        source["delivered_at"] = _iso(delivery.delivered_at)
+    if delivery.last_error:
+        source["last_error"] = delivery.last_error
+    return source
 
 
 def _parse_or_none(value: str | None) -> datetime | None:
