@@ -37,6 +37,8 @@ def test_the_benchmark_runs_on_a_tiny_corpus_and_reports_every_figure(
     assert results["elasticsearch_uptime_seconds"] > 0
     assert results["warm_up"]["feeds"] == 1 and results["warm_up"]["articles"] > 0
     assert results["cold_cycle_many_rules"]["report"]["indexed"] == indexed
+    assert results["cold_cycle_again"]["report"]["indexed"] == indexed  # the bracket's second half
+    assert results["cold_cycle_again"]["rules"] == 10
     assert results["limit"]["texts"] == indexed
     assert results["limit"]["pipeline"][0] == "ner" and len(results["limit"]["pipeline"]) == 3
     assert results["limit_ner_only"]["pipeline"] == ["ner"]
@@ -47,6 +49,7 @@ def test_the_benchmark_runs_on_a_tiny_corpus_and_reports_every_figure(
     assert all(ratios[k] > 0 for k in ("cycle_over_limit", "cycle_over_ner_only_limit",
                                        "naive_over_cycle_per_article", "second_over_first"))
     assert isinstance(ratios["many_rules_added_share"], float)
+    assert isinstance(ratios["many_rules_added_share_first_only"], float)
     assert ratios["cycle_cpu_over_limit_cpu"] > 0
     assert results["cold_cycle"]["cpu_seconds"]["elasticsearch"] > 0
     assert ratios["rules_10000_matching_share"] is None  # measured only with 10,000 rules
