@@ -57,7 +57,10 @@ class BenchOptions:
     news_only: bool = True  # only files marked news_publisher=yes in INDEX.tsv
     max_feeds: int | None = None
     rules: int = 1000  # saved rules during the cycles
-    many_rules: int = 10000  # a second cold cycle with this many rules (0: skip it)
+    many_rules: int = 10000  # a cold cycle with this many rules (0: skip it)
+    # Rounds of (cold cycle with many_rules, cold cycle with `rules` again) after the first cold cycle:
+    # what many_rules add is their mean against the mean of the cycles with `rules` around them.
+    many_rules_rounds: int = 2
     naive_fraction: float = 0.25  # share of the feeds the naive pipeline processes
     percolation_rule_counts: tuple[int, ...] = (100, 1000, 10000)
     output: Path | None = None
@@ -417,8 +420,7 @@ def run_bench(options: BenchOptions, settings: Settings,
                 quiet_seconds += wait_until_quiet(client)
                 say("second cycle, nothing changed")
                 warm = run_cycle_subprocess(feeds_file, env)
-                many: dict[str, Any] | None = None
-                cold_again: dict[str, Any] | None = None
+                rounds: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (many rules, rules again)
                 if options.many_rules:
                     def cold_cycle_from_scratch(suffix: str, rules: int) -> dict[str, Any]:
                         """The same cold cycle with a prefix and home of its own, and `rules` rules."""
@@ -434,13 +436,15 @@ def run_bench(options: BenchOptions, settings: Settings,
                                                                  "NEWSFLOW_INDEX_PREFIX": other.index_prefix},
                                                     client)
 
-                    say(f"cold cycle again, with {options.many_rules} rules")
-                    many = cold_cycle_from_scratch("many", options.many_rules)
-                    # The machine drifts over a run (Elasticsearch's JVM keeps warming up, neighbours
-                    # come and go): a third cold cycle with the first one's rules after it, and the
-                    # many-rules cycle is compared with the mean of the two around it.
-                    say(f"cold cycle a third time, with {options.rules} rules again")
-                    cold_again = cold_cycle_from_scratch("again", options.rules)
+                    # Single cycles on this VM differ by up to ±10 % in CPU, and the machine drifts
+                    # over a run (Elasticsearch's JVM keeps warming up, neighbours come and go): the
+                    # many-rules cycles alternate with cycles with the first one's rules, and are
+                    # compared with the mean of those.
+                    for number in range(1, max(1, options.many_rules_rounds) + 1):
+                        say(f"cold cycle again, with {options.many_rules} rules (round {number})")
+                        many = cold_cycle_from_scratch(f"many{number}", options.many_rules)
+                        say(f"cold cycle again, with {options.rules} rules (round {number})")
+                        rounds.append((many, cold_cycle_from_scratch(f"again{number}", options.rules)))
 
                 articles = stored_articles(client, settings)
                 from enrich.ner import ner_text
@@ -480,22 +484,28 @@ def run_bench(options: BenchOptions, settings: Settings,
     cycle_per_article = cold["seconds"] / cycle_articles
     per_1000_cycle = cycle_per_article * 1000
     ten_k = percolation.get("10000", {}).get("seconds_per_1000_articles")
-    bracket = [cold] if cold_again is None else [cold, cold_again]
-    cold_seconds = [cycle["seconds"] for cycle in bracket]
-    cold_cpu = [sum(cycle["cpu_seconds"].values()) for cycle in bracket]
+    colds = [cold, *(again for _, again in rounds)]
+    cold_seconds = [cycle["seconds"] for cycle in colds]
+    cold_cpu = [sum(cycle["cpu_seconds"].values()) for cycle in colds]
+    many_seconds = [many["seconds"] for many, _ in rounds]
+    many_cpu = [sum(many["cpu_seconds"].values()) for many, _ in rounds]
     results.update({
         "waited_for_quiet_seconds": round(quiet_seconds, 1),
         "cold_cycle": {"seconds": round(cold["seconds"], 2), "report": cold["report"],
                        "cpu_seconds": _rounded(cold["cpu_seconds"]),
                        "peak_pss_mb": round(cold["peak_pss_bytes"] / 2**20, 1),
                        "peak_rss_sum_mb": round(cold["peak_rss_bytes"] / 2**20, 1)},
-        "cold_cycle_many_rules": None if many is None else {
-            "rules": options.many_rules, "seconds": round(many["seconds"], 2), "report": many["report"],
-            "cpu_seconds": _rounded(many["cpu_seconds"]),
-            "peak_pss_mb": round(many["peak_pss_bytes"] / 2**20, 1)},
-        "cold_cycle_again": None if cold_again is None else {
-            "rules": options.rules, "seconds": round(cold_again["seconds"], 2),
-            "report": cold_again["report"], "cpu_seconds": _rounded(cold_again["cpu_seconds"])},
+        "cold_cycle_many_rules": None if not rounds else {
+            "rules": options.many_rules, "seconds": round(rounds[0][0]["seconds"], 2),
+            "report": rounds[0][0]["report"], "cpu_seconds": _rounded(rounds[0][0]["cpu_seconds"]),
+            "peak_pss_mb": round(rounds[0][0]["peak_pss_bytes"] / 2**20, 1)},
+        # Every round: the many-rules cycle and the cycle with the cycle's rules after it.
+        "many_rules_rounds": [
+            {name: {"rules": rules, "seconds": round(cycle["seconds"], 2),
+                    "cpu_seconds": _rounded(cycle["cpu_seconds"]), "alerts": cycle["report"]["alerts"]}
+             for name, rules, cycle in (("many_rules", options.many_rules, many),
+                                        ("rules_again", options.rules, again))}
+            for many, again in rounds],
         "second_cycle": {"seconds": round(warm["seconds"], 2), "report": warm["report"],
                          "peak_pss_mb": round(warm["peak_pss_bytes"] / 2**20, 1),
                          "peak_rss_sum_mb": round(warm["peak_rss_bytes"] / 2**20, 1)},
@@ -515,16 +525,18 @@ def run_bench(options: BenchOptions, settings: Settings,
                 sum(cold["cpu_seconds"].values()) / limit_ner_only["cpu_seconds"], 3),
             "naive_over_cycle_per_article": round(naive["seconds_per_article"] / cycle_per_article, 2),
             "second_over_first": round(warm["seconds"] / cold["seconds"], 4),
-            # What going from the cycle's rules to many_rules adds to the same cold cycle, measured
-            # against the mean of the cold cycles before and after it (see cold_cycle_again).
-            "many_rules_added_share": (round(many["seconds"] / _mean(cold_seconds) - 1, 4)
-                                       if many is not None else None),
-            "many_rules_added_cpu_share": (
-                round(sum(many["cpu_seconds"].values()) / _mean(cold_cpu) - 1, 4)
-                if many is not None else None),
-            # The same against the first cold cycle alone, as runs before the third cycle measured it.
-            "many_rules_added_share_first_only": (round(many["seconds"] / cold["seconds"] - 1, 4)
-                                                  if many is not None else None),
+            # What going from the cycle's rules to many_rules adds to the same cold cycle: the mean of
+            # the many-rules cycles against the mean of the cycles with the cycle's rules.
+            "many_rules_added_share": (round(_mean(many_seconds) / _mean(cold_seconds) - 1, 4)
+                                       if rounds else None),
+            "many_rules_added_cpu_share": (round(_mean(many_cpu) / _mean(cold_cpu) - 1, 4)
+                                           if rounds else None),
+            # Each round's many-rules cycle against the two cycles around it: the spread.
+            "many_rules_added_share_by_round": [
+                round(many_seconds[k] / _mean(cold_seconds[k:k + 2]) - 1, 4) for k in range(len(rounds))],
+            # The first many-rules cycle against the first cold cycle alone, as earlier runs measured it.
+            "many_rules_added_share_first_only": (round(many_seconds[0] / cold["seconds"] - 1, 4)
+                                                  if rounds else None),
             # Estimated: 10,000 rules' matching and recording alone (per 1,000 articles, nothing else
             # running) over the cold cycle's time per 1,000 articles.
             "rules_10000_matching_share": round(ten_k / per_1000_cycle, 4) if ten_k else None,

@@ -20,6 +20,9 @@ from newsflow.settings import load_settings
 @click.option("--rules", type=int, default=1000, show_default=True, help="Saved rules during the cycles.")
 @click.option("--many-rules", type=int, default=10000, show_default=True,
               help="Run the cold cycle again with this many rules, for what they add (0: skip).")
+@click.option("--many-rules-rounds", type=int, default=2, show_default=True,
+              help="Rounds of (a cycle with --many-rules, a cycle with --rules again) after the first "
+                   "cold cycle; their means are compared.")
 @click.option("--naive-fraction", type=float, default=0.25, show_default=True,
               help="Share of the feeds the naive reference pipeline processes.")
 @click.option("--percolation-rules", default="100,1000,10000", show_default=True,
@@ -29,14 +32,14 @@ from newsflow.settings import load_settings
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the JSON (default bench-results/bench-<time>.json).")
 def command(corpus: Path, all_feeds: bool, max_feeds: int | None, rules: int, many_rules: int,
-            naive_fraction: float, percolation_rules: str, warm_up_share: float,
+            many_rules_rounds: int, naive_fraction: float, percolation_rules: str, warm_up_share: float,
             output: Path | None) -> None:
     """Measure a cold cycle, a no-change cycle, the NER limit, a naive pipeline, percolation cost,
     memory, parse and enrichment throughput against the local Elasticsearch; print one JSON object
     with the figures and ratios and write it to a file. Takes several minutes on the full corpus."""
     options = BenchOptions(
         corpus=corpus, news_only=not all_feeds, max_feeds=max_feeds, rules=rules, many_rules=many_rules,
-        naive_fraction=naive_fraction, warm_up_share=warm_up_share,
+        many_rules_rounds=many_rules_rounds, naive_fraction=naive_fraction, warm_up_share=warm_up_share,
         percolation_rule_counts=tuple(int(n) for n in percolation_rules.split(",") if n.strip()),
         output=output or Path("bench-results") / f"bench-{time.strftime('%Y%m%dT%H%M%S')}.json",
     )
