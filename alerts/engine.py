@@ -119,7 +119,7 @@ def find_alerts(
         return FoundAlerts(0, 0, 0, [])
     matched = duplicates = 0
     records: dict[str, AlertRecord] = {}
-    make = NewRecords(now)
+    new_records = NewRecords(now)
     size = max(1, settings.alerts.percolate_batch_size)
     batches = [unique[start:start + size] for start in range(0, len(unique), size)]
     # Percolation is Elasticsearch's work, one search thread per request: a few requests in flight
@@ -128,7 +128,7 @@ def find_alerts(
         for found in pool.map(lambda batch: list(percolate(client, settings, batch)), batches):
             matched += len(found)
             for match in found:
-                record = make.make(match.rule, match.article)
+                record = new_records.make(match.rule, match.article)
                 if record.id in records:
                     duplicates += 1
                 else:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
 from alerts.rules import Rule
-from newsflow.models import Article, parse_utc
+from newsflow.models import Article, format_utc, parse_utc
 from newsflow.settings import AlertSettings
 
 DeliveryStatus = Literal["pending", "sent", "failed"]
@@ -212,9 +212,8 @@ def attempt_failed(
                    last_attempt_at=now, last_error=error)
 
 
-@lru_cache(maxsize=4096)
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+# Cached: a cycle with 10,000 rules formats the same few timestamps for ~80,000 records.
+_iso = lru_cache(maxsize=4096)(format_utc)
 
 
 def _delivery_source(delivery: ChannelDelivery) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -20,6 +20,7 @@ from elasticsearch import Elasticsearch
 from alerts.records import AlertRecord
 from index.client import translate_errors
 from newsflow.errors import IndexError_
+from newsflow.models import format_utc
 from newsflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ class AlertStore:
             operations.append({"create": {"_index": self.index, "_id": record.id}})
             source = record.to_source()
             if until is not None:
-                source["next_attempt_at"] = _iso(until)
+                source["next_attempt_at"] = format_utc(until)
             operations.append(source)
         created: list[Versioned] = []
         duplicates = 0
@@ -195,7 +196,7 @@ class AlertStore:
             self.client.options(ignore_status=404).indices.refresh(index=self.index)
         query = {"bool": {"filter": [
             {"term": {"status": "pending"}},
-            {"range": {"next_attempt_at": {"lte": _iso(now)}}},
+            {"range": {"next_attempt_at": {"lte": format_utc(now)}}},
         ]}}
         yield from self._scan(query, [{"matched_at": "asc"}, {"id": "asc"}])
 
@@ -206,7 +207,7 @@ class AlertStore:
             operations.append({"update": {"_index": self.index, "_id": item.record.id,
                                           "if_seq_no": item.seq_no,
                                           "if_primary_term": item.primary_term}})
-            operations.append({"doc": {"next_attempt_at": _iso(until)}})
+            operations.append({"doc": {"next_attempt_at": format_utc(until)}})
         won: list[Versioned] = []
         for item, result in zip(items, self._bulk(operations), strict=True):
             if result["status"] == 200:
@@ -290,6 +291,3 @@ def _item_reason(item: dict[str, Any]) -> str:
         return f"{error.get('type')}: {error.get('reason')}"
     return f"status {item.get('status')}"
 
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
