@@ -85,12 +85,22 @@ def browser() -> Iterator[Any]:
 
 
 def log_in(driver: Any, airflow: Any) -> None:
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def login_form(d: Any) -> Any:
+        try:
+            return d.find_element(By.NAME, "username")
+        except WebDriverException as exc:
+            # Airflow's front page sends the browser on to the login page by script; a lookup that
+            # lands mid-navigation is aborted by Chrome (seen in CI): look again once it has arrived.
+            if "aborted by navigation" in (exc.msg or ""):
+                return False
+            raise
+
     driver.get(airflow.url + "/")
-    WebDriverWait(driver, 60).until(ec.presence_of_element_located((By.NAME, "username")))
+    WebDriverWait(driver, 60).until(login_form)
     driver.find_element(By.NAME, "username").send_keys("admin")
     driver.find_element(By.NAME, "password").send_keys(airflow.admin_password())
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
