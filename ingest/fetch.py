@@ -11,13 +11,22 @@ One `Fetcher` (one httpx.AsyncClient) serves a whole poll. Every request:
 - streams the body and stops at `max_body_bytes` (after gzip/deflate decoding, so a compression
   bomb stops too);
 - retries 5xx, timeouts and connection errors with exponential backoff, and honours Retry-After on
-  429/503 up to `max_retry_after` (a longer wait defers the feed to a later poll instead).
-Failures raise `FetchError` with the reason; `poll` turns them into failed results.
+  429/503 up to `max_retry_after` (a longer wait defers the feed to a later poll instead);
+- keeps within the feed's one deadline (`FeedClock`, `feed_deadline`): a retry or a Retry-After wait
+  that would pass it is not made, and the clock records what the feed was doing when time ran out;
+- sends the feed's own credentials (Basic auth, headers from the environment) only to the feed's
+  origin, never to a redirect target elsewhere.
+Failures raise `FetchError` with the reason; `poll` turns them into failed results. No header value,
+however odd, raises anything else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import math
+import os
+import re
 import socket
 import time
 from collections.abc import Iterable, Mapping
@@ -33,12 +42,17 @@ import httpcore
 import httpx
 
 from ingest.addresses import refusal_reason
+from ingest.types import FeedSpec
 from newsflow.errors import FetchError
 from newsflow.settings import FetchSettings
 
 _RETRY_STATUSES = frozenset({500, 502, 503, 504, 520, 521, 522, 523, 524})
 _PERMANENT = frozenset({301, 308})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# A Retry-After longer than this is read as this: the schedule needs a finite number, and a week is
+# longer than any sane server asks.
+MAX_RETRY_AFTER = 7 * 86400.0
+_DIGITS = re.compile(r"[0-9]{1,400}(?:\.[0-9]{1,40})?")  # ASCII only: "²".isdigit() is True
 ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
           "application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
 
@@ -63,6 +77,112 @@ class Fetched:
     validators: Validators = Validators()
     content_type: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+
+
+class FeedClock:
+    """One feed's deadline and what the feed is doing, for a reason that says what happened.
+
+    The clock starts at the feed's first request (once its host's slot is ours: waiting for a busy
+    host is politeness, not slowness) or when a local file is read; from then on `seconds` bound
+    everything. `attach` gives it the asyncio timeout that enforces the bound.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds if seconds > 0 and math.isfinite(seconds) else 120.0
+        self.stage = "waiting for its turn"
+        self.bytes_read = 0
+        self._timer: asyncio.Timeout | None = None
+        self._started: float | None = None
+
+    def attach(self, timer: asyncio.Timeout) -> None:
+        self._timer = timer
+        if self._started is not None:
+            timer.reschedule(self._started + self.seconds)
+
+    def start(self) -> None:
+        if self._started is None:
+            self._started = asyncio.get_running_loop().time()
+            if self._timer is not None:
+                self._timer.reschedule(self._started + self.seconds)
+
+    @property
+    def started(self) -> bool:
+        return self._started is not None
+
+    def elapsed(self) -> float:
+        return 0.0 if self._started is None else asyncio.get_running_loop().time() - self._started
+
+    def remaining(self) -> float:
+        return math.inf if self._started is None else self.seconds - self.elapsed()
+
+    def deadline_at(self) -> float | None:
+        """The loop time of the deadline, None before the clock started."""
+        return None if self._started is None else self._started + self.seconds
+
+    def exceeded_reason(self) -> str:
+        read = f", {self.bytes_read} bytes of the body read" if self.bytes_read else ""
+        return (f"feed deadline of {self.seconds:g} s (fetch.feed_deadline) exceeded after "
+                f"{self.elapsed():.1f} s while {self.stage}{read}")
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a feed sends to its own origin only: extra headers (Authorization included)."""
+
+    origin: tuple[str, str, int]
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http(s) URL, ports defaulted: what "the same origin" compares."""
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    except ValueError:
+        return "", "", 0
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, host, port or (443 if scheme == "https" else 80)
+
+
+def feed_credentials(spec: FeedSpec) -> Credentials | None:
+    """The spec's credentials with their secrets read from the environment now (at fetch time, so
+    a worker that loads the feeds file elsewhere uses its own environment). Raises FetchFailed
+    naming the variable that is missing."""
+    if spec.auth is None and not spec.headers:
+        return None
+    headers: dict[str, str] = {}
+    if spec.auth is not None:
+        password = spec.auth.password
+        if spec.auth.password_env:
+            password = _from_environment(spec, spec.auth.password_env, "auth.password_env")
+        token = base64.b64encode(f"{spec.auth.username}:{password}".encode()).decode("ascii")
+        headers["Authorization"] = f"Basic {token}"
+    for header in spec.headers:
+        headers[header.name] = _from_environment(spec, header.env, f"headers.{header.name}.env")
+    return Credentials(origin=origin_of(spec.url), headers=headers)
+
+
+def _from_environment(spec: FeedSpec, variable: str, where: str) -> str:
+    value = os.environ.get(variable)
+    if value is None:
+        raise FetchFailed(spec.url, f"environment variable {variable} ({where} of this feed in the "
+                                    "feeds file) is not set: export it where newsflow runs")
+    return value
+
+
+def url_scheme(url: str) -> str:
+    """The lower-cased scheme ("" for a plain path, or for a URL that cannot be split)."""
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError:
+        return ""
+
+
+def is_http_url(url: str) -> bool:
+    return url_scheme(url) in ("http", "https")
 
 
 class RefusedAddress(FetchError):
@@ -178,47 +298,75 @@ class Fetcher:
     async def __aexit__(self, *exc: object) -> None:
         await self._client.aclose()
 
-    async def fetch(self, url: str, validators: Validators = Validators()) -> Fetched:
-        """Fetch a feed (http(s), file:// or a local path). Raises FetchError (or FetchFailed)."""
-        if not url.startswith(("http://", "https://")):
-            return read_local(url, validators, self.settings.max_body_bytes)
-        return await self._fetch_with_retries(url, validators)
+    async def fetch(self, url: str, validators: Validators = Validators(), *,
+                    clock: FeedClock | None = None, credentials: Credentials | None = None) -> Fetched:
+        """Fetch a feed (http(s), file:// or a local path). Raises FetchError (or FetchFailed).
+
+        `clock` is the feed's deadline (started here at the first request); `credentials` go to
+        their origin only."""
+        clock = clock or FeedClock(self.settings.feed_deadline)
+        scheme = url_scheme(url)
+        if scheme in ("http", "https"):
+            return await self._fetch_with_retries(url, validators, clock, credentials)
+        if scheme and scheme != "file" and len(scheme) > 1:  # a one-letter "scheme" is a Windows drive
+            raise FetchFailed(url, f"unsupported URL scheme {scheme!r}: use http(s)://, file:// or a path")
+        clock.start()
+        clock.stage = f"reading the local file {url}"
+        return read_local(url, validators, self.settings.max_body_bytes)
 
     def slow_down(self, host: str, delay: float) -> None:
         """Honour a host's request for a longer delay between requests (capped at max_retry_after)."""
         self._slots.slow_down(host.lower(), min(delay, self.settings.max_retry_after))
 
     async def get_page(self, url: str) -> Fetched:
-        """Fetch an article page or robots.txt under the same rules (no validators)."""
+        """Fetch an article page or robots.txt under the same rules (no validators, no credentials:
+        those are the feed's)."""
+        if not is_http_url(url):
+            raise FetchFailed(url, "only http(s) pages are fetched")
         return await self.fetch(url)
 
-    async def _fetch_with_retries(self, url: str, validators: Validators) -> Fetched:
+    async def _fetch_with_retries(self, url: str, validators: Validators, clock: FeedClock,
+                                  credentials: Credentials | None) -> Fetched:
         attempt = 0
         while True:
             try:
-                return await self._follow(url, validators)
+                return await self._follow(url, validators, clock, credentials, attempt + 1)
             except FetchFailed as exc:
                 if not exc.retryable or attempt >= self.settings.retries:
                     raise
                 if exc.retry_after is not None and exc.retry_after > self.settings.max_retry_after:
                     raise  # defer to a later poll rather than hold the cycle
                 wait = exc.retry_after if exc.retry_after is not None else self.settings.backoff * 2**attempt
+                wait = min(max(0.0, wait), self.settings.max_retry_after)
+                if wait >= clock.remaining():
+                    raise FetchFailed(exc.url, f"{exc.reason}; not retried: waiting {wait:g} s would pass "
+                                               f"the feed deadline of {clock.seconds:g} s "
+                                               f"(fetch.feed_deadline, {clock.elapsed():.1f} s used)",
+                                      exc.status_code, retry_after=exc.retry_after) from exc
                 attempt += 1
+                clock.stage = f"waiting {wait:g} s before attempt {attempt + 1} ({exc.reason})"
                 await asyncio.sleep(wait)
 
-    async def _follow(self, url: str, validators: Validators) -> Fetched:
+    async def _follow(self, url: str, validators: Validators, clock: FeedClock,
+                      credentials: Credentials | None, attempt: int) -> Fetched:
         seen = [url]
         permanent = True
         current = url
-        for _hop in range(self.settings.max_redirects + 1):
-            response_headers, status, body = await self._request(current, validators)
+        for hop in range(self.settings.max_redirects + 1):
+            where = f"attempt {attempt}" + (f", redirect hop {hop}" if hop else "")
+            response_headers, status, body = await self._request(current, validators, clock,
+                                                                 credentials, where)
             if status in _REDIRECTS:
                 location = response_headers.get("location", "")
                 if not location:
                     raise FetchFailed(current, f"HTTP {status} redirect without a Location header", status)
-                target = urljoin(current, location)
-                if urlsplit(target).scheme not in ("http", "https"):
-                    raise FetchFailed(current, f"redirect to a non-HTTP URL refused: {target}", status)
+                try:
+                    target = urljoin(current, location.strip())
+                except ValueError:
+                    raise FetchFailed(current, f"HTTP {status} redirect to an invalid URL refused: "
+                                               f"{location[:200]!r}", status) from None
+                if not is_http_url(target):
+                    raise FetchFailed(current, f"redirect to a non-HTTP URL refused: {target[:200]}", status)
                 if target in seen:
                     raise FetchFailed(url, f"redirect loop: {' -> '.join([*seen, target])}", status)
                 permanent = permanent and status in _PERMANENT
@@ -254,27 +402,40 @@ class Fetcher:
         retryable = retry_after is not None or status in _RETRY_STATUSES
         raise FetchFailed(current, reason, status, retryable=retryable, retry_after=retry_after)
 
-    async def _request(self, url: str, validators: Validators) -> tuple[dict[str, str], int, bytes]:
-        host = (urlsplit(url).hostname or "").lower()
+    async def _request(self, url: str, validators: Validators, clock: FeedClock,
+                       credentials: Credentials | None, where: str) -> tuple[dict[str, str], int, bytes]:
+        try:
+            host = (urlsplit(url).hostname or "").lower()
+        except ValueError as exc:
+            raise FetchFailed(url, f"invalid URL: {exc}") from exc
         headers: dict[str, str] = {}
         if validators.etag:
             headers["If-None-Match"] = validators.etag
         if validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
+        if credentials is not None and origin_of(url) == credentials.origin:
+            headers.update(credentials.headers)  # never to a redirect target on another origin
+        clock.stage = f"waiting for a slot of {host} ({where})"
         semaphore = await self._slots.acquire(host)
+        clock.start()
+        started = time.monotonic()
         try:
             # The whole-download limit starts once the host's slot is ours: waiting in a busy host's
             # queue is politeness, not slowness.
+            clock.stage = f"waiting for the response headers of {url} ({where})"
+            clock.bytes_read = 0
             async with asyncio.timeout(self.settings.total_timeout), \
                     self._client.stream("GET", url, headers=headers) as response:
                 response_headers = {k.lower(): v for k, v in response.headers.items()}
                 if response.status_code != 200:
                     return response_headers, response.status_code, b""
-                return response_headers, 200, await self._read_limited(url, response)
+                clock.stage = f"reading the body of {url} ({where})"
+                return response_headers, 200, await self._read_limited(url, response, clock)
         except TimeoutError as exc:
             limit = self.settings.total_timeout
-            raise FetchFailed(url, f"timed out after {limit:g} s for the whole download "
-                                   "(fetch.total_timeout; a server trickling bytes)", retryable=True) from exc
+            raise FetchFailed(url, f"download timed out after {time.monotonic() - started:.1f} s "
+                                   f"({where}; fetch.total_timeout is {limit:g} s for the whole download: "
+                                   "a server trickling bytes)", retryable=True) from exc
         except RefusedAddress as exc:
             raise FetchFailed(url, exc.reason) from exc
         except httpx.TimeoutException as exc:
@@ -286,19 +447,22 @@ class Fetcher:
             raise FetchFailed(url, f"invalid URL: {exc}") from exc
         except httpx.HTTPError as exc:  # e.g. a body that claims gzip but is not
             raise FetchFailed(url, f"{type(exc).__name__}: {exc}") from exc
+        except (httpcore.ProtocolError, ValueError, UnicodeError) as exc:  # what a garbled reply raises
+            raise FetchFailed(url, f"invalid response: {type(exc).__name__}: {exc}") from exc
         finally:
             semaphore.release()
 
-    async def _read_limited(self, url: str, response: httpx.Response) -> bytes:
+    async def _read_limited(self, url: str, response: httpx.Response, clock: FeedClock) -> bytes:
         limit = self.settings.max_body_bytes
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        declared = response.headers.get("content-length", "").strip()
+        if _DIGITS.fullmatch(declared) and "." not in declared and int(declared) > limit:
             raise FetchFailed(url, f"body of {int(declared)} bytes is over the limit of {limit} bytes "
                                    "(fetch.max_body_bytes)", response.status_code)
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
+            clock.bytes_read = size
             if size > limit:
                 raise FetchFailed(url, f"body is over the limit of {limit} bytes (fetch.max_body_bytes)",
                                   response.status_code)
@@ -308,7 +472,7 @@ class Fetcher:
 
 def read_local(url: str, validators: Validators, max_bytes: int) -> Fetched:
     """Read a feed from a local path or file:// URL; its mtime and size act as the validator."""
-    path = Path(unquote(urlsplit(url).path)) if url.startswith("file://") else Path(url)
+    path = Path(unquote(urlsplit(url).path)) if url_scheme(url) == "file" else Path(url)
     try:
         stat = path.stat()
     except OSError as exc:
@@ -326,16 +490,23 @@ def read_local(url: str, validators: Validators, max_bytes: int) -> Fetched:
 
 
 def parse_retry_after(value: str, now: datetime | None = None) -> float | None:
-    """Retry-After in seconds: a number of seconds or an HTTP date; None when absent or invalid."""
-    value = value.strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
+    """Retry-After in seconds: a number of seconds or an HTTP date; None when absent or invalid.
+
+    Total over any header value: a huge number or a date in year 9999 gives MAX_RETRY_AFTER, a date
+    in the past 0, garbage None. Never raises."""
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        value = str(value).strip()
+        if not value or len(value) > 500:
+            return None
+        if _DIGITS.fullmatch(value):
+            seconds = float(value)  # 400 digits give inf, clamped below
+        else:
+            when = parsedate_to_datetime(value)
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    except (TypeError, ValueError, OverflowError, IndexError, AttributeError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    if math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)

@@ -20,7 +20,7 @@ from urllib.robotparser import RobotFileParser
 
 import trafilatura
 
-from ingest.fetch import Fetcher, FetchFailed
+from ingest.fetch import Fetcher, FetchFailed, is_http_url
 from ingest.text import normalise_whitespace, remove_control_characters
 from newsflow.errors import FetchError
 from newsflow.models import Article
@@ -28,6 +28,20 @@ from newsflow.settings import Settings
 
 _DISALLOW_ALL = ["User-agent: *", "Disallow: /"]
 MAX_PAGES_PER_POLL = 200  # article pages fetched per poll at most: the rest wait for a later poll
+
+
+class PageBudget:
+    """The article pages one poll may still fetch, shared by all its feeds (a budget per feed would
+    let a poll of many feeds fetch pages without end)."""
+
+    def __init__(self, pages: int = MAX_PAGES_PER_POLL) -> None:
+        self.left = pages
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
 
 
 def extract_main_text(html: str | bytes, url: str = "") -> str:
@@ -87,29 +101,44 @@ def _cache_path(settings: Settings, article: Article) -> Path:
 
 
 async def complete_bodies(articles: tuple[Article, ...], fetcher: Fetcher, settings: Settings,
-                          robots: RobotsRules | None = None) -> tuple[tuple[Article, ...], tuple[str, ...]]:
+                          robots: RobotsRules | None = None, *, pages: PageBudget | None = None,
+                          stop_at: float | None = None) -> tuple[tuple[Article, ...], tuple[str, ...]]:
     """Replace summary-only bodies with the article page's main text where it can be had.
 
-    Pass one `robots` for a whole poll so each host's robots.txt is read once per poll.
+    Pass one `robots` and one `pages` budget for a whole poll, so each host's robots.txt is read
+    once per poll and the poll fetches at most MAX_PAGES_PER_POLL pages. At `stop_at` (a loop time:
+    the feed's deadline, less a margin) no more pages are fetched and one under way is abandoned:
+    the articles keep the bodies they have.
     """
     robots = robots or RobotsRules(fetcher, settings.fetch.user_agent)
+    pages = pages or PageBudget()
     wanted = [a for a in articles if len(a.body) < settings.fetch.full_text_min_chars
-              and a.url.startswith(("http://", "https://")) and "#" not in a.url]
+              and is_http_url(a.url) and "#" not in a.url]
     bodies: dict[str, str] = {}
     problems: list[str] = []
-    fetched_pages = 0
+    try:
+        async with asyncio.timeout_at(stop_at):
+            await _complete(wanted, fetcher, settings, robots, pages, bodies, problems)
+    except TimeoutError:
+        problems.append("full text stopped at the feed deadline (fetch.feed_deadline)")
+    completed = tuple(replace(a, body=bodies[a.id]) if bodies.get(a.id) else a for a in articles)
+    warnings = (f"full text: {len(problems)} pages skipped (first: {problems[0]})",) if problems else ()
+    return completed, warnings
+
+
+async def _complete(wanted: list[Article], fetcher: Fetcher, settings: Settings, robots: RobotsRules,
+                    pages: PageBudget, bodies: dict[str, str], problems: list[str]) -> None:
     for article in wanted:
         async with robots.page_lock(article.url):
             cache = _cache_path(settings, article)
             if cache.is_file():
                 bodies[article.id] = cache.read_text(encoding="utf-8")
                 continue
-            if fetched_pages >= MAX_PAGES_PER_POLL:
-                continue
             if not await robots.allowed(article.url):
                 problems.append(f"robots.txt disallows {article.url}")
                 continue
-            fetched_pages += 1
+            if not pages.take():
+                continue
             try:
                 page = await fetcher.get_page(article.url)
             except FetchError as exc:
@@ -122,6 +151,3 @@ async def complete_bodies(articles: tuple[Article, ...], fetcher: Fetcher, setti
                 partial.write_text(text, encoding="utf-8")
                 os.replace(partial, cache)
                 bodies[article.id] = text
-    completed = tuple(replace(a, body=bodies[a.id]) if bodies.get(a.id) else a for a in articles)
-    warnings = (f"full text: {len(problems)} pages skipped (first: {problems[0]})",) if problems else ()
-    return completed, warnings

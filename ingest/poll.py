@@ -1,23 +1,33 @@
 """One poll of many feeds: fetch concurrently and politely, parse, normalise, compute the next state.
 
-`poll_feeds` never raises for a feed's failure: every spec gets a FeedResult (in input order) whose
-`state` is what to store once its articles are safely indexed or spooled.
+`poll_feeds` never raises for a feed's failure: every spec gets exactly one FeedResult (in input
+order), whatever happens (a bug, a callback that raises, a parser process that dies), whose `state`
+is what to store once its articles are safely indexed or spooled.
+
+Bounds: each feed has one deadline (`fetch.feed_deadline`) over its hops, retries, waits, body and
+parse; the poll has one (`fetch.poll_deadline`): feeds not done by then fail with that reason and
+the feeds done are returned. Parsing runs in worker processes, so a parse over the deadline is
+stopped for real: its worker is killed and replaced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
+import math
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any
 
-from ingest.fetch import Fetched, Fetcher, FetchFailed, Validators
+from ingest.fetch import FeedClock, Fetched, Fetcher, FetchFailed, Validators, feed_credentials
 from ingest.normalise import normalise_feed
 from ingest.parse import ParsedFeed, parse_feed
 from ingest.schedule import (
@@ -35,11 +45,12 @@ from newsflow.models import Article, utc_now
 from newsflow.settings import Settings
 
 if TYPE_CHECKING:  # trafilatura is imported only when full text is switched on
-    from ingest.fulltext import RobotsRules
+    from ingest.fulltext import PageBudget, RobotsRules
 
 log = logging.getLogger(__name__)
 
 ResultCallback = Callable[[FeedResult], None]
+Parsed = tuple[ParsedFeed, tuple[Article, ...], tuple[str, ...]]
 
 
 def poll_feeds(
@@ -53,136 +64,308 @@ def poll_feeds(
     """Poll every spec once; one FeedResult per spec, in input order. Never raises for a feed."""
     if not specs:
         return []
-    coroutine = _poll_all(specs, states, settings, now or utc_now(), on_result)
+    now = now or utc_now()
+    coroutine = _poll_all(specs, states, settings, now, on_result)
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    # Called from inside an event loop (a notebook, an async worker): run ours in a thread of its own.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coroutine)
+        # Called from inside an event loop (a notebook, an async worker): run ours in a thread of its own.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, coroutine).result()
+    except Exception as exc:  # the last line of defence: a bug in the poll itself fails its feeds
+        log.exception("the poll itself failed")
+        reason = f"internal error in the poll: {type(exc).__name__}: {exc}"
+        return [failed_safely(spec, states.get(spec.key), reason, settings, now) for spec in specs]
 
 
 class Parser:
-    """Parses and normalises fetched bodies off the event loop: in worker processes when there are
-    many feeds (feedparser is pure Python, so threads would share one core), else in a thread.
+    """Parses and normalises fetched bodies in worker processes (feedparser is pure Python, so
+    threads would share one core, and a thread cannot be stopped: a parse over its feed's deadline
+    would hold the poll). A parse that is cancelled (its feed's deadline, the poll's) kills its
+    worker; a worker that dies (a crash inside a parser) fails only the feed it held. Either way a
+    fresh worker replaces it for the next feed.
 
-    A worker that dies (a crash inside a parser) breaks the pool: the feed it held fails with the
-    reason, and the remaining feeds are parsed in threads."""
+    In a daemonic process (which may not have children) parsing falls back to threads: the deadline
+    still fails the feed on time, but the parse itself runs on in the background."""
 
     def __init__(self, settings: Settings, feeds: int) -> None:
         self._settings = settings
         wanted = settings.fetch.parse_processes or (os.cpu_count() or 1)
-        use_processes = (
-            wanted > 1 and feeds >= settings.fetch.parse_processes_min_feeds
-            and not multiprocessing.current_process().daemon  # daemonic workers may not fork
-        )
-        self._pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=wanted, mp_context=multiprocessing.get_context("fork"),
-        ) if use_processes else None
+        self._size = max(1, min(wanted, feeds))
+        self.in_processes = not multiprocessing.current_process().daemon  # daemonic: no children
+        self._context = multiprocessing.get_context("fork")
+        self._idle: list[_Worker] = []
+        self._live: set[_Worker] = set()
+        self._slots: asyncio.Semaphore | None = None
+        # Threads that wait on the workers' pipes (blocking reads release the GIL), one per worker.
+        self._waiters = concurrent.futures.ThreadPoolExecutor(max_workers=self._size,
+                                                              thread_name_prefix="feed-parse-wait")
+        self.killed = 0  # workers killed or lost (for tests and logs)
 
-    async def parse(self, spec: FeedSpec, fetched: Fetched, now: datetime
-                    ) -> tuple[ParsedFeed, tuple[Article, ...], tuple[str, ...]]:
-        pool = self._pool
-        if pool is not None:
-            loop = asyncio.get_running_loop()
+    async def parse(self, spec: FeedSpec, fetched: Fetched, now: datetime) -> Parsed:
+        if not self.in_processes:
+            return await asyncio.to_thread(_parse_and_normalise, spec, fetched, self._settings, now)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._size)
+        async with self._slots:
+            worker = self._idle.pop() if self._idle else self._start()
+            healthy = False
             try:
-                outcome = await loop.run_in_executor(pool, _parse_in_worker, spec, fetched,
-                                                     self._settings, now)
-            except concurrent.futures.process.BrokenProcessPool:
-                if self._pool is pool:
-                    log.error("a feed parser process died (on %s or a feed parsed beside it); "
-                              "parsing the rest in threads", spec.url)
-                    self._pool = None
-                    pool.shutdown(wait=False, cancel_futures=True)
+                loop = asyncio.get_running_loop()
+                outcome = await loop.run_in_executor(self._waiters, worker.exchange,
+                                                     (spec, fetched, self._settings, now))
+                healthy = True
+            except (EOFError, OSError):
+                log.error("a feed parser process died while parsing %s", spec.url)
                 raise FeedError(spec.url, "the parser process died while parsing this feed") from None
-            if isinstance(outcome, str):
-                raise FeedError(spec.url, outcome)
-            return outcome
-        # CPU-bound: off the event loop, so other feeds' downloads keep flowing meanwhile.
-        return await asyncio.to_thread(_parse_and_normalise, spec, fetched, self._settings, now)
+            finally:  # cancelled (a deadline) or dead: the worker goes, a fresh one replaces it
+                if healthy:
+                    self._idle.append(worker)
+                else:
+                    self._discard(worker)
+        if isinstance(outcome, str):
+            raise FeedError(spec.url, outcome)
+        return outcome
+
+    def _start(self) -> _Worker:
+        worker = _Worker(self._context, [w.connection for w in self._live])
+        self._live.add(worker)
+        return worker
+
+    def _discard(self, worker: _Worker) -> None:
+        self._live.discard(worker)
+        self.killed += 1
+        worker.kill()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        for worker in list(self._live):
+            if worker in self._idle:
+                worker.close()
+            else:
+                worker.kill()
+        self._live.clear()
+        self._idle.clear()
+        self._waiters.shutdown(wait=False, cancel_futures=True)
+
+
+class _Worker:
+    """One parser process and the pipe to it."""
+
+    def __init__(self, context: Any, inherited: list[Connection]) -> None:
+        self.connection, child = context.Pipe()
+        # The child closes the parent's ends it inherits, so it sees end-of-file (and exits) when
+        # the parent dies.
+        self.process = context.Process(target=_worker_main, args=(child, [self.connection, *inherited]),
+                                       name="newsflow-feed-parser", daemon=True)
+        self.process.start()
+        child.close()  # else the parent itself would keep the pipe open and never see the child die
+
+    def exchange(self, task: tuple[Any, ...]) -> Any:
+        """Send a task and wait for its outcome (in a waiter thread). Closes the pipe on failure."""
+        try:
+            self.connection.send(task)
+            return self.connection.recv()
+        except BaseException:
+            self.connection.close()
+            raise
+
+    def kill(self) -> None:
+        # SIGKILL: a parse stuck in C code or a regex ignores anything milder. The waiter thread
+        # then sees end-of-file and closes the pipe itself (closing it here could race its read).
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(2)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.connection.send(None)
+        self.process.join(2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(2)
+        self.connection.close()
+
+
+def _worker_main(connection: Connection, inherited: list[Connection]) -> None:
+    for other in inherited:
+        other.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends us
+    while True:
+        try:
+            task = connection.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        if task is None:
+            return
+        try:
+            outcome: Any = _parse_in_worker(*task)
+        except Exception as exc:  # a bug must cost one feed
+            outcome = f"internal error while parsing: {type(exc).__name__}: {exc}"
+        try:
+            connection.send(outcome)
+        except (EOFError, OSError):
+            return
+        except Exception as exc:  # the outcome would not pickle
+            connection.send(f"internal error: the parse result could not be returned: {exc}")
 
 
 async def _poll_all(specs: Sequence[FeedSpec], states: Mapping[str, FeedState], settings: Settings,
                     now: datetime, on_result: ResultCallback | None) -> list[FeedResult]:
+    poll_started = time.monotonic()
     feed_slots = asyncio.Semaphore(max(1, settings.fetch.concurrency))
     parser = Parser(settings, len(specs))
     try:
-        return await _poll_with(parser, specs, states, settings, now, on_result, feed_slots)
+        return await _poll_with(parser, specs, states, settings, now, on_result, feed_slots, poll_started)
     finally:
         parser.close()
 
 
 async def _poll_with(parser: Parser, specs: Sequence[FeedSpec], states: Mapping[str, FeedState],
                      settings: Settings, now: datetime, on_result: ResultCallback | None,
-                     feed_slots: asyncio.Semaphore) -> list[FeedResult]:
+                     feed_slots: asyncio.Semaphore, poll_started: float) -> list[FeedResult]:
+    clocks = [FeedClock(settings.fetch.feed_deadline) for _ in specs]
     async with Fetcher(settings.fetch) as fetcher:
         robots: RobotsRules | None = None
+        pages: PageBudget | None = None
         if settings.fetch.full_text:
-            from ingest.fulltext import RobotsRules
+            from ingest.fulltext import PageBudget, RobotsRules
 
             robots = RobotsRules(fetcher, settings.fetch.user_agent)
+            pages = PageBudget()  # one budget of article pages for the whole poll
 
-        async def one(spec: FeedSpec) -> FeedResult:
+        async def one(spec: FeedSpec, clock: FeedClock) -> FeedResult:
             async with feed_slots:
                 result = await poll_one(fetcher, spec, states.get(spec.key), settings, now, robots,
-                                        parser=parser)
-            if on_result is not None:
-                try:
-                    on_result(result)
-                except Exception:  # a progress display must not sink the poll
-                    log.exception("on_result callback failed for %s", spec.url)
+                                        parser=parser, clock=clock, pages=pages)
+            _notify(on_result, result)
             return result
 
-        return list(await asyncio.gather(*(one(spec) for spec in specs)))
+        tasks = [asyncio.create_task(one(spec, clock)) for spec, clock in zip(specs, clocks, strict=True)]
+        budget = settings.fetch.poll_deadline
+        timeout = budget - (time.monotonic() - poll_started) if budget > 0 and math.isfinite(budget) else None
+        _, pending = await asyncio.wait(tasks, timeout=max(0.0, timeout) if timeout is not None else None)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)  # let them unwind: their parser workers are killed
+        poll_elapsed = time.monotonic() - poll_started
+        results: list[FeedResult] = []
+        for spec, clock, task in zip(specs, clocks, tasks, strict=True):
+            state = states.get(spec.key)
+            if not task.cancelled() and task.exception() is None:
+                results.append(task.result())
+                continue
+            if task.cancelled():
+                result = _unfinished(spec, state, clock, settings, now, poll_elapsed)
+            else:  # poll_one catches everything, so only on_result or a bug gets here
+                error = task.exception()
+                log.error("polling %s failed outside its feed handler: %r", spec.url, error)
+                result = failed_safely(spec, state, f"internal error: {type(error).__name__}: {error}",
+                                       settings, now)
+            _notify(on_result, result)
+            results.append(result)
+        if pending:
+            log.warning("poll deadline of %g s reached: %d of %d feeds not done", budget, len(pending),
+                        len(specs))
+        return results
+
+
+def _notify(on_result: ResultCallback | None, result: FeedResult) -> None:
+    if on_result is None:
+        return
+    try:
+        on_result(result)
+    except Exception:  # a progress display must not sink the poll
+        log.exception("on_result callback failed for %s", result.spec.url)
+
+
+def _unfinished(spec: FeedSpec, state: FeedState | None, clock: FeedClock, settings: Settings,
+                now: datetime, poll_elapsed: float) -> FeedResult:
+    """A feed the poll deadline cut off. One that never got its turn stays due, unchanged: it did
+    nothing wrong. One that had started counts as a failure (it was slow)."""
+    budget = settings.fetch.poll_deadline
+    if not clock.started:
+        reason = (f"not polled: the poll deadline of {budget:g} s (fetch.poll_deadline) was reached after "
+                  f"{poll_elapsed:.1f} s before this feed's turn; it stays due for the next poll")
+        kept = state or FeedState(key=spec.key, url=spec.url)
+        return FeedResult(spec=spec, status="failed", state=kept, reason=reason)
+    reason = (f"poll deadline of {budget:g} s (fetch.poll_deadline) reached after {poll_elapsed:.1f} s, "
+              f"{clock.elapsed():.1f} s into this feed, while {clock.stage}")
+    return replace(failed_safely(spec, state, reason, settings, now), elapsed=clock.elapsed())
 
 
 async def poll_one(fetcher: Fetcher, spec: FeedSpec, state: FeedState | None, settings: Settings,
                    now: datetime, robots: RobotsRules | None = None, *,
-                   parser: Parser | None = None) -> FeedResult:
-    """Poll one feed; every failure becomes a failed (or gone) result."""
+                   parser: Parser | None = None, clock: FeedClock | None = None,
+                   pages: PageBudget | None = None) -> FeedResult:
+    """Poll one feed within its deadline; every failure becomes a failed (or gone) result."""
     state = state or FeedState(key=spec.key, url=spec.url)
+    clock = clock or FeedClock(settings.fetch.feed_deadline)
     started = time.perf_counter()
+    own_parser = parser is None
+    feed_parser = parser or Parser(settings, 1)
     try:
-        fetched = await fetcher.fetch(state.fetch_url, Validators(state.etag, state.last_modified))
-        if fetched.not_modified:
-            result = _not_modified(spec, state, fetched, settings, now)
-        else:
-            feed, articles, warnings = await (parser or Parser(settings, 1)).parse(spec, fetched, now)
-            if settings.fetch.full_text:
-                from ingest.fulltext import complete_bodies
-
-                articles, more = await complete_bodies(articles, fetcher, settings, robots)
-                warnings += more
-            result = _fetched(spec, state, fetched, feed, articles, warnings, settings, now)
-    except FetchFailed as exc:
-        result = _failed(spec, state, exc.reason, settings, now, http_status=exc.status_code,
-                         retry_after=exc.retry_after, gone=exc.gone)
-    except FeedError as exc:
-        result = _failed(spec, state, exc.reason, settings, now)
-    except Exception as exc:  # a bug must cost one feed, not the cycle
-        log.exception("unexpected error polling %s", spec.url)
-        result = _failed(spec, state, f"internal error: {type(exc).__name__}: {exc}", settings, now)
+        try:
+            async with asyncio.timeout(None) as timer:
+                clock.attach(timer)
+                result = await _poll_within(fetcher, spec, state, settings, now, robots, feed_parser,
+                                            clock, pages)
+        except TimeoutError:  # only our timer: fetch turns every other timeout into FetchFailed
+            result = failed_safely(spec, state, clock.exceeded_reason(), settings, now)
+    finally:
+        if own_parser:
+            feed_parser.close()
     elapsed = time.perf_counter() - started
     log.info("feed %s: %s%s", spec.url, result.status, f" ({result.reason})" if result.reason else "")
     return replace(result, elapsed=elapsed)
 
 
-def _parse_and_normalise(spec: FeedSpec, fetched: Fetched, settings: Settings, now: datetime
-                         ) -> tuple[ParsedFeed, tuple[Article, ...], tuple[str, ...]]:
+async def _poll_within(fetcher: Fetcher, spec: FeedSpec, state: FeedState, settings: Settings,
+                       now: datetime, robots: RobotsRules | None, parser: Parser, clock: FeedClock,
+                       pages: PageBudget | None) -> FeedResult:
+    try:
+        fetched = await fetcher.fetch(state.fetch_url, Validators(state.etag, state.last_modified),
+                                      clock=clock, credentials=feed_credentials(spec))
+        if fetched.not_modified:
+            return _not_modified(spec, state, fetched, settings, now)
+        clock.stage = f"parsing {len(fetched.body)} bytes"
+        clock.bytes_read = 0
+        feed, articles, warnings = await parser.parse(spec, fetched, now)
+        if settings.fetch.full_text:
+            from ingest.fulltext import complete_bodies
+
+            clock.stage = "fetching full-text pages"
+            articles, more = await complete_bodies(articles, fetcher, settings, robots, pages=pages,
+                                                   stop_at=_full_text_stop(clock))
+            warnings += more
+        return _fetched(spec, state, fetched, feed, articles, warnings, settings, now)
+    except FetchFailed as exc:
+        return failed_safely(spec, state, exc.reason, settings, now, http_status=exc.status_code,
+                             retry_after=exc.retry_after, gone=exc.gone)
+    except FeedError as exc:
+        return failed_safely(spec, state, exc.reason, settings, now)
+    except Exception as exc:  # a bug must cost one feed, not the cycle
+        log.exception("unexpected error polling %s", spec.url)
+        return failed_safely(spec, state, f"internal error: {type(exc).__name__}: {exc}", settings, now)
+
+
+def _full_text_stop(clock: FeedClock) -> float | None:
+    """Full-text pages stop a little before the feed's deadline, so the feed keeps its articles
+    (with the summaries as bodies) rather than failing whole."""
+    deadline = clock.deadline_at()
+    return None if deadline is None else deadline - min(2.0, clock.seconds * 0.1)
+
+
+def _parse_and_normalise(spec: FeedSpec, fetched: Fetched, settings: Settings, now: datetime) -> Parsed:
     feed = parse_feed(fetched.body, url=fetched.url, content_type=fetched.content_type,
                       max_bytes=settings.fetch.max_body_bytes)
     articles, warnings = normalise_feed(spec, feed, fetched.url, now)
     return feed, articles, warnings
 
 
-def _parse_in_worker(spec: FeedSpec, fetched: Fetched, settings: Settings, now: datetime
-                     ) -> tuple[ParsedFeed, tuple[Article, ...], tuple[str, ...]] | str:
+def _parse_in_worker(spec: FeedSpec, fetched: Fetched, settings: Settings, now: datetime) -> Parsed | str:
     """_parse_and_normalise in a parser process: the feed's entries stay behind (only its metadata
     is used from here on), and a FeedError comes back as its reason (exceptions with their own
     constructor arguments do not survive pickling)."""
@@ -231,6 +414,30 @@ def _fetched(spec: FeedSpec, state: FeedState, fetched: Fetched, feed: ParsedFee
     return FeedResult(spec=spec, status="fetched", state=new_state, articles=articles,
                       reason="; ".join(all_warnings), http_status=fetched.status_code or None,
                       warnings=all_warnings)
+
+
+def failed_safely(spec: FeedSpec, state: FeedState | None, reason: str, settings: Settings,
+                  now: datetime, *, http_status: int | None = None, retry_after: float | None = None,
+                  gone: bool = False) -> FeedResult:
+    """The failed (or gone) result of a feed; never raises. Should computing the next poll time
+    fail (a number from the network no schedule can hold), the feed is retried after the longest
+    interval instead, and should even that fail, its state is kept as it was."""
+    state = state or FeedState(key=spec.key, url=spec.url)
+    status: FeedStatus = "gone" if gone else "failed"
+    try:
+        return _failed(spec, state, reason, settings, now, http_status=http_status,
+                       retry_after=retry_after, gone=gone)
+    except Exception as exc:
+        log.error("the failed state of %s could not be computed (%r): retrying after the longest interval",
+                  spec.url, exc)
+    try:
+        later = now + timedelta(seconds=min(max(settings.fetch.max_interval, 60.0), 366 * 86400.0))
+        new_state = replace(state, last_fetched_at=now, last_status=status, last_error=reason,
+                            consecutive_failures=min(state.consecutive_failures + 1, 1_000_000),
+                            gone=gone, next_due_at=later)
+    except Exception:
+        new_state = state
+    return FeedResult(spec=spec, status=status, state=new_state, reason=reason, http_status=http_status)
 
 
 def _failed(spec: FeedSpec, state: FeedState, reason: str, settings: Settings, now: datetime, *,

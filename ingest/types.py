@@ -26,14 +26,39 @@ def feed_key(url: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedAuth:
+    """HTTP Basic credentials of one feed, sent only to the feed's own origin (scheme, host, port).
+
+    The password is either one written in the feed URL (moved out of it when the feeds file is
+    read, so the URL that is logged and stored carries none) or the name of an environment variable
+    read at fetch time: a feeds file never holds a secret of its own.
+    """
+
+    username: str
+    password: str = field(default="", repr=False)
+    password_env: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHeader:
+    """A request header of one feed whose value (a token, an API key) is read from an environment
+    variable at fetch time; sent only to the feed's own origin."""
+
+    name: str
+    env: str
+
+
+@dataclass(frozen=True, slots=True)
 class FeedSpec:
     """One feed as the user listed it in the feeds file (YAML or OPML)."""
 
-    url: str  # http(s)://, file:// or a local path (made absolute by the loader)
+    url: str  # http(s)://, file:// or a local path (made absolute by the loader); never credentials
     name: str = ""  # publisher name; empty means "use the feed's own title"
     language: str = ""  # ISO 639-1 hint for items that do not declare one
     tags: tuple[str, ...] = ()
     poll_interval: float | None = None  # seconds; overrides adaptive scheduling when set
+    auth: FeedAuth | None = None
+    headers: tuple[FeedHeader, ...] = ()
 
     @property
     def key(self) -> str:

@@ -44,15 +44,22 @@ class FetchSettings(BaseModel):
     user_agent: str = "newsflow/0.1 (+https://github.com/newsflow/newsflow; feed reader)"
     connect_timeout: float = 10.0  # seconds
     read_timeout: float = 20.0  # seconds between bytes
-    total_timeout: float = 60.0  # seconds for a whole feed download
+    total_timeout: float = 60.0  # seconds for one download (one request of one attempt)
+    # One deadline per feed, in seconds, from its first request (waiting for a busy host's slot is
+    # politeness, not slowness) to its result: every redirect hop, retry, Retry-After wait, body read,
+    # the parse and the full-text pages. A feed over it fails with that reason; the others go on.
+    feed_deadline: float = 120.0
+    # The whole poll, in seconds: feeds not done by then fail with that reason, the feeds done are
+    # indexed. Feeds that never got their turn stay due for the next cycle.
+    poll_deadline: float = 1800.0
     max_body_bytes: int = 10 * 1024 * 1024  # a larger feed is refused, not truncated
     max_redirects: int = 5
     concurrency: int = 32  # feeds fetched at once
     per_host_concurrency: int = 2  # requests at once to one host
-    # Processes parsing feeds (feedparser is CPU-bound Python): 0 = one per core when a poll has at
-    # least `parse_processes_min_feeds` feeds, 1 = threads of the polling process only.
+    # Worker processes parsing feeds (feedparser is CPU-bound Python, and a parse over the feed's
+    # deadline must be stoppable: a worker is killed and replaced, a thread could not be): 0 = one per
+    # core (never more than the poll has feeds).
     parse_processes: int = 0
-    parse_processes_min_feeds: int = 16
     politeness_delay: float = 1.0  # seconds between two requests to one host
     retries: int = 2  # extra attempts on 5xx, timeouts and connection errors
     backoff: float = 1.0  # seconds before the first retry; doubles each time

@@ -52,13 +52,14 @@ def test_second_poll_of_an_unchanged_feed_is_conditional_and_parses_nothing(
     assert first.status == "fetched" and len(first.articles) == 3
 
     parsed: list[str] = []
-    real_parse = ingest.poll.parse_feed
+    real_parse = ingest.poll.Parser.parse
 
-    def counting_parse(body: bytes, **options: Any) -> Any:  # a spy: the real parser still runs
-        parsed.append(options["url"])
-        return real_parse(body, **options)
+    async def counting_parse(self: Any, spec: FeedSpec, *args: Any) -> Any:  # a spy: the real parser runs
+        parsed.append(spec.url)
+        return await real_parse(self, spec, *args)
 
-    monkeypatch.setattr(ingest.poll, "parse_feed", counting_parse)
+    # Parser.parse runs in this process (the parse itself in a worker process): spy there.
+    monkeypatch.setattr(ingest.poll.Parser, "parse", counting_parse)
     second = poll_one(url, settings, first.state)
 
     sent = feed_server.requests_to("/world.xml")[-1].headers
@@ -437,8 +438,12 @@ def test_a_second_cycle_over_many_unchanged_real_feeds_is_all_not_modified(
     first = poll_feeds(specs, {}, settings, now=NOW)
     assert all(r.status == "fetched" and r.articles for r in first)
 
-    parsed: list[bytes] = []
-    monkeypatch.setattr(ingest.poll, "parse_feed", lambda body, **_: parsed.append(body))
+    parsed: list[str] = []
+
+    async def spy(self: Any, spec: FeedSpec, *_: Any) -> Any:
+        parsed.append(spec.url)
+
+    monkeypatch.setattr(ingest.poll.Parser, "parse", spy)
     second = poll_feeds(specs, {r.spec.key: r.state for r in first}, settings, now=NOW)
     assert [r.status for r in second] == ["not_modified"] * len(specs)
     assert parsed == [] and all(r.articles == () for r in second)
@@ -446,23 +451,27 @@ def test_a_second_cycle_over_many_unchanged_real_feeds_is_all_not_modified(
     assert all("If-None-Match" in h or "If-Modified-Since" in h for h in conditional)
 
 
-def test_many_feeds_are_parsed_in_worker_processes_with_the_same_results_as_in_threads(
+def test_many_feeds_are_parsed_in_worker_processes_with_the_same_results_as_in_this_process(
         feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
-    urls = [feed_server.route(f"/feed{n}.xml", Response(body=rss(item(3 * n), item(3 * n + 1))))
-            for n in range(6)]
-    urls += [feed_server.route("/html", Response(body=b"<html><body>x</body></html>")),
-             feed_server.route("/broken.xml", Response(body=FEED.replace(b"</channel></rss>", b"<item>")))]
+    bodies = [rss(item(3 * n), item(3 * n + 1)) for n in range(6)]
+    bodies += [b"<html><body>x</body></html>", FEED.replace(b"</channel></rss>", b"<item>")]
+    urls = [feed_server.route(f"/feed{n}.xml", Response(body=body)) for n, body in enumerate(bodies)]
     specs = [FeedSpec(url=u) for u in urls]
-    in_processes = fetch_settings(parse_processes=2, parse_processes_min_feeds=2)
-    assert ingest.poll.Parser(in_processes, len(specs))._pool is not None
-    in_threads = fetch_settings(parse_processes=1)
-    assert ingest.poll.Parser(in_threads, len(specs))._pool is None
+    in_processes = fetch_settings(parse_processes=2)
 
     def outcome(results: list[FeedResult]) -> list[tuple[Any, ...]]:
         return [(r.status, r.reason, r.articles, r.state.title, r.state.item_count) for r in results]
 
+    def parsed_here(spec: FeedSpec, body: bytes) -> tuple[Any, ...]:
+        try:
+            feed, articles, warnings = ingest.poll._parse_and_normalise(
+                spec, ingest.poll.Fetched(url=spec.url, status_code=200, body=body), in_processes, NOW)
+        except ingest.poll.FeedError as exc:
+            return ("failed", exc.reason, ())
+        return ("fetched", "; ".join(feed.warnings + warnings), articles)
+
     by_processes = poll_feeds(specs, {}, in_processes, now=NOW)
-    assert outcome(by_processes) == outcome(poll_feeds(specs, {}, in_threads, now=NOW))
+    assert [o[:3] for o in outcome(by_processes)] == [parsed_here(s, b) for s, b in zip(specs, bodies)]
     assert [r.status for r in by_processes] == ["fetched"] * 6 + ["failed", "fetched"]
     assert by_processes[6].reason  # the parser's reason, carried back from the worker
     assert sum(len(r.articles) for r in by_processes) == 12 + 3
@@ -483,7 +492,7 @@ def test_a_parser_process_that_dies_fails_its_feed_and_the_poll_goes_on(
     monkeypatch.setattr(ingest.poll, "_parse_and_normalise", crash_on_poison)
     poison = feed_server.route("/poison.xml", Response(body=FEED))
     healthy = [feed_server.route(f"/ok{n}.xml", Response(body=rss(item(n)))) for n in range(4)]
-    settings = fetch_settings(parse_processes=2, parse_processes_min_feeds=2, concurrency=1)
+    settings = fetch_settings(parse_processes=2, concurrency=1)
     results = poll_feeds([FeedSpec(url=u) for u in [poison, *healthy]], {}, settings, now=NOW)
     assert results[0].status == "failed" and "parser process died" in results[0].reason
     assert [r.status for r in results[1:]] == ["fetched"] * 4
