@@ -7,7 +7,16 @@ YAML:
         language: en                         # optional: for items that declare none
         tags: [world, politics]              # optional
         poll_interval: 15m                   # optional: seconds, or a number with s/m/h/d
+        auth:                                # optional: HTTP Basic auth, password by reference
+          username: reader
+          password_env: WORLD_FEED_PASSWORD  # the environment variable holding the password
+        headers:                             # optional: header values by reference only
+          X-Api-Key: {env: WORLD_FEED_KEY}
       - https://example.com/short-form.xml   # a bare URL is fine too
+
+Credentials written in a URL (`https://user:pass@host/feed`) are moved out of it into the spec's
+`auth`, so the URL that is logged, stored and shown carries none. Secrets are sent only to the
+feed's own origin (see ingest/fetch.py).
 
 OPML: every `outline` with an `xmlUrl` (`title`/`text` become the name; `language` and
 `category` (comma-separated) are read when present; nested outlines add their folder's title as a tag).
@@ -21,17 +30,22 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 from xml.parsers import expat
 
 import yaml
 
-from ingest.types import FeedSpec
+from ingest.types import FeedAuth, FeedHeader, FeedSpec
 from newsflow.errors import FeedsFileError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_KNOWN_KEYS = frozenset({"url", "name", "language", "tags", "poll_interval"})
+_KNOWN_KEYS = frozenset({"url", "name", "language", "tags", "poll_interval", "auth", "headers"})
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")  # an HTTP token
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
+# Headers the HTTP client owns: a feeds file setting them would break requests, not authenticate.
+_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "te",
+                               "upgrade", "accept-encoding", "if-none-match", "if-modified-since"})
 
 
 def load_feeds(path: Path) -> list[FeedSpec]:
@@ -60,13 +74,35 @@ def resolve_location(value: str, folder: Path) -> str:
     if scheme in ("http", "https"):
         if not urlsplit(value).hostname:
             raise ValueError(f"feed URL {value!r} has no host")
-        return value
+        return _lower_scheme(value, scheme)
     if scheme == "file":
-        return value
+        return _lower_scheme(value, scheme)
     if len(scheme) > 1:  # ftp:, javascript:, ... (a one-letter "scheme" is a Windows drive)
         raise ValueError(f"unsupported URL scheme {scheme!r} in {value!r}: use http(s)://, file:// or a path")
     path = Path(value).expanduser()
     return str(path if path.is_absolute() else (folder / path).resolve())
+
+
+def _lower_scheme(value: str, scheme: str) -> str:
+    # HTTP://host and http://host are one feed (one key); fetch compares schemes in any case anyway.
+    return scheme + value[len(scheme):]
+
+
+def split_credentials(url: str) -> tuple[str, FeedAuth | None]:
+    """The URL without its user-info, and the credentials it carried (percent-decoded), if any.
+
+    `https://reader:s%40cret@host:8443/feed` -> (`https://host:8443/feed`, FeedAuth("reader", "s@cret")).
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, None
+    if parts.scheme.lower() not in ("http", "https") or "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    username, _, password = userinfo.partition(":")
+    clean = urlunsplit((parts.scheme, hostport, parts.path, parts.query, parts.fragment))
+    return clean, FeedAuth(username=unquote(username), password=unquote(password))
 
 
 def parse_duration(value: Any) -> float:
@@ -113,7 +149,8 @@ def _load_yaml(path: Path, raw: bytes) -> list[FeedSpec]:
 def _yaml_feed(path: Path, node: yaml.Node) -> FeedSpec:
     folder = path.parent
     if isinstance(node, yaml.ScalarNode):
-        return FeedSpec(url=_location(path, node.value, _line(node)))
+        url, auth = split_credentials(_location(path, node.value, _line(node)))
+        return FeedSpec(url=url, auth=auth)
     if not isinstance(node, yaml.MappingNode):
         raise FeedsFileError(str(path), "a feed must be a URL or a mapping with 'url:'", _line(node))
     fields: dict[str, yaml.Node] = {}
@@ -124,7 +161,14 @@ def _yaml_feed(path: Path, node: yaml.Node) -> FeedSpec:
         fields[key.value] = value
     if "url" not in fields:
         raise FeedsFileError(str(path), "feed without 'url'", _line(node))
-    url = _location(path, _scalar(path, fields["url"], "url"), _line(fields["url"]), folder)
+    url, auth = split_credentials(_location(path, _scalar(path, fields["url"], "url"),
+                                            _line(fields["url"]), folder))
+    if "auth" in fields:
+        if auth is not None:
+            raise FeedsFileError(str(path), "credentials both in the URL and in 'auth:': keep one "
+                                 "(preferably 'auth:' with password_env)", _line(fields["auth"]))
+        auth = _auth(path, fields["auth"])
+    headers = _headers(path, fields["headers"]) if "headers" in fields else ()
     tags_node = fields.get("tags")
     tags: tuple[str, ...] = ()
     if isinstance(tags_node, yaml.SequenceNode):
@@ -145,7 +189,60 @@ def _yaml_feed(path: Path, node: yaml.Node) -> FeedSpec:
         language=_scalar(path, fields["language"], "language") if "language" in fields else "",
         tags=tags,
         poll_interval=interval,
+        auth=auth,
+        headers=headers,
     )
+
+
+def _mapping(path: Path, node: yaml.Node, key: str) -> list[tuple[yaml.Node, yaml.Node]]:
+    if not isinstance(node, yaml.MappingNode):
+        raise FeedsFileError(str(path), f"'{key}' must be a mapping", _line(node))
+    return list(node.value)
+
+
+def _env_name(path: Path, node: yaml.Node, key: str) -> str:
+    name = _scalar(path, node, key)
+    if not _ENV_NAME.match(name):
+        raise FeedsFileError(str(path), f"'{key}' must name an environment variable (letters, digits, "
+                             f"'_'), not {name[:40]!r}", _line(node))
+    return name
+
+
+def _auth(path: Path, node: yaml.Node) -> FeedAuth:
+    """`auth: {username: NAME, password_env: VARIABLE}`: the password itself never in the file."""
+    fields = {k.value: (k, v) for k, v in _mapping(path, node, "auth")}
+    for key, (key_node, _) in fields.items():
+        if key == "password":
+            raise FeedsFileError(str(path), "a password is not written in the feeds file: put it in an "
+                                 "environment variable and give its name as 'password_env:'", _line(key_node))
+        if key not in ("username", "password_env"):
+            raise FeedsFileError(str(path), f"unknown key {key!r} in 'auth' (known: password_env, "
+                                 "username)", _line(key_node))
+    if "username" not in fields or "password_env" not in fields:
+        raise FeedsFileError(str(path), "'auth' needs both 'username' and 'password_env'", _line(node))
+    return FeedAuth(username=_scalar(path, fields["username"][1], "auth.username"),
+                    password_env=_env_name(path, fields["password_env"][1], "auth.password_env"))
+
+
+def _headers(path: Path, node: yaml.Node) -> tuple[FeedHeader, ...]:
+    """`headers: {Name: {env: VARIABLE}}`: values are secrets, so only by reference."""
+    headers: list[FeedHeader] = []
+    for name_node, value_node in _mapping(path, node, "headers"):
+        name = str(name_node.value).strip()
+        if not _HEADER_NAME.match(name):
+            raise FeedsFileError(str(path), f"{name[:40]!r} is not a valid header name", _line(name_node))
+        if name.lower() in _RESERVED_HEADERS:
+            raise FeedsFileError(str(path), f"header {name!r} is set by newsflow itself", _line(name_node))
+        if not isinstance(value_node, yaml.MappingNode):
+            raise FeedsFileError(str(path), f"header {name!r}: give its value by reference, as "
+                                 f"'{name}: {{env: VARIABLE}}' (header values are secrets)",
+                                 _line(value_node))
+        entries = {k.value: v for k, v in value_node.value}
+        if set(entries) != {"env"}:
+            raise FeedsFileError(str(path), f"header {name!r}: expected exactly {{env: VARIABLE}}",
+                                 _line(value_node))
+        headers.append(FeedHeader(name=name, env=_env_name(path, entries["env"], f"headers.{name}.env")))
+    return tuple(headers)
 
 
 def _scalar(path: Path, node: yaml.Node, key: str) -> str:
@@ -195,7 +292,8 @@ def _load_opml(path: Path, raw: bytes) -> list[FeedSpec]:
         folders.append(None)
         tags = tuple(f for f in folders[:-1] if f) + tuple(
             c.strip().strip("/") for c in (attrs.get("category") or "").split(",") if c.strip().strip("/"))
-        specs.append(FeedSpec(url=_location(path, xml_url, line), name=title,
+        url, auth = split_credentials(_location(path, xml_url, line))
+        specs.append(FeedSpec(url=url, name=title, auth=auth,
                               language=(attrs.get("language") or "").strip(), tags=tags))
 
     def end(tag: str) -> None:

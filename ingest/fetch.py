@@ -443,8 +443,8 @@ class Fetcher:
                               retryable=True) from exc
         except httpx.TransportError as exc:
             raise FetchFailed(url, f"connection failed: {type(exc).__name__}: {exc}", retryable=True) from exc
-        except httpx.InvalidURL as exc:
-            raise FetchFailed(url, f"invalid URL: {exc}") from exc
+        except httpx.InvalidURL as exc:  # httpx parses a redirect's Location itself, so this may be it
+            raise FetchFailed(url, f"invalid URL or redirect target refused: {exc}") from exc
         except httpx.HTTPError as exc:  # e.g. a body that claims gzip but is not
             raise FetchFailed(url, f"{type(exc).__name__}: {exc}") from exc
         except (httpcore.ProtocolError, ValueError, UnicodeError) as exc:  # what a garbled reply raises

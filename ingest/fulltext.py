@@ -34,8 +34,8 @@ class PageBudget:
     """The article pages one poll may still fetch, shared by all its feeds (a budget per feed would
     let a poll of many feeds fetch pages without end)."""
 
-    def __init__(self, pages: int = MAX_PAGES_PER_POLL) -> None:
-        self.left = pages
+    def __init__(self, pages: int | None = None) -> None:
+        self.left = MAX_PAGES_PER_POLL if pages is None else pages
 
     def take(self) -> bool:
         if self.left <= 0:

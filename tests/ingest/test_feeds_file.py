@@ -88,3 +88,66 @@ def test_a_missing_or_empty_file_is_an_error(tmp_path: Path) -> None:
         load_feeds(tmp_path / "nope.yaml")
     with pytest.raises(FeedsFileError, match="empty"):
         load_feeds(write(tmp_path, "empty.yaml", ""))
+
+
+def test_credentials_in_a_feed_url_are_moved_out_of_it_into_the_specs_auth(tmp_path: Path) -> None:
+    from ingest.types import FeedAuth
+
+    path = write(tmp_path, "feeds.yaml", """\
+feeds:
+  - url: https://reader:s%40cret@example.com:8443/world.xml
+  - HTTPS://bare:pw@example.com/bare.xml
+""")
+    world, bare = load_feeds(path)
+    assert world.url == "https://example.com:8443/world.xml"
+    assert world.auth == FeedAuth(username="reader", password="s@cret")
+    assert "s@cret" not in repr(world) and "cret" not in repr(world)
+    assert bare.url == "https://example.com/bare.xml" and bare.auth == FeedAuth("bare", "pw")
+    opml = write(tmp_path, "feeds.opml", '<opml version="2.0"><body>'
+                 '<outline text="A" xmlUrl="http://u:p@example.com/a.xml"/></body></opml>')
+    [a] = load_feeds(opml)
+    assert a.url == "http://example.com/a.xml" and a.auth == FeedAuth("u", "p")
+
+
+def test_auth_and_headers_are_given_by_reference_to_environment_variables(tmp_path: Path) -> None:
+    from ingest.types import FeedAuth, FeedHeader
+
+    path = write(tmp_path, "feeds.yaml", """\
+feeds:
+  - url: https://example.com/world.xml
+    auth: {username: reader, password_env: WORLD_PASSWORD}
+    headers:
+      X-Api-Key: {env: WORLD_KEY}
+""")
+    [spec] = load_feeds(path)
+    assert spec.auth == FeedAuth(username="reader", password_env="WORLD_PASSWORD")
+    assert spec.headers == (FeedHeader(name="X-Api-Key", env="WORLD_KEY"),)
+
+
+@pytest.mark.parametrize(("entry", "problem"), [
+    ("auth: {username: r, password: hunter2}", "not written in the feeds file"),
+    ("auth: {username: r}", "needs both"),
+    ("auth: {username: r, password_env: 'not a name'}", "environment variable"),
+    ("headers: {X-Api-Key: literal-token}", "by reference"),
+    ("headers: {Host: {env: H}}", "set by newsflow itself"),
+    ("headers: {'bad name': {env: H}}", "not a valid header name"),
+])
+def test_secrets_written_in_the_feeds_file_or_bad_references_are_refused(
+        tmp_path: Path, entry: str, problem: str) -> None:
+    path = write(tmp_path, "feeds.yaml", f"feeds:\n  - url: https://example.com/a.xml\n    {entry}\n")
+    with pytest.raises(FeedsFileError) as caught:
+        load_feeds(path)
+    assert problem in str(caught.value) and caught.value.line == 3
+    assert "hunter2" not in str(caught.value)
+
+
+def test_credentials_in_the_url_and_in_auth_together_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "feeds.yaml", "feeds:\n  - url: https://u:p@example.com/a.xml\n"
+                                         "    auth: {username: r, password_env: P}\n")
+    with pytest.raises(FeedsFileError, match="both in the URL and in 'auth:'"):
+        load_feeds(path)
+
+
+def test_an_upper_case_http_scheme_is_a_url_not_a_local_path(tmp_path: Path) -> None:
+    path = write(tmp_path, "feeds.yaml", "feeds:\n  - HTTP://Example.com/a.xml\n  - FILE:///srv/a.xml\n")
+    assert [s.url for s in load_feeds(path)] == ["http://Example.com/a.xml", "file:///srv/a.xml"]

@@ -471,7 +471,8 @@ def test_many_feeds_are_parsed_in_worker_processes_with_the_same_results_as_in_t
         return ("fetched", "; ".join(feed.warnings + warnings), articles)
 
     by_processes = poll_feeds(specs, {}, in_processes, now=NOW)
-    assert [o[:3] for o in outcome(by_processes)] == [parsed_here(s, b) for s, b in zip(specs, bodies)]
+    expected = [parsed_here(spec, body) for spec, body in zip(specs, bodies, strict=True)]
+    assert [o[:3] for o in outcome(by_processes)] == expected
     assert [r.status for r in by_processes] == ["fetched"] * 6 + ["failed", "fetched"]
     assert by_processes[6].reason  # the parser's reason, carried back from the worker
     assert sum(len(r.articles) for r in by_processes) == 12 + 3
