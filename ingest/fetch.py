@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import math
 import os
 import re
 import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -118,6 +119,23 @@ class FeedClock:
     def deadline_at(self) -> float | None:
         """The loop time of the deadline, None before the clock started."""
         return None if self._started is None else self._started + self.seconds
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop the clock meanwhile: waiting for a shared resource (a parser worker busy with another
+        feed) is not this feed's slowness, and must not let one slow feed fail the others."""
+        if self._started is None or self._timer is None:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        paused_at = loop.time()
+        self._timer.reschedule(None)
+        try:
+            yield
+        finally:
+            self._started += loop.time() - paused_at
+            if not self._timer.expired():  # an expiring timer (being cancelled) may not be rescheduled
+                self._timer.reschedule(self._started + self.seconds)
 
     def exceeded_reason(self) -> str:
         read = f", {self.bytes_read} bytes of the body read" if self.bytes_read else ""

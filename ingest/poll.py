@@ -104,27 +104,36 @@ class Parser:
                                                               thread_name_prefix="feed-parse-wait")
         self.killed = 0  # workers killed or lost (for tests and logs)
 
-    async def parse(self, spec: FeedSpec, fetched: Fetched, now: datetime) -> Parsed:
+    async def parse(self, spec: FeedSpec, fetched: Fetched, now: datetime,
+                    clock: FeedClock | None = None) -> Parsed:
+        """The parse of one feed; its `clock` stops while the feed waits for a free worker."""
         if not self.in_processes:
             return await asyncio.to_thread(_parse_and_normalise, spec, fetched, self._settings, now)
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._size)
-        async with self._slots:
-            worker = self._idle.pop() if self._idle else self._start()
-            healthy = False
-            try:
-                loop = asyncio.get_running_loop()
-                outcome = await loop.run_in_executor(self._waiters, worker.exchange,
-                                                     (spec, fetched, self._settings, now))
-                healthy = True
-            except (EOFError, OSError):
-                log.error("a feed parser process died while parsing %s", spec.url)
-                raise FeedError(spec.url, "the parser process died while parsing this feed") from None
-            finally:  # cancelled (a deadline) or dead: the worker goes, a fresh one replaces it
-                if healthy:
-                    self._idle.append(worker)
-                else:
-                    self._discard(worker)
+        with clock.paused() if clock is not None else contextlib.nullcontext():
+            await self._slots.acquire()
+        try:
+            return await self._parse_in_a_worker(spec, fetched, now)
+        finally:
+            self._slots.release()
+
+    async def _parse_in_a_worker(self, spec: FeedSpec, fetched: Fetched, now: datetime) -> Parsed:
+        worker = self._idle.pop() if self._idle else self._start()
+        healthy = False
+        try:
+            loop = asyncio.get_running_loop()
+            outcome = await loop.run_in_executor(self._waiters, worker.exchange,
+                                                 (spec, fetched, self._settings, now))
+            healthy = True
+        except (EOFError, OSError):
+            log.error("a feed parser process died while parsing %s", spec.url)
+            raise FeedError(spec.url, "the parser process died while parsing this feed") from None
+        finally:  # cancelled (a deadline) or dead: the worker goes, a fresh one replaces it
+            if healthy:
+                self._idle.append(worker)
+            else:
+                self._discard(worker)
         if isinstance(outcome, str):
             raise FeedError(spec.url, outcome)
         return outcome
@@ -332,7 +341,7 @@ async def _poll_within(fetcher: Fetcher, spec: FeedSpec, state: FeedState, setti
             return _not_modified(spec, state, fetched, settings, now)
         clock.stage = f"parsing {len(fetched.body)} bytes"
         clock.bytes_read = 0
-        feed, articles, warnings = await parser.parse(spec, fetched, now)
+        feed, articles, warnings = await parser.parse(spec, fetched, now, clock)
         if settings.fetch.full_text:
             from ingest.fulltext import complete_bodies
 
