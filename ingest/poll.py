@@ -197,7 +197,23 @@ class _Worker:
         self.connection.close()
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when its parent dies: a worker spinning in a parse never
+    reads its pipe, so it would not notice end-of-file, and would outlive a killed `newsflow run`."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the pipe's end-of-file is the only signal
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
 def _worker_main(connection: Connection, inherited: list[Connection]) -> None:
+    _die_with_parent()
     for other in inherited:
         other.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends us

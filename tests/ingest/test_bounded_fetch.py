@@ -269,3 +269,55 @@ def test_the_full_text_page_budget_is_shared_by_every_feed_of_a_poll(
     assert [r.status for r in results] == ["fetched"] * 3
     pages = [r for r in feed_server.requests if r.path.startswith("/page/")]
     assert len(pages) == 3  # before: 3 per feed, 6 in all
+
+
+WORKER_OWNER = """
+import sys, time
+from datetime import datetime, timezone
+import ingest.poll
+from ingest.fetch import Fetched
+from ingest.types import FeedSpec
+from newsflow.settings import load_settings
+
+def spin(*_):
+    while True:
+        pass
+
+ingest.poll._parse_and_normalise = spin
+settings = load_settings(home=sys.argv[1], index_prefix="offline", es_url="http://127.0.0.1:9")
+worker = ingest.poll.Parser(settings, 1)._start()
+worker.connection.send((FeedSpec(url="x"), Fetched(url="x", status_code=200), settings,
+                        datetime.now(timezone.utc)))
+print(worker.process.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_parser_worker_spinning_in_a_parse_dies_with_its_parent(tmp_path: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    owner = subprocess.Popen([sys.executable, "-c", WORKER_OWNER, str(tmp_path)], stdout=subprocess.PIPE,
+                             text=True)
+    assert owner.stdout is not None
+    worker_pid = int(owner.stdout.readline())
+    time.sleep(0.5)  # the worker is spinning now, deaf to its pipe
+    owner.send_signal(signal.SIGKILL)
+    owner.wait(10)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(worker_pid):
+        time.sleep(0.1)
+    alive = _alive(worker_pid)
+    if alive:
+        os.kill(worker_pid, signal.SIGKILL)  # do not leave it spinning on a shared machine
+    assert not alive
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"  # a zombie is dead, awaiting its reaper
+    except FileNotFoundError:
+        return False
