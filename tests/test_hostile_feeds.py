@@ -85,8 +85,11 @@ def test_hostile_feeds_cost_their_own_feed_only_and_the_cycle_stays_on_time(
                                                    for url in [*ordinary_urls, *hostile_urls.values()]))
 
         plain_settings, mixed_settings = make_settings(), make_settings()
-        plain, plain_seconds = run_cycle(plain_file, environment(plain_settings))
+        # The hostile cycle runs first, so any cold-start cost (imports, the spaCy model read from
+        # disk) falls on it: the ratio errs against the claim, never for it. Each cycle is the first
+        # of its own index prefix, so both set up their indices.
         mixed, mixed_seconds = run_cycle(mixed_file, environment(mixed_settings))
+        plain, plain_seconds = run_cycle(plain_file, environment(plain_settings))
         again, again_seconds = run_cycle(mixed_file, environment(mixed_settings))
 
     expected = plain["articles"]["new"]
