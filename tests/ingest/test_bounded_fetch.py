@@ -321,3 +321,18 @@ def _alive(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"  # a zombie is dead, awaiting its reaper
     except FileNotFoundError:
         return False
+
+
+def test_credentials_written_in_a_feed_url_authenticate_and_appear_nowhere_after_loading(
+        feed_server: FeedServer, fetch_settings: Callable[..., Any], tmp_path: Any) -> None:
+    from ingest.feeds import load_feeds
+
+    clean = feed_server.route("/members.xml", requiring(basic("reader", "s3cret")))
+    feeds_file = tmp_path / "feeds.yaml"
+    feeds_file.write_text(f"feeds:\n  - {clean.replace('http://', 'http://reader:s3cret@')}\n")
+    [spec] = load_feeds(feeds_file)
+    [result], _ = poll([spec], fetch_settings())
+    assert result.status == "fetched" and len(result.articles) == 2
+    assert spec.url == clean and result.state.url == clean
+    assert {a.feed_url for a in result.articles} == {clean}
+    assert "s3cret" not in repr(result)  # state, articles, spec: what is logged and stored
