@@ -87,15 +87,14 @@ class Parser:
     worker; a worker that dies (a crash inside a parser) fails only the feed it held. Either way a
     fresh worker replaces it for the next feed.
 
-    In a daemonic process (which may not have children) parsing falls back to threads: the deadline
-    still fails the feed on time, but the parse itself runs on in the background."""
+    Without os.fork (not POSIX) parsing falls back to threads: the deadline still fails the feed on
+    time, but the parse itself runs on in the background."""
 
     def __init__(self, settings: Settings, feeds: int) -> None:
         self._settings = settings
         wanted = settings.fetch.parse_processes or (os.cpu_count() or 1)
         self._size = max(1, min(wanted, feeds))
-        self.in_processes = not multiprocessing.current_process().daemon  # daemonic: no children
-        self._context = multiprocessing.get_context("fork")
+        self.in_processes = hasattr(os, "fork")  # POSIX; elsewhere threads, and no hard bound
         self._idle: list[_Worker] = []
         self._live: set[_Worker] = set()
         self._slots: asyncio.Semaphore | None = None
@@ -139,7 +138,7 @@ class Parser:
         return outcome
 
     def _start(self) -> _Worker:
-        worker = _Worker(self._context, [w.connection for w in self._live])
+        worker = _Worker([w.connection for w in self._live])
         self._live.add(worker)
         return worker
 
@@ -160,16 +159,26 @@ class Parser:
 
 
 class _Worker:
-    """One parser process and the pipe to it."""
+    """One parser process and the pipe to it.
 
-    def __init__(self, context: Any, inherited: list[Connection]) -> None:
-        self.connection, child = context.Pipe()
-        # The child closes the parent's ends it inherits, so it sees end-of-file (and exits) when
-        # the parent dies.
-        self.process = context.Process(target=_worker_main, args=(child, [self.connection, *inherited]),
-                                       name="newsflow-feed-parser", daemon=True)
-        self.process.start()
+    Forked with os.fork rather than multiprocessing.Process: multiprocessing refuses children to a
+    daemonic process, and an Airflow task or a Celery worker is one; the bound on parsing must hold
+    there too."""
+
+    def __init__(self, inherited: list[Connection]) -> None:
+        self.connection, child = multiprocessing.Pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the worker: never returns into the caller's code
+            code = 0
+            try:
+                # It closes the parent's ends it inherits, so it sees end-of-file when the parent dies.
+                _worker_main(child, [self.connection, *inherited])
+            except BaseException:
+                code = 70
+            finally:
+                os._exit(code)
         child.close()  # else the parent itself would keep the pipe open and never see the child die
+        self._reaped = False
 
     def exchange(self, task: tuple[Any, ...]) -> Any:
         """Send a task and wait for its outcome (in a waiter thread). Closes the pipe on failure."""
@@ -183,18 +192,32 @@ class _Worker:
     def kill(self) -> None:
         # SIGKILL: a parse stuck in C code or a regex ignores anything milder. The waiter thread
         # then sees end-of-file and closes the pipe itself (closing it here could race its read).
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(2)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self._reap(2.0)
 
     def close(self) -> None:
         with contextlib.suppress(OSError, ValueError):
             self.connection.send(None)
-        self.process.join(2)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(2)
+        if not self._reap(2.0):
+            self.kill()
         self.connection.close()
+
+    def _reap(self, seconds: float) -> bool:
+        """Collect the exited worker (no zombie left); False if it is still running after `seconds`."""
+        deadline = time.monotonic() + seconds
+        while not self._reaped:
+            try:
+                pid, _ = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid = self.pid  # reaped elsewhere
+            if pid == self.pid:
+                self._reaped = True
+            elif time.monotonic() >= deadline:
+                return False
+            else:
+                time.sleep(0.01)
+        return True
 
 
 def _die_with_parent() -> None:
