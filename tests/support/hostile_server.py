@@ -15,6 +15,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 Case = Callable[["_Connection"], None]
 
@@ -36,7 +37,7 @@ class _Connection:
         lines = [f"HTTP/1.1 {status}", "Connection: close"]
         fields = {"Content-Length": str(len(body)), **(headers or {})}
         lines += [f"{name}: {value}" for name, value in fields.items()]
-        self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        self.send(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape") + body)
 
     def trickle(self, data: bytes, every: float) -> None:
         """Send `data` one byte at a time, a byte every `every` seconds, until the client leaves."""
@@ -209,9 +210,9 @@ class HostileServer:
 
     def serve_body(self, name: str, body: bytes, headers: dict[str, str] | None = None) -> str:
         """Serve a hostile body (a content case) at /hostile/<name>.xml; returns its URL."""
-        self.cases[f"hostile/{name}.xml"] = _status("200 OK", {"Content-Type": "application/rss+xml",
-                                                               **(headers or {})}, body)
-        return self.base_url + f"/hostile/{name}.xml"
+        path = f"hostile/{quote(name, safe='')}.xml"  # a name is any string; a path is not
+        self.cases[path] = _status("200 OK", {"Content-Type": "application/rss+xml", **(headers or {})}, body)
+        return f"{self.base_url}/{path}"
 
     @property
     def base_url(self) -> str:
