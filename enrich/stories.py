@@ -48,6 +48,7 @@ MIN_SHINGLES = 6  # a text of under ~8 words ("Live updates", "Daily briefing") 
 MAX_WORDS = 5_000  # the start of a long text is enough to recognise a copy
 LEAD_WORDS = 50  # body words in the lead: a summary is the story's first sentences, or a dek beside them
 LEAD_PREFIX = "L"  # band keys of the lead signature
+SHORT_TEXT_SHINGLES = 150  # a text up to ~150 words (a summary, a teaser) may match another's lead
 _PART = NUM_PERM + 1  # one MinHash: the set size, then NUM_PERM values
 
 _MERSENNE = np.uint64((1 << 61) - 1)
@@ -152,10 +153,13 @@ def containment(a: Sequence[int], b: Sequence[int]) -> float:
 
 
 def similarity(a: Sequence[int], b: Sequence[int]) -> float:
-    """How much of one story's text the other holds: the containment of the whole texts, or of the
-    leads (a summary-only copy is its own lead), whichever is higher."""
-    whole = containment(_whole(a), _whole(b))
-    if whole >= 1.0:
+    """How much of one story's text the other holds: the containment of the whole texts, or, when
+    one of them is short (a summary-only copy is its own lead), of the leads, whichever is higher.
+    Two long texts are judged on their whole texts only: a shared opening (a newsletter's greeting,
+    a standard intro) does not make two stories one."""
+    whole_a, whole_b = _whole(a), _whole(b)
+    whole = containment(whole_a, whole_b)
+    if whole >= 1.0 or not whole_a or not whole_b or min(whole_a[0], whole_b[0]) > SHORT_TEXT_SHINGLES:
         return whole
     return max(whole, containment(_lead(a), _lead(b)))
 

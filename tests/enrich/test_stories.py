@@ -146,6 +146,20 @@ def test_a_summary_only_copy_seen_first_gives_the_full_text_its_story(offline_se
     assert [a.story_id for a in result] == [early_summary.id, early_summary.id]
 
 
+def test_two_long_stories_with_one_opening_are_not_one_story(offline_settings: Any) -> None:
+    # A newsletter's greeting or a standard intro opens every item of some feeds: the leads are
+    # alike, the stories are not. Leads count only when one side is short.
+    first, second = long_articles(limit=2)
+    opening = " ".join(lead_summary(long_articles(limit=3)[2].body, max_words=60).split()[:LEAD_WORDS])
+    same_opening = [dataclasses.replace(a, body=f"{opening}\n\n{a.body}", summary="")
+                    for a in (first, second)]
+    sig_first, sig_second = (story_signature(a) for a in same_opening)
+    assert set(story_bands(sig_first)) & set(story_bands(sig_second))  # the leads make them candidates
+    assert similarity(sig_first, sig_second) < offline_settings.enrich.story_threshold
+    result = assign_stories(same_opening, NothingStored(), offline_settings)
+    assert [a.story_id for a in result] == [first.id, second.id]
+
+
 def test_a_signature_stored_before_leads_existed_still_matches(offline_settings: Any) -> None:
     original = long_articles(limit=1)[0]
     stored_long_ago = story_signature(original)[:NUM_PERM + 1]  # whole text only, as stored then
