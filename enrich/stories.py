@@ -1,7 +1,13 @@
 """Story clustering: near-duplicate copies of one story (syndicated, re-headlined, trimmed) share a story_id.
 
 Pure part: a MinHash signature over word shingles of title + text (`story_signature`: the number of
-shingles, then NUM_PERM minimum hashes) and its LSH band keys (`story_bands`). Two articles are the same
+shingles, then NUM_PERM minimum hashes) and its LSH band keys (`story_bands`). An article whose text
+is longer than its lead also gets a second MinHash, of its lead: the title, the feed's summary and
+the first LEAD_WORDS words of the body, appended to the same signature (so stored signatures stay
+one array). A summary-only copy (a title and a short summary, as a summary-only feed carries the
+story) is compared with that lead: its few shingles are a large share of the lead, where they were
+a tiny share of the whole text, too small for the MinHash estimate to see. Lead band keys carry an
+"L" prefix, so leads are candidates of leads only. Two articles are the same
 story when the estimated share of the shorter text's shingles found in the other (containment) is at
 or over `EnrichSettings.story_threshold`: a trimmed copy keeps most of its shingles in the original even
 when it dropped paragraphs, while the plain Jaccard similarity falls with every dropped paragraph. The
@@ -40,6 +46,10 @@ SHINGLE_WORDS = 3
 MIN_JACCARD = 0.1  # below this the containment estimate is too noisy to trust
 MIN_SHINGLES = 6  # a text of under ~8 words ("Live updates", "Daily briefing") is no evidence of a copy
 MAX_WORDS = 5_000  # the start of a long text is enough to recognise a copy
+LEAD_WORDS = 50  # body words in the lead: a summary is the story's first sentences, or a dek beside them
+LEAD_PREFIX = "L"  # band keys of the lead signature
+SHORT_TEXT_SHINGLES = 150  # a text up to ~150 words (a summary, a teaser) may match another's lead
+_PART = NUM_PERM + 1  # one MinHash: the set size, then NUM_PERM values
 
 _MERSENNE = np.uint64((1 << 61) - 1)
 _MAX_HASH = np.uint64((1 << 32) - 1)
@@ -75,32 +85,64 @@ def minhash(items: Iterable[str]) -> tuple[int, ...]:
     return (int(hashes.size), *(int(v) for v in permuted.min(axis=0)))
 
 
+def lead_text(article: Article) -> str:
+    """The title, the feed's summary when the item has a body beside it, and the body's first
+    LEAD_WORDS words: what a summary-only copy of the story can contain."""
+    if not article.body:
+        return story_text(article)
+    lead = " ".join(article.body.split()[:LEAD_WORDS])
+    return "\n".join(part for part in (article.title, article.summary, lead) if part)
+
+
 def story_signature(article: Article) -> tuple[int, ...]:
-    """MinHash over word 3-shingles of the title and text (body, else summary). Pure."""
-    return minhash(shingles(story_text(article)))
-
-
-def story_bands(signature: Sequence[int]) -> tuple[str, ...]:
-    """LSH band keys: "<band>-<hash of its rows>"; two signatures sharing a key are candidates. Pure."""
-    if len(signature) != NUM_PERM + 1:
+    """MinHash over word 3-shingles of the title and text (body, else summary), then, when the lead's
+    shingles are not the whole text's, the MinHash of the lead's (`lead_text`). Pure."""
+    whole = shingles(story_text(article))
+    signature = minhash(whole)
+    if not signature:
         return ()
-    values = signature[1:]
+    lead = shingles(lead_text(article))
+    return signature if lead == whole or not lead else (*signature, *minhash(lead))
+
+
+def _whole(signature: Sequence[int]) -> Sequence[int]:
+    return signature[:_PART] if len(signature) in (_PART, 2 * _PART) else ()
+
+
+def _lead(signature: Sequence[int]) -> Sequence[int]:
+    """The lead's MinHash; a text no longer than its lead is its own lead (and signatures stored
+    before leads existed have none, so they are their own lead too)."""
+    if len(signature) == 2 * _PART:
+        return signature[_PART:]
+    return signature if len(signature) == _PART else ()
+
+
+def _band_keys(values: Sequence[int], prefix: str = "") -> list[str]:
     keys = []
     for band in range(BANDS):
         rows = values[band * ROWS:(band + 1) * ROWS]
         digest = hashlib.blake2b(",".join(map(str, rows)).encode(), digest_size=6).hexdigest()
-        keys.append(f"{band:02d}-{digest}")
-    return tuple(keys)
+        keys.append(f"{prefix}{band:02d}-{digest}")
+    return keys
+
+
+def story_bands(signature: Sequence[int]) -> tuple[str, ...]:
+    """LSH band keys: "<band>-<hash of its rows>" of the whole text, then "L<band>-..." of the lead;
+    two signatures sharing a key are candidates. Pure."""
+    whole, lead = _whole(signature), _lead(signature)
+    if not whole:
+        return ()
+    return (*_band_keys(whole[1:]), *_band_keys(lead[1:], LEAD_PREFIX))
 
 
 def jaccard(a: Sequence[int], b: Sequence[int]) -> float:
-    """Estimated Jaccard similarity of the shingle sets behind two signatures."""
-    if len(a) != NUM_PERM + 1 or len(b) != NUM_PERM + 1:
+    """Estimated Jaccard similarity of the shingle sets behind two single MinHashes (set size first)."""
+    if len(a) != _PART or len(b) != _PART:
         return 0.0
     return sum(x == y for x, y in zip(a[1:], b[1:], strict=True)) / NUM_PERM
 
 
-def similarity(a: Sequence[int], b: Sequence[int]) -> float:
+def containment(a: Sequence[int], b: Sequence[int]) -> float:
     """Estimated containment of the smaller shingle set in the larger (0 below MIN_JACCARD)."""
     j = jaccard(a, b)
     if j < MIN_JACCARD or min(a[0], b[0]) < MIN_SHINGLES:
@@ -108,6 +150,18 @@ def similarity(a: Sequence[int], b: Sequence[int]) -> float:
     # |A ∩ B| = J (|A| + |B|) / (1 + J)
     overlap = j * (a[0] + b[0]) / (1 + j)
     return min(1.0, overlap / min(a[0], b[0]))
+
+
+def similarity(a: Sequence[int], b: Sequence[int]) -> float:
+    """How much of one story's text the other holds: the containment of the whole texts, or, when
+    one of them is short (a summary-only copy is its own lead), of the leads, whichever is higher.
+    Two long texts are judged on their whole texts only: a shared opening (a newsletter's greeting,
+    a standard intro) does not make two stories one."""
+    whole_a, whole_b = _whole(a), _whole(b)
+    whole = containment(whole_a, whole_b)
+    if whole >= 1.0 or not whole_a or not whole_b or min(whole_a[0], whole_b[0]) > SHORT_TEXT_SHINGLES:
+        return whole
+    return max(whole, containment(_lead(a), _lead(b)))
 
 
 @dataclass(frozen=True, slots=True)

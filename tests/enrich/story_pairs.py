@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import timedelta
+from functools import cache
 
 from newsflow.models import Article, article_id_for
 from tests.enrich.corpus import all_news_articles
@@ -62,7 +63,8 @@ def same_story_pairs(limit: int = 60) -> list[tuple[Article, Article]]:
     return [(a, edited_copy(a, i)) for i, a in enumerate(long_articles(limit=limit))]
 
 
-def different_story_pairs(limit: int = 60) -> list[tuple[Article, Article]]:
+@cache
+def different_story_pairs(limit: int = 60) -> tuple[tuple[Article, Article], ...]:
     articles = long_articles(limit=400)
     vocab = [set(_WORD.findall((a.title + " " + a.body).lower())) for a in articles]
     pairs: list[tuple[float, int, int]] = []
@@ -84,4 +86,93 @@ def different_story_pairs(limit: int = 60) -> list[tuple[Article, Article]]:
             chosen.append((articles[i], articles[j]))
         if len(chosen) == limit:
             break
-    return chosen
+    return tuple(chosen)
+
+
+# Summary-only copies: the same story as a summary-only feed carries it (title and a short summary,
+# no body), against its full text in a full-text feed.
+
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’']))\s+")
+MIN_SUMMARY_WORDS = 8
+LEAD_SUMMARY_WORDS = 45
+
+
+@cache
+def publisher_summary_articles(limit: int = 60) -> tuple[Article, ...]:
+    """Full-text articles whose feed item also carries the publisher's own summary (a dek, usually
+    rewritten, not the first sentence), a few per publisher so one outlet's style does not dominate."""
+    per_source: dict[str, int] = {}
+    found: list[Article] = []
+    seen: set[str] = set()
+    for article in all_news_articles():
+        if len(article.body.split()) < 250 or len(article.summary.split()) < MIN_SUMMARY_WORDS:
+            continue
+        if article.url in seen or article.title in seen or per_source.get(article.source, 0) >= 15:
+            continue
+        seen.update((article.url, article.title))
+        per_source[article.source] = per_source.get(article.source, 0) + 1
+        found.append(article)
+    return tuple(found[:limit])
+
+
+def summary_only_copy(article: Article, variant: int) -> Article:
+    """The same item in a summary-only feed: its title and summary, no body. One variant in three
+    tags the headline with the feed's name, one in three cuts the summary to its first two thirds
+    (feeds that truncate descriptions)."""
+    url = f"https://summary-{variant}.example/{article.id}"
+    title, summary = article.title, article.summary
+    if variant % 3 == 1:
+        title = f"{title} - {article.source}"
+    elif variant % 3 == 2:
+        words = summary.split()
+        summary = " ".join(words[: max(MIN_SUMMARY_WORDS, len(words) * 2 // 3)]) + "…"
+    return dataclasses.replace(
+        article, id=article_id_for(url), url=url, title=title, body="", summary=summary,
+        source=f"{article.source} (summaries)", published_at=article.published_at + timedelta(minutes=30),
+    )
+
+
+def lead_summary(body: str, max_words: int = LEAD_SUMMARY_WORDS) -> str:
+    """A syndicated summary: the story's first sentences up to about max_words words, cut with an
+    ellipsis when the limit falls inside a sentence (as wire and aggregator feeds do)."""
+    text = " ".join(body.split())
+    out: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        words = sentence.split()
+        if len(out) + len(words) > max_words:
+            if not out:
+                out = [*words[:max_words - 1], words[max_words - 1] + "…"]
+            break
+        out.extend(words)
+    return " ".join(out)
+
+
+def syndicated_summary_copy(article: Article, variant: int) -> Article:
+    """Another outlet's summary-only item of a wire story: the headline with the outlet's tag, and
+    the story's first sentences as its summary; no body."""
+    url = f"https://wire-summary-{variant}.example/{article.id}"
+    return dataclasses.replace(
+        article, id=article_id_for(url), url=url, title=f"{article.title} | Outlet {variant}",
+        body="", summary=lead_summary(article.body), source=f"Outlet {variant}",
+        published_at=article.published_at + timedelta(hours=1 + variant % 5),
+    )
+
+
+def summary_copy_pairs(limit: int = 60) -> list[tuple[Article, Article]]:
+    """(full text, summary-only copy): publisher summaries and syndicated leads, `limit` of each."""
+    publisher = [(a, summary_only_copy(a, i)) for i, a in enumerate(publisher_summary_articles(limit))]
+    syndicated = [(a, syndicated_summary_copy(a, i)) for i, a in enumerate(long_articles(limit=limit))]
+    return publisher + syndicated
+
+
+def summary_different_story_pairs(limit: int = 60) -> list[tuple[Article, Article]]:
+    """Different stories on one subject, one side summary-only: the hardest non-copies for a
+    summary matcher (the subject's vocabulary is shared, the story is not)."""
+    pairs: list[tuple[Article, Article]] = []
+    for i, (a, b) in enumerate(different_story_pairs(limit)):
+        pairs.append((a, syndicated_summary_copy(b, i)))
+        pairs.append((b, syndicated_summary_copy(a, i)))
+    for i, (a, b) in enumerate(zip(publisher_summary_articles(limit * 2)[::2],
+                                   publisher_summary_articles(limit * 2)[1::2], strict=False)):
+        pairs.append((a, summary_only_copy(b, i)))  # one publisher, two stories (neighbours in its feed)
+    return pairs

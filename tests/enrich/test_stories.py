@@ -10,22 +10,39 @@ import pytest
 
 from enrich.stories import (
     BANDS,
+    LEAD_PREFIX,
+    LEAD_WORDS,
     NUM_PERM,
     ElasticsearchCandidates,
     StoryAssigner,
     StoryCandidate,
     assign_stories,
+    lead_text,
     similarity,
     story_bands,
     story_signature,
 )
 from index.mappings import ANALYSIS, article_mappings
 from newsflow.errors import ElasticsearchUnavailable
-from tests.enrich.story_pairs import different_story_pairs, edited_copy, long_articles, same_story_pairs
+from tests.enrich.story_pairs import (
+    different_story_pairs,
+    edited_copy,
+    lead_summary,
+    long_articles,
+    publisher_summary_articles,
+    same_story_pairs,
+    summary_copy_pairs,
+    summary_different_story_pairs,
+    summary_only_copy,
+    syndicated_summary_copy,
+)
 
 # Measured on 60 + 60 pairs (see the report): precision 1.0, recall 1.0. Floors a little below.
 MIN_PAIR_PRECISION = 0.95
 MIN_PAIR_RECALL = 0.95
+# Summary-only copies against full texts (120 + 162 pairs): measured recall 1.0 at precision 1.0
+# (12 of 120 before leads were compared). The issue asks for >= 0.9 at precision 1.0.
+MIN_SUMMARY_RECALL = 0.9
 
 pytestmark = pytest.mark.corpus
 
@@ -47,8 +64,31 @@ def test_signatures_are_deterministic_and_banded() -> None:
     article = long_articles(limit=1)[0]
     signature = story_signature(article)
     assert signature == story_signature(dataclasses.replace(article, id="other"))
-    assert len(signature) == NUM_PERM + 1 and all(0 <= v < 2**32 for v in signature[1:])
-    assert len(story_bands(signature)) == BANDS
+    # The whole text's MinHash (set size, NUM_PERM values), then its lead's.
+    whole, lead = signature[:NUM_PERM + 1], signature[NUM_PERM + 1:]
+    assert len(whole) == len(lead) == NUM_PERM + 1
+    assert all(0 <= v < 2**32 for v in (*whole[1:], *lead[1:]))
+    assert lead[0] < whole[0]  # the lead has fewer shingles than the whole text
+    bands = story_bands(signature)
+    assert len(bands) == 2 * BANDS
+    assert [b.startswith(LEAD_PREFIX) for b in bands] == [False] * BANDS + [True] * BANDS
+
+
+def test_a_text_no_longer_than_its_lead_is_its_own_lead() -> None:
+    article = long_articles(limit=1)[0]
+    summary_only = dataclasses.replace(article, body="", summary=lead_summary(article.body))
+    signature = story_signature(summary_only)
+    assert len(signature) == NUM_PERM + 1
+    bands = story_bands(signature)
+    assert bands[BANDS:] == tuple(LEAD_PREFIX + b for b in bands[:BANDS])  # its lead bands are its own
+
+
+def test_the_lead_is_the_title_the_feed_summary_and_the_first_words_of_the_body() -> None:
+    article = publisher_summary_articles(limit=1)[0]
+    lead = lead_text(article)
+    assert lead.startswith(f"{article.title}\n{article.summary}\n")
+    assert lead.endswith(" ".join(article.body.split()[:LEAD_WORDS]))
+    assert lead_text(dataclasses.replace(article, body="")) == f"{article.title}\n{article.summary}"
 
 
 def test_an_empty_article_has_no_signature_and_no_bands() -> None:
@@ -78,6 +118,54 @@ def test_pairs_of_copies_and_of_different_stories_on_one_subject(offline_setting
           f"({found_same}/{len(same)} copies, {found_different}/{len(different)} different joined)")
     assert precision >= MIN_PAIR_PRECISION
     assert recall >= MIN_PAIR_RECALL
+
+
+def test_summary_only_copies_join_their_full_text_story(offline_settings: Any) -> None:
+    # Publisher summaries (the item as a summary-only feed carries it) and syndicated leads (another
+    # outlet's headline and first sentences), against different stories on one subject with one side
+    # summary-only. Before leads were compared, 12 of these 120 copies joined their story.
+    threshold = offline_settings.enrich.story_threshold
+    copies = summary_copy_pairs()
+    different = summary_different_story_pairs()
+    assert len(copies) >= 100 and len(different) >= 100
+    found_same = sum(same_story(a, b, threshold) for a, b in copies)
+    found_different = sum(same_story(a, b, threshold) for a, b in different)
+    precision = found_same / (found_same + found_different) if found_same else 0.0
+    recall = found_same / len(copies)
+    print(f"summary-only pairs: precision={precision:.3f} recall={recall:.3f} "
+          f"({found_same}/{len(copies)} copies, {found_different}/{len(different)} different joined)")
+    assert found_different == 0
+    assert recall >= MIN_SUMMARY_RECALL
+
+
+def test_a_summary_only_copy_seen_first_gives_the_full_text_its_story(offline_settings: Any) -> None:
+    full = long_articles(limit=1)[0]
+    early_summary = dataclasses.replace(syndicated_summary_copy(full, 1),
+                                        published_at=full.published_at - timedelta(hours=1))
+    result = assign_stories([full, early_summary], NothingStored(), offline_settings)
+    assert [a.story_id for a in result] == [early_summary.id, early_summary.id]
+
+
+def test_two_long_stories_with_one_opening_are_not_one_story(offline_settings: Any) -> None:
+    # A newsletter's greeting or a standard intro opens every item of some feeds: the leads are
+    # alike, the stories are not. Leads count only when one side is short.
+    first, second = long_articles(limit=2)
+    opening = " ".join(lead_summary(long_articles(limit=3)[2].body, max_words=60).split()[:LEAD_WORDS])
+    same_opening = [dataclasses.replace(a, body=f"{opening}\n\n{a.body}", summary="")
+                    for a in (first, second)]
+    sig_first, sig_second = (story_signature(a) for a in same_opening)
+    assert set(story_bands(sig_first)) & set(story_bands(sig_second))  # the leads make them candidates
+    assert similarity(sig_first, sig_second) < offline_settings.enrich.story_threshold
+    result = assign_stories(same_opening, NothingStored(), offline_settings)
+    assert [a.story_id for a in result] == [first.id, second.id]
+
+
+def test_a_signature_stored_before_leads_existed_still_matches(offline_settings: Any) -> None:
+    original = long_articles(limit=1)[0]
+    stored_long_ago = story_signature(original)[:NUM_PERM + 1]  # whole text only, as stored then
+    copy = story_signature(edited_copy(original, 1))
+    assert set(story_bands(stored_long_ago)) & set(story_bands(copy))
+    assert similarity(stored_long_ago, copy) >= offline_settings.enrich.story_threshold
 
 
 def test_copies_within_one_batch_share_the_story_of_the_earliest(offline_settings: Any) -> None:
@@ -136,6 +224,27 @@ def test_copies_in_a_later_cycle_find_the_story_stored_in_elasticsearch(
     lookup = ElasticsearchCandidates(es_client, settings)
     second_cycle = assign_stories([*copies, unrelated], lookup, settings)
     assert [a.story_id for a in second_cycle] == [a.id for a in originals[:3]] + [unrelated.id]
+
+
+@pytest.mark.es
+def test_a_summary_only_copy_in_a_later_cycle_finds_its_full_text_in_elasticsearch(
+    es_client: Any, settings: Any
+) -> None:
+    _create_articles_index(es_client, settings)
+    full_texts = list(publisher_summary_articles(limit=3))
+    _index(es_client, settings, assign_stories(full_texts, NothingStored(), settings))
+
+    # A later cycle reads the summary-only feeds: only the lead bands stored in Elasticsearch can
+    # bring the short items to their stories.
+    summaries = [summary_only_copy(full_texts[0], 0), syndicated_summary_copy(full_texts[1], 1)]
+    other_story = long_articles(limit=5)[4]
+    assert other_story.url not in {a.url for a in full_texts}
+    unrelated = syndicated_summary_copy(other_story, 2)
+    lookup = ElasticsearchCandidates(es_client, settings)
+    later = assign_stories([*summaries, unrelated], lookup, settings)
+    assert [a.story_id for a in later] == [full_texts[0].id, full_texts[1].id, unrelated.id]
+    stored = es_client.get(index=settings.index_name("articles"), id=full_texts[0].id)["_source"]
+    assert any(band.startswith(LEAD_PREFIX) for band in stored["story_bands"])
 
 
 @pytest.mark.es

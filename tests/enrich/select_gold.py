@@ -1,0 +1,80 @@
+"""Choose the articles of gold set v2 (run once: `python -m tests.enrich.select_gold`).
+
+Prints candidate references (file, index, url) from the shared corpus: English news items
+(INDEX.tsv news_publisher=yes) of at least MIN_WORDS words, at most PER_FEED per feed (a feed is a
+file name without the git-scraped version suffix, so ten snapshots of one feed count once), first
+copy of each URL and title only, and none of gold set v1. The choice depends only on the corpus and
+SEED, never on system output; the held-out third is drawn from the chosen list with HELDOUT_SEED
+(`heldout_split`), also before any system output is looked at.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import sys
+from collections import defaultdict
+
+from enrich.language import detect_language
+from tests.enrich.corpus import feed_articles, news_files
+from tests.enrich.quality import GOLD_FILE
+
+SEED = 20261202
+HELDOUT_SEED = 17_2026
+PER_FEED = 2
+MIN_WORDS = 25
+MAX_WORDS = 300  # long texts take long to annotate by hand; some full texts are still in range
+_VERSION = re.compile(r"__\d{4}-\d{2}-\d{2}T\d{4}\.xml$")
+
+
+def feed_key(file: str) -> str:
+    return _VERSION.sub("", file)
+
+
+def candidates() -> dict[str, list[tuple[str, int, str]]]:
+    v1 = {a["url"] for a in json.loads(GOLD_FILE.read_text(encoding="utf-8"))["articles"]}
+    seen: set[str] = set()
+    by_feed: dict[str, list[tuple[str, int, str]]] = defaultdict(list)
+    for file in news_files():
+        try:
+            articles = feed_articles(file)
+        except Exception:  # a malformed fixture feed: not a source of gold articles
+            continue
+        for index, article in enumerate(articles):
+            text = f"{article.title}\n\n{article.body or article.summary}"
+            words = len(text.split())
+            if not MIN_WORDS <= words <= MAX_WORDS or article.url in v1:
+                continue
+            if article.url in seen or article.title in seen:
+                continue
+            if detect_language(text) != "en":
+                continue
+            seen.update((article.url, article.title))
+            by_feed[feed_key(file)].append((file, index, article.url))
+    return by_feed
+
+
+def choose(total: int) -> list[tuple[str, int, str]]:
+    rng = random.Random(SEED)
+    by_feed = candidates()
+    chosen: list[tuple[str, int, str]] = []
+    for key in sorted(by_feed):
+        items = by_feed[key]
+        chosen.extend(rng.sample(items, min(PER_FEED, len(items))))
+    rng.shuffle(chosen)
+    return chosen[:total]
+
+
+def heldout_split(n: int) -> set[int]:
+    """Positions (in the chosen order) of the held-out third, drawn with HELDOUT_SEED."""
+    return set(random.Random(HELDOUT_SEED).sample(range(n), n // 3))
+
+
+if __name__ == "__main__":
+    total = int(sys.argv[1]) if len(sys.argv) > 1 else 180
+    chosen = choose(total)
+    held = heldout_split(len(chosen))
+    print(json.dumps([{"file": f, "index": i, "url": u, "split": "heldout" if n in held else "tuning"}
+                      for n, (f, i, u) in enumerate(chosen)], indent=1))
+    print(f"{len(chosen)} articles from {len({feed_key(f) for f, _, _ in chosen})} feeds", file=sys.stderr)
