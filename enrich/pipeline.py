@@ -30,6 +30,7 @@ from enrich.stories import story_bands, story_signature
 from enrich.topics import TopicEvidence, default_calibration, score_topics
 from enrich.version import ENRICHMENT_VERSION
 from newsflow.models import Article, TopicScore
+from newsflow.processes import die_with_parent
 from newsflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,9 @@ def _analyse(
     global _worker_nlp, _worker_settings
     _worker_nlp, _worker_settings = nlp, settings
     context = multiprocessing.get_context("fork")
-    with context.Pool(n_process) as pool:
+    # Workers exit with this process even when it is killed (SIGKILL, SIGTERM) before the pool is
+    # stopped: otherwise each would hold its ~0.6 GB copy of the model for ever.
+    with context.Pool(n_process, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         yield from pool.imap(_analyse_in_worker, chunks)
 
 

@@ -22,6 +22,7 @@ from elasticsearch import Elasticsearch, helpers
 from index.client import translate_errors
 from index.documents import index_document
 from index.setup import ensure_indices, names_for
+from ingest.dedupe import StoredArticle
 from newsflow.errors import IndexError_
 from newsflow.models import Article, parse_utc, utc_now
 from newsflow.settings import Settings
@@ -94,6 +95,21 @@ class ArticleStore:
         """id -> stored content_hash, for the ids that exist."""
         found = self._lookup(ids, fields=("content_hash",))
         return {doc_id: str(hit["_source"].get("content_hash") or "") for doc_id, hit in found.items()}
+
+    def stored_articles(self, ids: Sequence[str]) -> dict[str, StoredArticle]:
+        """id -> what ingest's dedupe decides on (content hash, owning feed, stored date), for the
+        ids that exist."""
+        found = self._lookup(ids, fields=("content_hash", "feed_url", "published_at"))
+        stored: dict[str, StoredArticle] = {}
+        for doc_id, hit in found.items():
+            source = hit["_source"]
+            published = source.get("published_at")
+            stored[doc_id] = StoredArticle(
+                content_hash=str(source.get("content_hash") or ""),
+                feed_url=str(source.get("feed_url") or ""),
+                published_at=parse_utc(published) if published else None,
+            )
+        return stored
 
     def _lookup(self, ids: Sequence[str], fields: Sequence[str] | None) -> dict[str, dict[str, Any]]:
         """Hits by id; `fields` () for no source, None for the whole document."""

@@ -4,7 +4,7 @@ Public entry points (the cycle, the CLI and the DAGs call these):
 - `ingest.feeds.load_feeds(path)`: the feeds file (YAML or OPML) as FeedSpecs.
 - `ingest.schedule.select_due(specs, states, now)`: the feeds whose next poll time has come.
 - `ingest.poll.poll_feeds(specs, states, settings, now=..., on_result=...)`: one FeedResult per feed.
-- `ingest.dedupe.unique_by_id(articles)`, `ingest.dedupe.classify(articles, stored_hashes)`.
+- `ingest.dedupe.unique_per_publisher(articles)`, `ingest.dedupe.classify(articles, stored)`: ownership.
 - `ingest.state.FeedStateStore(client, settings)`: feed state in `<prefix>-feeds`.
 - `ingest.bench.parse_throughput(paths)`; `python -m ingest.fulltext_eval` for full-text quality.
 

@@ -42,7 +42,7 @@ import anyio
 import httpcore
 import httpx
 
-from ingest.addresses import refusal_reason
+from ingest.addresses import AddressPolicy
 from ingest.types import FeedSpec
 from newsflow.errors import FetchError
 from newsflow.settings import FetchSettings
@@ -224,9 +224,9 @@ class FetchFailed(FetchError):
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
     """Resolves the host itself, checks every address, and connects only to a checked one."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend, allow_private: bool) -> None:
+    def __init__(self, inner: httpcore.AsyncNetworkBackend, policy: AddressPolicy) -> None:
         self._inner = inner
-        self._allow_private = allow_private
+        self._policy = policy
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
@@ -237,7 +237,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         for address in addresses:  # one refused address refuses the host: no rebinding games
-            reason = refusal_reason(address, allow_private=self._allow_private)
+            reason = self._policy.refusal_reason(address, host)
             if reason is not None:
                 raise RefusedAddress(host, reason)
         last_error: Exception | None = None
@@ -267,7 +267,7 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
             max_connections=max(settings.concurrency * 2, 10),
             max_keepalive_connections=max(settings.concurrency, 5),
             keepalive_expiry=5.0,
-            network_backend=_GuardedBackend(httpcore.AnyIOBackend(), settings.allow_private_addresses),
+            network_backend=_GuardedBackend(httpcore.AnyIOBackend(), AddressPolicy.from_settings(settings)),
         )
 
 

@@ -395,6 +395,8 @@ def run_bench(options: BenchOptions, settings: Settings,
             "NEWSFLOW_INDEX_PREFIX": prefix,
             "NEWSFLOW_HOME": str(home),
             "NEWSFLOW_FETCH__POLITENESS_DELAY": "0",
+            # The benchmark's feed server listens on 127.0.0.1, which the address policy refuses by default.
+            "NEWSFLOW_FETCH__ALLOW_PRIVATE_ADDRESSES": "true",
             "NEWSFLOW_FETCH__PER_HOST_CONCURRENCY": "8",
         }
         quiet_seconds = 0.0  # spent waiting for Elasticsearch to settle between timed phases

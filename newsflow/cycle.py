@@ -197,7 +197,7 @@ class Pipeline:
         deliver them. Without it, the articles wait in the alert queue for `alerts()`.
         """
         from index.spool import Spool
-        from ingest.dedupe import classify, unique_by_id
+        from ingest.dedupe import classify, lookup_ids, unique_per_publisher
         from ingest.poll import poll_feeds
 
         watch = observer or _Silent()
@@ -226,7 +226,7 @@ class Pipeline:
         if spooled_before:
             log.info("%d article(s) from earlier cycles are waiting in the spool", len(spooled_before))
         # Spooled copies first, so a fresh copy of the same article replaces the older one.
-        batch = unique_by_id([*spooled_before, *fresh])
+        batch = unique_per_publisher([*spooled_before, *fresh])
 
         if not es_up:
             _keep(spool, fresh, problems)
@@ -241,8 +241,8 @@ class Pipeline:
                 # see only after a refresh; without it they would be enriched and indexed again.
                 if batch:
                     store.refresh()
-                stored = store.stored_hashes([a.id for a in batch])
-                classified = classify(batch, stored)
+                stored = store.stored_articles(lookup_ids(batch))
+                classified = classify(batch, stored)  # other publishers' copies get ids of their own
             changed = [*classified.new, *classified.updated]
             watch.stage("enrich", len(changed))
             watch.stage("index", len(changed))

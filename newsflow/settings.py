@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -67,10 +68,40 @@ class FetchSettings(BaseModel):
     min_interval: float = 5 * 60  # adaptive polling floor, seconds
     max_interval: float = 24 * 3600  # adaptive polling ceiling, seconds
     default_interval: float = 30 * 60  # when a feed gives no hint and has no history
-    allow_private_addresses: bool = True  # loopback and private ranges (self-hosted feeds)
+    # The address policy (ingest/addresses.py): loopback, private, CGNAT and unique-local addresses
+    # (and IPv6 forms embedding them) are refused unless allowed here, so a feed, a redirect or a
+    # full-text link cannot reach the local Elasticsearch or other services on the host's networks.
+    allow_private_addresses: bool = False  # true: every such address (tests, trusted set-ups)
+    # Self-hosted feeds: networks or single addresses ("10.1.0.0/16,127.0.0.1") and host names
+    # ("feeds.internal") whose private addresses are allowed. Comma-separated in the environment.
+    allowed_networks: Annotated[tuple[str, ...], NoDecode] = ()
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
     verify_tls: bool = True
     full_text: bool = False  # fetch the article page when the feed carries only a summary
     full_text_min_chars: int = 600  # a body shorter than this counts as "only a summary"
+
+    @field_validator("allowed_networks", "allowed_hosts", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        # From the environment: "a,b c" (commas and/or spaces); from YAML or code: a list.
+        if isinstance(value, str):
+            return tuple(part for part in value.replace(",", " ").split() if part)
+        return value
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _check_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"NEWSFLOW_FETCH__ALLOWED_NETWORKS: {network!r} is not a network or address ({exc}); "
+                    "write e.g. 10.1.0.0/16,127.0.0.1"
+                ) from exc
+        return value
 
 
 class EnrichSettings(BaseModel):

@@ -19,6 +19,10 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 # The read-only corpus beside the checkout (as CI has it); elsewhere, point NEWSFLOW_SHARED_DIR at it.
 SHARED = Path(os.environ.get("NEWSFLOW_SHARED_DIR") or REPO.parent / "shared")
+# Local feed servers listen on 127.0.0.1: tests opt in to private addresses explicitly, in settings
+# (OPT_IN_FETCH) and in the environment of every `newsflow` subprocess (OPT_IN_ENV).
+OPT_IN_FETCH: dict[str, object] = {"allow_private_addresses": True}
+OPT_IN_ENV = {"NEWSFLOW_FETCH__ALLOW_PRIVATE_ADDRESSES": "true"}
 CORPUS = SHARED / "corpus"
 SAMPLES = REPO / "samples"
 
@@ -89,6 +93,11 @@ def make_settings(
             "home": tmp_path_factory.mktemp("home"),
         }
         values.update(overrides)
+        # The feed servers of the tests listen on 127.0.0.1, which the production address policy
+        # refuses: tests opt in explicitly (a test of the policy itself passes its own fetch group).
+        fetch = values.get("fetch")
+        if fetch is None or isinstance(fetch, dict):
+            values["fetch"] = {**OPT_IN_FETCH, **(fetch or {})}
         return load_settings(**values)
 
     return factory
@@ -114,7 +123,8 @@ def offline_settings(tmp_path: Path) -> Any:
     """Settings for tests that need no Elasticsearch (pure logic, parsing, enrichment)."""
     from newsflow.settings import load_settings
 
-    return load_settings(home=tmp_path, index_prefix="offline", es_url="http://127.0.0.1:9")
+    return load_settings(home=tmp_path, index_prefix="offline", es_url="http://127.0.0.1:9",
+                         fetch=OPT_IN_FETCH)
 
 
 @pytest.fixture

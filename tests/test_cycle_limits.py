@@ -8,12 +8,14 @@ from typing import Any
 
 from newsflow.cycle import Pipeline
 from newsflow.settings import load_settings
+from tests.conftest import OPT_IN_FETCH
 from tests.support.corpus_feeds import build_feeds
 from tests.support.feedserver import FeedServer, Response
 
 
 def test_a_full_spool_is_reported_and_the_cycle_still_ends(tmp_path: Path) -> None:
-    settings: Any = load_settings(es_url="http://127.0.0.1:9", index_prefix="full", home=tmp_path)
+    settings: Any = load_settings(es_url="http://127.0.0.1:9", index_prefix="full", home=tmp_path,
+                                  fetch=OPT_IN_FETCH)  # the feed server listens on 127.0.0.1
     small_spool = settings.index.model_copy(update={"spool_max_bytes": 2000})
     settings = settings.model_copy(update={"index": small_spool})
     feeds = build_feeds(n_feeds=1, items_per_feed=5, syndicated=0)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from newsflow.cycle import FAULT_POINTS
+from tests.conftest import OPT_IN_ENV
 from tests.support.corpus_feeds import build_feeds
 from tests.support.feedserver import FeedServer, Response
 
@@ -59,6 +60,7 @@ def world(make_settings: Any, tmp_path: Path) -> Any:
             "NEWSFLOW_INDEX_PREFIX": settings.index_prefix,
             "NEWSFLOW_HOME": str(settings.home),
             "NEWSFLOW_FETCH__POLITENESS_DELAY": "0",
+            **OPT_IN_ENV,  # the feed server listens on 127.0.0.1
             # A run killed after claiming deliveries holds them for this lease; keep it short so the
             # final run (which starts seconds later) may retry them.
             "NEWSFLOW_ALERTS__DELIVERY_LEASE": "1",

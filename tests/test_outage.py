@@ -102,6 +102,8 @@ def test_articles_survive_an_outage_that_starts_mid_cycle(second_node: LocalElas
 
 
 def replace_fetch(settings: Any) -> Any:
-    return settings.model_copy(update={"fetch": settings.fetch.model_copy(update={"politeness_delay": 0.0})})
+    # The feed server listens on 127.0.0.1: opt in to private addresses.
+    fetch = settings.fetch.model_copy(update={"politeness_delay": 0.0, "allow_private_addresses": True})
+    return settings.model_copy(update={"fetch": fetch})
 
 

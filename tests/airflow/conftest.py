@@ -66,6 +66,7 @@ def es_connection(settings: object, monkeypatch: pytest.MonkeyPatch) -> Iterator
         "extra": {"index_prefix": settings.index_prefix},  # type: ignore[attr-defined]
     }))
     monkeypatch.setenv("NEWSFLOW_HOME", str(settings.home))  # type: ignore[attr-defined]
+    monkeypatch.setenv("NEWSFLOW_FETCH__ALLOW_PRIVATE_ADDRESSES", "true")  # feed servers on 127.0.0.1
     monkeypatch.delenv("NEWSFLOW_INDEX_PREFIX", raising=False)
     monkeypatch.delenv("NEWSFLOW_FEEDS_FILE", raising=False)
     yield settings

@@ -28,11 +28,12 @@ def ui_data(es_url: str, _es_cleanup: None, tmp_path_factory: pytest.TempPathFac
     from index.client import make_client
     from newsflow import tasks
     from newsflow.settings import load_settings
-    from tests.conftest import _SESSION_PREFIX, SAMPLES
+    from tests.conftest import _SESSION_PREFIX, OPT_IN_FETCH, SAMPLES
     from tests.support.feedserver import FeedServer, Response
 
     home = tmp_path_factory.mktemp("airflow-ui")
-    settings = load_settings(es_url=es_url, index_prefix=f"{_SESSION_PREFIX}-ui", home=home)
+    settings = load_settings(es_url=es_url, index_prefix=f"{_SESSION_PREFIX}-ui", home=home,
+                             fetch=OPT_IN_FETCH)  # the feed server listens on 127.0.0.1
     with FeedServer(root=SAMPLES / "feeds") as server:
         broken = server.route("/broken.xml", Response(status=503, body=b"maintenance"))
         feeds = home / "feeds.yaml"

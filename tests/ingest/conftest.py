@@ -20,7 +20,9 @@ def fetch_settings(tmp_path: Path) -> Callable[..., Any]:
     from newsflow.settings import load_settings
 
     def factory(**fetch: Any) -> Any:
-        values: dict[str, Any] = {"politeness_delay": 0.0, "connect_timeout": 2.0, "read_timeout": 1.0,
+        # allow_private_addresses: the test servers listen on 127.0.0.1, refused by default.
+        values: dict[str, Any] = {"allow_private_addresses": True, "politeness_delay": 0.0,
+                                  "connect_timeout": 2.0, "read_timeout": 1.0,
                                   "total_timeout": 10.0, "retries": 1, "backoff": 0.05}
         values.update(fetch)
         return load_settings(home=tmp_path, index_prefix="offline", es_url="http://127.0.0.1:9",

@@ -325,14 +325,27 @@ def test_a_redirect_to_a_metadata_address_is_refused(
     assert "169.254.169.254" not in connections and connections == ["127.0.0.1"]
 
 
-def test_private_addresses_are_allowed_by_default_and_refusable(
-        feed_server: FeedServer, fetch_settings: Callable[..., Any]) -> None:
+def test_a_feed_on_loopback_is_refused_by_default_and_fetched_with_the_opt_in_or_allow_list(
+        feed_server: FeedServer, tmp_path: Path) -> None:
+    from newsflow.settings import load_settings
+
+    def settings(**fetch: Any) -> Any:  # the production default, not the tests' opt-in
+        return load_settings(home=tmp_path, index_prefix="offline", es_url="http://127.0.0.1:9",
+                             fetch={"politeness_delay": 0.0, "retries": 0, **fetch})
+
     url = feed_server.route("/local.xml", Response(body=FEED))
     by_name = url.replace("127.0.0.1", "localhost")  # checked on the address the name resolves to
-    assert poll_one(url, fetch_settings()).status == "fetched"
-    refused = [poll_one(u, fetch_settings(allow_private_addresses=False)) for u in (url, by_name)]
-    assert all(r.status == "failed" and "loopback or private" in r.reason for r in refused)
-    assert len(feed_server.requests_to("/local.xml")) == 1
+    refused = [poll_one(u, settings()) for u in (url, by_name)]
+    assert all(r.status == "failed" and "is a loopback address, refused by the address policy" in r.reason
+               and "NEWSFLOW_FETCH__ALLOW_PRIVATE_ADDRESSES=true" in r.reason for r in refused)
+    assert feed_server.requests_to("/local.xml") == []  # refused before connecting
+
+    fetched = [poll_one(url, settings(allow_private_addresses=True)),
+               poll_one(url, settings(allowed_networks=["127.0.0.0/8"])),
+               poll_one(by_name, settings(allowed_hosts=["LOCALHOST"]))]
+    assert [r.status for r in fetched] == ["fetched"] * 3
+    assert all(len(r.articles) == 3 for r in fetched)
+    assert poll_one(url, settings(allowed_networks=["10.0.0.0/8"])).status == "failed"  # not this one
 
 
 # --- local files -------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from ingest.dedupe import classify, unique_by_id
+from ingest.dedupe import StoredArticle, classify, unique_by_id
 from ingest.schedule import PollHints, cache_seconds, failure_delay, poll_interval, select_due
 from ingest.types import FeedSpec, FeedState
 from newsflow.models import Article, article_id_for
@@ -68,7 +68,8 @@ def test_the_same_article_from_two_feeds_is_kept_once_the_richest_copy() -> None
 def test_classify_splits_new_updated_and_unchanged_by_content_hash() -> None:
     same, edited, fresh = article("http://e.com/1"), article("http://e.com/2", title="v2"), \
         article("http://e.com/3")
-    stored = {same.id: same.content_hash, edited.id: article("http://e.com/2", title="v1").content_hash}
+    stored = {a.id: StoredArticle(a.content_hash, a.feed_url, a.published_at)
+              for a in (same, article("http://e.com/2", title="v1"))}
     result = classify([same, edited, fresh], stored)
     assert (result.new, result.updated, result.unchanged) == ((fresh,), (edited,), (same,))
     # Polled again later: a new fetch time does not make an article "updated".
