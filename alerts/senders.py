@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import smtplib
@@ -23,10 +24,11 @@ import httpx
 import orjson
 
 from alerts.records import AlertRecord
-from newsflow.errors import DeliveryError
+from newsflow.errors import DeliveryError, InsecureSmtpLogin
 from newsflow.settings import AlertSettings
 
 SIGNATURE_HEADER = "X-Newsflow-Signature"
+TIMESTAMP_HEADER = "X-Newsflow-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Statuses worth retrying at once; any other 4xx means the request itself is refused.
 _RETRYABLE_4XX = frozenset({408, 409, 425, 429})
@@ -36,9 +38,14 @@ def encode_payload(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
-def sign(body: bytes, secret: str) -> str:
-    """The signature header value: `sha256=` + hex HMAC-SHA256 of the exact body bytes."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def sign(body: bytes, secret: str, timestamp: int) -> str:
+    """The signature header value: `sha256=` + hex HMAC-SHA256 of `<timestamp>.<body>`.
+
+    The timestamp (Unix seconds, sent as X-Newsflow-Timestamp) is inside what is signed, so a
+    receiver that rejects old timestamps cannot be fed a captured delivery again later (as Stripe
+    and Slack sign theirs)."""
+    signed = str(timestamp).encode("ascii") + b"." + body
+    return "sha256=" + hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
 
 
 def send_webhook(http: httpx.Client, url: str, record: AlertRecord, config: AlertSettings) -> None:
@@ -47,12 +54,14 @@ def send_webhook(http: httpx.Client, url: str, record: AlertRecord, config: Aler
     body = encode_payload(record.payload())
     headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: record.id,
                "X-Newsflow-Alert-Id": record.id, "User-Agent": "newsflow-alerts/0.1"}
-    if config.webhook_secret is not None:
-        headers[SIGNATURE_HEADER] = sign(body, config.webhook_secret.get_secret_value())
     attempts = 1 + max(0, config.webhook_retries)
     for attempt in range(attempts):
         if attempt:
             time.sleep(config.webhook_retry_backoff * 2 ** (attempt - 1))
+        if config.webhook_secret is not None:  # signed again per attempt: a fresh timestamp
+            timestamp = int(time.time())
+            headers[TIMESTAMP_HEADER] = str(timestamp)
+            headers[SIGNATURE_HEADER] = sign(body, config.webhook_secret.get_secret_value(), timestamp)
         try:
             response = http.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
@@ -67,10 +76,33 @@ def send_webhook(http: httpx.Client, url: str, record: AlertRecord, config: Aler
     raise error
 
 
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or a loopback address literal (127.0.0.0/8, ::1). Names are not resolved: a name
+    that happens to resolve to a loopback address today is treated as remote. Pure."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_smtp_login_security(config: AlertSettings) -> None:
+    """Raise InsecureSmtpLogin if a login would be sent over a plaintext connection. Pure."""
+    if config.smtp_username and not (config.smtp_ssl or config.smtp_starttls) \
+            and not is_loopback_host(config.smtp_host):
+        raise InsecureSmtpLogin(config.smtp_host, config.smtp_port)
+
+
 def send_email(address: str, records: Sequence[AlertRecord], config: AlertSettings) -> None:
     """One message to `address`: a single alert, or a digest of several alerts of one rule."""
     message = build_email(address, records, config)
     channel = f"email:{address}"
+    try:
+        check_smtp_login_security(config)  # before connecting: nothing is sent at all
+    except InsecureSmtpLogin as exc:
+        raise DeliveryError(channel, str(exc), retryable=False) from exc
     try:
         # The server's certificate is always verified (system CAs, or NEWSFLOW_ALERTS__SMTP_CA_CERTS).
         context = ssl.create_default_context(
@@ -85,9 +117,14 @@ def send_email(address: str, records: Sequence[AlertRecord], config: AlertSettin
             if config.smtp_starttls and not config.smtp_ssl:
                 smtp.starttls(context=context)
             if config.smtp_username:
+                # Checked again on the socket itself, whatever the settings said.
+                if not isinstance(smtp.sock, ssl.SSLSocket) and not is_loopback_host(config.smtp_host):
+                    raise InsecureSmtpLogin(config.smtp_host, config.smtp_port)
                 password = config.smtp_password.get_secret_value() if config.smtp_password else ""
                 smtp.login(config.smtp_username, password)
             smtp.send_message(message)
+    except InsecureSmtpLogin as exc:
+        raise DeliveryError(channel, str(exc), retryable=False) from exc
     except smtplib.SMTPRecipientsRefused as exc:
         raise DeliveryError(channel, f"recipient refused by {config.smtp_host}: {exc.recipients}",
                             retryable=False) from exc
