@@ -21,7 +21,8 @@ from elasticsearch import Elasticsearch
 from alerts.channels import parse_channel
 from index.client import translate_errors
 from index.mappings import ANALYSIS, ARTICLE_PROPERTIES
-from newsflow.errors import AlertError, QueryError
+from index.search import refined_query_error
+from newsflow.errors import AlertError, ElasticsearchUnavailable, QueryError, SearchTimeout
 from newsflow.models import parse_utc, utc_now
 from newsflow.settings import Settings
 
@@ -75,7 +76,9 @@ def rules_mappings() -> dict[str, Any]:
 
 def rule_query(query: str) -> dict[str, Any]:
     """The stored percolator query of a rule's query string."""
-    return {"query_string": {"query": query, "fields": list(DEFAULT_FIELDS)}}
+    # No leading wildcards: every article would make the percolator walk the rule's whole field.
+    return {"query_string": {"query": query, "fields": list(DEFAULT_FIELDS),
+                             "allow_leading_wildcard": False}}
 
 
 def check_rule_name(name: str) -> str:
@@ -196,7 +199,7 @@ class RuleStore:
                 self.client.index(index=self.index, id=name, document=rule.to_source(),
                                   refresh=True)
             except elasticsearch.BadRequestError as exc:
-                raise QueryError(rule.query, parser_message(exc)) from exc
+                raise refined_query_error(QueryError(rule.query, parser_message(exc))) from exc
         return rule
 
     def validate(self, query: str) -> None:
@@ -205,12 +208,20 @@ class RuleStore:
         Elasticsearch accepts an unknown field in a query string as "matches nothing", which would be
         a rule that silently never alerts (often a typo: `persn:` for `persons:`).
         """
-        with translate_errors(self.settings.es_url_redacted):
-            response = self.client.indices.validate_query(
-                index=self.index, query=rule_query(query), explain=True)
+        seconds = self.settings.index.search_timeout
+        try:
+            with translate_errors(self.settings.es_url_redacted):
+                response = self.client.options(
+                    request_timeout=seconds, max_retries=0, retry_on_timeout=False,
+                ).indices.validate_query(index=self.index, query=rule_query(query), explain=True)
+        except ElasticsearchUnavailable as exc:
+            if isinstance(exc.__cause__, elasticsearch.ConnectionTimeout):
+                raise SearchTimeout(query, seconds) from exc
+            raise
         for explanation in response.get("explanations") or []:
             if not explanation.get("valid", True):
-                raise QueryError(query, _validation_message(str(explanation.get("error") or "")))
+                raise refined_query_error(
+                    QueryError(query, _validation_message(str(explanation.get("error") or ""))))
             unmapped = _UNMAPPED.search(str(explanation.get("explanation") or ""))
             if unmapped:
                 raise QueryError(query, f"no such field [{unmapped.group(1)}] in the article documents "
