@@ -76,6 +76,8 @@ class RecordingLock:
                     mappings={"dynamic": "strict", "properties": {
                         "holder": {"type": "keyword"}, "until": {"type": "date"}}},
                 )
+                # A run that lost the creation race would otherwise read a shard not yet started (503).
+                self.client.cluster.health(index=self.index, wait_for_status="yellow", timeout="30s")
 
     @contextmanager
     def held(self, wait: float | None = None) -> Iterator[RecordingLock]:
