@@ -28,6 +28,7 @@ from elasticsearch import Elasticsearch
 from alerts.claims import HeldClaims
 from alerts.lock import RecordingLock
 from alerts.records import AlertRecord, ChannelDelivery, attempt_failed, delivered, with_deliveries
+from alerts.rules import ChannelAddresses, RuleStore
 from alerts.senders import send_email, send_log, send_webhook
 from alerts.store import AlertStore, Versioned
 from newsflow.errors import AlertLockLost, DeliveryError
@@ -176,7 +177,8 @@ def _deliver(
         with claims.beating():
             try:
                 _attempt_all([item.record for item in claimed], settings, now, outcomes,
-                             {} if down is None else down, guard=claims.ensure_for)
+                             {} if down is None else down, guard=claims.ensure_for,
+                             resolve=ChannelAddresses(RuleStore(store.client, settings)))
             except AlertLockLost as exc:
                 log.warning("%s", exc)  # what was not sent stays pending, due for a later run
     finally:
@@ -192,6 +194,7 @@ def _deliver(
 def _attempt_all(
     records: list[AlertRecord], settings: Settings, now: datetime, outcomes: _Outcomes,
     down: dict[str, str], guard: SendGuard | None = None,
+    resolve: Callable[[AlertRecord, ChannelDelivery], str | None] | None = None,
 ) -> None:
     """Attempt every due delivery of the records, writing each outcome into `outcomes`.
 
@@ -201,6 +204,9 @@ def _attempt_all(
     again in this run: its other alerts count the same failed attempt without waiting for it again.
     `down` collects them (receiver -> reason)."""
     config = settings.alerts
+
+    def target_of(record: AlertRecord, delivery: ChannelDelivery) -> str | None:
+        return delivery.address or (resolve(record, delivery) if resolve else delivery.channel)
 
     def attempt(deliveries: list[tuple[AlertRecord, ChannelDelivery]], send: Callable[[], None],
                 receiver: str) -> None:
@@ -231,7 +237,11 @@ def _attempt_all(
         for delivery in record.deliveries:
             if not delivery.is_due(now):
                 continue
-            kind, target = delivery.channel.split(":", 1)
+            address = target_of(record, delivery)
+            if address is None:
+                attempt([(record, delivery)], _lost_channel(record, delivery), receiver=delivery.channel)
+                continue
+            kind, target = address.split(":", 1)
             if kind == "webhook":
                 webhooks.append((record, delivery, target))
             elif kind == "log":
@@ -254,6 +264,15 @@ def _attempt_all(
     for (_, address), group in emails.items():
         attempt(group, partial(send_email, address, [r for r, _ in group], config),
                 receiver=smtp_server)
+
+
+def _lost_channel(record: AlertRecord, delivery: ChannelDelivery) -> Callable[[], None]:
+    def fail() -> None:
+        raise DeliveryError(
+            delivery.channel, f"rule {record.rule!r} no longer has this channel (removed or changed): "
+            "a webhook URL with secrets is kept only with its rule, so it cannot be retried; add the "
+            "rule again with it to deliver later alerts", retryable=False)
+    return fail
 
 
 def _unknown_channel(channel: str) -> Callable[[], None]:

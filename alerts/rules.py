@@ -24,6 +24,7 @@ from index.mappings import ANALYSIS, ARTICLE_PROPERTIES
 from index.search import refined_query_error
 from newsflow.errors import AlertError, ElasticsearchUnavailable, QueryError, SearchTimeout
 from newsflow.models import parse_utc, utc_now
+from newsflow.redact import is_redacted_channel, redact_channel
 from newsflow.settings import Settings
 
 # Words without a field name are looked for in title, summary and body; facets are queried by name
@@ -289,3 +290,31 @@ def parser_message(exc: elasticsearch.ApiError) -> str:
         node = node.get("caused_by")
     chosen = next((r for r in reasons if r.startswith("Cannot parse")), reasons[-1] if reasons else "")
     return chosen.strip().splitlines()[0].strip() if chosen.strip() else str(exc.message or exc)
+
+
+class ChannelAddresses:
+    """Finds the real channel of an alert's delivery read back from the alerts index.
+
+    The alerts index keeps a webhook URL with secrets only redacted (`webhook:<redacted>#<ref>`,
+    newsflow.redact.redact_channel); the rule store keeps the URL itself. A redacted channel is looked
+    up in its rule, then (once per run) in every rule: another rule may have the same channel. Any
+    other channel is its own address. Rules are read once each per run."""
+
+    def __init__(self, rules: RuleStore) -> None:
+        self.rules = rules
+        self._by_rule: dict[str, tuple[str, ...]] = {}
+        self._everywhere: dict[str, str] | None = None
+
+    def __call__(self, record: Any, delivery: Any) -> str | None:
+        stored: str = delivery.channel
+        if not is_redacted_channel(stored):
+            return stored
+        if record.rule not in self._by_rule:
+            rule = self.rules.get(record.rule)
+            self._by_rule[record.rule] = rule.channels if rule else ()
+        for channel in self._by_rule[record.rule]:
+            if redact_channel(channel) == stored:
+                return channel
+        if self._everywhere is None:
+            self._everywhere = {redact_channel(c): c for rule in self.rules.list() for c in rule.channels}
+        return self._everywhere.get(stored)

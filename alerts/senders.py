@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import os
 import smtplib
 import ssl
@@ -25,6 +26,7 @@ import orjson
 
 from alerts.records import AlertRecord
 from newsflow.errors import DeliveryError, InsecureSmtpLogin
+from newsflow.redact import redact_channel, redact_text, redact_url
 from newsflow.settings import AlertSettings
 
 SIGNATURE_HEADER = "X-Newsflow-Signature"
@@ -32,6 +34,26 @@ TIMESTAMP_HEADER = "X-Newsflow-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Statuses worth retrying at once; any other 4xx means the request itself is refused.
 _RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+
+
+class RedactUrlsInLogs(logging.Filter):
+    """httpx logs every request with its URL ("HTTP Request: POST https://hooks.slack.com/…"):
+    the URL arguments of its records are redacted, so a webhook's token never reaches a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_url(str(arg)) if isinstance(arg, httpx.URL) else arg
+                                for arg in record.args)
+        return True
+
+
+def _install_log_redaction() -> None:
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactUrlsInLogs) for f in logger.filters):
+        logger.addFilter(RedactUrlsInLogs())
+
+
+_install_log_redaction()
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:
@@ -49,8 +71,11 @@ def sign(body: bytes, secret: str, timestamp: int) -> str:
 
 
 def send_webhook(http: httpx.Client, url: str, record: AlertRecord, config: AlertSettings) -> None:
-    """POST the alert; a few quick retries with backoff on 5xx/429/timeouts, then DeliveryError."""
-    channel = f"webhook:{url}"
+    """POST the alert; a few quick retries with backoff on 5xx/429/timeouts, then DeliveryError.
+
+    The error names the channel redacted, and httpx's own message (which may quote the URL) is
+    scrubbed of the URL's secrets: errors end up in logs, the run report and the alerts index."""
+    channel = redact_channel(f"webhook:{url}")
     body = encode_payload(record.payload())
     headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: record.id,
                "X-Newsflow-Alert-Id": record.id, "User-Agent": "newsflow-alerts/0.1"}
@@ -65,7 +90,7 @@ def send_webhook(http: httpx.Client, url: str, record: AlertRecord, config: Aler
         try:
             response = http.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            error = DeliveryError(channel, f"{type(exc).__name__}: {exc}")
+            error = DeliveryError(channel, f"{type(exc).__name__}: {redact_text(str(exc), url)}")
         else:
             if response.is_success:
                 return
