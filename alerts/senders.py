@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import logging
 import os
 import smtplib
 import ssl
@@ -26,7 +25,7 @@ import orjson
 
 from alerts.records import AlertRecord
 from newsflow.errors import DeliveryError, InsecureSmtpLogin
-from newsflow.redact import redact_channel, redact_text, redact_url
+from newsflow.redact import install_log_redaction, redact_channel, redact_text
 from newsflow.settings import AlertSettings
 
 SIGNATURE_HEADER = "X-Newsflow-Signature"
@@ -36,24 +35,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 _RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 
 
-class RedactUrlsInLogs(logging.Filter):
-    """httpx logs every request with its URL ("HTTP Request: POST https://hooks.slack.com/…"):
-    the URL arguments of its records are redacted, so a webhook's token never reaches a log."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact_url(str(arg)) if isinstance(arg, httpx.URL) else arg
-                                for arg in record.args)
-        return True
-
-
-def _install_log_redaction() -> None:
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(f, RedactUrlsInLogs) for f in logger.filters):
-        logger.addFilter(RedactUrlsInLogs())
-
-
-_install_log_redaction()
+install_log_redaction()  # httpx logs each webhook request with its URL
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from newsflow.errors import AlertsBusy, ElasticsearchUnavailable, SpoolFullError
 from newsflow.models import Article, utc_now
-from newsflow.redact import redact_text, redact_url
+from newsflow.redact import install_log_redaction, redact_text, redact_url
 from newsflow.settings import Settings
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from ingest.types import FeedResult, FeedSpec, FeedState
 
 log = logging.getLogger(__name__)
+install_log_redaction()  # httpx logs every request with its URL (feeds, webhooks)
 
 # Fault injection for the crash-safety tests: when NEWSFLOW_FAULT_POINT names one of the points below,
 # the process kills itself with SIGKILL there (a real crash, as the OOM killer or a node loss would).

@@ -10,6 +10,7 @@ error message does). Pure functions.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -157,3 +158,23 @@ def is_redacted_channel(channel: str) -> bool:
     """True for the `redact_channel` form of a channel that had secrets."""
     kind, _, target = channel.partition(":")
     return kind == "webhook" and MASK in target and bool(_REF.search(target))
+
+
+class RedactUrlsInLogs(logging.Filter):
+    """httpx logs every request with its URL ("HTTP Request: POST https://hooks.slack.com/…"): the
+    URL arguments of its records are redacted, so a token in a webhook or feed URL never reaches a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            import httpx
+
+            record.args = tuple(redact_url(str(arg)) if isinstance(arg, httpx.URL) else arg
+                                for arg in record.args)
+        return True
+
+
+def install_log_redaction() -> None:
+    """Add RedactUrlsInLogs to httpx's logger (once; idempotent)."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactUrlsInLogs) for f in logger.filters):
+        logger.addFilter(RedactUrlsInLogs())

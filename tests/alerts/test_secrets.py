@@ -205,3 +205,16 @@ def test_two_hooks_that_redact_alike_stay_distinct_channels() -> None:
 
 def test_log_paths_keep_their_channel_text(tmp_path: Path) -> None:
     assert redact_channel(f"log:{tmp_path}/alerts.jsonl") == f"log:{tmp_path}/alerts.jsonl"
+
+
+def test_httpx_request_lines_are_logged_with_the_url_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    import httpx
+
+    import newsflow.cycle  # noqa: F401 - installs the filter, as every cycle does
+
+    url = f"https://reader:hunter22@feeds.example.com/rss.xml?api_key={QUERY_TOKEN}"
+    caplog.set_level(logging.INFO, logger="httpx")
+    logging.getLogger("httpx").info('HTTP Request: %s %s "%s"', "GET", httpx.URL(url), "HTTP/1.1 200 OK")
+
+    assert "HTTP Request: GET https://feeds.example.com/rss.xml?api_key=*** " in caplog.text
+    assert QUERY_TOKEN not in caplog.text and "hunter22" not in caplog.text
