@@ -120,7 +120,7 @@ def test_a_run_that_lost_its_lock_stops_sending_and_the_next_run_sends_the_rest(
         if not feed_server.requests_to("/slow")[1:]:
             es_client.index(index=locks_index(settings), id=LOCK_ID, refresh=True, document={
                 "holder": "intruder", "until": format_utc(utc_now())})
-        time.sleep(POST_SECONDS)
+        time.sleep(2 * POST_SECONDS)  # ample time for the heartbeat (every LEASE / 3) to notice
         return Response(status=200)
 
     hook = feed_server.route("/slow", take_the_lock_over)
