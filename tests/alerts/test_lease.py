@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ import pytest
 from alerts import AlertStore, RuleStore, alert_id_for, deliver_pending, match_and_deliver, match_articles
 from alerts.delivery import send_budget
 from alerts.lock import LOCK_ID, locks_index
+from alerts.records import AlertRecord
+from alerts.store import Versioned
 from index.client import make_client
 from newsflow.errors import AlertLockLost, AlertsBusy
 from newsflow.models import Article, format_utc, utc_now
@@ -139,6 +142,42 @@ def test_a_run_that_lost_its_lock_stops_sending_and_the_next_run_sends_the_rest(
 
     assert rest.sent == 2
     assert _posts_per_alert(feed_server, "/slow") == {alert_id_for("rates", f"s{n}"): 1 for n in range(3)}
+
+
+def test_a_retry_run_whose_claims_another_run_took_stops_sending_them(
+    alert_settings: Callable[..., Any], es_client: Any, feed_server: Any,
+    make_article: Callable[..., Article],
+) -> None:
+    settings = _slow_settings(alert_settings)
+    store = AlertStore(es_client, settings)
+    taken: list[str] = []
+
+    def claim_the_others(request: RecordedRequest) -> Response:
+        # While the first POST is in flight, another run claims the two alerts not yet sent.
+        in_flight = request.headers["Idempotency-Key"]
+        while len(taken) < 2:  # (its read and write can race this run's heartbeat: it tries again)
+            es_client.indices.refresh(index=store.index)
+            hits = es_client.search(index=store.index, seq_no_primary_term=True)["hits"]["hits"]
+            others = [Versioned(AlertRecord.from_source(hit["_source"]), hit["_seq_no"],
+                                hit["_primary_term"])
+                      for hit in hits if hit["_id"] != in_flight and hit["_id"] not in taken]
+            won = store.claim(others, until=utc_now() + timedelta(minutes=5))
+            taken.extend(item.record.id for item in won)
+        time.sleep(2 * POST_SECONDS)  # ample time for the heartbeat (every LEASE / 3) to notice
+        return Response(status=200)
+
+    hook = feed_server.route("/slow", claim_the_others)
+    RuleStore(es_client, settings).add("rates", "interest rates", [f"webhook:{hook}"])
+    match_articles(es_client, settings, _stories(make_article))
+
+    result = deliver_pending(es_client, settings)
+
+    assert len(taken) == 2
+    [sent] = feed_server.requests_to("/slow")
+    assert result.sent == 1
+    by_id = {record.id: record for record in store.all()}
+    assert by_id[sent.headers["Idempotency-Key"]].status == "sent"
+    assert {by_id[alert_id].status for alert_id in taken} == {"pending"}  # the other run's to send
 
 
 def test_the_send_budget_covers_every_quick_attempt_and_its_backoff(
