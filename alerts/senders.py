@@ -6,6 +6,7 @@ Each sender either returns (delivered) or raises DeliveryError with what failed;
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -33,6 +34,7 @@ TIMESTAMP_HEADER = "X-Newsflow-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Statuses worth retrying at once; any other 4xx means the request itself is refused.
 _RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+_MAX_ANSWER_BYTES = 64 * 1024  # of a receiver's answer body read before the connection is dropped
 
 
 install_log_redaction()  # httpx logs each webhook request with its URL
@@ -70,14 +72,18 @@ def send_webhook(http: httpx.Client, url: str, record: AlertRecord, config: Aler
             headers[TIMESTAMP_HEADER] = str(timestamp)
             headers[SIGNATURE_HEADER] = sign(body, config.webhook_secret.get_secret_value(), timestamp)
         try:
-            response = http.post(url, content=body, headers=headers)
+            with http.stream("POST", url, content=body, headers=headers) as response:
+                status = response.status_code
+                # The status is the answer; a body cut short changes nothing.
+                with contextlib.suppress(httpx.HTTPError):
+                    _drain(response, time.monotonic() + config.webhook_timeout)
         except httpx.HTTPError as exc:
             error = DeliveryError(channel, f"{type(exc).__name__}: {redact_text(str(exc), url)}")
         else:
-            if response.is_success:
+            if 200 <= status < 300:
                 return
-            retryable = response.status_code >= 500 or response.status_code in _RETRYABLE_4XX
-            error = DeliveryError(channel, f"HTTP {response.status_code}", retryable=retryable)
+            retryable = status >= 500 or status in _RETRYABLE_4XX
+            error = DeliveryError(channel, f"HTTP {status}", retryable=retryable)
             if not retryable:
                 raise error
     raise error
@@ -100,6 +106,18 @@ def check_smtp_login_security(config: AlertSettings) -> None:
     if config.smtp_username and not (config.smtp_ssl or config.smtp_starttls) \
             and not is_loopback_host(config.smtp_host):
         raise InsecureSmtpLogin(config.smtp_host, config.smtp_port)
+
+
+def _drain(response: httpx.Response, deadline: float) -> None:
+    """Read a little of the receiver's answer body, which nothing uses: a small one fully (so the
+    connection can carry the next alert), but never more than `_MAX_ANSWER_BYTES` nor past
+    `deadline` (monotonic). A huge or trickling answer would otherwise hold memory or the whole
+    delivery run (httpx's timeout is per read, not per response)."""
+    read = 0
+    for chunk in response.iter_raw():
+        read += len(chunk)
+        if read > _MAX_ANSWER_BYTES or time.monotonic() > deadline:
+            return  # leaving the stream closes the connection
 
 
 def send_email(address: str, records: Sequence[AlertRecord], config: AlertSettings) -> None:

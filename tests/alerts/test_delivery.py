@@ -425,3 +425,53 @@ def test_the_login_check_allows_tls_or_loopback_only(alert_settings: Callable[..
     check_smtp_login_security(alert_settings(smtp_host="127.0.0.1", smtp_username="n").alerts)
     with pytest.raises(InsecureSmtpLogin, match="SMTP_SSL=true"):
         check_smtp_login_security(alert_settings(**remote).alerts)
+
+
+@pytest.fixture
+def trickling_receiver() -> Any:
+    """A webhook receiver on 127.0.0.1 that answers 200 at once, then sends its (long) body one
+    byte every 0.3 s: each read is quick, the whole answer would take a minute."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Trickle(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", "200")
+            self.end_headers()
+            try:
+                for _ in range(200):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.3)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_receiver_trickling_its_answer_does_not_hold_the_delivery(
+    alert_settings: Callable[..., Any], es_client: Any, trickling_receiver: str,
+    make_article: Callable[..., Article],
+) -> None:
+    settings = alert_settings(webhook_timeout=1.0)
+    RuleStore(es_client, settings).add("rates", "rates", [f"webhook:{trickling_receiver}"])
+    match_articles(es_client, settings, _copies(make_article))
+
+    started = time.monotonic()
+    result = deliver_pending(es_client, settings)
+
+    assert result.sent == 1  # the receiver said 200: delivered
+    assert time.monotonic() - started < 20  # not the minute its answer would take
