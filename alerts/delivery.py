@@ -7,6 +7,10 @@ then store each channel's outcome. A channel is marked sent only after it succee
 retried in a later run with exponential backoff, up to `max_delivery_attempts`, then marked failed
 and reported in the result. In e-mail digest mode, one message per rule and address carries all of
 that rule's alerts of the run.
+
+What makes a run the only sender of an alert (the recording lock, or its delivery claims) is renewed
+while it delivers and checked before each send, for as long as that send may take (`send_budget`):
+a run that lost it, or could not renew it in time, stops sending and leaves the rest to a later run.
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ from functools import partial
 import httpx
 from elasticsearch import Elasticsearch
 
+from alerts.claims import HeldClaims
 from alerts.lock import RecordingLock
 from alerts.records import AlertRecord, ChannelDelivery, attempt_failed, delivered, with_deliveries
+from alerts.rules import ChannelAddresses, RuleStore
 from alerts.senders import send_email, send_log, send_webhook
 from alerts.store import AlertStore, Versioned
-from newsflow.errors import DeliveryError
+from newsflow.errors import AlertLockLost, DeliveryError
 from newsflow.models import utc_now
-from newsflow.settings import Settings
+from newsflow.settings import AlertSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,26 @@ class DeliveryResult:
 
 # (alert id, channel) -> the outcome of this run's attempt
 _Outcomes = dict[tuple[str, str], ChannelDelivery]
+# Called before each send with its records and how long it may take; raises AlertLockLost to stop.
+SendGuard = Callable[[Sequence[AlertRecord], float], None]
+# Seconds a log-file append (one write and one fsync) is allowed in the budget.
+_LOG_BUDGET = 10.0
+
+
+def send_budget(kind: str, config: AlertSettings) -> float:
+    """The longest one send over a channel of `kind` may take with these settings. Pure.
+
+    A webhook: every quick attempt timing out, plus the backoff between them. E-mail: connect and
+    the exchange, each bounded by the SMTP timeout."""
+    if kind == "webhook":
+        attempts = 1 + max(0, config.webhook_retries)
+        backoff = sum(config.webhook_retry_backoff * 2 ** n for n in range(attempts - 1))
+        return attempts * config.webhook_timeout + backoff
+    if kind == "email":
+        return 2 * config.smtp_timeout
+    if kind == "log":
+        return _LOG_BUDGET
+    return 0.0
 
 
 def deliver_pending(
@@ -67,10 +93,13 @@ def deliver_pending(
     due = list(store.due(now))
     if not due:
         return DeliveryResult()
-    claimed = store.claim(due, until=now + timedelta(seconds=settings.alerts.delivery_lease))
+    lease = settings.alerts.delivery_lease
+    asked = utc_now()
+    claimed = store.claim(due, until=now + timedelta(seconds=lease))
     if len(claimed) < len(due):
         log.info("alerts: %d due alerts are being delivered by another run", len(due) - len(claimed))
-    return _deliver(store, claimed, settings, now)
+    valid_for = lease - (utc_now() - asked).total_seconds()
+    return _deliver(store, claimed, settings, now, valid_for=valid_for)
 
 
 def deliver_claimed(
@@ -108,57 +137,85 @@ def deliver_then_record(
         return Recorded()
     store = AlertStore(client, settings)
     store.ensure_exists()
-    with RecordingLock(client, settings).held():
+    lost: AlertLockLost | None = None
+    with RecordingLock(client, settings).held() as lock:
         recorded = store.existing([record.id for record in records])
         fresh = [record for record in records if record.id not in recorded]
         outcomes: _Outcomes = {}
         try:
-            _attempt_all(fresh, settings, now, outcomes, down)
+            _attempt_all(fresh, settings, now, outcomes, down,
+                         guard=lambda _records, seconds: lock.ensure_for(seconds))
+        except AlertLockLost as exc:
+            lost = exc
         finally:
             # Even if a sender failed unexpectedly, what was sent is recorded (and not sent again);
-            # what was not attempted is recorded pending and due.
+            # what was not attempted is recorded pending and due. Unless the lock was lost: then
+            # another run may be sending those now, so only what this run sent is recorded and the
+            # rest is left to the alert queue (AlertLockLost is an AlertsBusy: the caller keeps it).
+            attempted = fresh if lost is None else [
+                record for record in fresh
+                if any((record.id, d.channel) in outcomes for d in record.deliveries)]
             created, conflicts = store.create_claimed(
-                [_with_outcomes(record, outcomes) for record in fresh], until=None)
+                [_with_outcomes(record, outcomes) for record in attempted], until=None)
     if conflicts:
         log.warning("alerts: %d alerts were recorded by another run while this one delivered them "
                     "(its recording lock had expired): they may have been delivered twice", conflicts)
+    if lost is not None:
+        log.warning("%s (%d of %d new alerts sent and recorded)", lost, len(created), len(fresh))
+        raise lost
     return Recorded(created=len(created), already_recorded=len(recorded) + conflicts,
                     delivery=_summarise(outcomes, {record.id: record for record in fresh}))
 
 
 def _deliver(
     store: AlertStore, claimed: list[Versioned], settings: Settings, now: datetime,
-    down: dict[str, str] | None = None,
+    down: dict[str, str] | None = None, valid_for: float = 0.0,
 ) -> DeliveryResult:
     outcomes: _Outcomes = {}
+    claims = HeldClaims(store, claimed, settings.alerts.delivery_lease, now, valid_for=valid_for)
     try:
-        _attempt_all([item.record for item in claimed], settings, now, outcomes,
-                     {} if down is None else down)
+        with claims.beating():
+            try:
+                _attempt_all([item.record for item in claimed], settings, now, outcomes,
+                             {} if down is None else down, guard=claims.ensure_for,
+                             resolve=ChannelAddresses(RuleStore(store.client, settings)))
+            except AlertLockLost as exc:
+                log.warning("%s", exc)  # what was not sent stays pending, due for a later run
     finally:
         # Even if a sender failed unexpectedly, what was sent is recorded (and not sent again).
+        # Claims lost to another run are its records now: left alone.
         store.save([
             Versioned(_with_outcomes(item.record, outcomes), item.seq_no, item.primary_term)
-            for item in claimed
+            for item in claims.current()
         ])
     return _summarise(outcomes, {item.record.id: item.record for item in claimed})
 
 
 def _attempt_all(
     records: list[AlertRecord], settings: Settings, now: datetime, outcomes: _Outcomes,
-    down: dict[str, str],
+    down: dict[str, str], guard: SendGuard | None = None,
+    resolve: Callable[[AlertRecord, ChannelDelivery], str | None] | None = None,
 ) -> None:
     """Attempt every due delivery of the records, writing each outcome into `outcomes`.
+
+    `guard` is asked before each send (with the send's budget) and may stop them all (AlertLockLost).
 
     A receiver that is down (connection refused, timeouts, 5xx after the quick retries) is not tried
     again in this run: its other alerts count the same failed attempt without waiting for it again.
     `down` collects them (receiver -> reason)."""
     config = settings.alerts
 
+    def target_of(record: AlertRecord, delivery: ChannelDelivery) -> str | None:
+        return delivery.address or (resolve(record, delivery) if resolve else delivery.channel)
+
     def attempt(deliveries: list[tuple[AlertRecord, ChannelDelivery]], send: Callable[[], None],
                 receiver: str) -> None:
         try:
             if receiver in down:
                 raise DeliveryError(receiver, f"{down[receiver]} (not tried again in this run)")
+            if guard is not None:
+                guard([record for record, _ in deliveries],
+                      send_budget(deliveries[0][1].kind, config))
             send()
         except DeliveryError as exc:
             if exc.retryable:
@@ -180,7 +237,11 @@ def _attempt_all(
         for delivery in record.deliveries:
             if not delivery.is_due(now):
                 continue
-            kind, target = delivery.channel.split(":", 1)
+            address = target_of(record, delivery)
+            if address is None:
+                attempt([(record, delivery)], _lost_channel(record, delivery), receiver=delivery.channel)
+                continue
+            kind, target = address.split(":", 1)
             if kind == "webhook":
                 webhooks.append((record, delivery, target))
             elif kind == "log":
@@ -203,6 +264,15 @@ def _attempt_all(
     for (_, address), group in emails.items():
         attempt(group, partial(send_email, address, [r for r, _ in group], config),
                 receiver=smtp_server)
+
+
+def _lost_channel(record: AlertRecord, delivery: ChannelDelivery) -> Callable[[], None]:
+    def fail() -> None:
+        raise DeliveryError(
+            delivery.channel, f"rule {record.rule!r} no longer has this channel (removed or changed): "
+            "a webhook URL with secrets is kept only with its rule, so it cannot be retried; add the "
+            "rule again with it to deliver later alerts", retryable=False)
+    return fail
 
 
 def _unknown_channel(channel: str) -> Callable[[], None]:

@@ -8,6 +8,13 @@ that creates alert records takes it, whichever way it records them.
 The lock is one document, taken and released with conditional writes (if_seq_no): a run that dies
 holding it blocks others only until its lease ends (`alerts.delivery_lease`). Taking it costs a read
 and a write, once per group of articles.
+
+While it is held, a heartbeat thread renews the lease every third of its length (one conditional
+write), so deliveries that take longer than the lease never let a second run in. Before each send
+the delivery asks `ensure_for(seconds)`: the lease must still be ours and last at least as long as
+that send may take, else it is renewed at once; a run that lost the lock (another holder) or cannot
+renew it in time raises AlertLockLost and stops sending. Ownership is known without a read per
+send: the heartbeat's conditional write fails as soon as another run has taken the lock over.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,7 +33,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from index.client import translate_errors
-from newsflow.errors import AlertsBusy
+from newsflow.errors import AlertLockLost, AlertsBusy, NewsflowError
 from newsflow.models import format_utc, parse_utc, utc_now
 from newsflow.settings import Settings
 
@@ -53,6 +61,11 @@ class RecordingLock:
         self.index = locks_index(settings)
         self.holder = holder or new_holder()
         self._url = settings.es_url_redacted
+        self._guard = threading.Lock()  # renewals come from the heartbeat and the delivering thread
+        self._version: tuple[int, int] | None = None  # (seq_no, primary_term) of our last write
+        self._valid_until = 0.0  # time.monotonic() until which the lease is surely ours
+        self._hold = settings.alerts.delivery_lease  # seconds each renewal asks for
+        self._lost_to: str | None = None  # the holder that took the lock over, once we know
 
     def ensure(self) -> None:
         with translate_errors(self._url):
@@ -63,16 +76,25 @@ class RecordingLock:
                     mappings={"dynamic": "strict", "properties": {
                         "holder": {"type": "keyword"}, "until": {"type": "date"}}},
                 )
+                # A run that lost the creation race would otherwise read a shard not yet started (503).
+                self.client.cluster.health(index=self.index, wait_for_status="yellow", timeout="30s")
 
     @contextmanager
-    def held(self, wait: float | None = None) -> Iterator[None]:
-        """Hold the lock for the block; wait up to `wait` seconds (default `alerts.lock_wait`) for it.
+    def held(self, wait: float | None = None) -> Iterator[RecordingLock]:
+        """Hold the lock for the block, renewed by a heartbeat; wait up to `wait` seconds (default
+        `alerts.lock_wait`) for it.
 
         Raises AlertsBusy when another live run keeps it longer."""
         self.acquire(self.settings.alerts.lock_wait if wait is None else wait)
+        stop = threading.Event()
+        heartbeat = threading.Thread(target=self._beat, args=(stop,), daemon=True,
+                                     name=f"alert-lock-heartbeat-{self.holder}")
+        heartbeat.start()
         try:
-            yield
+            yield self
         finally:
+            stop.set()
+            heartbeat.join()
             self.release()
 
     def acquire(self, wait: float) -> None:
@@ -89,9 +111,10 @@ class RecordingLock:
     def try_acquire(self, now: datetime | None = None) -> dict[str, Any] | None:
         """Take the lock if it is free, expired or already ours. None when taken; else the other
         holder's lock document."""
+        asked = time.monotonic()
         now = now or utc_now()
-        until = now + timedelta(seconds=self.settings.alerts.delivery_lease)
-        document = {"holder": self.holder, "until": format_utc(until)}
+        lease = self.settings.alerts.delivery_lease
+        document = {"holder": self.holder, "until": format_utc(now + timedelta(seconds=lease))}
         with translate_errors(self._url):
             found = self.client.options(ignore_status=404).get(index=self.index, id=LOCK_ID)
             if found.get("status") == 404 and found.get("error"):  # no locks index yet
@@ -100,7 +123,10 @@ class RecordingLock:
             if not found.get("found"):
                 response = self.client.options(ignore_status=409).create(
                     index=self.index, id=LOCK_ID, document=document)
-                return None if response.get("result") == "created" else self._current()
+                if response.get("result") != "created":
+                    return self._current()
+                self._taken(response, asked + lease)
+                return None
             current = found["_source"]
             if current.get("holder") != self.holder and parse_utc(current["until"]) > now:
                 return current
@@ -110,11 +136,83 @@ class RecordingLock:
             if response.get("result") in ("created", "updated"):
                 if current.get("holder") != self.holder:
                     log.info("alert-recording lock of %s had expired; taken over", current.get("holder"))
+                self._taken(response, asked + lease)
                 return None
             return self._current()  # another run took it between our read and our write
 
+    def _taken(self, response: Any, valid_until: float) -> None:
+        with self._guard:
+            self._version = (response["_seq_no"], response["_primary_term"])
+            self._valid_until = valid_until
+            self._hold = self.settings.alerts.delivery_lease
+            self._lost_to = None
+
+    def renew(self, hold: float | None = None) -> bool:
+        """Extend our lease to `hold` seconds from now (default: the last length asked for, at
+        least `alerts.delivery_lease`). False if the lock is no longer ours (then `lost` is set);
+        Elasticsearch errors are raised (the lease may still be ours: the caller decides)."""
+        with self._guard:
+            if self._lost_to is not None or self._version is None:
+                return False
+            if hold is not None:
+                self._hold = max(self.settings.alerts.delivery_lease, hold)
+            asked = time.monotonic()
+            document = {"holder": self.holder,
+                        "until": format_utc(utc_now() + timedelta(seconds=self._hold))}
+            seq_no, primary_term = self._version
+            with translate_errors(self._url):
+                response = self.client.options(ignore_status=[404, 409]).index(
+                    index=self.index, id=LOCK_ID, document=document,
+                    if_seq_no=seq_no, if_primary_term=primary_term)
+            if response.get("result") in ("created", "updated"):
+                self._version = (response["_seq_no"], response["_primary_term"])
+                self._valid_until = asked + self._hold
+                return True
+            self._lost_to = self._current().get("holder", "unknown")  # 409: written by someone else
+            log.warning("the alert-recording lock passed to %s while this run (%s) held it",
+                        self._lost_to, self.holder)
+            return False
+
+    @property
+    def remaining(self) -> float:
+        """Seconds the lease is surely still ours (0 once lost)."""
+        with self._guard:
+            if self._lost_to is not None or self._version is None:
+                return 0.0
+            return max(0.0, self._valid_until - time.monotonic())
+
+    def ensure_for(self, seconds: float) -> None:
+        """Before a send that may take up to `seconds`: make sure the lease outlasts it.
+
+        Renews at once when less than twice that is left (so the outcome can still be recorded
+        under the lock). Raises AlertLockLost when the lock passed to another run, or when it cannot
+        be renewed and would run out during the send."""
+        if self.remaining >= 2 * seconds:
+            return
+        try:
+            renewed = self.renew(max(self._hold, 3 * seconds))
+        except NewsflowError as exc:
+            if self.remaining >= seconds:
+                return  # not renewed, but the send still fits in the lease; the heartbeat retries
+            raise AlertLockLost(self.holder, f"the alert-recording lock could not be renewed ({exc}) "
+                                f"and its lease would end before the next delivery") from exc
+        if not renewed:
+            raise AlertLockLost(self.holder, f"the alert-recording lock passed to {self._lost_to} "
+                                f"while this run ({self.holder}) held it")
+
+    def _beat(self, stop: threading.Event) -> None:
+        """Renew the lease every third of its length until `stop` (or the lock is lost)."""
+        while not stop.wait(max(0.05, min(self._hold, self.settings.alerts.delivery_lease) / 3)):
+            try:
+                if not self.renew():
+                    return
+            except NewsflowError as exc:  # Elasticsearch slow or away: try again at the next beat
+                log.warning("could not renew the alert-recording lock (%s): %s", self.holder, exc)
+
     def release(self) -> None:
         """Give the lock up, if it is still ours (a lease that ran out may have been taken over)."""
+        with self._guard:
+            self._version = None
         with translate_errors(self._url):
             found = self.client.options(ignore_status=404).get(index=self.index, id=LOCK_ID)
             if found.get("found") and found["_source"].get("holder") == self.holder:

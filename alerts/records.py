@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
 from alerts.rules import Rule
 from newsflow.models import Article, format_utc, parse_utc
+from newsflow.redact import redact_channel
 from newsflow.settings import AlertSettings
 
 DeliveryStatus = Literal["pending", "sent", "failed"]
@@ -54,13 +55,19 @@ class AlertArticle:
 class ChannelDelivery:
     """The delivery of one alert over one channel."""
 
-    channel: str  # canonical channel text, e.g. "webhook:http://..."
+    # The channel as stored and shown: the rule's channel text with any secret in a webhook URL
+    # masked (newsflow.redact.redact_channel), e.g. "webhook:https://hooks.slack.com/services/***/…#ref".
+    channel: str
     status: DeliveryStatus = "pending"
     attempts: int = 0  # delivery attempts so far (quick in-call retries count as one)
     next_attempt_at: datetime | None = None  # while pending: not before this time
     last_attempt_at: datetime | None = None
     delivered_at: datetime | None = None
     last_error: str = ""
+    # The rule's channel text itself (the real URL), known to the run that matched the alert; never
+    # stored in the alerts index nor shown (repr=False). Empty for a record read back from the index:
+    # the delivery finds it in the rule store by `channel` (alerts.delivery).
+    address: str = field(default="", compare=False, repr=False)
 
     @property
     def kind(self) -> str:
@@ -181,7 +188,8 @@ class NewRecords:
         deliveries = self._deliveries.get(rule.channels)
         if deliveries is None:
             deliveries = self._deliveries[rule.channels] = tuple(
-                ChannelDelivery(channel=c, next_attempt_at=self.now) for c in rule.channels)
+                ChannelDelivery(channel=redact_channel(c), next_attempt_at=self.now, address=c)
+                for c in rule.channels)
         story_id = story_id_of(article)
         return AlertRecord(id=alert_id_for(rule.name, story_id), rule=rule.name, query=rule.query,
                            story_id=story_id, article=shown, matched_at=self.now, deliveries=deliveries)
@@ -190,7 +198,8 @@ class NewRecords:
 def delivered(delivery: ChannelDelivery, now: datetime) -> ChannelDelivery:
     # Built directly: dataclasses.replace costs ~6 µs, and a cycle with many rules sends ~80,000.
     return ChannelDelivery(channel=delivery.channel, status="sent", attempts=delivery.attempts + 1,
-                           next_attempt_at=None, last_attempt_at=now, delivered_at=now, last_error="")
+                           next_attempt_at=None, last_attempt_at=now, delivered_at=now, last_error="",
+                           address=delivery.address)
 
 
 def with_deliveries(record: AlertRecord, deliveries: tuple[ChannelDelivery, ...]) -> AlertRecord:

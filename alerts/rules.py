@@ -21,8 +21,10 @@ from elasticsearch import Elasticsearch
 from alerts.channels import parse_channel
 from index.client import translate_errors
 from index.mappings import ANALYSIS, ARTICLE_PROPERTIES
-from newsflow.errors import AlertError, QueryError
+from index.search import refined_query_error
+from newsflow.errors import AlertError, ElasticsearchUnavailable, QueryError, SearchTimeout
 from newsflow.models import parse_utc, utc_now
+from newsflow.redact import is_redacted_channel, redact_channel
 from newsflow.settings import Settings
 
 # Words without a field name are looked for in title, summary and body; facets are queried by name
@@ -75,7 +77,9 @@ def rules_mappings() -> dict[str, Any]:
 
 def rule_query(query: str) -> dict[str, Any]:
     """The stored percolator query of a rule's query string."""
-    return {"query_string": {"query": query, "fields": list(DEFAULT_FIELDS)}}
+    # No leading wildcards: every article would make the percolator walk the rule's whole field.
+    return {"query_string": {"query": query, "fields": list(DEFAULT_FIELDS),
+                             "allow_leading_wildcard": False}}
 
 
 def check_rule_name(name: str) -> str:
@@ -196,7 +200,7 @@ class RuleStore:
                 self.client.index(index=self.index, id=name, document=rule.to_source(),
                                   refresh=True)
             except elasticsearch.BadRequestError as exc:
-                raise QueryError(rule.query, parser_message(exc)) from exc
+                raise refined_query_error(QueryError(rule.query, parser_message(exc))) from exc
         return rule
 
     def validate(self, query: str) -> None:
@@ -205,12 +209,20 @@ class RuleStore:
         Elasticsearch accepts an unknown field in a query string as "matches nothing", which would be
         a rule that silently never alerts (often a typo: `persn:` for `persons:`).
         """
-        with translate_errors(self.settings.es_url_redacted):
-            response = self.client.indices.validate_query(
-                index=self.index, query=rule_query(query), explain=True)
+        seconds = self.settings.index.search_timeout
+        try:
+            with translate_errors(self.settings.es_url_redacted):
+                response = self.client.options(
+                    request_timeout=seconds, max_retries=0, retry_on_timeout=False,
+                ).indices.validate_query(index=self.index, query=rule_query(query), explain=True)
+        except ElasticsearchUnavailable as exc:
+            if isinstance(exc.__cause__, elasticsearch.ConnectionTimeout):
+                raise SearchTimeout(query, seconds) from exc
+            raise
         for explanation in response.get("explanations") or []:
             if not explanation.get("valid", True):
-                raise QueryError(query, _validation_message(str(explanation.get("error") or "")))
+                raise refined_query_error(
+                    QueryError(query, _validation_message(str(explanation.get("error") or ""))))
             unmapped = _UNMAPPED.search(str(explanation.get("explanation") or ""))
             if unmapped:
                 raise QueryError(query, f"no such field [{unmapped.group(1)}] in the article documents "
@@ -278,3 +290,31 @@ def parser_message(exc: elasticsearch.ApiError) -> str:
         node = node.get("caused_by")
     chosen = next((r for r in reasons if r.startswith("Cannot parse")), reasons[-1] if reasons else "")
     return chosen.strip().splitlines()[0].strip() if chosen.strip() else str(exc.message or exc)
+
+
+class ChannelAddresses:
+    """Finds the real channel of an alert's delivery read back from the alerts index.
+
+    The alerts index keeps a webhook URL with secrets only redacted (`webhook:<redacted>#<ref>`,
+    newsflow.redact.redact_channel); the rule store keeps the URL itself. A redacted channel is looked
+    up in its rule, then (once per run) in every rule: another rule may have the same channel. Any
+    other channel is its own address. Rules are read once each per run."""
+
+    def __init__(self, rules: RuleStore) -> None:
+        self.rules = rules
+        self._by_rule: dict[str, tuple[str, ...]] = {}
+        self._everywhere: dict[str, str] | None = None
+
+    def __call__(self, record: Any, delivery: Any) -> str | None:
+        stored: str = delivery.channel
+        if not is_redacted_channel(stored):
+            return stored
+        if record.rule not in self._by_rule:
+            rule = self.rules.get(record.rule)
+            self._by_rule[record.rule] = rule.channels if rule else ()
+        for channel in self._by_rule[record.rule]:
+            if redact_channel(channel) == stored:
+                return channel
+        if self._everywhere is None:
+            self._everywhere = {redact_channel(c): c for rule in self.rules.list() for c in rule.channels}
+        return self._everywhere.get(stored)

@@ -6,8 +6,10 @@ Each sender either returns (delivered) or raises DeliveryError with what failed;
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import smtplib
@@ -23,54 +25,109 @@ import httpx
 import orjson
 
 from alerts.records import AlertRecord
-from newsflow.errors import DeliveryError
+from newsflow.errors import DeliveryError, InsecureSmtpLogin
+from newsflow.redact import install_log_redaction, redact_channel, redact_text
 from newsflow.settings import AlertSettings
 
 SIGNATURE_HEADER = "X-Newsflow-Signature"
+TIMESTAMP_HEADER = "X-Newsflow-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Statuses worth retrying at once; any other 4xx means the request itself is refused.
 _RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+_MAX_ANSWER_BYTES = 64 * 1024  # of a receiver's answer body read before the connection is dropped
+
+
+install_log_redaction()  # httpx logs each webhook request with its URL
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
-def sign(body: bytes, secret: str) -> str:
-    """The signature header value: `sha256=` + hex HMAC-SHA256 of the exact body bytes."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def sign(body: bytes, secret: str, timestamp: int) -> str:
+    """The signature header value: `sha256=` + hex HMAC-SHA256 of `<timestamp>.<body>`.
+
+    The timestamp (Unix seconds, sent as X-Newsflow-Timestamp) is inside what is signed, so a
+    receiver that rejects old timestamps cannot be fed a captured delivery again later (as Stripe
+    and Slack sign theirs)."""
+    signed = str(timestamp).encode("ascii") + b"." + body
+    return "sha256=" + hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
 
 
 def send_webhook(http: httpx.Client, url: str, record: AlertRecord, config: AlertSettings) -> None:
-    """POST the alert; a few quick retries with backoff on 5xx/429/timeouts, then DeliveryError."""
-    channel = f"webhook:{url}"
+    """POST the alert; a few quick retries with backoff on 5xx/429/timeouts, then DeliveryError.
+
+    The error names the channel redacted, and httpx's own message (which may quote the URL) is
+    scrubbed of the URL's secrets: errors end up in logs, the run report and the alerts index."""
+    channel = redact_channel(f"webhook:{url}")
     body = encode_payload(record.payload())
     headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: record.id,
                "X-Newsflow-Alert-Id": record.id, "User-Agent": "newsflow-alerts/0.1"}
-    if config.webhook_secret is not None:
-        headers[SIGNATURE_HEADER] = sign(body, config.webhook_secret.get_secret_value())
     attempts = 1 + max(0, config.webhook_retries)
     for attempt in range(attempts):
         if attempt:
             time.sleep(config.webhook_retry_backoff * 2 ** (attempt - 1))
+        if config.webhook_secret is not None:  # signed again per attempt: a fresh timestamp
+            timestamp = int(time.time())
+            headers[TIMESTAMP_HEADER] = str(timestamp)
+            headers[SIGNATURE_HEADER] = sign(body, config.webhook_secret.get_secret_value(), timestamp)
         try:
-            response = http.post(url, content=body, headers=headers)
+            with http.stream("POST", url, content=body, headers=headers) as response:
+                status = response.status_code
+                # The status is the answer; a body cut short changes nothing.
+                with contextlib.suppress(httpx.HTTPError):
+                    _drain(response, time.monotonic() + config.webhook_timeout)
         except httpx.HTTPError as exc:
-            error = DeliveryError(channel, f"{type(exc).__name__}: {exc}")
+            error = DeliveryError(channel, f"{type(exc).__name__}: {redact_text(str(exc), url)}")
         else:
-            if response.is_success:
+            if 200 <= status < 300:
                 return
-            retryable = response.status_code >= 500 or response.status_code in _RETRYABLE_4XX
-            error = DeliveryError(channel, f"HTTP {response.status_code}", retryable=retryable)
+            retryable = status >= 500 or status in _RETRYABLE_4XX
+            error = DeliveryError(channel, f"HTTP {status}", retryable=retryable)
             if not retryable:
                 raise error
     raise error
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or a loopback address literal (127.0.0.0/8, ::1). Names are not resolved: a name
+    that happens to resolve to a loopback address today is treated as remote. Pure."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_smtp_login_security(config: AlertSettings) -> None:
+    """Raise InsecureSmtpLogin if a login would be sent over a plaintext connection. Pure."""
+    if config.smtp_username and not (config.smtp_ssl or config.smtp_starttls) \
+            and not is_loopback_host(config.smtp_host):
+        raise InsecureSmtpLogin(config.smtp_host, config.smtp_port)
+
+
+def _drain(response: httpx.Response, deadline: float) -> None:
+    """Read a little of the receiver's answer body, which nothing uses: a small one fully (so the
+    connection can carry the next alert), but never more than `_MAX_ANSWER_BYTES` nor past
+    `deadline` (monotonic). A huge or trickling answer would otherwise hold memory or the whole
+    delivery run (httpx's timeout is per read, not per response)."""
+    read = 0
+    for chunk in response.iter_raw():
+        read += len(chunk)
+        if read > _MAX_ANSWER_BYTES or time.monotonic() > deadline:
+            return  # leaving the stream closes the connection
 
 
 def send_email(address: str, records: Sequence[AlertRecord], config: AlertSettings) -> None:
     """One message to `address`: a single alert, or a digest of several alerts of one rule."""
     message = build_email(address, records, config)
     channel = f"email:{address}"
+    try:
+        check_smtp_login_security(config)  # before connecting: nothing is sent at all
+    except InsecureSmtpLogin as exc:
+        raise DeliveryError(channel, str(exc), retryable=False) from exc
     try:
         # The server's certificate is always verified (system CAs, or NEWSFLOW_ALERTS__SMTP_CA_CERTS).
         context = ssl.create_default_context(
@@ -85,9 +142,14 @@ def send_email(address: str, records: Sequence[AlertRecord], config: AlertSettin
             if config.smtp_starttls and not config.smtp_ssl:
                 smtp.starttls(context=context)
             if config.smtp_username:
+                # Checked again on the socket itself, whatever the settings said.
+                if not isinstance(smtp.sock, ssl.SSLSocket) and not is_loopback_host(config.smtp_host):
+                    raise InsecureSmtpLogin(config.smtp_host, config.smtp_port)
                 password = config.smtp_password.get_secret_value() if config.smtp_password else ""
                 smtp.login(config.smtp_username, password)
             smtp.send_message(message)
+    except InsecureSmtpLogin as exc:
+        raise DeliveryError(channel, str(exc), retryable=False) from exc
     except smtplib.SMTPRecipientsRefused as exc:
         raise DeliveryError(channel, f"recipient refused by {config.smtp_host}: {exc.recipients}",
                             retryable=False) from exc

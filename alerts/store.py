@@ -145,6 +145,8 @@ class AlertStore:
                           "refresh_interval": _REFRESH_INTERVAL},
                 mappings={"dynamic": "strict", "properties": ALERT_PROPERTIES},
             )  # 400 resource_already_exists: created concurrently, which is fine
+            # ...but its shard may not have started yet: wait, or the next read gets a 503.
+            self.client.cluster.health(index=self.index, wait_for_status="yellow", timeout="30s")
 
     def exists(self) -> bool:
         with translate_errors(self._url):

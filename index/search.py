@@ -18,7 +18,7 @@ from elasticsearch import Elasticsearch
 from index.client import translate_errors
 from index.mappings import ARTICLE_PROPERTIES
 from index.setup import ensure_indices, names_for
-from newsflow.errors import QueryError
+from newsflow.errors import ElasticsearchUnavailable, LeadingWildcardError, QueryError, SearchTimeout
 from newsflow.models import utc_now
 from newsflow.settings import Settings
 
@@ -31,6 +31,12 @@ FILTER_FIELDS: frozenset[str] = frozenset(
     name for name, spec in ARTICLE_PROPERTIES.items() if spec.get("type") == "keyword"
 )
 MAX_SIZE = 10_000
+
+# Elasticsearch's parser message for a term starting with * or ? (allow_leading_wildcard: false).
+LEADING_WILDCARD_MESSAGE = "not allowed as first character in WildcardQuery"
+# The client waits this much longer than the search's own timeout, so that Elasticsearch can answer
+# "timed out" itself; past it, the cluster is stalled.
+_CLIENT_GRACE_SECONDS = 5.0
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -102,7 +108,9 @@ def build_query(query: str, filters: Sequence[tuple[str, str]], since: timedelta
     if query.strip() in ("", "*"):
         must = {"match_all": {}}
     else:
-        must = {"query_string": {"query": query, "fields": list(SEARCH_FIELDS), "lenient": False}}
+        # No leading wildcards: "*flation" makes Elasticsearch walk every term of every field.
+        must = {"query_string": {"query": query, "fields": list(SEARCH_FIELDS), "lenient": False,
+                                 "allow_leading_wildcard": False}}
     clauses: list[dict[str, Any]] = [{"term": {name: value}} for name, value in filters]
     if since is not None:
         start = utc_now() - since
@@ -119,32 +127,60 @@ def search_articles(
     since: timedelta | None = None,
     size: int = 10,
 ) -> SearchResult:
-    """Run a search. Raises QueryError (with the parser's message) for an invalid query or filter."""
+    """Run a search. Raises QueryError (with the parser's message) for an invalid query or filter,
+    LeadingWildcardError for a term starting with * or ?, SearchTimeout when it runs longer than
+    `index.search_timeout` (partial results are not passed off as complete)."""
     if not 0 <= size <= MAX_SIZE:
         raise QueryError(query, f"size must be between 0 and {MAX_SIZE}, not {size}")
     body = build_query(query, filters, since)
     alias = names_for(settings).alias
-    with translate_errors(settings.es_url_redacted, query=query):
-        if not client.indices.exists_alias(name=alias):
-            ensure_indices(client, settings)
-        response = client.search(
-            index=alias,
-            query=body,
-            size=size,
-            track_total_hits=True,
-            source_includes=["title", "url", "source", "published_at", "story_id"],
-            aggs={name: {"terms": {"field": name, "size": FACET_SIZE}} for name in FACETS},
-            highlight={
-                "fields": {name: {} for name in HIGHLIGHT_FIELDS},
-                "require_field_match": False,
-                "fragment_size": 160,
-                "number_of_fragments": 2,
-                "pre_tags": ["<em>"],
-                "post_tags": ["</em>"],
-            },
-            sort=["_score", {"published_at": "desc"}],
-        )
+    seconds = settings.index.search_timeout
+    bounded = client.options(request_timeout=seconds + _CLIENT_GRACE_SECONDS, max_retries=0,
+                             retry_on_timeout=False)
+    try:
+        with translate_errors(settings.es_url_redacted, query=query):
+            if not bounded.indices.exists_alias(name=alias):
+                ensure_indices(client, settings)
+            response = bounded.search(
+                index=alias,
+                query=body,
+                size=size,
+                timeout=f"{max(1, int(seconds * 1000))}ms",
+                track_total_hits=True,
+                source_includes=["title", "url", "source", "published_at", "story_id"],
+                aggs={name: {"terms": {"field": name, "size": FACET_SIZE}} for name in FACETS},
+                highlight={
+                    "fields": {name: {} for name in HIGHLIGHT_FIELDS},
+                    "require_field_match": False,
+                    "fragment_size": 160,
+                    "number_of_fragments": 2,
+                    "pre_tags": ["<em>"],
+                    "post_tags": ["</em>"],
+                },
+                sort=["_score", {"published_at": "desc"}],
+            )
+    except QueryError as exc:
+        raise refined_query_error(exc) from exc
+    except ElasticsearchUnavailable as exc:
+        if _timed_out(exc):
+            raise SearchTimeout(query, seconds) from exc
+        raise
+    if response.body.get("timed_out"):
+        raise SearchTimeout(query, seconds)
     return _result(response.body)
+
+
+def refined_query_error(exc: QueryError) -> QueryError:
+    """The named error for a parser message newsflow knows (a leading wildcard), else `exc`."""
+    if LEADING_WILDCARD_MESSAGE in exc.detail:
+        return LeadingWildcardError(exc.query)
+    return exc
+
+
+def _timed_out(exc: BaseException) -> bool:
+    import elasticsearch
+
+    return isinstance(exc.__cause__, elasticsearch.ConnectionTimeout)
 
 
 def _result(body: Mapping[str, Any]) -> SearchResult:

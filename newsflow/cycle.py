@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from newsflow.errors import AlertsBusy, ElasticsearchUnavailable, SpoolFullError
 from newsflow.models import Article, utc_now
+from newsflow.redact import install_log_redaction, redact_text, redact_url
 from newsflow.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from ingest.types import FeedResult, FeedSpec, FeedState
 
 log = logging.getLogger(__name__)
+install_log_redaction()  # httpx logs every request with its URL (feeds, webhooks)
 
 # Fault injection for the crash-safety tests: when NEWSFLOW_FAULT_POINT names one of the points below,
 # the process kills itself with SIGKILL there (a real crash, as the OOM killer or a node loss would).
@@ -469,7 +471,9 @@ def _keep(spool: Spool, articles: Sequence[Article], problems: list[str]) -> Non
 
 def _feed_counts(results: Sequence[FeedResult]) -> CycleReport:
     failures = tuple(
-        FeedFailure(url=r.spec.url, name=r.spec.name or r.state.title, reason=r.reason, status=r.status)
+        # Redacted: the report goes to logs, stdout and XCom (a feed URL may carry a token).
+        FeedFailure(url=redact_url(r.spec.url), name=r.spec.name or r.state.title,
+                    reason=redact_text(r.reason, r.spec.url), status=r.status)
         for r in results if r.status in ("failed", "gone")
     )
     for failure in failures:

@@ -11,11 +11,15 @@
     ├── IndexError_            Elasticsearch refused or could not be reached
     │   ├── ElasticsearchUnavailable  cannot connect: the cycle spools its articles
     │   ├── QueryError         an invalid search or rule query (carries the parser's message)
+    │   │   ├── LeadingWildcardError  a term starting with * or ?, which would scan every term
+    │   │   └── SearchTimeout         a search that ran longer than `index.search_timeout`
     │   ├── SpoolFullError     the on-disk spool reached its size limit
     │   └── KibanaError        Kibana refused or could not be reached (saved-objects import)
     └── AlertError             a rule or channel is invalid, or a delivery failed
         ├── DeliveryError      one delivery attempt over one channel failed
+        ├── InsecureSmtpLogin  SMTP credentials would be sent over a plaintext connection
         └── AlertsBusy         another run holds the alert-recording lock longer than we wait
+            └── AlertLockLost  this run's lock (or delivery claim) lapsed: it stopped sending
 
 Errors of dependencies (httpx, elasticsearch, feedparser, spaCy) are translated into these at the
 boundary, with `raise ... from exc`, so callers catch one family.
@@ -96,6 +100,25 @@ class QueryError(IndexError_):
         super().__init__(f"invalid query {query!r}: {detail}")
 
 
+class LeadingWildcardError(QueryError):
+    """A query term starts with `*` or `?`: Elasticsearch would have to scan every term of the field."""
+
+    def __init__(self, query: str) -> None:
+        super().__init__(query, "a term may not start with '*' or '?' (a leading wildcard scans every "
+                         "term in the index and can stall the cluster); put at least one character "
+                         "before the wildcard (e.g. 'infla*'), or use '*' alone to match everything")
+
+
+class SearchTimeout(QueryError):
+    """A search ran longer than allowed; its partial results are not shown as if complete."""
+
+    def __init__(self, query: str, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(query, f"the search took longer than {seconds:g} s "
+                         "(NEWSFLOW_INDEX__SEARCH_TIMEOUT); narrow it (a field, --filter, --since) "
+                         "or raise that setting")
+
+
 class SpoolFullError(IndexError_):
     """The on-disk spool is full: articles could not be kept for later indexing."""
 
@@ -118,6 +141,22 @@ class DeliveryError(AlertError):
         super().__init__(f"delivery to {channel} failed: {reason}")
 
 
+class InsecureSmtpLogin(AlertError):
+    """SMTP credentials are configured but the connection would not be encrypted.
+
+    `login()` over plaintext sends the password readable to anyone on the path; only a server on
+    this machine (loopback) is exempt."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        super().__init__(
+            f"refusing to log in to SMTP server {host}:{port} without TLS (the password would cross "
+            "the network in the clear): set NEWSFLOW_ALERTS__SMTP_STARTTLS=true (port 587) or "
+            "NEWSFLOW_ALERTS__SMTP_SSL=true (port 465), or clear NEWSFLOW_ALERTS__SMTP_USERNAME "
+            "for a relay that needs no login")
+
+
 class AlertsBusy(AlertError):
     """Another run is recording alerts for this prefix and did not finish within the wait.
 
@@ -129,3 +168,16 @@ class AlertsBusy(AlertError):
         super().__init__(
             f"another run ({holder}) holds the alert-recording lock until {until}; waited {waited:.0f} s, "
             "the articles stay queued for the next run (if that run died, its lock expires then)")
+
+
+class AlertLockLost(AlertsBusy):
+    """This run's alert-recording lock (or a delivery claim) lapsed or passed to another run while
+    it was delivering: it stopped sending, and what it had not sent is left for a later run."""
+
+    def __init__(self, holder: str, detail: str) -> None:
+        self.holder = holder
+        self.until = ""
+        AlertError.__init__(
+            self, f"alert delivery stopped: {detail}; the alerts not yet sent stay queued for the next "
+            "run (if Elasticsearch was slow or unreachable, check it; otherwise raise "
+            "NEWSFLOW_ALERTS__DELIVERY_LEASE)")

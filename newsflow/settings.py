@@ -141,6 +141,9 @@ class IndexSettings(BaseModel):
     max_title_chars: int = 1_000
     spool_max_bytes: int = 1024 * 1024 * 1024  # the on-disk queue of not-yet-indexed articles
     request_timeout: float = 30.0
+    # Seconds a search (`newsflow search`, checking a rule's query) may run: Elasticsearch stops it
+    # there, and the client gives up a little later (a stalled cluster).
+    search_timeout: float = 10.0
 
 
 class AlertSettings(BaseModel):

@@ -81,18 +81,20 @@ def _problem(message: str) -> str:
 
 
 def _feeds_section(feeds: list[Any]) -> str:
+    from newsflow.redact import redact_text, redact_url
+
     counts: dict[str, int] = {}
     for row in feeds:
         counts[row.health] = counts.get(row.health, 0) + 1
     summary = ", ".join(f"{n} {h.replace('_', ' ')}" for h, n in sorted(counts.items())) or "none"
     rows = "".join(
         f"<tr class='feed' data-health='{_e(row.health)}'>"
-        f"<td><b>{_e(row.name)}</b><br><span class='sub'>{_e(row.url)}</span></td>"
+        f"<td><b>{_e(row.name)}</b><br><span class='sub'>{_e(redact_url(row.url))}</span></td>"
         f"<td><span class='badge {_e(row.health)}'>{_e(row.health.replace('_', ' '))}</span></td>"
         f"<td>{_when(row.last_fetched_at)}</td>"
         f"<td>{_e(row.last_status or '-')}"
         f"{' (' + str(row.consecutive_failures) + ' in a row)' if row.consecutive_failures else ''}</td>"
-        f"<td class='error'>{_e(row.last_error)}</td>"
+        f"<td class='error'>{_e(redact_text(row.last_error or '', row.url))}</td>"
         f"<td class='num'>{row.articles_total}</td>"
         f"<td>{'never' if row.health == 'gone' else _when(row.next_due_at, 'now')}</td></tr>"
         for row in feeds
@@ -134,7 +136,8 @@ def _rules_section(rules: list[Any]) -> str:
 
 
 def _channel(text: str) -> str:
-    """A channel without secrets: webhook URLs often carry tokens in their path or query."""
+    """A channel without secrets: webhook URLs often carry tokens in their path or query, so the
+    page names only the host (stricter than newsflow.redact.redact_channel)."""
     kind, _, target = text.partition(":")
     if kind == "webhook":
         from urllib.parse import urlsplit

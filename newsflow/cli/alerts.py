@@ -14,6 +14,7 @@ from alerts.rules import Rule, RuleStore
 from alerts.store import AlertStore
 from index.client import make_client
 from newsflow.errors import AlertError
+from newsflow.redact import redact_channel
 from newsflow.settings import Settings, load_settings
 
 
@@ -51,7 +52,7 @@ def add(name: str, query: str, channels: tuple[str, ...]) -> None:
         rule = RuleStore(client, settings).add(name, query, channels)
     click.echo(f"saved rule {rule.name}: {rule.query}")
     for channel in rule.channels:
-        click.echo(f"  -> {channel}")
+        click.echo(f"  -> {redact_channel(channel)}")
 
 
 @command.command("list")
@@ -66,7 +67,7 @@ def list_rules(as_json: bool) -> None:
     if not rules:
         click.echo("no rules (add one with `newsflow alerts add NAME --query QUERY --channel CHANNEL`)")
     for rule in rules:
-        click.echo(f"{rule.name}\t{rule.query}\t{' '.join(rule.channels)}")
+        click.echo(f"{rule.name}\t{rule.query}\t{' '.join(redact_channel(c) for c in rule.channels)}")
 
 
 @command.command("remove")
@@ -89,7 +90,7 @@ def recent(limit: int, rule: str | None, as_json: bool) -> None:
     with _connect() as (client, settings):
         records = AlertStore(client, settings).recent(limit=limit, rule=rule)
     if as_json:
-        click.echo(json.dumps([r.to_source() for r in records], ensure_ascii=False, indent=2))
+        click.echo(json.dumps([_alert_json(r) for r in records], ensure_ascii=False, indent=2))
         return
     if not records:
         click.echo("no alerts yet")
@@ -98,10 +99,19 @@ def recent(limit: int, rule: str | None, as_json: bool) -> None:
                    f"{record.article.title} ({record.article.source})")
         for delivery in record.deliveries:
             detail = f" - {delivery.last_error}" if delivery.last_error else ""
-            click.echo(f"    {delivery.status:7} {delivery.channel} "
+            click.echo(f"    {delivery.status:7} {redact_channel(delivery.channel)} "
                        f"(attempts {delivery.attempts}){detail}")
 
 
+def _alert_json(record: Any) -> dict[str, Any]:
+    # Records written before channels were redacted in the alerts index still carry the URL.
+    source: dict[str, Any] = record.to_source()
+    for delivery in source.get("deliveries") or ():
+        delivery["channel"] = redact_channel(delivery["channel"])
+    return source
+
+
 def _rule_json(rule: Rule) -> dict[str, Any]:
-    return {"name": rule.name, "query": rule.query, "channels": list(rule.channels),
+    # Channels redacted: a webhook URL is often a credential (the rule store keeps it whole).
+    return {"name": rule.name, "query": rule.query, "channels": [redact_channel(c) for c in rule.channels],
             "created_at": rule.created_at.isoformat().replace("+00:00", "Z")}

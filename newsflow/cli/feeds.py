@@ -17,6 +17,7 @@ from ingest.feeds import load_feeds
 from ingest.state import FeedStateStore
 from ingest.types import FeedSpec, FeedState
 from newsflow.models import utc_now
+from newsflow.redact import redact_text, redact_url
 from newsflow.settings import load_settings
 
 _STATUS_STYLE = {"fetched": "green", "not_modified": "green", "failed": "red", "gone": "magenta",
@@ -50,18 +51,23 @@ def command(feeds_file: Path | None, as_json: bool) -> None:
 
 
 def health(spec: FeedSpec | None, state: FeedState | None) -> dict[str, Any]:
-    """One feed's health as a JSON-ready dict (a feed never polled has status "never")."""
+    """One feed's health as a JSON-ready dict (a feed never polled has status "never").
+
+    URLs are shown redacted (no user or password, no token-like parts): this is a display."""
     url = spec.url if spec else state.url if state else ""
     name = (spec.name if spec else "") or (state.title if state else "")
     if state is None:
-        return {"url": url, "name": name, "status": "never", "current_url": None, "last_success_at": None,
-                "last_fetched_at": None, "consecutive_failures": 0, "last_error": None,
-                "next_due_at": None, "gone": False, "items": 0, "articles": 0}
+        return {"url": redact_url(url), "name": name, "status": "never", "current_url": None,
+                "last_success_at": None, "last_fetched_at": None, "consecutive_failures": 0,
+                "last_error": None, "next_due_at": None, "gone": False, "items": 0, "articles": 0}
+    error = state.last_error or ""
+    for address in (url, state.current_url or ""):
+        error = redact_text(error, address)
     return {
-        "url": url, "name": name, "status": state.last_status or "never",
-        "current_url": state.current_url or None,
+        "url": redact_url(url), "name": name, "status": state.last_status or "never",
+        "current_url": redact_url(state.current_url) if state.current_url else None,
         "last_success_at": _iso(state.last_success_at), "last_fetched_at": _iso(state.last_fetched_at),
-        "consecutive_failures": state.consecutive_failures, "last_error": state.last_error or None,
+        "consecutive_failures": state.consecutive_failures, "last_error": error or None,
         "next_due_at": _iso(state.next_due_at), "gone": state.gone, "items": state.item_count,
         "articles": state.articles_total,
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +18,9 @@ import pytest
 
 from alerts import AlertStore, RuleStore, alert_id_for, deliver_pending, match_articles
 from alerts.delivery import deliver_claimed
+from alerts.senders import check_smtp_login_security, is_loopback_host
 from alerts.store import Versioned
+from newsflow.errors import InsecureSmtpLogin
 from newsflow.models import Article, utc_now
 from tests.support.feedserver import RecordedRequest, Response
 
@@ -161,7 +164,7 @@ def test_a_refused_webhook_request_is_not_retried_within_the_attempt(
     assert len(feed_server.requests_to("/gone")) == 1
 
 
-def test_the_webhook_signature_is_an_hmac_of_the_exact_body(
+def test_the_webhook_signature_covers_a_timestamp_and_the_exact_body(
     alert_settings: Callable[..., Any], es_client: Any, feed_server: Any,
     make_article: Callable[..., Article],
 ) -> None:
@@ -169,12 +172,32 @@ def test_the_webhook_signature_is_an_hmac_of_the_exact_body(
     hook = feed_server.route("/signed", Response(status=202))
     RuleStore(es_client, settings).add("rates", "rates", [f"webhook:{hook}"])
 
+    before = int(time.time())
     _cycle(es_client, settings, _copies(make_article))
 
     [post] = feed_server.requests_to("/signed")
-    expected = hmac.new(b"s3cret", post.body, hashlib.sha256).hexdigest()
+    timestamp = post.headers["X-Newsflow-Timestamp"]
+    assert before <= int(timestamp) <= time.time()
+    signed = timestamp.encode() + b"." + post.body
+    expected = hmac.new(b"s3cret", signed, hashlib.sha256).hexdigest()
     assert post.headers["X-Newsflow-Signature"] == f"sha256={expected}"
+    # The body alone no longer verifies: a captured delivery cannot be replayed with a new time.
+    assert post.headers["X-Newsflow-Signature"] != \
+        "sha256=" + hmac.new(b"s3cret", post.body, hashlib.sha256).hexdigest()
+    assert post.headers["Idempotency-Key"] == alert_id_for("rates", "story-rates")
     assert post.headers["Content-Type"] == "application/json"
+    assert receiver_accepts(post, b"s3cret", now=int(timestamp) + 60)
+    assert not receiver_accepts(post, b"s3cret", now=int(timestamp) + 301)  # replayed 5 min later
+
+
+def receiver_accepts(post: RecordedRequest, secret: bytes, now: int) -> bool:
+    """The receiver-side check of docs/alerts.md, as a receiver would write it."""
+    timestamp = post.headers.get("X-Newsflow-Timestamp", "")
+    if not timestamp.isdigit() or abs(now - int(timestamp)) > 300:
+        return False
+    expected = "sha256=" + hmac.new(secret, timestamp.encode() + b"." + post.body,
+                                    hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, post.headers.get("X-Newsflow-Signature", ""))
 
 
 def test_digest_mode_sends_one_message_per_rule_per_cycle(
@@ -367,3 +390,88 @@ def test_alerts_created_claimed_are_delivered_once_by_their_run_and_not_by_anoth
     assert deliver_claimed(es_client, settings, matched.claimed, now=now).sent == 1
     assert deliver_pending(es_client, settings, now=now + timedelta(minutes=10)).sent == 0
     assert len(feed_server.requests_to("/claimed")) == 1
+
+
+def test_email_never_logs_in_over_plaintext_to_a_remote_server(
+    alert_settings: Callable[..., Any], es_client: Any, make_article: Callable[..., Article],
+) -> None:
+    # Refused before connecting: the host need not exist (and is never resolved).
+    settings = alert_settings(smtp_host="smtp.example.invalid", smtp_port=25,
+                              smtp_username="newsflow", smtp_password="letmein")
+    RuleStore(es_client, settings).add("rates", "rates", ["email:desk@example.org"])
+
+    result = _cycle(es_client, settings, _copies(make_article))
+
+    assert (result.sent, result.deferred) == (0, 1)
+    [record] = AlertStore(es_client, settings).all()
+    error = record.deliveries[0].last_error
+    assert "refusing to log in to SMTP server smtp.example.invalid:25 without TLS" in error
+    assert "NEWSFLOW_ALERTS__SMTP_STARTTLS=true" in error
+    assert "letmein" not in error
+
+
+def test_only_localhost_and_loopback_addresses_count_as_loopback() -> None:
+    assert all(is_loopback_host(h) for h in ("localhost", "LOCALHOST.", "127.0.0.1", "127.8.9.1",
+                                             "::1", "[::1]"))
+    assert not any(is_loopback_host(h) for h in ("smtp.example.org", "10.0.0.1", "0.0.0.0",
+                                                 "localhost.example.org", "::ffff:8.8.8.8"))
+
+
+def test_the_login_check_allows_tls_or_loopback_only(alert_settings: Callable[..., Any]) -> None:
+    remote = {"smtp_host": "smtp.example.org", "smtp_username": "newsflow"}
+    check_smtp_login_security(alert_settings(**remote, smtp_starttls=True).alerts)
+    check_smtp_login_security(alert_settings(**remote, smtp_ssl=True).alerts)
+    check_smtp_login_security(alert_settings(smtp_host="smtp.example.org").alerts)  # no login
+    check_smtp_login_security(alert_settings(smtp_host="127.0.0.1", smtp_username="n").alerts)
+    with pytest.raises(InsecureSmtpLogin, match="SMTP_SSL=true"):
+        check_smtp_login_security(alert_settings(**remote).alerts)
+
+
+@pytest.fixture
+def trickling_receiver() -> Any:
+    """A webhook receiver on 127.0.0.1 that answers 200 at once, then sends its (long) body one
+    byte every 0.3 s: each read is quick, the whole answer would take a minute."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Trickle(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", "200")
+            self.end_headers()
+            try:
+                for _ in range(200):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.3)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_receiver_trickling_its_answer_does_not_hold_the_delivery(
+    alert_settings: Callable[..., Any], es_client: Any, trickling_receiver: str,
+    make_article: Callable[..., Article],
+) -> None:
+    settings = alert_settings(webhook_timeout=1.0)
+    RuleStore(es_client, settings).add("rates", "rates", [f"webhook:{trickling_receiver}"])
+    match_articles(es_client, settings, _copies(make_article))
+
+    started = time.monotonic()
+    result = deliver_pending(es_client, settings)
+
+    assert result.sent == 1  # the receiver said 200: delivered
+    assert time.monotonic() - started < 20  # not the minute its answer would take

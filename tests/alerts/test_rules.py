@@ -9,7 +9,7 @@ import pytest
 
 from alerts.rules import RuleStore
 from index.client import make_client
-from newsflow.errors import AlertError, QueryError
+from newsflow.errors import AlertError, LeadingWildcardError, QueryError
 
 
 def test_added_rules_are_listed_by_name_counted_and_removed(settings: Any, es_client: Any) -> None:
@@ -45,6 +45,17 @@ def test_an_invalid_query_is_refused_with_the_parsers_message(settings: Any, es_
     assert "Cannot parse 'title:(rates'" in str(refused.value)
     assert "line 1, column 12" in refused.value.detail
     assert store.list() == []
+
+
+def test_a_rule_with_a_leading_wildcard_is_refused_and_nothing_is_stored(
+    settings: Any, es_client: Any
+) -> None:
+    store = RuleStore(es_client, settings)
+    for query in ("*flation", "title:?ates", "rates OR *bank"):
+        with pytest.raises(LeadingWildcardError, match="leading wildcard"):
+            store.add("wild", query, ["log:/tmp/wild.jsonl"])
+    assert store.list() == []
+    assert store.add("tame", "infla*", ["log:/tmp/tame.jsonl"]).query == "infla*"
 
 
 def test_a_query_naming_an_unknown_field_is_refused(settings: Any, es_client: Any) -> None:

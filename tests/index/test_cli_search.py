@@ -64,6 +64,16 @@ def test_an_invalid_query_exits_non_zero_with_a_clear_message(indexed: Any) -> N
     assert "Traceback" not in outcome.output
 
 
+def test_a_leading_wildcard_exits_non_zero_saying_what_to_write_instead(indexed: Any) -> None:
+    refused = CliRunner().invoke(cli, ["search", "*peline"])
+    trailing = CliRunner().invoke(cli, ["search", "pipel*", "--json"])
+
+    assert refused.exit_code == 2
+    assert "may not start with '*' or '?'" in refused.stderr and "'infla*'" in refused.stderr
+    assert "Traceback" not in refused.output
+    assert trailing.exit_code == 0 and json.loads(trailing.stdout)["total"] == 1
+
+
 def test_a_bad_filter_or_duration_exits_non_zero(env: Any) -> None:
     bad_filter = CliRunner().invoke(cli, ["search", "*", "--filter", "colour=red"])
     bad_since = CliRunner().invoke(cli, ["search", "*", "--since", "soon"])

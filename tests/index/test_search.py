@@ -3,6 +3,9 @@ window, highlights, and the errors a user sees."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +14,7 @@ import pytest
 from index.search import SearchResult, build_query, parse_duration, parse_filter, search_articles
 from index.setup import names_for
 from index.store import ArticleStore
-from newsflow.errors import QueryError
+from newsflow.errors import LeadingWildcardError, QueryError, SearchTimeout
 from newsflow.models import utc_now
 from tests.index.articles import build_article
 
@@ -128,6 +131,69 @@ def test_an_invalid_query_raises_query_error_with_the_parser_message(
     with pytest.raises(QueryError, match=r"Cannot parse 'title:\(putin'") as caught:
         search_articles(es_client, settings, "title:(putin")
     assert caught.value.query == "title:(putin"
+
+
+@pytest.mark.parametrize("query", ["*utin", "title:?utin", "gas AND *ummit"])
+def test_a_leading_wildcard_is_refused_with_a_clear_error(
+    es_client: Any, settings: Any, corpus: Any, query: str
+) -> None:
+    with pytest.raises(LeadingWildcardError, match="may not start with '\\*' or '\\?'") as caught:
+        search_articles(es_client, settings, query)
+    assert caught.value.query == query
+
+
+def test_a_trailing_wildcard_and_match_all_still_work(es_client: Any, settings: Any, corpus: Any) -> None:
+    assert {h.source for h in search_articles(es_client, settings, "title:Put*").hits} == {"BBC", "Reuters"}
+    assert search_articles(es_client, settings, "*").total == 4
+    assert search_articles(es_client, settings, "title:*").total == 4  # field:* is "has a title"
+
+
+def test_a_search_against_a_stalled_cluster_gives_up_after_the_search_timeout(
+    stalled_server: str, tmp_path: Any
+) -> None:
+    from index.client import make_client
+    from newsflow.settings import load_settings
+
+    stalled = load_settings(es_url=stalled_server, index_prefix="stalled", home=tmp_path,
+                            index={"search_timeout": 0.5, "request_timeout": 60})
+    client = make_client(stalled)
+    started = time.monotonic()
+    try:
+        with pytest.raises(SearchTimeout, match=r"longer than 0.5 s .*NEWSFLOW_INDEX__SEARCH_TIMEOUT"):
+            search_articles(client, stalled, "gas")
+    finally:
+        client.close()
+    # The client's grace over the search timeout, once: not request_timeout, not retried.
+    assert time.monotonic() - started < 15
+
+
+@pytest.fixture
+def stalled_server() -> Any:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers (a stalled cluster)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
 
 
 def test_a_filter_on_an_unknown_field_is_refused_before_searching() -> None:
