@@ -100,6 +100,19 @@ class SpoolFullError(IndexError_):
     """The on-disk spool is full: articles could not be kept for later indexing."""
 
 
+class SpoolBatchCorrupt(IndexError_):
+    """A spool batch file cannot be read back (truncated or edited JSON, wrong shape, an article
+    record that no longer validates); it is moved to the spool's quarantine folder."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(
+            f"spool batch {name} is corrupt ({reason}): moved to the spool's quarantine folder; "
+            "its articles are fetched again while their feeds still carry them"
+        )
+
+
 class KibanaError(IndexError_):
     """Kibana could not be reached, or refused the saved objects (the message names which and why)."""
 

@@ -216,9 +216,11 @@ def test_items_refused_with_429_are_retried_with_backoff_until_accepted(
     assert store.count() == 2
 
 
-def test_items_still_refused_after_the_last_retry_are_dead_lettered(
+def test_items_still_refused_after_the_last_retry_are_deferred_not_dead_lettered(
     es_client: Any, make_settings: Any, make_article: Any
 ) -> None:
+    # 429 means "busy", not "bad document": after the last retry the article is handed back to the
+    # caller (which spools it), never dead-lettered as if it were unindexable.
     settings = make_settings(index={"bulk_retries": 2, "bulk_backoff": 0.5})
     names = names_for(settings)
     ensure_indices(es_client, settings)
@@ -234,9 +236,24 @@ def test_items_still_refused_after_the_last_retry_are_dead_lettered(
             index=names.first_index, settings={"index.blocks.read_only_allow_delete": None})
     store.refresh()
 
-    assert (result.indexed, result.dead_lettered, result.retried) == (0, 1, 2)
+    blocked = make_article("blocked")
+    assert (result.indexed, result.dead_lettered, result.retried) == (0, 0, 2)
+    assert result.deferred == (blocked.id,)
+    assert "HTTP 429" in result.deferred_reason
     assert waits == [0.5, 1.0]  # exponential backoff
-    assert store.dead_letters()[0]["status"] == 429
+    assert store.dead_letters() == []
+    assert store.count() == 0
+
+    # The store remembers it ran out of retries: the next write of this cycle tries once only.
+    es_client.indices.put_settings(
+        index=names.first_index, settings={"index.blocks.read_only_allow_delete": True})
+    try:
+        again = store.write([make_article("blocked-too")])
+    finally:
+        es_client.indices.put_settings(
+            index=names.first_index, settings={"index.blocks.read_only_allow_delete": None})
+    assert again.deferred == (make_article("blocked-too").id,) and again.retried == 0
+    assert waits == [0.5, 1.0]
 
 
 def test_articles_spooled_while_unreachable_are_all_indexed_once_by_the_next_write(
