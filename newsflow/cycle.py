@@ -297,7 +297,7 @@ class Pipeline:
             unwritten = {a.id for a in batch}
 
         kept = _keep(spool, [a for a in batch if a.id in unwritten], spooled_before, problems)
-        if written.deferred and kept.stored:
+        if written.deferred and not kept.lost and not outage_seen(problems, written.deferred_reason):
             problems.append(
                 f"{len(written.deferred)} article(s) spooled for the next cycle: Elasticsearch did not "
                 f"take them after {self.settings.index.bulk_retries} retries ({written.deferred_reason})")
@@ -550,6 +550,11 @@ def run_cycle(settings: Settings, feeds_file: Path, *, due_only: bool = False,
         return replace(report, feeds_total=len(specs)) if due_only else report
     finally:
         pipeline.close()
+
+def outage_seen(problems: Sequence[str], reason: str) -> bool:
+    """Whether the deferral's reason (Elasticsearch unreachable) is reported already."""
+    return reason in problems
+
 
 @dataclass(frozen=True, slots=True)
 class _Kept:
