@@ -302,15 +302,19 @@ class Pipeline:
                 f"{len(written.deferred)} article(s) spooled for the next cycle: Elasticsearch did not "
                 f"take them after {self.settings.index.bulk_retries} retries ({written.deferred_reason})")
         # Spooled copies that are now in Elasticsearch (indexed, dead-lettered or unchanged) go.
-        spool.discard(a.id for a in spooled_before if a.id not in unwritten)
+        try:
+            spool.discard(a.id for a in spooled_before if a.id not in unwritten)
+        except OSError as exc:  # they stay spooled: the next cycle finds them unchanged and retries
+            log.error("could not discard indexed articles from the spool: %s", exc)
+            problems.append(f"spool not cleaned up (indexed articles stay in it until a later cycle): {exc}")
         with clock("feed_state"):
             indexed_new = {a.id for a in classified.new} - unwritten if classified is not None else set()
             self._save_states([r for r in results if not any(a.id in kept.lost for a in r.articles)],
                               indexed_new, es_up=es_up, problems=problems)
         fault_point("after_feed_state")
 
-        quarantined = tuple(batch.name for batch in spool.quarantined)
-        problems.extend(batch.describe() for batch in spool.quarantined)
+        quarantined = tuple(moved.name for moved in spool.quarantined)
+        problems.extend(moved.describe() for moved in spool.quarantined)
         spooled_ids = {a.id for a in spooled_before}
         if classified is not None:
             report = replace(

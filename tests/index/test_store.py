@@ -281,3 +281,56 @@ def test_articles_spooled_while_unreachable_are_all_indexed_once_by_the_next_wri
     assert result.indexed == 5
     assert store.count() == 5
     assert len(spool) == 0
+
+
+def test_a_refusal_the_dead_letter_index_cannot_take_is_deferred_not_lost(
+    es_client: Any, make_settings: Any, make_article: Any
+) -> None:
+    # Before: the dead-letter write's failure was only logged and the article was gone.
+    from index.client import make_client
+    from tests.support.esproxy import ElasticsearchProxy
+
+    settings = make_settings(index={"bulk_retries": 1, "bulk_backoff": 0.01})
+    ensure_indices(es_client, settings)
+    marker = f'"_index":"{settings.index_prefix}-deadletter"'.encode()
+    good = make_article("fine")
+    bad_document = {**make_article("bad").to_document(), "unexpected_field": "x"}
+
+    with ElasticsearchProxy(settings.es_url, fault=lambda body: "503" if marker in body else None) as proxy:
+        proxied = settings.model_copy(update={"es_url": proxy.url})
+        client = make_client(proxied, max_retries=0)
+        result = ArticleStore(client, proxied, sleep=lambda _s: None).write_documents(
+            {good.id: good.to_document(), "bad-id": bad_document})
+        client.close()
+
+    assert (result.indexed, result.dead_lettered) == (1, 0)
+    assert result.deferred == ("bad-id",)
+    assert "dead-letter index refused" in result.deferred_reason
+    assert proxy.faults == ["503", "503"]  # the dead-letter write was retried once, then deferred
+    store = ArticleStore(es_client, settings)
+    store.refresh()
+    assert store.dead_letters() == [] and store.count() == 1
+
+
+def test_a_bulk_request_reset_on_the_wire_is_resent(
+    es_client: Any, make_settings: Any, make_article: Any
+) -> None:
+    from index.client import make_client
+    from tests.support.esproxy import ElasticsearchProxy
+
+    settings = make_settings(index={"bulk_retries": 2, "bulk_backoff": 0.01})
+    ensure_indices(es_client, settings)
+    articles = [make_article(f"reset{i}") for i in range(3)]
+
+    with ElasticsearchProxy(settings.es_url, plan=["reset", "reset"]) as proxy:
+        proxied = settings.model_copy(update={"es_url": proxy.url})
+        client = make_client(proxied, max_retries=0)
+        result = ArticleStore(client, proxied, sleep=lambda _s: None).write(articles)
+        client.close()
+
+    # The first bulk (the alert queue's) is reset twice, then both bulks pass.
+    assert proxy.faults == ["reset", "reset"]
+    assert (result.indexed, result.deferred, result.retried) == (3, (), 6)
+    store = ArticleStore(es_client, settings)
+    store.refresh()
+    assert store.count() == 3
