@@ -81,6 +81,8 @@ class ItemFailure:
         return self.status == 429 or self.status >= 500 or self.status == 0
 
     def describe(self) -> str:
+        if self.status == 0:
+            return f"article {self.doc_id}: no answer ({self.error_type}: {self.reason})"
         return f"article {self.doc_id}: HTTP {self.status} {self.error_type}: {self.reason}"
 
 

@@ -87,6 +87,20 @@ class ElasticsearchUnavailable(IndexError_):
         )
 
 
+class ElasticsearchOverloaded(ElasticsearchUnavailable):
+    """Elasticsearch answered 429 or 502/503/504 even after the client's retries: it is up but cannot
+    serve now. Handled like an outage: a cycle spools its articles and goes on."""
+
+    def __init__(self, url: str, status: int, detail: str = "") -> None:
+        self.url = url
+        self.status = status
+        IndexError_.__init__(
+            self, f"Elasticsearch at {url} is overloaded (HTTP {status}{': ' + detail if detail else ''}); "
+            "articles wait in the spool until it recovers (if this persists, check the cluster's "
+            "health, thread pools and disk watermarks)"
+        )
+
+
 class QueryError(IndexError_):
     """A Lucene query string was rejected; the message is Elasticsearch's parser message."""
 

@@ -7,13 +7,15 @@ the fetcher read the cache; once it is back, `reconcile` picks the newer of the 
 (by `last_fetched_at`) and the cycle writes the cached ones that are newer back to Elasticsearch.
 
 The file is `<home>/feed-states-<prefix>.json` (one JSON object: feed key -> state document), written
-crash-safely (temporary file, fsync, rename). A file that cannot be read is moved aside to
+crash-safely (temporary file, fsync, rename) under an exclusive lock, so parallel shards sharing a
+home merge their states rather than overwrite each other's. A file that cannot be read is moved aside to
 `<name>.corrupt-<time>` with a warning and the cache starts empty: no stored state can stop a cycle.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -82,11 +84,19 @@ class FeedStateCache:
 
     def save(self, states: Iterable[FeedState]) -> None:
         """Merge states into the cache (a state older than the cached copy does not replace it)."""
-        from ingest.state import state_from_document, state_to_document
-
         given = list(states)
         if not given:
             return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Parallel shards (Airflow) share the home: the read-merge-write must not lose another
+        # process's states, so it holds an exclusive lock on a file beside the cache.
+        with open(self.path.with_name(f".{self.path.name}.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._merge(given)
+
+    def _merge(self, given: list[FeedState]) -> None:
+        from ingest.state import state_from_document, state_to_document
+
         documents = self._documents()
         for state in given:
             current = documents.get(state.key)

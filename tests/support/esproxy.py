@@ -1,17 +1,19 @@
 """A fault-injecting HTTP proxy on 127.0.0.1 in front of the real Elasticsearch.
 
-Every request is forwarded to the upstream cluster unchanged, except `_bulk` requests that a fault
-plan picks: those are answered with an HTTP status (429, 503, ... with an Elasticsearch-style error
-body), reset (the connection is closed with a TCP RST, no answer), or stalled (held without an
-answer for `stall_seconds`, past the client's timeout, then closed).
+Every request is forwarded to the upstream cluster unchanged, except `_bulk` requests (or those
+whose path ends with one of `paths`) that a fault plan picks: those are answered with an HTTP status
+(`"429"`, `"503"`, ... with an Elasticsearch-style error body), `"reset"` (the connection is closed
+with a TCP RST, no answer), `"stall"` (held without an answer for `stall_seconds`, past the client's
+timeout, then reset), or `"lost"` (forwarded and applied by Elasticsearch, but the answer is replaced
+by a reset: the client cannot know it succeeded). `"pass"` forwards one request in a plan.
 
-    with ElasticsearchProxy(es_url, plan=["429"] * 6 + ["503"] * 6 + ["reset"] * 3 + ["stall"] * 3) as proxy:
+    with ElasticsearchProxy(es_url, plan=["429"] * 3 + ["503"] * 3 + ["reset"] * 3 + ["stall"]) as proxy:
         ...  # point NEWSFLOW_ES_URL at proxy.url
 
 `plan` is consumed one fault per matching `_bulk` request, in order; once it is used up, requests
 pass through. Alternatively `fault` (a callable: request body -> fault name or None) decides for
 every request, e.g. "429 for every bulk that writes articles, for good". `faults` records what was
-injected, `bulk_requests` how many `_bulk` requests arrived.
+injected, `bulk_requests` how many requests subject to faults arrived.
 """
 
 from __future__ import annotations
@@ -36,13 +38,14 @@ Fault = Callable[[bytes], str | None]
 
 class ElasticsearchProxy:
     def __init__(self, upstream: str, *, plan: Sequence[str] = (), fault: Fault | None = None,
-                 stall_seconds: float = 5.0) -> None:
+                 stall_seconds: float = 5.0, paths: Sequence[str] = ("/_bulk",)) -> None:
         target = urlsplit(upstream)
         self.upstream_host = target.hostname or "127.0.0.1"
         self.upstream_port = target.port or 9200
         self.plan = list(plan)
         self.fault = fault
         self.stall_seconds = stall_seconds
+        self.paths = tuple(paths)  # request paths ending so are subject to faults
         self.faults: list[str] = []  # every fault injected, in order
         self.bulk_requests = 0
         self._lock = threading.Lock()
@@ -58,9 +61,12 @@ class ElasticsearchProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 path = self.path.split("?", 1)[0]
-                chosen = proxy._choose(body) if path.endswith("/_bulk") else None
-                if chosen is None:
+                chosen = proxy._choose(body) if path.endswith(proxy.paths) else None
+                if chosen is None or chosen == "pass":
                     self._forward(body)
+                elif chosen == "lost":  # applied by Elasticsearch, but the answer never arrives
+                    self._forward(body, answer=False)
+                    self._reset()
                 elif chosen == "reset":
                     self._reset()
                 elif chosen == "stall":
@@ -69,17 +75,19 @@ class ElasticsearchProxy:
                 else:
                     self._refuse(int(chosen))
 
-            def _forward(self, body: bytes) -> None:
+            def _forward(self, body: bytes, answer: bool = True) -> None:
                 upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=120)
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
                     headers["Content-Length"] = str(len(body))
                     upstream.request(self.command, self.path, body=body if body or self.command in (
                         "POST", "PUT") else None, headers=headers)
-                    answer = upstream.getresponse()
-                    payload = answer.read()
-                    self.send_response(answer.status)
-                    for name, value in answer.getheaders():
+                    response = upstream.getresponse()
+                    payload = response.read()
+                    if not answer:
+                        return
+                    self.send_response(response.status)
+                    for name, value in response.getheaders():
                         if name.lower() not in _HOP_HEADERS:
                             self.send_header(name, value)
                     self.send_header("Content-Length", str(len(payload)))
@@ -127,7 +135,7 @@ class ElasticsearchProxy:
                 chosen = self.plan.pop(0)
             else:
                 chosen = None
-            if chosen is not None:
+            if chosen not in (None, "pass"):
                 self.faults.append(chosen)
             return chosen
 
