@@ -300,7 +300,7 @@ class Pipeline:
         if written.deferred and not kept.lost and not outage_seen(problems, written.deferred_reason):
             problems.append(
                 f"{len(written.deferred)} article(s) spooled for the next cycle: Elasticsearch did not "
-                f"take them after {self.settings.index.bulk_retries} retries ({written.deferred_reason})")
+                f"take them after {_retries(self.settings.index.bulk_retries)} ({written.deferred_reason})")
         # Spooled copies that are now in Elasticsearch (indexed, dead-lettered or unchanged) go.
         try:
             spool.discard(a.id for a in spooled_before if a.id not in unwritten)
@@ -554,6 +554,10 @@ def run_cycle(settings: Settings, feeds_file: Path, *, due_only: bool = False,
         return replace(report, feeds_total=len(specs)) if due_only else report
     finally:
         pipeline.close()
+
+def _retries(count: int) -> str:
+    return f"{count} {'retry' if count == 1 else 'retries'}"
+
 
 def outage_seen(problems: Sequence[str], reason: str) -> bool:
     """Whether the deferral's reason (Elasticsearch unreachable) is reported already."""

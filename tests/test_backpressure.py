@@ -233,10 +233,10 @@ def test_during_an_outage_schedules_hold_nothing_is_spooled_twice_and_the_cache_
 # row make one refused attempt of the store.
 IN_A_ROW = ["429"] * 9 + ["503"] * 9 + ["reset"] * 9 + ["stall"] * 3
 # Successes between the faults, so that some bulks of a cycle pass (the alert queue's, a feed-state
-# save) and later ones fail; "lost" bulks are applied by Elasticsearch but their answer never comes.
-INTERLEAVED = ["pass", "429", "429", "429", "pass", "503", "503", "503", "pass", "reset", "reset", "reset",
-               "pass", "lost", "lost", "lost", "pass", "stall", "stall", "stall", "pass", "lost",
-               "429", "429", "429"]
+# save) and the next ones are refused past the store's retry (6 faults: 2 attempts of 3); "lost" bulks
+# are applied by Elasticsearch but their answer never comes, so the cycle cannot know they succeeded.
+INTERLEAVED = ["pass", *["429"] * 6, "pass", *["503"] * 6, "pass", *["lost"] * 6, "pass",
+               *["reset"] * 6, "pass", *["stall"] * 3, "lost", "lost", "lost"]
 
 
 @pytest.mark.parametrize("plan", [IN_A_ROW, INTERLEAVED], ids=["in-a-row", "interleaved"])
