@@ -266,22 +266,25 @@ class Pipeline:
 
         classified = None
         written = BulkResult()
-        if es_up:
-            try:
-                with clock("dedupe"):
-                    from index.store import ArticleStore
+        try:
+            if not es_up:
+                raise _FoundDown
+            with clock("dedupe"):
+                from index.store import ArticleStore
 
-                    store = ArticleStore(self.client, self.settings)
-                    # A run killed just after indexing leaves writes that searches (this lookup is one)
-                    # see only after a refresh; without it they would be enriched and indexed again.
-                    if batch:
-                        store.refresh()
-                    stored = store.stored_hashes([a.id for a in batch])
-                    classified = classify(batch, stored)
-            except ElasticsearchUnavailable as exc:
-                es_up = False
-                problems.append(str(exc))
-                log.warning("%s; this cycle's articles will be spooled", exc)
+                store = ArticleStore(self.client, self.settings)
+                # A run killed just after indexing leaves writes that searches (this lookup is one)
+                # see only after a refresh; without it they would be enriched and indexed again.
+                if batch:
+                    store.refresh()
+                stored = store.stored_hashes([a.id for a in batch])
+                classified = classify(batch, stored)
+        except _FoundDown:
+            pass  # reported above; every article of the batch is spooled below
+        except ElasticsearchUnavailable as exc:
+            es_up = False
+            problems.append(str(exc))
+            log.warning("%s; this cycle's articles will be spooled", exc)
         if classified is not None:
             changed = [*classified.new, *classified.updated]
             watch.stage("enrich", len(changed))
@@ -562,6 +565,10 @@ def _retries(count: int) -> str:
 def outage_seen(problems: Sequence[str], reason: str) -> bool:
     """Whether the deferral's reason (Elasticsearch unreachable) is reported already."""
     return reason in problems
+
+
+class _FoundDown(Exception):
+    """Elasticsearch was found unreachable at the start of the cycle: skip the lookups."""
 
 
 @dataclass(frozen=True, slots=True)
