@@ -1,8 +1,8 @@
 """The Elasticsearch client, built from settings, and the translation of its errors.
 
 Every module that talks to Elasticsearch gets its client from `make_client` and wraps calls in
-`translate_errors()`, so callers see newsflow's own exceptions (ElasticsearchUnavailable, QueryError,
-IndexError_) rather than the client's.
+`translate_errors()`, so callers see newsflow's own exceptions (ElasticsearchUnavailable, and its kind
+ElasticsearchOverloaded for 429/502/503/504, QueryError, IndexError_) rather than the client's.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import orjson
 from elasticsearch import Elasticsearch
 from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
-from newsflow.errors import ElasticsearchUnavailable, IndexError_, QueryError
+from newsflow.errors import ElasticsearchOverloaded, ElasticsearchUnavailable, IndexError_, QueryError
 from newsflow.settings import Settings
 
 
@@ -34,6 +34,11 @@ class OrjsonNdjsonSerializer(NdjsonSerializer):
 
     def json_loads(self, data: bytes) -> Any:
         return orjson.loads(data)
+
+
+# Busy or briefly unavailable rather than refusing the request: a caller may try again later (the
+# client has retried these twice already).
+OVERLOADED_STATUSES = frozenset({429, 502, 503, 504})
 
 
 def make_client(settings: Settings, **options: Any) -> Elasticsearch:
@@ -71,6 +76,8 @@ def translate_errors(url: str, query: str | None = None) -> Iterator[None]:
             raise QueryError(query, _reason(exc)) from exc
         raise IndexError_(f"Elasticsearch rejected the request: {_reason(exc)}") from exc
     except elasticsearch.ApiError as exc:
+        if exc.meta.status in OVERLOADED_STATUSES:
+            raise ElasticsearchOverloaded(url, exc.meta.status, _reason(exc)) from exc
         raise IndexError_(f"Elasticsearch error {exc.meta.status}: {_reason(exc)}") from exc
 
 

@@ -1,10 +1,22 @@
 """The articles in Elasticsearch: idempotent bulk writes, dead-lettering, and the alert-pending flag.
 
 Writes go through `helpers.streaming_bulk` in bounded batches (IndexSettings.bulk_chunk_size documents,
-bulk_max_bytes bytes). Items refused with 429 or 5xx are retried with exponential backoff; any other
-refusal is permanent and the document goes to the dead-letter index `<prefix>-deadletter` with the
-reason, never dropped. The document `_id` is the article id, and an article that is already stored is
-rewritten in the concrete index that holds it (it may have rolled over), so re-runs never duplicate.
+bulk_max_bytes bytes). Backpressure never loses an article:
+
+- Items refused with 429 or 5xx, and requests that fail on the wire (connection reset, no answer
+  within the request timeout), are retried with exponential backoff. Items still refused after the
+  last retry are *deferred*: returned in `BulkResult.deferred` for the caller to spool, never
+  dead-lettered (Elasticsearch was busy, the document is fine). Once one write of a store ran out of
+  retries, later writes of the same store try once and defer at once, so an overloaded cluster
+  costs one retry schedule per cycle, not one per group.
+- Any other refusal (a 4xx: mapping conflicts, unparseable values) is permanent and the document goes
+  to the dead-letter index `<prefix>-deadletter` with the reason. A dead-letter record that cannot be
+  written either defers its document too.
+- An article whose alert-queue entry could not be written is deferred as well (never indexed without
+  it: no rule would see it).
+
+The document `_id` is the article id, and an article that is already stored is rewritten in the
+concrete index that holds it (it may have rolled over), so re-runs never duplicate.
 """
 
 from __future__ import annotations
@@ -17,6 +29,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import elastic_transport
+import elasticsearch
 from elasticsearch import Elasticsearch, helpers
 
 from index.client import translate_errors
@@ -39,13 +53,16 @@ class BulkResult:
 
     indexed: int = 0  # documents Elasticsearch accepted (new or rewritten)
     dead_lettered: int = 0  # documents refused for good, now in the dead-letter index
-    retried: int = 0  # item retries after 429/5xx
+    retried: int = 0  # item retries after 429/5xx or a failed request
     errors: tuple[str, ...] = ()  # one line per refused document (and per dead-letter failure)
+    deferred: tuple[str, ...] = ()  # ids neither indexed nor dead-lettered: the caller must spool them
+    deferred_reason: str = ""  # why (the last refusal), for the cycle's report
 
     def __add__(self, other: BulkResult) -> BulkResult:
         """Both writes together (a cycle writes group by group)."""
         return BulkResult(self.indexed + other.indexed, self.dead_lettered + other.dead_lettered,
-                          self.retried + other.retried, self.errors + other.errors)
+                          self.retried + other.retried, self.errors + other.errors,
+                          self.deferred + other.deferred, other.deferred_reason or self.deferred_reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +78,12 @@ class ItemFailure:
 
     @property
     def retryable(self) -> bool:
-        return self.status == 429 or self.status >= 500
+        # 0: the request itself failed (reset, timeout): Elasticsearch never judged the document.
+        return self.status == 429 or self.status >= 500 or self.status == 0
 
     def describe(self) -> str:
+        if self.status == 0:
+            return f"article {self.doc_id}: no answer ({self.error_type}: {self.reason})"
         return f"article {self.doc_id}: HTTP {self.status} {self.error_type}: {self.reason}"
 
 
@@ -82,6 +102,8 @@ class ArticleStore:
         # classify it; writing the same batch then needs no second lookup. Ids written through the
         # alias are forgotten, since the alias decides their concrete index.
         self._seen: dict[str, str | None] = {}
+        # Set once a write ran out of retries: later writes try once (see the module docstring).
+        self._overloaded = False
 
     # --- reads ---
     def locate(self, ids: Sequence[str]) -> dict[str, str]:
@@ -157,16 +179,22 @@ class ArticleStore:
         return [Article.from_document(doc_id, stored[doc_id]["_source"])
                 for doc_id in queued if doc_id in stored]
 
-    def _queue_for_alerts(self, ids: Sequence[str]) -> None:
-        """Record ids as not yet matched against the alert rules (before the articles are written)."""
+    def _queue_for_alerts(self, ids: Sequence[str]) -> BulkResult:
+        """Record ids as not yet matched against the alert rules (before the articles are written).
+        The ids whose entry could not be written come back deferred: their articles wait too."""
         now = utc_now().isoformat()
         actions = [{"_op_type": "index", "_index": self.names.alert_queue, "_id": doc_id,
                     "_source": {"queued_at": now}} for doc_id in ids]
         with translate_errors(self.settings.es_url_redacted):
-            _, errors = helpers.bulk(self.client, actions, raise_on_error=False,
-                                     chunk_size=self.settings.index.bulk_chunk_size)
-        if errors:
-            raise IndexError_(f"could not queue {len(errors)} article(s) for alert matching: {errors[0]!r}")
+            outcome = self._bulk_with_retries(actions)
+        failed = [*outcome.permanent, *outcome.deferred]
+        for failure in outcome.permanent:  # a queue entry is tiny and fixed: this is not the article's fault
+            log.error("alert queue refused %s; the article waits in the spool", failure.describe())
+        return BulkResult(
+            retried=outcome.retried, errors=tuple(f"alert queue: {f.describe()}" for f in failed),
+            deferred=tuple(f.doc_id for f in failed),
+            deferred_reason=f"alert queue: {failed[-1].describe()}" if failed else "",
+        )
 
     def count(self, query: str = "*") -> int:
         """How many articles match a Lucene query string."""
@@ -202,12 +230,17 @@ class ArticleStore:
             article.id: index_document(article, self.settings.index)
             for article in articles  # a later copy of the same id wins
         }
-        if alert_pending and documents:
-            self._ensure_ready_translated()
-            # Queued first: a crash between the two writes leaves a queue entry and no article (the
-            # feed brings the article again), never an article that no rule will see.
-            self._queue_for_alerts(list(documents))
-        return self.write_documents(documents)
+        if not (alert_pending and documents):
+            return self.write_documents(documents)
+        self._ensure_ready_translated()
+        # Queued first: a crash between the two writes leaves a queue entry and no article (the
+        # feed brings the article again), never an article that no rule will see.
+        queued = self._queue_for_alerts(list(documents))
+        for doc_id in queued.deferred:
+            documents.pop(doc_id, None)
+        written = self.write_documents(documents)
+        return written + BulkResult(retried=queued.retried, errors=queued.errors,
+                                    deferred=queued.deferred, deferred_reason=queued.deferred_reason)
 
     def write_documents(self, documents: Mapping[str, Mapping[str, Any]]) -> BulkResult:
         """Index ready-made documents by id; `write` is the way for Articles."""
@@ -224,13 +257,20 @@ class ArticleStore:
             for doc_id in documents:
                 if doc_id not in located:
                     self._seen.pop(doc_id, None)
-            indexed, retried, failures = self._bulk_with_retries(actions)
-            dead_lettered, dead_letter_errors = self._dead_letter(failures)
-        for failure in failures:
-            log.warning("dead-lettered %s", failure.describe())
+            outcome = self._bulk_with_retries(actions)
+            letters = self._dead_letter(outcome.permanent)
+        for failure in outcome.permanent:
+            if failure.doc_id not in letters.deferred:
+                log.warning("dead-lettered %s", failure.describe())
+        for failure in outcome.deferred:
+            log.warning("deferred (to be spooled) %s", failure.describe())
+        deferred = tuple(f.doc_id for f in outcome.deferred) + letters.deferred
+        reason = letters.deferred_reason or (outcome.deferred[-1].describe() if outcome.deferred else "")
         return BulkResult(
-            indexed=indexed, dead_lettered=dead_lettered, retried=retried,
-            errors=tuple(f.describe() for f in failures) + dead_letter_errors,
+            indexed=outcome.indexed, dead_lettered=letters.dead_lettered,
+            retried=outcome.retried + letters.retried,
+            errors=tuple(f.describe() for f in (*outcome.permanent, *outcome.deferred)) + letters.errors,
+            deferred=deferred, deferred_reason=reason,
         )
 
     def clear_alert_pending(self, ids: Sequence[str]) -> None:
@@ -262,39 +302,58 @@ class ArticleStore:
         with translate_errors(self.settings.es_url_redacted):
             self._ensure_ready()
 
-    def _bulk_with_retries(self, actions: list[dict[str, Any]]) -> tuple[int, int, list[ItemFailure]]:
+    def _bulk_with_retries(self, actions: list[dict[str, Any]]) -> _Outcome:
+        """Send actions, retrying 429/5xx items and failed requests with exponential backoff.
+
+        Index operations by id are idempotent, so resending an action whose request failed on the
+        wire (it may or may not have been applied) is safe.
+        """
         by_id = {action["_id"]: action for action in actions}
         index_settings = self.settings.index
+        retries = 0 if self._overloaded else index_settings.bulk_retries
         indexed = retried = 0
         pending = actions
         permanent: list[ItemFailure] = []
-        for attempt in range(index_settings.bulk_retries + 1):
-            to_retry: list[dict[str, Any]] = []
-            for ok, item in helpers.streaming_bulk(
-                self.client, pending, chunk_size=index_settings.bulk_chunk_size,
-                max_chunk_bytes=index_settings.bulk_max_bytes, raise_on_error=False,
-                raise_on_exception=False, max_retries=0, yield_ok=True,
-            ):
-                if ok:
-                    indexed += 1
-                    continue
-                failure = _failure(item, by_id)
-                if failure.retryable and attempt < index_settings.bulk_retries:
-                    to_retry.append(by_id[failure.doc_id])
-                else:
-                    permanent.append(failure)
+        for attempt in range(retries + 1):
+            last = attempt == retries
+            to_retry: list[ItemFailure] = []
+            answered: set[str] = set()
+            try:
+                for ok, item in helpers.streaming_bulk(
+                    self.client, pending, chunk_size=index_settings.bulk_chunk_size,
+                    max_chunk_bytes=index_settings.bulk_max_bytes, raise_on_error=False,
+                    raise_on_exception=False, max_retries=0, yield_ok=True,
+                ):
+                    if ok:
+                        indexed += 1
+                        answered.add(str(next(iter(item.values())).get("_id")))
+                        continue
+                    failure = _failure(item, by_id)
+                    answered.add(failure.doc_id)
+                    (to_retry if failure.retryable else permanent).append(failure)
+            except elastic_transport.TlsError:
+                raise  # a configuration problem, not load: translate_errors explains it
+            except (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout) as exc:
+                # The request in flight (and those not sent yet) got no answer: resend them.
+                to_retry.extend(
+                    _request_failure(action, exc) for action in pending if action["_id"] not in answered)
             if not to_retry:
                 break
+            if last:
+                self._overloaded = True
+                return _Outcome(indexed, retried, permanent, to_retry)
             retried += len(to_retry)
             delay = min(index_settings.bulk_backoff * 2 ** attempt, index_settings.bulk_max_backoff)
-            log.info("retrying %d document(s) refused with 429/5xx in %.1f s", len(to_retry), delay)
+            log.info("retrying %d document(s) refused with 429/5xx or a failed request in %.1f s",
+                     len(to_retry), delay)
             self._sleep(delay)
-            pending = to_retry
-        return indexed, retried, permanent
+            pending = [by_id[failure.doc_id] for failure in to_retry]
+        return _Outcome(indexed, retried, permanent, [])
 
-    def _dead_letter(self, failures: Sequence[ItemFailure]) -> tuple[int, tuple[str, ...]]:
+    def _dead_letter(self, failures: Sequence[ItemFailure]) -> BulkResult:
+        """Record permanent refusals in the dead-letter index; those it cannot take come back deferred."""
         if not failures:
-            return 0, ()
+            return BulkResult()
         failed_at = utc_now().isoformat().replace("+00:00", "Z")
         actions = [
             {"_op_type": "index", "_index": self.names.deadletter, "_id": failure.doc_id,
@@ -306,13 +365,34 @@ class ArticleStore:
              }}
             for failure in failures
         ]
-        stored, outcome = helpers.bulk(self.client, actions, raise_on_error=False, raise_on_exception=False,
-                                       stats_only=False, chunk_size=self.settings.index.bulk_chunk_size)
-        errors = outcome if isinstance(outcome, list) else []
-        messages = tuple(f"dead-letter index refused a record too: {error!r}" for error in errors)
+        outcome = self._bulk_with_retries(actions)
+        refused = [*outcome.permanent, *outcome.deferred]
+        messages = tuple(f"dead-letter index refused a record too, its article is spooled: {f.describe()}"
+                         for f in refused)
         for message in messages:
             log.error(message)
-        return int(stored), messages
+        return BulkResult(
+            dead_lettered=outcome.indexed, retried=outcome.retried, errors=messages,
+            deferred=tuple(f.doc_id for f in refused), deferred_reason=messages[-1] if messages else "",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What `_bulk_with_retries` did: accepted count, retries, refusals for good, and the items
+    still refused with 429/5xx (or never answered) after the last retry."""
+
+    indexed: int
+    retried: int
+    permanent: list[ItemFailure]
+    deferred: list[ItemFailure]
+
+
+def _request_failure(action: Mapping[str, Any], exc: Exception) -> ItemFailure:
+    """An action whose bulk request failed on the wire (status 0: never judged by Elasticsearch)."""
+    return ItemFailure(doc_id=str(action["_id"]), index=str(action.get("_index") or ""), status=0,
+                       error_type=type(exc).__name__, reason=str(exc) or "no answer",
+                       document=action.get("_source") or {})
 
 
 def _failure(item: Mapping[str, Any], by_id: Mapping[str, Mapping[str, Any]]) -> ItemFailure:

@@ -4,10 +4,17 @@ The CLI (`newsflow run`) and the Airflow DAG call the same functions here. Each 
 own package (ingest, enrich, index, alerts); this module only sequences them and decides what happens
 when Elasticsearch is unreachable:
 
-- Feed state (validators, next poll time) is saved only after the feed's articles are indexed or
-  spooled, so a cycle killed at any point is redone by the next one and never skips an article.
-- When Elasticsearch cannot be reached, the cycle's articles go to the on-disk spool; the next cycle
-  indexes them first, even if the feeds no longer carry those items.
+- Feed state (validators, next poll time) is saved only after the feed's articles are indexed,
+  dead-lettered or spooled, so a cycle killed at any point is redone by the next one and never skips
+  an article. A feed whose articles could be neither indexed nor spooled (spool full, disk error)
+  keeps its old state: the next cycle fetches it again.
+- When Elasticsearch cannot be reached, or still refuses articles with 429/5xx after every retry,
+  those articles go to the on-disk spool (once per id and content hash); the next cycle indexes them
+  first, even if the feeds no longer carry those items. Spool entries are discarded only for ids
+  that were indexed or dead-lettered.
+- Feed states are also cached on local disk (newsflow/state_cache.py), so during an outage `--due`
+  honours every feed's schedule and conditional GETs still work; the cache is written back to
+  Elasticsearch (newest wins) once it is reachable.
 - Articles are queued for alert matching (`<prefix>-alert-queue`) before they are indexed and leave
   the queue only after the rules were matched against them, so a cycle killed between indexing and
   matching loses no alert.
@@ -28,7 +35,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from newsflow.errors import AlertsBusy, ElasticsearchUnavailable, SpoolFullError
+import elastic_transport
+
+from newsflow.errors import AlertError, AlertsBusy, ElasticsearchUnavailable, IndexError_, SpoolFullError
 from newsflow.models import Article, utc_now
 from newsflow.redact import install_log_redaction, redact_text, redact_url
 from newsflow.settings import Settings
@@ -99,8 +108,11 @@ class CycleReport:
     unchanged: int = 0
     indexed: int = 0
     dead_lettered: int = 0
-    spooled: int = 0  # articles waiting on disk for Elasticsearch
+    spooled: int = 0  # articles waiting on disk for Elasticsearch (after this cycle)
     from_spool: int = 0  # articles of earlier cycles indexed by this one
+    spool_added: int = 0  # articles this cycle put in the spool (not already there with that content)
+    not_kept: int = 0  # articles neither indexed nor spooled: their feeds are fetched again next cycle
+    quarantined: tuple[str, ...] = ()  # corrupt spool batch files moved to the quarantine folder
     alerts: AlertReport = AlertReport()
     failures: tuple[FeedFailure, ...] = ()
     problems: tuple[str, ...] = ()  # cycle-level trouble, e.g. Elasticsearch unreachable
@@ -122,6 +134,9 @@ class CycleReport:
             "dead_lettered": self.dead_lettered,
             "spooled": self.spooled,
             "from_spool": self.from_spool,
+            "spool_added": self.spool_added,
+            "not_kept": self.not_kept,
+            "quarantined": list(self.quarantined),
             "alerts_detail": {
                 "matched": self.alerts.matched,
                 "created": self.alerts.created,
@@ -173,20 +188,39 @@ class Pipeline:
 
     # --- feeds ---
     def load_states(self, specs: Sequence[FeedSpec]) -> dict[str, FeedState]:
+        """Feed states from Elasticsearch, or from the local cache where that copy is newer (a cycle
+        that ran during an outage); those are written back to Elasticsearch. Raises
+        ElasticsearchUnavailable when it cannot be reached (then use `cached_states`)."""
         from ingest.state import FeedStateStore
+        from newsflow.state_cache import FeedStateCache, reconcile
 
-        return FeedStateStore(self.client, self.settings).load(spec.key for spec in specs)
+        keys = [spec.key for spec in specs]
+        stored = FeedStateStore(self.client, self.settings).load(keys)
+        merged, behind = reconcile(stored, FeedStateCache(self.settings).load(keys))
+        if behind:
+            try:
+                FeedStateStore(self.client, self.settings).save(behind)
+                log.info("%d feed state(s) from the local cache written back to Elasticsearch", len(behind))
+            except IndexError_ as exc:  # the cache keeps them; the next cycle tries again
+                log.warning("could not write cached feed states back to Elasticsearch: %s", exc)
+        return merged
+
+    def cached_states(self, specs: Sequence[FeedSpec]) -> dict[str, FeedState]:
+        """The local cache's feed states (what `load_states` falls back to during an outage)."""
+        from newsflow.state_cache import FeedStateCache
+
+        return FeedStateCache(self.settings).load(spec.key for spec in specs)
 
     def select_due(self, specs: Sequence[FeedSpec], now: datetime | None = None) -> list[FeedSpec]:
-        """The feeds whose next poll time has come (all of them if Elasticsearch is unreachable)."""
+        """The feeds whose next poll time has come (from the local cache if Elasticsearch is down)."""
         from ingest.schedule import select_due
 
         try:
             self.ensure_ready()
             states = self.load_states(specs)
         except ElasticsearchUnavailable as exc:
-            log.warning("%s; treating every feed as due", exc)
-            return list(specs)
+            log.warning("%s; scheduling feeds from the local feed-state cache", exc)
+            states = self.cached_states(specs)
         return select_due(specs, states, now or utc_now())
 
     # --- the cycle ---
@@ -199,6 +233,7 @@ class Pipeline:
         deliver them. Without it, the articles wait in the alert queue for `alerts()`.
         """
         from index.spool import Spool
+        from index.store import BulkResult
         from ingest.dedupe import classify, lookup_ids, unique_per_publisher
         from ingest.poll import poll_feeds
 
@@ -213,7 +248,8 @@ class Pipeline:
         except ElasticsearchUnavailable as exc:
             es_up = False
             problems.append(str(exc))
-            log.warning("%s; this cycle's articles will be spooled", exc)
+            log.warning("%s; this cycle's articles will be spooled, feeds polled by their cached state", exc)
+            states = self.cached_states(specs)
 
         fetch_started = utc_now()
         with clock("fetch"):
@@ -230,11 +266,11 @@ class Pipeline:
         # Spooled copies first, so a fresh copy of the same article replaces the older one.
         batch = unique_per_publisher([*spooled_before, *fresh])
 
-        if not es_up:
-            _keep(spool, fresh, problems)
-            return replace(report, spooled=len(spool), problems=tuple(problems),
-                           seconds=clock.total(), stage_seconds=clock.stages)
+        classified = None
+        written = BulkResult()
         try:
+            if not es_up:
+                raise _FoundDown
             with clock("dedupe"):
                 from index.store import ArticleStore
 
@@ -245,42 +281,74 @@ class Pipeline:
                     store.refresh()
                 stored = store.stored_articles(lookup_ids(batch))
                 classified = classify(batch, stored)  # other publishers' copies get ids of their own
+        except _FoundDown:
+            pass  # reported above; every article of the batch is spooled below
+        except ElasticsearchUnavailable as exc:
+            es_up = False
+            problems.append(str(exc))
+            log.warning("%s; this cycle's articles will be spooled", exc)
+        if classified is not None:
             changed = [*classified.new, *classified.updated]
             watch.stage("enrich", len(changed))
             watch.stage("index", len(changed))
-            written = self._enrich_and_index(changed, store, clock, watch, match_alerts,
-                                             ingested_before=fetch_started)
-            spool.discard(a.id for a in batch)
-            with clock("feed_state"):
-                self._save_states(results, {a.id for a in classified.new})
-            fault_point("after_feed_state")
-        except ElasticsearchUnavailable as exc:
-            problems.append(str(exc))
-            log.warning("%s; %d article(s) spooled for the next cycle", exc, len(fresh))
-            _keep(spool, fresh, problems)
-            return replace(report, spooled=len(spool), problems=tuple(problems),
-                           seconds=clock.total(), stage_seconds=clock.stages)
+            written, outage = self._enrich_and_index(changed, store, clock, watch, match_alerts,
+                                                     ingested_before=fetch_started, problems=problems)
+            if outage:
+                es_up = False
+                problems.append(outage)
+                log.warning("%s; the articles not yet indexed will be spooled", outage)
+            unwritten = set(written.deferred)
+            # Classified articles: another publisher's copy carries its own id by now.
+            waiting = [a for a in changed if a.id in unwritten]
+        else:
+            unwritten = {a.id for a in batch}
+            waiting = list(batch)
 
+        kept = _keep(spool, waiting, spooled_before, problems)
+        lost = {(a.feed_url, a.url) for a in waiting if a.id in kept.lost}
+        if written.deferred and not kept.lost and not outage_seen(problems, written.deferred_reason):
+            problems.append(
+                f"{len(written.deferred)} article(s) spooled for the next cycle: Elasticsearch did not "
+                f"take them after {_retries(self.settings.index.bulk_retries)} ({written.deferred_reason})")
+        # Spooled copies that are now in Elasticsearch (indexed, dead-lettered or unchanged) go.
+        try:
+            spool.discard(a.id for a in spooled_before if a.id not in unwritten)
+        except OSError as exc:  # they stay spooled: the next cycle finds them unchanged and retries
+            log.error("could not discard indexed articles from the spool: %s", exc)
+            problems.append(f"spool not cleaned up (indexed articles stay in it until a later cycle): {exc}")
+        with clock("feed_state"):
+            indexed_new = {a.id for a in classified.new} - unwritten if classified is not None else set()
+            saved = [r for r in results if not any((a.feed_url, a.url) in lost for a in r.articles)]
+            self._save_states(saved, indexed_new, es_up=es_up, problems=problems)
+        fault_point("after_feed_state")
+
+        quarantined = tuple(moved.name for moved in spool.quarantined)
+        problems.extend(moved.describe() for moved in spool.quarantined)
         spooled_ids = {a.id for a in spooled_before}
+        if classified is not None:
+            report = replace(
+                report, new=len(classified.new), updated=len(classified.updated),
+                unchanged=len(classified.unchanged),
+                from_spool=sum(1 for a in changed if a.id in spooled_ids and a.id not in unwritten))
         return replace(
             report,
-            new=len(classified.new),
-            updated=len(classified.updated),
-            unchanged=len(classified.unchanged),
             indexed=written.indexed,
             dead_lettered=written.dead_lettered,
-            from_spool=sum(1 for a in changed if a.id in spooled_ids),
             spooled=len(spool),
-            problems=tuple(problems),
+            spool_added=kept.stored,
+            not_kept=len(kept.lost),
+            quarantined=quarantined,
+            problems=tuple(dict.fromkeys(problems)),
             seconds=clock.total(),
             stage_seconds=clock.stages,
         )
 
     def _enrich_and_index(
         self, changed: Sequence[Article], store: ArticleStore, clock: _StageClock, watch: CycleObserver,
-        match_alerts: bool, *, ingested_before: datetime,
-    ) -> BulkResult:
-        """Enrich, cluster, index (and match) the changed articles, group by group.
+        match_alerts: bool, *, ingested_before: datetime, problems: list[str],
+    ) -> tuple[BulkResult, str]:
+        """Enrich, cluster, index (and match) the changed articles, group by group; with the reason
+        Elasticsearch became unreachable, if it did (the articles not written by then are deferred).
 
         The NER processes go on with later groups while this process clusters, indexes and matches
         the group just enriched: the stages overlap instead of running one after the other. The
@@ -290,7 +358,7 @@ class Pipeline:
         from index.store import BulkResult
 
         if not changed:
-            return BulkResult()  # and the model (and spaCy) stay unloaded
+            return BulkResult(), ""  # and the model (and spaCy) stay unloaded
         from enrich.stories import ElasticsearchCandidates, StoryAssigner
 
         written = BulkResult()
@@ -302,29 +370,48 @@ class Pipeline:
         )
         # closing(): if indexing fails (Elasticsearch gone: the caller spools), the NER workers are
         # stopped at once rather than whenever the generator is collected.
+        done: set[str] = set()
         with clock("enrich"), closing(groups):
-            for group in groups:
-                fault_point("after_enrich")
-                with clock("stories"):
-                    assigned = stories.assign(group)
-                with clock("index"):
-                    written += store.write(assigned, alert_pending=True)
-                watch.advance("index", len(assigned))
-                fault_point("after_index")
-                if match_alerts:
-                    self._match_group(assigned, store, clock)
-        return written
+            try:
+                for group in groups:
+                    fault_point("after_enrich")
+                    with clock("stories"):
+                        assigned = stories.assign(group)
+                    with clock("index"):
+                        result = store.write(assigned, alert_pending=True)
+                    written += result
+                    done.update(a.id for a in assigned)
+                    watch.advance("index", len(assigned))
+                    fault_point("after_index")
+                    if match_alerts:
+                        deferred = set(result.deferred)
+                        self._match_group([a for a in assigned if a.id not in deferred], store, clock,
+                                          problems)
+            except ElasticsearchUnavailable as exc:
+                # Not written (or not known to be): spooled by the caller. Rewriting by id is
+                # idempotent, so one that did reach Elasticsearch is found unchanged next cycle.
+                rest = tuple(a.id for a in changed if a.id not in done)
+                return written + BulkResult(deferred=rest, deferred_reason=str(exc)), str(exc)
+        return written, ""
 
-    def _match_group(self, articles: Sequence[Article], store: ArticleStore, clock: _StageClock) -> None:
+    def _match_group(self, articles: Sequence[Article], store: ArticleStore, clock: _StageClock,
+                     problems: list[str]) -> None:
         """Match one indexed group against the rules (see `_match`); the group leaves the alert
-        queue once matched, or stays in it for `alerts()` if another run holds the recording lock."""
+        queue once matched, or stays in it for `alerts()` if another run holds the recording lock
+        or Elasticsearch refused the alert writes (alerts are recorded once per story regardless)."""
+        if not articles:
+            return
         try:
             matched, delivered = self._match(articles, utc_now(), self._down_receivers, clock)
+            with clock("match"):
+                store.clear_alert_pending([a.id for a in articles])
         except AlertsBusy as exc:
             log.warning("%s", exc)  # the group stays in the alert queue: alerts() tries again
             return
-        with clock("match"):
-            store.clear_alert_pending([a.id for a in articles])
+        except (IndexError_, AlertError) as exc:
+            log.warning("alert matching of %d article(s) left for later: %s", len(articles), exc)
+            problems.append(f"alert matching left for a later run: {exc}")
+            return
         fault_point("after_match")
         self._matched.append(matched)
         self._delivered.append(delivered)
@@ -348,14 +435,30 @@ class Pipeline:
             recorded = deliver_then_record(self.client, self.settings, found.records, now=now, down=down)
         return recorded_result(found, recorded), recorded.delivery
 
-    def _save_states(self, results: Sequence[FeedResult], new_ids: set[str]) -> None:
+    def _save_states(self, results: Sequence[FeedResult], new_ids: set[str], *, es_up: bool,
+                     problems: list[str]) -> None:
+        """Store the feeds' new states: always in the local cache, and in Elasticsearch when it is
+        reachable (when it refuses them, the cache keeps them and a later cycle writes them back)."""
         from ingest.state import FeedStateStore
+        from newsflow.state_cache import FeedStateCache
 
         states = []
         for result in results:
             added = sum(1 for a in result.articles if a.id in new_ids)
             states.append(replace(result.state, articles_total=result.state.articles_total + added))
-        FeedStateStore(self.client, self.settings).save(states)
+        try:
+            FeedStateCache(self.settings).save(states)
+        except OSError as exc:
+            log.error("could not write the local feed-state cache: %s", exc)
+            problems.append(f"local feed-state cache not written: {exc}")
+        if not es_up:
+            return
+        try:
+            FeedStateStore(self.client, self.settings).save(states)
+        except IndexError_ as exc:
+            log.warning("feed states kept in the local cache only: %s", exc)
+            problems.append(f"feed states not saved in Elasticsearch, kept in the local cache "
+                            f"and written back next cycle: {exc}")
 
     def alerts(self, observer: CycleObserver | None = None) -> AlertReport:
         """Match every article still in the alert queue against the rules, then deliver the new
@@ -397,7 +500,9 @@ class Pipeline:
                 deferred=sum(p.deferred for p in parts),
                 failures=tuple(f for p in parts for f in p.failures),
             )
-        except ElasticsearchUnavailable as exc:
+        except (IndexError_, AlertError, elastic_transport.TransportError) as exc:
+            # Unreachable, or refusing writes under load: every article waits in the alert queue
+            # and every alert record stays pending, so a later run matches and delivers them.
             log.warning("alerts not processed: %s", exc)
             return AlertReport(
                 matched=sum(r.matched for r in inline), created=sum(r.created for r in inline),
@@ -459,14 +564,41 @@ def run_cycle(settings: Settings, feeds_file: Path, *, due_only: bool = False,
     finally:
         pipeline.close()
 
-def _keep(spool: Spool, articles: Sequence[Article], problems: list[str]) -> None:
-    """Put articles in the spool; a full spool is reported, not raised. Nothing is lost while the
-    feeds still carry the items: feed state was not saved, so the next cycle fetches them again."""
+def _retries(count: int) -> str:
+    return f"{count} {'retry' if count == 1 else 'retries'}"
+
+
+def outage_seen(problems: Sequence[str], reason: str) -> bool:
+    """Whether the deferral's reason (Elasticsearch unreachable) is reported already."""
+    return reason in problems
+
+
+class _FoundDown(Exception):
+    """Elasticsearch was found unreachable at the start of the cycle: skip the lookups."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    stored: int = 0  # articles put in the spool
+    lost: frozenset[str] = frozenset()  # ids neither indexed nor spooled
+
+
+def _keep(spool: Spool, unwritten: Sequence[Article], spooled_before: Sequence[Article],
+          problems: list[str]) -> _Kept:
+    """Put the articles Elasticsearch did not take in the spool, unless the spool holds them already
+    with the same content. A full spool or a disk error is reported, not raised; nothing is lost
+    while the feeds still carry the items: their feeds keep their old state, so the next cycle
+    fetches them again."""
+    already = {(a.id, a.content_hash) for a in spooled_before}
+    new = [a for a in unwritten if (a.id, a.content_hash) not in already]
     try:
-        spool.put(articles)
-    except SpoolFullError as exc:
+        spool.put(new)
+    except (SpoolFullError, OSError) as exc:
         log.error("%s", exc)
-        problems.append(f"{exc}; {len(articles)} article(s) not spooled will be fetched again next cycle")
+        problems.append(f"{exc}; {len(new)} article(s) neither indexed nor spooled: their feeds keep "
+                        "their old state and are fetched again next cycle")
+        return _Kept(lost=frozenset(a.id for a in new))
+    return _Kept(stored=len(new))
 
 
 def _feed_counts(results: Sequence[FeedResult]) -> CycleReport:

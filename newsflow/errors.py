@@ -91,6 +91,20 @@ class ElasticsearchUnavailable(IndexError_):
         )
 
 
+class ElasticsearchOverloaded(ElasticsearchUnavailable):
+    """Elasticsearch answered 429 or 502/503/504 even after the client's retries: it is up but cannot
+    serve now. Handled like an outage: a cycle spools its articles and goes on."""
+
+    def __init__(self, url: str, status: int, detail: str = "") -> None:
+        self.url = url
+        self.status = status
+        IndexError_.__init__(
+            self, f"Elasticsearch at {url} is overloaded (HTTP {status}{': ' + detail if detail else ''}); "
+            "articles wait in the spool until it recovers (if this persists, check the cluster's "
+            "health, thread pools and disk watermarks)"
+        )
+
+
 class QueryError(IndexError_):
     """A Lucene query string was rejected; the message is Elasticsearch's parser message."""
 
@@ -121,6 +135,19 @@ class SearchTimeout(QueryError):
 
 class SpoolFullError(IndexError_):
     """The on-disk spool is full: articles could not be kept for later indexing."""
+
+
+class SpoolBatchCorrupt(IndexError_):
+    """A spool batch file cannot be read back (truncated or edited JSON, wrong shape, an article
+    record that no longer validates); it is moved to the spool's quarantine folder."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(
+            f"spool batch {name} is corrupt ({reason}): moved to the spool's quarantine folder; "
+            "its articles are fetched again while their feeds still carry them"
+        )
 
 
 class KibanaError(IndexError_):

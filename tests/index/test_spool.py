@@ -119,3 +119,53 @@ def test_an_empty_or_missing_spool_is_empty(tmp_path: Path) -> None:
     spool.put([])
 
     assert spool.load() == [] and len(spool) == 0 and spool.size_bytes() == 0
+
+
+@pytest.mark.parametrize("payload, reason", [
+    (b'[{"v": 1, "id": "a", "docu', "invalid JSON"),
+    (b'{"id": "a"}', "expected a JSON list"),
+    (b'[["not", "a record"]]', "not an article record"),
+    (b'[{"v": 9, "id": "a", "document": {}}]', "format version 9"),
+    (b'[{"v": 1, "id": "a", "document": {"url": "https://x.org/a"}}]', "does not validate"),
+    (b"\xff\xfe garbage", "not UTF-8"),
+])
+def test_a_corrupt_batch_is_quarantined_with_its_reason_and_the_others_load(
+    tmp_path: Path, make_article: Any, payload: bytes, reason: str
+) -> None:
+    spool = Spool(tmp_path, max_bytes=1_000_000)
+    kept = make_article("kept")
+    spool.put([kept])
+    (tmp_path / "00000000000000000001-bad.json").write_bytes(payload)
+
+    assert spool.load() == [kept]
+
+    [batch] = spool.quarantined
+    assert batch.name == "00000000000000000001-bad.json" and reason in batch.reason
+    assert (tmp_path / "quarantine" / batch.name).read_bytes() == payload
+    assert reason in (tmp_path / "quarantine" / f"{batch.name}.reason").read_text()
+    assert not (tmp_path / batch.name).exists()
+    assert len(spool) == 1
+    assert Spool(tmp_path, max_bytes=1_000_000).load() == [kept]  # the quarantine is not a batch
+
+
+def test_counting_and_discarding_read_only_the_batches_that_changed(
+    tmp_path: Path, make_article: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = Spool(tmp_path, max_bytes=1_000_000)
+    spool.put([make_article("a"), make_article("b")])
+    spool.put([make_article("c")])
+    spool.load()
+    reads: list[str] = []
+    original = Path.read_bytes
+
+    def counting(path: Path) -> bytes:
+        reads.append(path.name)
+        return original(path)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+
+    assert len(spool) == 3 and len(spool) == 3
+    assert reads == []
+    spool.discard([make_article("c").id])  # only the batch holding c is read (to be rewritten)
+    assert len(reads) == 1 and len(spool) == 2
+    assert spool.keys() == {(make_article(x).id, make_article(x).content_hash) for x in "ab"}

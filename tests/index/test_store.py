@@ -216,9 +216,11 @@ def test_items_refused_with_429_are_retried_with_backoff_until_accepted(
     assert store.count() == 2
 
 
-def test_items_still_refused_after_the_last_retry_are_dead_lettered(
+def test_items_still_refused_after_the_last_retry_are_deferred_not_dead_lettered(
     es_client: Any, make_settings: Any, make_article: Any
 ) -> None:
+    # 429 means "busy", not "bad document": after the last retry the article is handed back to the
+    # caller (which spools it), never dead-lettered as if it were unindexable.
     settings = make_settings(index={"bulk_retries": 2, "bulk_backoff": 0.5})
     names = names_for(settings)
     ensure_indices(es_client, settings)
@@ -234,9 +236,24 @@ def test_items_still_refused_after_the_last_retry_are_dead_lettered(
             index=names.first_index, settings={"index.blocks.read_only_allow_delete": None})
     store.refresh()
 
-    assert (result.indexed, result.dead_lettered, result.retried) == (0, 1, 2)
+    blocked = make_article("blocked")
+    assert (result.indexed, result.dead_lettered, result.retried) == (0, 0, 2)
+    assert result.deferred == (blocked.id,)
+    assert "HTTP 429" in result.deferred_reason
     assert waits == [0.5, 1.0]  # exponential backoff
-    assert store.dead_letters()[0]["status"] == 429
+    assert store.dead_letters() == []
+    assert store.count() == 0
+
+    # The store remembers it ran out of retries: the next write of this cycle tries once only.
+    es_client.indices.put_settings(
+        index=names.first_index, settings={"index.blocks.read_only_allow_delete": True})
+    try:
+        again = store.write([make_article("blocked-too")])
+    finally:
+        es_client.indices.put_settings(
+            index=names.first_index, settings={"index.blocks.read_only_allow_delete": None})
+    assert again.deferred == (make_article("blocked-too").id,) and again.retried == 0
+    assert waits == [0.5, 1.0]
 
 
 def test_articles_spooled_while_unreachable_are_all_indexed_once_by_the_next_write(
@@ -264,3 +281,56 @@ def test_articles_spooled_while_unreachable_are_all_indexed_once_by_the_next_wri
     assert result.indexed == 5
     assert store.count() == 5
     assert len(spool) == 0
+
+
+def test_a_refusal_the_dead_letter_index_cannot_take_is_deferred_not_lost(
+    es_client: Any, make_settings: Any, make_article: Any
+) -> None:
+    # Before: the dead-letter write's failure was only logged and the article was gone.
+    from index.client import make_client
+    from tests.support.esproxy import ElasticsearchProxy
+
+    settings = make_settings(index={"bulk_retries": 1, "bulk_backoff": 0.01})
+    ensure_indices(es_client, settings)
+    marker = f'"_index":"{settings.index_prefix}-deadletter"'.encode()
+    good = make_article("fine")
+    bad_document = {**make_article("bad").to_document(), "unexpected_field": "x"}
+
+    with ElasticsearchProxy(settings.es_url, fault=lambda body: "503" if marker in body else None) as proxy:
+        proxied = settings.model_copy(update={"es_url": proxy.url})
+        client = make_client(proxied, max_retries=0)
+        result = ArticleStore(client, proxied, sleep=lambda _s: None).write_documents(
+            {good.id: good.to_document(), "bad-id": bad_document})
+        client.close()
+
+    assert (result.indexed, result.dead_lettered) == (1, 0)
+    assert result.deferred == ("bad-id",)
+    assert "dead-letter index refused" in result.deferred_reason
+    assert proxy.faults == ["503", "503"]  # the dead-letter write was retried once, then deferred
+    store = ArticleStore(es_client, settings)
+    store.refresh()
+    assert store.dead_letters() == [] and store.count() == 1
+
+
+def test_a_bulk_request_reset_on_the_wire_is_resent(
+    es_client: Any, make_settings: Any, make_article: Any
+) -> None:
+    from index.client import make_client
+    from tests.support.esproxy import ElasticsearchProxy
+
+    settings = make_settings(index={"bulk_retries": 2, "bulk_backoff": 0.01})
+    ensure_indices(es_client, settings)
+    articles = [make_article(f"reset{i}") for i in range(3)]
+
+    with ElasticsearchProxy(settings.es_url, plan=["reset", "reset"]) as proxy:
+        proxied = settings.model_copy(update={"es_url": proxy.url})
+        client = make_client(proxied, max_retries=0)
+        result = ArticleStore(client, proxied, sleep=lambda _s: None).write(articles)
+        client.close()
+
+    # The first bulk (the alert queue's) is reset twice, then both bulks pass.
+    assert proxy.faults == ["reset", "reset"]
+    assert (result.indexed, result.deferred, result.retried) == (3, (), 6)
+    store = ArticleStore(es_client, settings)
+    store.refresh()
+    assert store.count() == 3
