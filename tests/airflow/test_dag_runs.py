@@ -1,6 +1,6 @@
 """Whole DAG runs with `dag.test()`: Airflow's scheduler logic and task runner in this process, a
-real metadata database (SQLite), the real Elasticsearch and feeds from a real local HTTP server.
-Elasticsearch is reached through the `newsflow_elasticsearch` Airflow connection."""
+real metadata database (the session's PostgreSQL), the real Elasticsearch and feeds from a real
+local HTTP server. Elasticsearch is reached through the `newsflow_elasticsearch` Airflow connection."""
 
 from __future__ import annotations
 
