@@ -199,22 +199,39 @@ class LocalAirflow:
 
     # --- lifecycle ---
     def pid(self, component: str) -> int | None:
-        """The PID of a running component, from its pid file (a stale file is removed)."""
+        """The PID of a running component, from its pid file. The file is stale, and removed with a
+        message, when its PID is dead or is not this instance's `component`: /proc/<pid>/cmdline
+        must be `airflow <component>` and, where readable, its AIRFLOW_HOME this instance's home
+        (after a crash or a reboot the kernel may have given the PID to any other process)."""
         pid_file = self.run_dir / f"{component}.pid"
         if not pid_file.is_file():
             return None
         try:
             pid = int(pid_file.read_text().strip())
-            os.kill(pid, 0)
-        except (ValueError, ProcessLookupError):
-            pid_file.unlink(missing_ok=True)
-            return None
-        except PermissionError:  # alive, owned by someone else
-            return pid
-        if _is_zombie(pid):
+        except (OSError, ValueError):
+            pid = None
+        why = "unreadable" if pid is None else self._not_this_component(pid, component)
+        if why:
+            self._say(f"removing stale pid file {pid_file}: {why}")
             pid_file.unlink(missing_ok=True)
             return None
         return pid
+
+    def _not_this_component(self, pid: int, component: str) -> str:
+        """Why `pid` is not this instance's running `component` ("" when it is)."""
+        if not _alive(pid):
+            return f"pid {pid} is not running"
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return f"pid {pid} has no readable command line"
+        if not is_airflow_component(cmdline, component):
+            shown = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()[:120]
+            return f"pid {pid} is not Airflow {component} but `{shown}`"
+        home = _environ_value(pid, "AIRFLOW_HOME")
+        if home is not None and Path(home).resolve() != self.home.resolve():
+            return f"pid {pid} is the Airflow {component} of another AIRFLOW_HOME ({home})"
+        return ""
 
     def up(self, timeout: float = START_TIMEOUT) -> AirflowStatus:
         """Set up the metadata database if needed, start the components that are not running, and
@@ -441,10 +458,39 @@ def _check(response: httpx.Response, action: str) -> httpx.Response:
     return response
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    # Each component leads its own process group (start_new_session), so the group id is its PID.
+def is_airflow_component(cmdline: bytes, component: str) -> bool:
+    """Whether a /proc/<pid>/cmdline is `airflow <component> ...`: as started (`python .../airflow
+    scheduler ...`) or as retitled by Airflow (`airflow api_server -- host:...`). Pure."""
+    words = cmdline.replace(b"\0", b" ").decode(errors="replace").split()
+    wanted = component.replace("-", "_")
+    for index, word in enumerate(words):
+        if word == "airflow" or word.endswith("/airflow"):
+            following = words[index + 1:index + 2]
+            return bool(following) and following[0].replace("-", "_") == wanted
+    return False
+
+
+def _environ_value(pid: int, name: str) -> str | None:
+    """A variable of another process's environment; None when unreadable or unset."""
     try:
-        os.killpg(pid, sig)
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    prefix = name.encode() + b"="
+    for entry in environ.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix):].decode(errors="replace")
+    return None
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    # Each component leads its own process group (start_new_session), so the group id is its PID;
+    # if it somehow does not, signal the process alone rather than some other group.
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
     except ProcessLookupError:
         pass
     except PermissionError:
