@@ -341,9 +341,14 @@ class LocalAirflow:
                         f"(state {result.state}); see {result.url}"
                     )
                 time.sleep(2.0)
-                run = _check(api.get(f"/api/v2/dags/{dag_id}/dagRuns/{result.run_id}"),
-                             f"read run {result.run_id}").json()
-                result = self._run_result(dag_id, run)
+                try:
+                    response = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{result.run_id}")
+                except httpx.TransportError as exc:
+                    # A busy API server (one worker, a loaded machine) may miss one poll's 30 s
+                    # timeout; the run goes on regardless: ask again until the deadline.
+                    self._say(f"Airflow did not answer a poll of run {result.run_id} ({exc!r}); retrying")
+                    continue
+                result = self._run_result(dag_id, _check(response, f"read run {result.run_id}").json())
         return result
 
     def _run_result(self, dag_id: str, run: Mapping[str, Any]) -> DagRunResult:
