@@ -2,9 +2,9 @@
 
 plan (due feeds → shards of URLs) → ingest_shard, mapped once per shard (fetch → normalise →
 enrich → index) → alerts (match pending articles against the saved rules, deliver). Only URLs
-and counts pass through XCom; the library (newsflow.tasks) is imported inside the tasks so that
-parsing this file stays fast. Each shard emits an event on the `newsflow-articles` asset with its
-counts, so downstream DAGs can be scheduled on new articles.
+and counts pass through XCom, each report as one value (multiple_outputs=False: a `dict` return
+would otherwise be split into one XCom row per key); the library (newsflow.tasks) is imported
+inside the tasks so that parsing this file stays fast.
 
 Env: NEWSFLOW_INGEST_SCHEDULE (default every minute; "5m", "1h", a cron expression, a preset
 such as "@hourly", or "none"), NEWSFLOW_INGEST_SHARD_SIZE (feeds per mapped task, default 50).
@@ -16,9 +16,8 @@ import os
 import re
 from datetime import UTC, datetime, timedelta
 
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Param, dag, task
 
-ARTICLES = Asset("newsflow-articles")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
@@ -60,18 +59,22 @@ def news_ingest() -> None:
         except ConfigError as exc:  # a bad or missing feeds file: retrying cannot help
             raise AirflowFailException(str(exc)) from exc
 
-    @task(outlets=[ARTICLES], execution_timeout=timedelta(minutes=30))
-    def ingest_shard(feed_urls: list[str], params: dict | None = None, outlet_events=None) -> dict:
-        from newsflow import tasks
+    @task(multiple_outputs=False, execution_timeout=timedelta(minutes=30))
+    def ingest_shard(feed_urls: list[str], params: dict | None = None) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
 
-        report = tasks.ingest_shard((params or {}).get("feeds_file"), feed_urls)
-        outlet_events[ARTICLES].extra = tasks.asset_extra(report)
-        return report
+        from newsflow.errors import ConfigError
+        from newsflow.tasks import ingest_shard
+
+        try:
+            return ingest_shard((params or {}).get("feeds_file"), feed_urls)
+        except ConfigError as exc:  # a bad feeds file or settings: every retry would fail the same way
+            raise AirflowFailException(str(exc)) from exc
 
     # none_failed: also when no feed was due (the shards are skipped), to retry deferred deliveries.
     # After a failed shard the run fails here; the articles the other shards indexed keep their
     # place in the alert queue, so the next run alerts them.
-    @task(trigger_rule="none_failed")
+    @task(multiple_outputs=False, trigger_rule="none_failed")
     def alerts() -> dict:
         from newsflow.tasks import process_alerts
 

@@ -28,13 +28,14 @@ from airflow.sdk import Param, dag, task
     doc_md=__doc__,
 )
 def news_maintenance() -> None:
-    @task
+    # multiple_outputs=False: each report is one XCom value, not one row per key of the dict.
+    @task(multiple_outputs=False)
     def feed_health(params: dict | None = None) -> dict:
         from newsflow.tasks import feed_health_report
 
         return feed_health_report((params or {}).get("feeds_file"))
 
-    @task(retries=0)  # an ILM error needs a person, not a retry
+    @task(multiple_outputs=False, retries=0)  # an ILM error needs a person, not a retry
     def lifecycle() -> dict:
         from newsflow.tasks import check_lifecycle
 
@@ -44,7 +45,7 @@ def news_maintenance() -> None:
     def reenrich_requested(params: dict | None = None) -> bool:
         return bool((params or {}).get("reenrich"))
 
-    @task(execution_timeout=timedelta(hours=6))
+    @task(multiple_outputs=False, execution_timeout=timedelta(hours=6))
     def reenrich(params: dict | None = None) -> dict:
         from newsflow.tasks import reenrich
 

@@ -1,10 +1,12 @@
 """A real local Airflow 3 for development and the browser test: `newsflow airflow up|down|status`.
 
-Everything lives under `$NEWSFLOW_HOME/airflow` (AIRFLOW_HOME): `airflow.cfg`, the SQLite metadata
-database, `logs/`, `run/<component>.pid` and `run/<component>.log`. The components run as separate
-processes, not `airflow standalone`, because standalone makes the scheduler's and triggerer's log
-servers listen on every interface; here they are off (`--skip-serve-logs`) and the API server binds
-127.0.0.1. The executor is the LocalExecutor (the only one that works with SQLite).
+Everything lives under `$NEWSFLOW_HOME/airflow` (AIRFLOW_HOME): `airflow.cfg`, `logs/`,
+`run/<component>.pid` and `run/<component>.log`, and `postgres/`: the PostgreSQL cluster holding the
+metadata database (newsflow.local_postgres: a Unix socket only, started before the components and
+stopped after them). The components run as separate processes, not `airflow standalone`, because
+standalone makes the scheduler's and triggerer's log servers listen on every interface; here they
+are off (`--skip-serve-logs`) and the API server binds 127.0.0.1. The executor is the LocalExecutor
+with a parallelism sized to the machine (`default_parallelism`).
 
 Login: the simple auth manager with one admin user, `admin`, whose password is generated once and
 kept in `$NEWSFLOW_HOME/airflow/simple_auth_manager_passwords.json` (`newsflow airflow status`
@@ -12,7 +14,9 @@ prints where). The DAGs come from the repository's `dags/`, the plugin from `plu
 components get this process's NEWSFLOW_* settings (Elasticsearch URL, index prefix, home).
 
 Each component is started in a session of its own and stopped by its PID (its process group):
-SIGTERM, then SIGKILL after a timeout.
+SIGTERM, then SIGKILL after a timeout. A PID is signalled only after /proc/<pid>/cmdline shows it is
+that Airflow component: a pid file left by a crash may name a PID the kernel has since given to an
+unrelated process.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from typing import Any
 import httpx
 
 from newsflow.errors import StackError
+from newsflow.local_postgres import LocalPostgres
 from newsflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,23 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
 HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 START_TIMEOUT = 180.0  # seconds; healthy in about 20 s on two idle cores, much longer when busy
 STOP_TIMEOUT = 30.0
+SLOT_MEMORY = 1 << 30  # bytes one running shard task needs: the spaCy model (~360 MB) plus its batch
+
+
+def default_parallelism(cpus: int | None = None, memory: int | None = None) -> int:
+    """How many tasks the LocalExecutor runs at once: `NEWSFLOW_AIRFLOW_PARALLELISM` when set, else
+    two per core (a shard task spends much of its time waiting on feeds, so two share a core well),
+    no more than the memory holds at ~1 GiB per task, and at least 2."""
+    configured = os.environ.get("NEWSFLOW_AIRFLOW_PARALLELISM")
+    if configured:
+        return max(1, int(configured))
+    cpus = cpus or os.cpu_count() or 1
+    if memory is None:
+        try:
+            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError):
+            memory = 4 * SLOT_MEMORY
+    return max(2, min(2 * cpus, memory // SLOT_MEMORY))
 
 
 class LocalAirflowError(StackError):
@@ -82,16 +104,22 @@ class LocalAirflow:
 
     def __init__(self, settings: Settings, *, port: int | None = None, home: Path | None = None,
                  say: Callable[[str], None] | None = None, schedule: str | None = None,
-                 extra_env: Mapping[str, str] | None = None) -> None:
+                 extra_env: Mapping[str, str] | None = None, postgres: LocalPostgres | None = None,
+                 database: str = "airflow") -> None:
+        """`postgres`: a cluster someone else starts and stops (the tests' session cluster); by
+        default the one under `home/postgres`, started by `up` and stopped by `down`."""
         self.settings = settings
         self.home = home or settings.home / "airflow"
+        self._say = say or (lambda message: log.info("%s", message))
+        self.owns_postgres = postgres is None
+        self.postgres = postgres or LocalPostgres(self.home / "postgres", say=self._say)
+        self.database = database
         self.run_dir = self.home / "run"
         self.port_file = self.run_dir / "port"
         self.passwords_file = self.home / "simple_auth_manager_passwords.json"
         self._port = port
         self._schedule = schedule
         self._extra_env = dict(extra_env or {})
-        self._say = say or (lambda message: log.info("%s", message))
 
     # --- places and settings ---
     @property
@@ -126,8 +154,8 @@ class LocalAirflow:
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_FOLDER),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            "AIRFLOW__CORE__PARALLELISM": str(default_parallelism()),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url(self.database),
             "AIRFLOW__CORE__AUTH_MANAGER":
                 "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
@@ -171,22 +199,39 @@ class LocalAirflow:
 
     # --- lifecycle ---
     def pid(self, component: str) -> int | None:
-        """The PID of a running component, from its pid file (a stale file is removed)."""
+        """The PID of a running component, from its pid file. The file is stale, and removed with a
+        message, when its PID is dead or is not this instance's `component`: /proc/<pid>/cmdline
+        must be `airflow <component>` and, where readable, its AIRFLOW_HOME this instance's home
+        (after a crash or a reboot the kernel may have given the PID to any other process)."""
         pid_file = self.run_dir / f"{component}.pid"
         if not pid_file.is_file():
             return None
         try:
             pid = int(pid_file.read_text().strip())
-            os.kill(pid, 0)
-        except (ValueError, ProcessLookupError):
-            pid_file.unlink(missing_ok=True)
-            return None
-        except PermissionError:  # alive, owned by someone else
-            return pid
-        if _is_zombie(pid):
+        except (OSError, ValueError):
+            pid = None
+        why = "unreadable" if pid is None else self._not_this_component(pid, component)
+        if why:
+            self._say(f"removing stale pid file {pid_file}: {why}")
             pid_file.unlink(missing_ok=True)
             return None
         return pid
+
+    def _not_this_component(self, pid: int, component: str) -> str:
+        """Why `pid` is not this instance's running `component` ("" when it is)."""
+        if not _alive(pid):
+            return f"pid {pid} is not running"
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return f"pid {pid} has no readable command line"
+        if not is_airflow_component(cmdline, component):
+            shown = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()[:120]
+            return f"pid {pid} is not Airflow {component} but `{shown}`"
+        home = _environ_value(pid, "AIRFLOW_HOME")
+        if home is not None and Path(home).resolve() != self.home.resolve():
+            return f"pid {pid} is the Airflow {component} of another AIRFLOW_HOME ({home})"
+        return ""
 
     def up(self, timeout: float = START_TIMEOUT) -> AirflowStatus:
         """Set up the metadata database if needed, start the components that are not running, and
@@ -204,6 +249,9 @@ class LocalAirflow:
                 f"port {self.port} on 127.0.0.1 is in use: choose another with --port"
             )
         self.admin_password()
+        seconds = self.postgres.up((self.database,))  # idempotent: creates the database if missing
+        if seconds:
+            self._say(f"PostgreSQL started in {seconds:.1f}s")
         self._migrate()
         self.port_file.write_text(str(self.port))
         for name, args in COMPONENTS.items():
@@ -233,11 +281,15 @@ class LocalAirflow:
             (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
         if stopped:
             self.port_file.unlink(missing_ok=True)
+        if self.owns_postgres and self.postgres.down():  # after the components that use it
+            stopped = True
         return stopped
 
     def status(self) -> AirflowStatus:
         pids = {name: self.pid(name) for name in COMPONENTS}
-        if not any(pids.values()):
+        if self.owns_postgres:
+            pids["postgres"] = self.postgres.pid()
+        if not any(pids[name] for name in COMPONENTS):
             return AirflowStatus(self.url, False, pids, detail="not running")
         try:
             response = httpx.get(f"{self.url}/api/v2/monitor/health", timeout=5.0)
@@ -289,9 +341,14 @@ class LocalAirflow:
                         f"(state {result.state}); see {result.url}"
                     )
                 time.sleep(2.0)
-                run = _check(api.get(f"/api/v2/dags/{dag_id}/dagRuns/{result.run_id}"),
-                             f"read run {result.run_id}").json()
-                result = self._run_result(dag_id, run)
+                try:
+                    response = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{result.run_id}")
+                except httpx.TransportError as exc:
+                    # A busy API server (one worker, a loaded machine) may miss one poll's 30 s
+                    # timeout; the run goes on regardless: ask again until the deadline.
+                    self._say(f"Airflow did not answer a poll of run {result.run_id} ({exc!r}); retrying")
+                    continue
+                result = self._run_result(dag_id, _check(response, f"read run {result.run_id}").json())
         return result
 
     def _run_result(self, dag_id: str, run: Mapping[str, Any]) -> DagRunResult:
@@ -406,10 +463,39 @@ def _check(response: httpx.Response, action: str) -> httpx.Response:
     return response
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    # Each component leads its own process group (start_new_session), so the group id is its PID.
+def is_airflow_component(cmdline: bytes, component: str) -> bool:
+    """Whether a /proc/<pid>/cmdline is `airflow <component> ...`: as started (`python .../airflow
+    scheduler ...`) or as retitled by Airflow (`airflow api_server -- host:...`). Pure."""
+    words = cmdline.replace(b"\0", b" ").decode(errors="replace").split()
+    wanted = component.replace("-", "_")
+    for index, word in enumerate(words):
+        if word == "airflow" or word.endswith("/airflow"):
+            following = words[index + 1:index + 2]
+            return bool(following) and following[0].replace("-", "_") == wanted
+    return False
+
+
+def _environ_value(pid: int, name: str) -> str | None:
+    """A variable of another process's environment; None when unreadable or unset."""
     try:
-        os.killpg(pid, sig)
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    prefix = name.encode() + b"="
+    for entry in environ.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix):].decode(errors="replace")
+    return None
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    # Each component leads its own process group (start_new_session), so the group id is its PID;
+    # if it somehow does not, signal the process alone rather than some other group.
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
     except ProcessLookupError:
         pass
     except PermissionError:

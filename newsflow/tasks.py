@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SHARD_SIZE = 50
 MAX_FAILURES_IN_RESULT = 20  # a shard's result lists at most this many failed feeds (XCom stays small)
+# The parts of a cycle report a shard's XCom keeps: counts (and seconds) only. Reasons, problem
+# messages and delivery errors go to the task log, where nothing is stored per run in the
+# metadata database (and a delivery error may carry a webhook URL with a token).
+SHARD_COUNTS = ("feeds", "articles", "indexed", "dead_lettered", "spooled", "from_spool", "seconds",
+                "stage_seconds")
 
 
 # --- news_ingest ---------------------------------------------------------------------------------
@@ -75,7 +80,13 @@ def ingest_shard(feeds_file: str | None, feed_urls: Sequence[str], *,
         report = pipeline.ingest(specs)
     finally:
         pipeline.close()
-    return compact_report(report.to_json(), shard_feeds=len(feed_urls))
+    full = report.to_json()
+    for failure in full.get("failures") or []:
+        log.warning("feed failed: %s (%s): %s", failure.get("url"), failure.get("status"),
+                    failure.get("reason"))
+    for problem in full.get("problems") or []:
+        log.warning("problem: %s", problem)
+    return compact_report(full, shard_feeds=len(feed_urls))
 
 
 def process_alerts(*, settings: Settings | None = None) -> dict[str, Any]:
@@ -87,7 +98,13 @@ def process_alerts(*, settings: Settings | None = None) -> dict[str, Any]:
         report = pipeline.alerts()
     finally:
         pipeline.close()
-    return dataclasses.asdict(report)
+    for failure in report.failures:
+        log.warning("delivery given up: %s", failure)
+    if report.skipped_reason:
+        log.warning("alerts skipped: %s", report.skipped_reason)
+    # Counts only in XCom: a delivery error may name a webhook URL with its token (see the log).
+    return {"matched": report.matched, "created": report.created, "sent": report.sent,
+            "failed": report.failed, "deferred": report.deferred, "skipped": bool(report.skipped_reason)}
 
 
 # --- news_maintenance ----------------------------------------------------------------------------
@@ -291,27 +308,17 @@ def select_specs(specs: Sequence[FeedSpec], feed_urls: Sequence[str]) -> list[Fe
 
 
 def compact_report(report: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
-    """A cycle report small enough for XCom: failures capped, with the total kept."""
-    compact = dict(report)
-    failures = list(compact.get("failures") or [])
-    compact["failures"] = failures[:MAX_FAILURES_IN_RESULT]
-    if len(failures) > MAX_FAILURES_IN_RESULT:
-        compact["failures_not_listed"] = len(failures) - MAX_FAILURES_IN_RESULT
+    """A cycle report as a shard's XCom: its counts, the URLs of the failed feeds (references: the
+    reasons are in the feed state and the task log), capped with the total kept, and the number of
+    problems. Pure."""
+    compact = {key: report[key] for key in SHARD_COUNTS if key in report}
+    failed = [str(f.get("url")) for f in report.get("failures") or []]
+    compact["failed_feeds"] = failed[:MAX_FAILURES_IN_RESULT]
+    if len(failed) > MAX_FAILURES_IN_RESULT:
+        compact["failed_feeds_not_listed"] = len(failed) - MAX_FAILURES_IN_RESULT
+    compact["problems"] = len(report.get("problems") or [])
     compact.update(extra)
     return compact
-
-
-def asset_extra(report: Mapping[str, Any]) -> dict[str, int]:
-    """The counts attached to the `newsflow-articles` asset event of a shard."""
-    articles = report.get("articles") or {}
-    feeds = report.get("feeds") or {}
-    return {
-        "new": int(articles.get("new", 0)),
-        "updated": int(articles.get("updated", 0)),
-        "indexed": int(report.get("indexed", 0)),
-        "feeds": int(feeds.get("total", 0)),
-        "failed_feeds": int(feeds.get("failed", 0)),
-    }
 
 
 def _settings() -> Settings:

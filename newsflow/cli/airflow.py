@@ -37,10 +37,11 @@ def _print(airflow: LocalAirflow, status: AirflowStatus, as_json: bool) -> None:
 
 @click.group("airflow")
 def command() -> None:
-    """A local Airflow 3 (SQLite, LocalExecutor, 127.0.0.1 only) running the project's DAGs.
+    """A local Airflow 3 (PostgreSQL, LocalExecutor, 127.0.0.1 only) running the project's DAGs.
 
     It lives under $NEWSFLOW_HOME/airflow; its components (api-server, scheduler, dag-processor,
-    triggerer) run as separate processes with their log servers off and are stopped by PID.
+    triggerer) run as separate processes with their log servers off, its PostgreSQL cluster listens
+    on a Unix socket only, and all of them are stopped by PID.
     """
 
 
@@ -51,14 +52,15 @@ def command() -> None:
                    "NEWSFLOW_INGEST_SCHEDULE, else only triggered runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def up(port: int | None, schedule: str | None, as_json: bool) -> None:
-    """Set up the metadata database, start every component, wait until healthy. Idempotent."""
+    """Start PostgreSQL (created on first use), migrate the metadata database, start every
+    component, wait until healthy. Idempotent."""
     airflow = _airflow(port, schedule)
     _print(airflow, airflow.up(), as_json)
 
 
 @command.command("down")
 def down() -> None:
-    """Stop every component by its PID (SIGTERM, then SIGKILL after 30 s)."""
+    """Stop every component by its PID (SIGTERM, then SIGKILL after 30 s), then PostgreSQL."""
     if not _airflow().down():
         click.echo("Airflow is not running (no live pid files)")
 

@@ -1,4 +1,6 @@
-"""Airflow test set-up: a throw-away AIRFLOW_HOME with a SQLite metadata database.
+"""Airflow test set-up: a throw-away AIRFLOW_HOME whose metadata database lives in a PostgreSQL
+cluster of the session's own (newsflow.local_postgres, a Unix socket in AIRFLOW_HOME/postgres/run),
+created and started by the `metadata_database` fixture and stopped when the session ends.
 
 Airflow reads its configuration when it is first imported, so the environment is set here, when
 pytest collects this folder and before any test module imports airflow. Nothing outside this
@@ -18,17 +20,20 @@ from pathlib import Path
 
 import pytest
 
+from newsflow.local_postgres import LocalPostgres
 from tests.conftest import REPO
 
 if "airflow.configuration" in sys.modules:  # pragma: no cover - a guard, not a behaviour
     raise RuntimeError("airflow was imported before tests/airflow/conftest.py could configure it")
 
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="newsflow-airflow-test-"))
+AIRFLOW_HOME.chmod(0o755)  # as root the server runs as an unprivileged user, who must enter it
 atexit.register(shutil.rmtree, AIRFLOW_HOME, True)
+POSTGRES = LocalPostgres(AIRFLOW_HOME / "postgres")
 os.environ.update({
     "AIRFLOW_HOME": str(AIRFLOW_HOME),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": POSTGRES.url("airflow"),
     "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
     "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
     "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
@@ -37,9 +42,21 @@ os.environ.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
 DAGS = REPO / "dags"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def metadata_database() -> Iterator[LocalPostgres]:
+    """The session's PostgreSQL cluster (initdb and start: about 3 s), stopped by its PID at the end.
+    Every Airflow of the session uses it: `dag.test()` the database `airflow`, the local Airflow of
+    the browser test its own."""
+    POSTGRES.up(("airflow",))
+    try:
+        yield POSTGRES
+    finally:
+        POSTGRES.down()
+
+
 @pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """A fresh metadata database for the session (about 2 s)."""
+def airflow_db(metadata_database: LocalPostgres) -> None:
+    """A fresh metadata database for the session."""
     from airflow.utils import db
 
     db.resetdb()

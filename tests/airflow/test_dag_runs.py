@@ -1,6 +1,6 @@
 """Whole DAG runs with `dag.test()`: Airflow's scheduler logic and task runner in this process, a
-real metadata database (SQLite), the real Elasticsearch and feeds from a real local HTTP server.
-Elasticsearch is reached through the `newsflow_elasticsearch` Airflow connection."""
+real metadata database (the session's PostgreSQL), the real Elasticsearch and feeds from a real
+local HTTP server. Elasticsearch is reached through the `newsflow_elasticsearch` Airflow connection."""
 
 from __future__ import annotations
 
@@ -60,23 +60,37 @@ def test_news_ingest_indexes_the_feeds_of_its_param_and_delivers_one_alert(
     assert feed_server.requests_to("/world.xml") and feed_server.requests_to("/business.atom")
 
 
-def test_each_shard_records_its_counts_on_the_articles_asset(
-    airflow_db: None, dagbag: Any, es_connection: Any, feed_server: Any, tmp_path: Path
+def test_a_run_stores_one_small_xcom_per_task_holding_urls_and_counts_only(
+    airflow_db: None, dagbag: Any, es_connection: Any, feed_server: Any, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
+    from sqlalchemy import text
 
+    from tests.support.feedserver import Response
+
+    monkeypatch.setenv("NEWSFLOW_INGEST_SHARD_SIZE", "1")
+    broken = feed_server.route("/broken.xml", Response(status=503, body=b"maintenance"))
     feeds = tmp_path / "feeds.yaml"
-    feeds.write_text(f"feeds:\n  - url: {feed_server.url('/world.xml')}\n", encoding="utf-8")
+    feeds.write_text(f"feeds:\n  - url: {feed_server.url('/world.xml')}\n  - url: {broken}\n",
+                     encoding="utf-8")
     run = dagbag.dags["news_ingest"].test(run_conf={"feeds_file": str(feeds)})
 
     assert str(run.state) == "success", task_states(run)
     with create_session() as session:
-        events = session.query(AssetEvent).filter(AssetEvent.source_run_id == run.run_id).all()
-        extras = [event.extra for event in events]
-    shard = xcom(run, "ingest_shard", 0)
-    assert extras == [{"new": shard["articles"]["new"], "updated": 0, "indexed": shard["indexed"],
-                       "feeds": 1, "failed_feeds": 0}]
+        rows = session.execute(text(
+            "SELECT task_id, map_index, key, octet_length(value::text) FROM xcom WHERE run_id = :run"
+        ), {"run": run.run_id}).all()
+    # plan, two shards, alerts: one return_value each (not one row per key of a report)
+    assert sorted((r[0], r[1], r[2]) for r in rows) == [
+        ("alerts", -1, "return_value"), ("ingest_shard", 0, "return_value"),
+        ("ingest_shard", 1, "return_value"), ("plan", -1, "return_value")]
+    sizes = {f"{r[0]}[{r[1]}]": int(r[3]) for r in rows}
+    print(f"XCom bytes of this run: {sum(sizes.values())} {sizes}")
+    assert all(size < 1024 for size in sizes.values()), sizes
+    failed_shard = next(s for s in (xcom(run, "ingest_shard", i) for i in (0, 1)) if s["failed_feeds"])
+    assert failed_shard["failed_feeds"] == [broken]  # the reference; the reason is in the log
+    assert "503" not in json.dumps(failed_shard) and "maintenance" not in json.dumps(failed_shard)
 
 
 def test_news_ingest_without_any_feeds_file_fails_at_planning(

@@ -54,9 +54,21 @@ def test_every_task_retries_with_exponential_backoff(dagbag: Any) -> None:
         assert task.retry_delay == timedelta(seconds=30), task.task_id
 
 
-def test_shards_mark_the_articles_asset(dagbag: Any) -> None:
-    outlets = dagbag.dags["news_ingest"].get_task("ingest_shard").outlets
-    assert [asset.name for asset in outlets] == ["newsflow-articles"]
+def test_every_report_is_one_xcom_value_and_nothing_is_published_to_an_asset(dagbag: Any) -> None:
+    # A `-> dict` task infers multiple_outputs=True: one XCom row per key of the report, every run.
+    for dag_id in ("news_ingest", "news_maintenance"):
+        for task in dagbag.dags[dag_id].tasks:
+            assert task.multiple_outputs is False, (dag_id, task.task_id)
+            assert not task.outlets, (dag_id, task.task_id)  # the asset had no consumer
+
+
+def test_a_configuration_error_in_a_shard_fails_it_without_retries(dagbag: Any, tmp_path: Any) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    shard = dagbag.dags["news_ingest"].get_task("ingest_shard")
+    with pytest.raises(AirflowFailException, match="feeds"):
+        shard.python_callable(["http://127.0.0.1:9/a.xml"],
+                              params={"feeds_file": str(tmp_path / "gone.yaml")})
 
 
 def test_maintenance_reports_checks_and_reenriches_on_demand(dagbag: Any) -> None:

@@ -3,7 +3,12 @@ instance is exercised by test_plugin_page.py.)"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from newsflow.cli import cli
-from newsflow.local_airflow import LocalAirflow, free_port
+from newsflow.local_airflow import LocalAirflow, free_port, is_airflow_component
 
 
 @pytest.fixture
@@ -64,3 +69,81 @@ def test_a_busy_preferred_port_gives_another_free_port() -> None:
         taken = busy.getsockname()[1]
         port = free_port(taken)
     assert port != taken and port > 0
+
+
+def test_down_spares_an_unrelated_process_named_by_a_stale_pid_file(home: Path) -> None:
+    # After a crash or reboot a component's pid file may name a PID now used by anything else.
+    run_dir = home / "airflow" / "run"
+    run_dir.mkdir(parents=True)
+    bystander = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        (run_dir / "scheduler.pid").write_text(str(bystander.pid))
+        result = CliRunner().invoke(cli, ["airflow", "down"])
+        assert result.exit_code == 0, result.output
+        assert "stale pid file" in result.output and "not Airflow scheduler" in result.output
+        assert "not running" in result.output  # nothing of ours was stopped
+        time.sleep(0.5)
+        assert bystander.poll() is None  # never signalled
+        assert not (run_dir / "scheduler.pid").exists()
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def fake_component(tmp_path: Path, airflow_home: Path) -> subprocess.Popen[bytes]:
+    """A process whose command line is `<dir>/airflow scheduler` (a shell script that sleeps),
+    started in a session of its own with the given AIRFLOW_HOME, as LocalAirflow starts one."""
+    script = tmp_path / "bin" / "airflow"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text("#!/bin/sh\nsleep 60\n")
+    script.chmod(0o755)
+    return subprocess.Popen([str(script), "scheduler"], start_new_session=True,
+                            env={"PATH": os.environ["PATH"], "AIRFLOW_HOME": str(airflow_home)})
+
+
+def test_down_spares_the_scheduler_of_another_airflow_home(
+    home: Path, tmp_path: Path, offline_settings: Any
+) -> None:
+    local = LocalAirflow(offline_settings, home=home / "airflow", say=lambda _: None)
+    local.run_dir.mkdir(parents=True)
+    other = fake_component(tmp_path, tmp_path / "another-airflow")
+    try:
+        (local.run_dir / "scheduler.pid").write_text(str(other.pid))
+        assert local.down() is False
+        time.sleep(0.5)
+        assert other.poll() is None
+    finally:
+        os.killpg(other.pid, signal.SIGKILL)
+        other.wait()
+
+
+def test_down_stops_the_component_its_pid_file_names(
+    home: Path, tmp_path: Path, offline_settings: Any
+) -> None:
+    local = LocalAirflow(offline_settings, home=home / "airflow", say=lambda _: None)
+    local.run_dir.mkdir(parents=True)
+    ours = fake_component(tmp_path, local.home)
+    try:
+        (local.run_dir / "scheduler.pid").write_text(str(ours.pid))
+        assert local.pid("scheduler") == ours.pid
+        assert local.down(timeout=10) is True
+        assert ours.wait(timeout=10) is not None  # its process group got SIGTERM
+        assert not (local.run_dir / "scheduler.pid").exists()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(ours.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("cmdline, component, expected", [
+    (b"/venv/bin/python\0/venv/bin/airflow\0scheduler\0--skip-serve-logs\0", "scheduler", True),
+    (b"/venv/bin/python\0/venv/bin/airflow\0dag-processor\0", "dag-processor", True),
+    (b"airflow api_server -- host:127.0.0.1 port:8080\0", "api-server", True),  # retitled
+    (b"/venv/bin/python\0/venv/bin/airflow\0triggerer\0", "scheduler", False),
+    (b"sleep\0600\0", "scheduler", False),
+    (b"/venv/bin/python\0-m\0pytest\0tests/airflow\0-x\0", "scheduler", False),
+    (b"", "scheduler", False),
+])
+def test_a_component_is_recognised_by_its_command_line(
+    cmdline: bytes, component: str, expected: bool
+) -> None:
+    assert is_airflow_component(cmdline, component) is expected

@@ -47,14 +47,16 @@ def ui_data(es_url: str, _es_cleanup: None, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture(scope="module")
-def airflow(ui_data: Any) -> Iterator[Any]:
-    """A local Airflow (all four components) for this module, stopped by PID afterwards."""
+def airflow(ui_data: Any, metadata_database: Any) -> Iterator[Any]:
+    """A local Airflow (all four components) for this module, stopped by PID afterwards; its
+    metadata database is one of its own in the session's PostgreSQL cluster."""
     # The prefix and feeds file reach the components through NEWSFLOW_* variables (see
     # LocalAirflow.environment); the plugin and the tasks read them there.
     from newsflow.local_airflow import LocalAirflow, free_port
 
     settings, feeds, _ = ui_data
-    local = LocalAirflow(settings.model_copy(update={"feeds_file": Path(feeds)}), port=free_port(18080))
+    local = LocalAirflow(settings.model_copy(update={"feeds_file": Path(feeds)}), port=free_port(18080),
+                         postgres=metadata_database, database="airflow_ui")
     try:
         local.up()
         yield local
