@@ -76,8 +76,9 @@ class RecordingLock:
                     mappings={"dynamic": "strict", "properties": {
                         "holder": {"type": "keyword"}, "until": {"type": "date"}}},
                 )
-                # A run that lost the creation race would otherwise read a shard not yet started (503).
-                self.client.cluster.health(index=self.index, wait_for_status="yellow", timeout="30s")
+            # Also when it exists: another run may have created it a moment ago, and a read of a
+            # shard not yet started is a 503. On a started index this returns at once.
+            self.client.cluster.health(index=self.index, wait_for_status="yellow", timeout="30s")
 
     @contextmanager
     def held(self, wait: float | None = None) -> Iterator[RecordingLock]:

@@ -136,6 +136,9 @@ class AlertStore:
         """Create the alerts index if it is missing (no mapping upgrade: that is `ensure`, at setup)."""
         if not self.exists():
             self._create()
+        else:  # perhaps created by another run a moment ago: its shard may not have started yet
+            with translate_errors(self._url):
+                self.client.cluster.health(index=self.index, wait_for_status="yellow", timeout="30s")
 
     def _create(self) -> None:
         with translate_errors(self._url):
