@@ -21,8 +21,12 @@ from selectolax.lexbor import LexborHTMLParser
 MAX_TITLE_CHARS = 1_000  # longer titles are cut here and end with an ellipsis
 ELLIPSIS = "…"
 
-# C0/C1 control characters except tab/newline/CR, lone surrogates, and non-characters.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ud800-\udfff\ufffe\uffff\ufeff]")
+# C0/C1 control characters except tab/newline/CR, lone surrogates, non-characters, and invisible
+# formatting that spoofs what a reader sees: zero-width space and word joiners, and the explicit
+# bidirectional embeddings, overrides and isolates ("\u202eexe.live" displays as "evil.exe").
+# The implicit marks (U+200E/U+200F) and zero-width (non-)joiners stay: scripts need them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+                      r"\ud800-\udfff\ufffe\uffff\ufeff]")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _MARKUP_HINT = re.compile(r"[<&]")
 
