@@ -23,7 +23,6 @@ from typing import Any
 from elasticsearch import Elasticsearch, helpers
 
 from index.client import translate_errors
-from ingest.parse import MAX_DECLARED_SECONDS
 from ingest.schedule import MAX_DELAY, RECENT_ITEMS, seconds_or_none
 from ingest.types import FeedState
 from newsflow.errors import IndexError_
@@ -97,7 +96,7 @@ def state_from_document(doc: Mapping[str, Any], doc_id: str = "", *,
         item_count=reader.count("item_count", _MAX_COUNT),
         articles_total=reader.count("articles_total", 2**63 - 1),
         recent_item_times=reader.dates("recent_item_times"),
-        declared_interval=reader.seconds("declared_interval", MAX_DECLARED_SECONDS),
+        declared_interval=reader.seconds("declared_interval", MAX_DELAY),
     )
     if reader.problems:
         log.warning("feed state %s (%s): unusable stored values in %s were reset or clamped",
