@@ -33,8 +33,10 @@ import feedparser
 from newsflow.errors import ParseError
 from newsflow.models import Enclosure
 
-_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])",
-                         re.IGNORECASE | re.DOTALL)
+# Comments are matched possessively and without "-->" inside: `(<!--.*?-->\s*)*` could split a run
+# of comments in exponentially many ways before failing (256 comments never finished).
+_HTML_START = re.compile(rb"\s*(?:<!--(?:[^-]|-(?!->))*+-->\s*)*+"
+                         rb"(<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,7 @@ MAX_LENGTH = 2**53  # an enclosure length above this (bytes) is not a length: dr
 _WHOLE_NUMBER = re.compile(r"\s*\+?(\d+)\s*")
 # The internal DTD subset of a DOCTYPE near the start of a body, and the entities it declares.
 _PROLOG_BYTES = 64 * 1024
-_INTERNAL_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*(\[)", re.IGNORECASE)
+_INTERNAL_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*(\[)")  # matched once, at the first DOCTYPE
 _ENTITY = re.compile(rb"""<!ENTITY\s+(%\s+)?[^\s>]+\s+(?:(SYSTEM|PUBLIC)\b|"([^"]*)"|'([^']*)')""")
 _DECLARED_ENCODING = re.compile(r"""(\A\s*<\?xml[^>]{0,200}?encoding\s*=\s*["'])[^"']{0,50}(["'])""")
 _REFERENCE = re.compile(rb"&(?!#)|%")  # an entity in an entity (character references are fine)
@@ -116,7 +118,10 @@ def _defuse_entities(body: bytes) -> tuple[bytes, tuple[str, ...]]:
     entities (billion laughs). Expat would otherwise expand up to 100 times the body (its
     amplification limit), 1 GB from a 10 MiB feed. Their references stay unexpanded."""
     prolog = body[:_PROLOG_BYTES]
-    doctype = _INTERNAL_SUBSET.search(prolog)
+    # Only the first DOCTYPE counts (expat reads no other); searching for every one would rescan
+    # the rest of the prolog at each of thousands of "<!DOCTYPE"s.
+    first = prolog.find(b"<!DOCTYPE")
+    doctype = _INTERNAL_SUBSET.match(prolog, first) if first >= 0 else None
     if doctype is None:
         return body, ()
     start = doctype.start(1)

@@ -32,6 +32,7 @@ EXPECTED_FAILURES = {
     "binary_noise": "not an RSS, Atom or JSON feed",
     "json_deep_nesting": "invalid JSON feed",
     "bom_contradicts_declaration": "not an RSS, Atom or JSON feed",  # UTF-16 behind a UTF-8 BOM
+    "comment_run_then_garbage": "not an RSS, Atom or JSON feed",
 }
 
 

@@ -235,6 +235,9 @@ def _build() -> dict[str, tuple[bytes, dict[str, str]]]:
         "html_page": (b"<!DOCTYPE html><html><head><title>Login</title></head><body>" + b"<div>" * 50_000
                       + b"</body></html>", {"content-type": "text/html"}),
         "binary_noise": (bytes(range(256)) * 4_000, {"content-type": "application/octet-stream"}),
+        # Backtracking traps for the regular expressions that look at a body's start
+        "comment_run_then_garbage": (b"<!-- -->" * 256 + b" not a feed", {"content-type": "text/xml"}),
+        "doctype_flood": (b"<!DOCTYPE" * 7_000 + _rss(_item(1)), xml),
     }
 
 
