@@ -10,8 +10,9 @@ Choices (documented for users):
   at all is dropped with a warning.
 - `body` is the richest content (content:encoded / atom:content / JSON content_html) as plain text
   with paragraphs separated by a blank line, else the summary's text.
-- `published_at`: the item's published date, else its updated date, else the fetch time; a date in
-  the future is clamped to the fetch time.
+- `published_at`: the item's published date, else its updated date, else the fetch time. A date
+  more than FUTURE_SKEW (5 minutes: clocks differ) after the fetch time is the fetch time: an item
+  dated years ahead would sort as the newest forever and move the feed's observed frequency.
 - `language`: the item's, else the feed's, else the feeds file's hint; reduced to ISO 639-1.
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ingest.parse import ParsedEntry, ParsedFeed
 from ingest.text import clean_title, html_to_text, truncate
@@ -31,6 +32,7 @@ from newsflow.models import Article, Enclosure, article_id_for
 DERIVED_TITLE_CHARS = 120
 SUMMARY_CHARS = 1_000  # a summary derived from the body is cut here
 MAX_KEYWORD_CHARS = 200  # one author or category
+FUTURE_SKEW = timedelta(minutes=5)  # an item dated later than fetch time + this gets the fetch time
 _LANGUAGE = re.compile(r"^([a-zA-Z]{2})(?:[-_][a-zA-Z0-9]+)*$")
 
 
@@ -90,7 +92,7 @@ def normalise_entry(entry: ParsedEntry, context: FeedContext) -> Article | None:
         return None
     url = link or _item_key(entry, context, title)
     published = entry.published or entry.updated or context.fetched_at
-    if published > context.fetched_at:  # clocks and typos put items in the future
+    if published > context.fetched_at + FUTURE_SKEW:  # clocks, typos and tricks put items ahead
         published = context.fetched_at
     return Article(
         id=article_id_for(url),

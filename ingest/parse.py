@@ -8,7 +8,11 @@ at all raises ParseError with the reason.
 Speed: feedparser runs with `sanitize_html=False, resolve_relative_uris=False` (its hot spots,
 feedparser issue #209); we never keep HTML anyway, and links are resolved during normalisation.
 Safety: feedparser replaces the DOCTYPE and keeps only simple entity declarations, so an
-entity-expansion bomb does not expand (tested).
+entity-expansion bomb does not expand and an external entity is never read (tested).
+Numbers and dates are the feed's word, so a bad one never fails the feed: `<ttl>` and
+`sy:updateFrequency` are whole numbers clamped to MAX_DECLARED_SECONDS (one year) and
+MAX_UPDATE_FREQUENCY, an enclosure length over 2**53 is dropped, an unreadable or out-of-range date
+is dropped (the item keeps its other date, or the fetch time); each kind of drop is one warning.
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ import feedparser
 from newsflow.errors import ParseError
 from newsflow.models import Enclosure
 
-_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])",
-                         re.IGNORECASE | re.DOTALL)
+# Comments are matched possessively and without "-->" inside: `(<!--.*?-->\s*)*` could split a run
+# of comments in exponentially many ways before failing (256 comments never finished).
+_HTML_START = re.compile(rb"\s*(?:<!--(?:[^-]|-(?!->))*+-->\s*)*+"
+                         rb"(<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,17 @@ class ParsedFeed:
 
 
 MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024  # a gzip body inflating beyond this is refused
+MAX_DECLARED_SECONDS = 366 * 86400.0  # a longer <ttl> or sy:updatePeriod is read as this
+MAX_UPDATE_FREQUENCY = 1_000_000  # sy:updateFrequency above this is read as this
+MAX_LENGTH = 2**53  # an enclosure length above this (bytes) is not a length: dropped
+_WHOLE_NUMBER = re.compile(r"\s*\+?(\d+)\s*")
+# The internal DTD subset of a DOCTYPE near the start of a body, and the entities it declares.
+_PROLOG_BYTES = 64 * 1024
+_INTERNAL_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*(\[)")  # matched once, at the first DOCTYPE
+_ENTITY = re.compile(rb"""<!ENTITY\s+(%\s+)?[^\s>]+\s+(?:(SYSTEM|PUBLIC)\b|"([^"]*)"|'([^']*)')""")
+_DECLARED_ENCODING = re.compile(r"""(\A\s*<\?xml[^>]{0,200}?encoding\s*=\s*["'])[^"']{0,50}(["'])""")
+_REFERENCE = re.compile(rb"&(?!#)|%")  # an entity in an entity (character references are fine)
+MAX_ENTITY_CHARS = 256  # a declared entity longer than this is an expansion attack, not a feed's
 
 
 def decompress(body: bytes, *, url: str = "", max_bytes: int = MAX_DECOMPRESSED_BYTES) -> bytes:
@@ -95,7 +112,50 @@ def parse_feed(body: bytes, *, url: str = "", content_type: str = "",
     return _parse_xml_feed(body, url=url, content_type=content_type)
 
 
+def _defuse_entities(body: bytes) -> tuple[bytes, tuple[str, ...]]:
+    """Remove a DOCTYPE's internal subset when it declares entities that can blow up or leak:
+    external (SYSTEM/PUBLIC, XXE), parameter entities, long values, or values referring to other
+    entities (billion laughs). Expat would otherwise expand up to 100 times the body (its
+    amplification limit), 1 GB from a 10 MiB feed. Their references stay unexpanded."""
+    prolog = body[:_PROLOG_BYTES]
+    # Only the first DOCTYPE counts (expat reads no other); searching for every one would rescan
+    # the rest of the prolog at each of thousands of "<!DOCTYPE"s.
+    first = prolog.find(b"<!DOCTYPE")
+    doctype = _INTERNAL_SUBSET.match(prolog, first) if first >= 0 else None
+    if doctype is None:
+        return body, ()
+    start = doctype.start(1)
+    end = body.find(b"]", start)
+    end = body.find(b">", end) if end >= 0 else -1
+    if end < 0:
+        return body, ()
+    subset = body[start:end]
+    dangerous = any(
+        match.group(1) or match.group(2) or len(value) > MAX_ENTITY_CHARS or _REFERENCE.search(value)
+        for match in _ENTITY.finditer(subset)
+        for value in [match.group(3) or match.group(4) or b""]
+    )
+    if not dangerous:
+        return body, ()
+    return body[:start] + body[end:], (
+        "ignored the DOCTYPE's entity declarations (external, nested or oversized entities)",)
+
+
+def _honour_utf16_bom(body: bytes) -> bytes:
+    """A UTF-16 byte-order mark decides the encoding (XML 1.0, appendix F), whatever the
+    declaration says; expat would stop at the first byte of a body declared utf-8 but sent as
+    UTF-16. Transcoded to UTF-8, with the declaration made true."""
+    if body[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+        return body
+    try:
+        text = body.decode("utf-16")
+    except UnicodeDecodeError:
+        return body
+    return _DECLARED_ENCODING.sub(r"\1utf-8\2", text.lstrip("\ufeff"), count=1).encode("utf-8")
+
+
 def _parse_xml_feed(body: bytes, *, url: str, content_type: str) -> ParsedFeed:
+    body, defused = _defuse_entities(_honour_utf16_bom(body))
     # No Content-Location: feedparser would resolve a non-URL guid ("g-7") into a link. Relative
     # links are resolved during normalisation instead (item xml:base, feed link, feed URL).
     headers: dict[str, str] = {}
@@ -121,15 +181,21 @@ def _parse_xml_feed(body: bytes, *, url: str, content_type: str) -> ParsedFeed:
         # Encoding overrides and a missing Content-Type are feedparser notes, not damage.
         if not isinstance(damage, feedparser.CharacterEncodingOverride | feedparser.NonXMLContentType):
             warnings = (f"malformed feed, recovered what could be read: {damage}",)
+    ttl, ttl_warning = _declared_minutes(feed.get("ttl"))
+    period, period_warning = _update_period(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency"))
+    bad_dates = sum(1 for entry in entries for name in ("published", "updated")
+                    if entry.get(name) and _struct_time(entry.get(f"{name}_parsed")) is None)
+    date_warning = (f"{bad_dates} item dates could not be read or were out of range and were ignored",
+                    ) if bad_dates else ()
     return ParsedFeed(
         format=version or "unknown",
         title=str(feed.get("title", "") or ""),
         link=str(feed.get("link", "") or ""),
         language=str(feed.get("language", "") or ""),
         entries=tuple(_xml_entry(entry) for entry in entries),
-        ttl=_minutes(feed.get("ttl")),
-        update_period=_update_period(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
-        warnings=warnings,
+        ttl=ttl,
+        update_period=period,
+        warnings=defused + warnings + ttl_warning + period_warning + date_warning,
     )
 
 
@@ -145,12 +211,12 @@ def _xml_entry(entry: Mapping[str, Any]) -> ParsedEntry:
     )
     enclosures = tuple(
         Enclosure(url=str(link.get("href") or ""), type=str(link.get("type") or ""),
-                  length=_int(link.get("length")))
+                  length=_length(link.get("length")))
         for link in entry.get("links") or ()
         if link.get("rel") == "enclosure" and link.get("href")
     ) + tuple(
         Enclosure(url=str(media.get("url")), type=str(media.get("type") or ""),
-                  length=_int(media.get("filesize") or media.get("fileSize")))
+                  length=_length(media.get("filesize") or media.get("fileSize")))
         for media in entry.get("media_content") or ()
         if media.get("url")
     ) + tuple(
@@ -188,8 +254,8 @@ def _names(people: Sequence[Any]) -> tuple[str, ...]:
     names: list[str] = []
     for person in people:
         name = person.get("name") or person.get("email") if isinstance(person, Mapping) else person
-        if name and str(name) not in names:
-            names.append(str(name))
+        if isinstance(name, str) and name and name not in names:
+            names.append(name)
     return tuple(names)
 
 
@@ -200,40 +266,67 @@ def _unique_enclosures(enclosures: tuple[Enclosure, ...]) -> tuple[Enclosure, ..
     return tuple(seen.values())
 
 
-def _struct_time(value: time.struct_time | None) -> datetime | None:
-    if value is None:
+def _struct_time(value: Any) -> datetime | None:
+    if not isinstance(value, time.struct_time):
         return None
     try:  # feedparser's struct_time is UTC
         return datetime.fromtimestamp(calendar.timegm(value), UTC)
-    except (OverflowError, ValueError, OSError):
+    except (OverflowError, ValueError, OSError, TypeError):
         return None
+
+
+def _whole_number(value: Any, ceiling: int) -> int | None:
+    """A non-negative whole number as a feed writes it ("45", " +3 "), at most `ceiling`; None
+    for anything else. Never converts 400 digits into an int (or a float that overflows)."""
+    match = _WHOLE_NUMBER.fullmatch(str(value)) if value is not None else None
+    if match is None:
+        return None
+    digits = match.group(1).lstrip("0") or "0"
+    return ceiling if len(digits) > len(str(ceiling)) else min(int(digits), ceiling)
 
 
 def _int(value: Any) -> int | None:
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return number if number >= 0 else None
+    return _whole_number(value, MAX_LENGTH) if value is not None else None
 
 
-def _minutes(value: Any) -> float | None:
+def _length(value: Any) -> int | None:
     number = _int(value)
-    return number * 60.0 if number else None
+    return number if number is not None and number < MAX_LENGTH else None
+
+
+def _declared_minutes(value: Any) -> tuple[float | None, tuple[str, ...]]:
+    """<ttl> in seconds (clamped to MAX_DECLARED_SECONDS), and a warning when it was unusable."""
+    if value is None or not str(value).strip():
+        return None, ()
+    minutes = _whole_number(value, int(MAX_DECLARED_SECONDS // 60))
+    if minutes is None:
+        return None, (f"ignored <ttl> {_shown(value)}: not a whole number of minutes",)
+    return (minutes * 60.0 or None), ()
 
 
 _PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0, "monthly": 30 * 86400.0,
             "yearly": 365 * 86400.0}
 
 
-def _update_period(period: Any, frequency: Any) -> float | None:
+def _update_period(period: Any, frequency: Any) -> tuple[float | None, tuple[str, ...]]:
     if not period:
-        return None
+        return None, ()
     seconds = _PERIODS.get(str(period).strip().lower())
     if seconds is None:
-        return None
-    times = _int(frequency) or 1
-    return seconds / times
+        return None, (f"ignored sy:updatePeriod {_shown(period)}: not hourly, daily, weekly, monthly "
+                      "or yearly",)
+    times = _whole_number(frequency, MAX_UPDATE_FREQUENCY) if frequency is not None else 1
+    warning: tuple[str, ...] = ()
+    if times is None or times == 0:
+        if frequency is not None and str(frequency).strip():
+            warning = (f"ignored sy:updateFrequency {_shown(frequency)}: not a positive whole number",)
+        times = 1
+    return min(seconds / times, MAX_DECLARED_SECONDS), warning
+
+
+def _shown(value: Any) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:40] + "…")
 
 
 # --- JSON Feed -----------------------------------------------------------------------------------
@@ -241,7 +334,10 @@ def _update_period(period: Any, frequency: Any) -> float | None:
 def parse_json_feed(body: bytes, *, url: str = "") -> ParsedFeed:
     """Read JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1). Items that are not objects are skipped."""
     try:
-        data = json.loads(body.decode("utf-8-sig", errors="replace"), strict=False)
+        # A number of thousands of digits is over Python's int limit (ValueError for the whole
+        # feed): long ones are read as floats (inf at worst), then ignored or clamped per field.
+        data = json.loads(body.decode("utf-8-sig", errors="replace"), strict=False,
+                          parse_int=lambda digits: int(digits) if len(digits) <= 18 else float(digits))
     except (ValueError, RecursionError) as exc:
         raise ParseError(url, f"invalid JSON feed: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
@@ -249,9 +345,14 @@ def parse_json_feed(body: bytes, *, url: str = "") -> ParsedFeed:
     version = str(data.get("version", ""))
     fmt = "json11" if version.endswith("/1.1") else "json10"
     feed_authors = _json_authors(data)
-    entries = tuple(_json_entry(item, feed_authors) for item in data["items"] if isinstance(item, dict))
+    items = [item for item in data["items"] if isinstance(item, dict)]
+    entries = tuple(_json_entry(item, feed_authors) for item in items)
     skipped = len(data["items"]) - len(entries)
     warnings = (f"{skipped} JSON Feed items were not objects and were skipped",) if skipped else ()
+    bad_dates = sum(1 for item in items for name in ("date_published", "date_modified")
+                    if item.get(name) is not None and _iso_date(item.get(name)) is None)
+    if bad_dates:
+        warnings += (f"{bad_dates} item dates could not be read or were out of range and were ignored",)
     return ParsedFeed(
         format=fmt,
         title=_str(data.get("title")),
@@ -267,7 +368,8 @@ def _json_entry(item: Mapping[str, Any], feed_authors: tuple[str, ...]) -> Parse
     tags = item.get("tags")
     attachments = item.get("attachments")
     enclosures = tuple(
-        Enclosure(url=_str(a.get("url")), type=_str(a.get("mime_type")), length=_int(a.get("size_in_bytes")))
+        Enclosure(url=_str(a.get("url")), type=_str(a.get("mime_type")),
+                  length=_length(a.get("size_in_bytes")))
         for a in (attachments if isinstance(attachments, list) else ())
         if isinstance(a, dict) and _str(a.get("url"))
     )
@@ -298,8 +400,8 @@ def _json_authors(node: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _str(value: Any) -> str:
-    if value is None or isinstance(value, (dict, list)):
-        return ""
+    if value is None or isinstance(value, dict | list | bool | float):
+        return ""  # a float is never a title or URL (and may be inf or nan)
     return str(value)
 
 
@@ -316,8 +418,8 @@ def _iso_date(value: Any) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)  # 9999-12-31T23:00-05:00 is past datetime's range in UTC
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)

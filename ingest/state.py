@@ -2,22 +2,37 @@
 
 One document per feed, id = feed key. The mapping is strict: a field that is not a FeedState
 field is refused rather than silently added.
+
+A stored state is sanitised on load (one WARNING line per feed naming the fields): a missing
+field takes its default, a number of the wrong type or out of range is clamped
+(consecutive_failures to MAX_STORED_FAILURES), a date that cannot be read (or is beyond datetime's
+range) is dropped, a next poll more than a year ahead means due now. A manual edit or a bug of an
+older version must not crash every later cycle.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
 from index.client import translate_errors
+from ingest.schedule import MAX_DELAY, RECENT_ITEMS, seconds_or_none
 from ingest.types import FeedState
 from newsflow.errors import IndexError_
-from newsflow.models import parse_utc
+from newsflow.models import parse_utc, utc_now
 from newsflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_STORED_FAILURES = 10_000  # past 64 the backoff is the ceiling anyway
+_MAX_COUNT = 2**31 - 1  # the mapping's integer
 
 _KEYWORD = {"type": "keyword", "ignore_above": 2048}
 _DATES = ("last_fetched_at", "last_success_at", "next_due_at")
@@ -54,26 +69,116 @@ def state_to_document(state: FeedState) -> dict[str, Any]:
     return doc
 
 
-def state_from_document(doc: Mapping[str, Any]) -> FeedState:
-    return FeedState(
-        key=doc["key"],
-        url=doc["url"],
-        current_url=doc.get("current_url") or "",
-        title=doc.get("title") or "",
-        etag=doc.get("etag") or "",
-        last_modified=doc.get("last_modified") or "",
-        last_fetched_at=_date(doc.get("last_fetched_at")),
-        last_success_at=_date(doc.get("last_success_at")),
-        last_status=doc.get("last_status") or "",
-        last_error=doc.get("last_error") or "",
-        consecutive_failures=int(doc.get("consecutive_failures") or 0),
-        next_due_at=_date(doc.get("next_due_at")),
-        gone=bool(doc.get("gone")),
-        item_count=int(doc.get("item_count") or 0),
-        articles_total=int(doc.get("articles_total") or 0),
-        recent_item_times=tuple(parse_utc(t) for t in doc.get("recent_item_times") or ()),
-        declared_interval=doc.get("declared_interval"),
+def state_from_document(doc: Mapping[str, Any], doc_id: str = "", *,
+                        now: datetime | None = None) -> FeedState:
+    """The FeedState stored in `doc`, sanitised: never raises for a field's value (see the module
+    docstring); what was repaired is logged."""
+    reader = _Reader(doc)
+    key = reader.text("key") or doc_id
+    next_due_at = reader.date("next_due_at")
+    if next_due_at is not None and next_due_at > (now or utc_now()) + timedelta(seconds=MAX_DELAY):
+        reader.problems.append("next_due_at")
+        next_due_at = None  # no schedule puts a poll that far ahead: due now
+    state = FeedState(
+        key=key,
+        url=reader.text("url"),
+        current_url=reader.text("current_url"),
+        title=reader.text("title"),
+        etag=reader.text("etag"),
+        last_modified=reader.text("last_modified"),
+        last_fetched_at=reader.date("last_fetched_at"),
+        last_success_at=reader.date("last_success_at"),
+        last_status=reader.text("last_status"),
+        last_error=reader.text("last_error"),
+        consecutive_failures=reader.count("consecutive_failures", MAX_STORED_FAILURES),
+        next_due_at=next_due_at,
+        gone=reader.flag("gone"),
+        item_count=reader.count("item_count", _MAX_COUNT),
+        articles_total=reader.count("articles_total", 2**63 - 1),
+        recent_item_times=reader.dates("recent_item_times"),
+        declared_interval=reader.seconds("declared_interval", MAX_DELAY),
     )
+    if reader.problems:
+        log.warning("feed state %s (%s): unusable stored values in %s were reset or clamped",
+                    key, state.url, ", ".join(dict.fromkeys(reader.problems)))
+    return state
+
+
+class _Reader:
+    """Reads the fields of one stored document, noting each one that had to be repaired."""
+
+    def __init__(self, doc: Mapping[str, Any]) -> None:
+        self.doc = doc if isinstance(doc, Mapping) else {}
+        self.problems: list[str] = []
+
+    def text(self, name: str) -> str:
+        value = self.doc.get(name)
+        if value is None or isinstance(value, str):
+            return value or ""
+        self.problems.append(name)
+        return "" if isinstance(value, dict | list) else str(value)
+
+    def count(self, name: str, ceiling: int) -> int:
+        value = self.doc.get(name)
+        if value is None:
+            return 0
+        if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 20:
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int | float) or (
+                isinstance(value, float) and math.isnan(value)):
+            self.problems.append(name)
+            return 0
+        if not 0 <= value <= ceiling:
+            self.problems.append(name)
+        return int(min(max(value, 0), ceiling))
+
+    def flag(self, name: str) -> bool:
+        value = self.doc.get(name)
+        if value is None or isinstance(value, bool):
+            return bool(value)
+        self.problems.append(name)
+        return str(value).strip().lower() == "true"
+
+    def seconds(self, name: str, ceiling: float) -> float | None:
+        value = self.doc.get(name)
+        if value is None:
+            return None
+        wrong_type = isinstance(value, str)
+        if wrong_type:
+            with contextlib.suppress(ValueError):
+                value = float(value)
+        seconds = seconds_or_none(value, ceiling=ceiling)
+        if wrong_type or seconds is None or seconds != value:
+            self.problems.append(name)
+        return seconds or None
+
+    def date(self, name: str) -> datetime | None:
+        value = self.doc.get(name)
+        if not value:
+            return None
+        parsed = _parse_date(value)
+        if parsed is None:
+            self.problems.append(name)
+        return parsed
+
+    def dates(self, name: str) -> tuple[datetime, ...]:
+        values = self.doc.get(name) or ()
+        if not isinstance(values, list | tuple):
+            values = [values]
+        parsed = [_parse_date(value) for value in values[:RECENT_ITEMS * 5]]
+        kept = tuple(sorted({d for d in parsed if d is not None}, reverse=True)[:RECENT_ITEMS])
+        if len(kept) != len(values):
+            self.problems.append(name)
+        return kept
+
+
+def _parse_date(value: Any) -> datetime | None:
+    if not isinstance(value, str | datetime):
+        return None
+    try:  # "+275760-09-13T00:00:00Z" is a date to Elasticsearch, not to Python
+        return parse_utc(value)
+    except (ValueError, OverflowError, TypeError):
+        return None
 
 
 class FeedStateStore:
@@ -112,7 +217,7 @@ class FeedStateStore:
                     index=self.index, ids=wanted[start:start + 1000])
                 for doc in response.get("docs", []) if response else []:
                     if doc.get("found"):
-                        states[doc["_id"]] = state_from_document(doc["_source"])
+                        states[doc["_id"]] = state_from_document(doc["_source"], doc["_id"])
         return states
 
     def load_all(self) -> list[FeedState]:
@@ -122,7 +227,7 @@ class FeedStateStore:
                 return []
             self.client.indices.refresh(index=self.index)
             hits = helpers.scan(self.client, index=self.index, query={"query": {"match_all": {}}})
-            states = [state_from_document(hit["_source"]) for hit in hits]
+            states = [state_from_document(hit["_source"], hit["_id"]) for hit in hits]
         return sorted(states, key=lambda s: s.url)
 
     def save(self, states: Iterable[FeedState]) -> None:
@@ -180,5 +285,3 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _date(value: Any) -> datetime | None:
-    return parse_utc(value) if value else None

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
 from ingest.bench import parse_throughput
-from ingest.normalise import normalise_feed
-from ingest.parse import parse_feed
+from ingest.normalise import FUTURE_SKEW, normalise_feed
+from ingest.parse import MAX_DECLARED_SECONDS, MAX_UPDATE_FREQUENCY, parse_feed
 from ingest.types import FeedSpec
 from newsflow.errors import ParseError
 from tests.conftest import CORPUS
@@ -181,3 +182,85 @@ def test_parse_throughput_reports_files_items_and_rate() -> None:
     figures = parse_throughput(paths)
     assert figures["files"] == 2 and figures["items"] == 134
     assert figures["items_per_s"] > 0 and figures["seconds"] > 0
+
+
+SY = "xmlns:sy='http://purl.org/rss/1.0/modules/syndication/'"
+
+
+@pytest.mark.parametrize(("ttl", "seconds", "warned"), [
+    ("9" * 400, MAX_DECLARED_SECONDS, False),  # a whole number, too large: clamped
+    ("45", 45 * 60.0, False),
+    ("0", None, False),
+    ("-5", None, True),
+    ("4.5e300", None, True),
+    ("soon", None, True),
+])
+def test_a_ttl_of_any_size_or_shape_is_clamped_or_dropped_and_the_feed_survives(
+        ttl: str, seconds: float | None, warned: bool) -> None:
+    feed, articles, _ = articles_of(rss(item(1), extra=f"<ttl>{ttl}</ttl>"))
+    assert feed.ttl == seconds
+    assert [a.title for a in articles] == ["Story 1"]
+    assert any("<ttl>" in w for w in feed.warnings) == warned
+
+
+@pytest.mark.parametrize(("period", "frequency", "seconds"), [
+    ("hourly", "0", 3600.0),
+    ("daily", "9" * 400, 86400 / MAX_UPDATE_FREQUENCY),
+    ("daily", "-3", 86400.0),
+    ("fortnightly", "2", None),
+    ("yearly", "x", 365 * 86400.0),
+])
+def test_syndication_hints_of_any_shape_never_fail_the_feed(period: str, frequency: str,
+                                                             seconds: float | None) -> None:
+    extra = (f"<sy:updatePeriod {SY}>{period}</sy:updatePeriod>"
+             f"<sy:updateFrequency {SY}>{frequency}</sy:updateFrequency>")
+    feed, articles, _ = articles_of(rss(item(1), extra=extra))
+    assert feed.update_period == seconds
+    assert len(articles) == 1
+
+
+HOSTILE_DATES = ["9999-12-31T23:00:00-05:00", "0000-01-01T00:00:00Z", "+275760-09-13T00:00:00Z",
+                 "Fri, 31 Dec 9999 23:00:00 -0500", "1e300", "yesterday"]
+
+
+@pytest.mark.parametrize("date", HOSTILE_DATES)
+def test_dates_out_of_range_or_unreadable_are_dropped_and_the_item_survives(date: str) -> None:
+    bodies = [
+        rss(f"<item><title>x</title><link>http://e.com/1</link><pubDate>{date}</pubDate></item>"),
+        (f'<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><entry><title>x</title><id>1</id>'
+         f"<link href='http://e.com/1'/><published>{date}</published><updated>{date}</updated></entry>"
+         "</feed>").encode(),
+        json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
+            {"id": "1", "url": "http://e.com/1", "title": "x", "date_published": date,
+             "date_modified": 1e300}]}).encode(),
+    ]
+    for body in bodies:
+        feed, articles, _ = articles_of(body)
+        assert [(a.title, a.published_at) for a in articles] == [("x", NOW)]
+        assert any("dates could not be read" in w for w in feed.warnings), feed.warnings
+
+
+def test_items_dated_ahead_of_the_fetch_keep_a_few_minutes_of_clock_skew_and_no_more() -> None:
+    skewed, years_ahead = NOW + timedelta(minutes=3), NOW + timedelta(days=3 * 365)
+    body = rss(*(f"<item><title>{n}</title><link>http://e.com/{n}</link>"
+                 f"<pubDate>{format_datetime(when)}</pubDate></item>"
+                 for n, when in enumerate((skewed, years_ahead))))
+    _, articles, _ = articles_of(body)
+    assert [a.published_at for a in articles] == [skewed, NOW]
+    assert timedelta(minutes=5) == FUTURE_SKEW
+
+
+def test_json_feed_numbers_and_types_of_any_kind_never_fail_the_feed() -> None:
+    body = ('{"version": "https://jsonfeed.org/version/1.1", "title": 1e999, "items": ['
+            '{"id": 12, "url": "http://e.com/1", "title": ["not", "a", "title"], "summary": 7,'
+            ' "authors": [{"name": {"x": 1}}, {"name": "Ann"}], "tags": [1, null, "kept"],'
+            ' "attachments": [{"url": "http://e.com/a.mp3", "size_in_bytes": ' + "9" * 5000 + "}]},"
+            '{"id": "2", "url": "http://e.com/2", "title": "two", "attachments": '
+            '[{"url": "http://e.com/b.mp3", "size_in_bytes": -4}, {"url": "http://e.com/c.mp3", '
+            '"size_in_bytes": 1234}]}]}').encode()
+    feed, articles, _ = articles_of(body)
+    assert feed.title == ""
+    first, second = articles
+    assert first.authors == ("Ann",) and first.categories == ("1", "kept")
+    assert [e.length for e in first.enclosures] == [None]
+    assert [e.length for e in second.enclosures] == [None, 1234]

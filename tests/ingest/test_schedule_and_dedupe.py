@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from ingest.dedupe import StoredArticle, classify, unique_by_id
-from ingest.schedule import PollHints, cache_seconds, failure_delay, poll_interval, select_due
+from ingest.schedule import (
+    MAX_DELAY,
+    MAX_RETRY_AFTER,
+    PollHints,
+    cache_seconds,
+    failure_delay,
+    merge_item_times,
+    next_due,
+    observed_gap,
+    poll_interval,
+    select_due,
+)
 from ingest.types import FeedSpec, FeedState
 from newsflow.models import Article, article_id_for
 from newsflow.settings import FetchSettings
@@ -74,3 +89,50 @@ def test_classify_splits_new_updated_and_unchanged_by_content_hash() -> None:
     assert (result.new, result.updated, result.unchanged) == ((fresh,), (edited,), (same,))
     # Polled again later: a new fetch time does not make an article "updated".
     assert classify([replace(same, ingested_at=NOW + timedelta(hours=1))], stored).unchanged
+
+
+# Numbers a server, a feed or a stored state can hold: none of them may raise, or move a poll
+# outside the floor and ceiling (the finding: Retry-After 999999999999 raised OverflowError in
+# next_due, for every later cycle too; 1e11 stored failures moved a poll to the year 5195).
+HOSTILE_NUMBERS: list[Any] = [0, -1, 0.5, -1e300, 1e300, 10**400, -(10**400), math.inf, -math.inf, math.nan,
+                              1025, 1025.0, 10**11, 1e11, 2**63, 999_999_999_999, "3600", "abc", None, True]
+
+
+@pytest.mark.parametrize("value", HOSTILE_NUMBERS, ids=repr)
+def test_every_schedule_decision_is_total_and_within_its_bounds(value: Any) -> None:
+    spec = FeedSpec(url="u")
+    floor, ceiling = FETCH.min_interval, FETCH.max_interval
+    hinted = poll_interval(spec, PollHints(cache_seconds=value, ttl=value, update_period=value), FETCH)
+    assert floor <= hinted <= ceiling
+    assert 60 <= poll_interval(replace(spec, poll_interval=value), PollHints(), FETCH) <= MAX_DELAY
+    assert floor <= failure_delay(spec, value, FETCH, None) <= ceiling
+    assert floor <= failure_delay(spec, 3, FETCH, value) <= max(ceiling, MAX_RETRY_AFTER)
+    assert NOW <= next_due(NOW, value) <= NOW + timedelta(seconds=MAX_DELAY)
+
+
+def test_a_huge_retry_after_is_honoured_up_to_seven_days_and_huge_failure_counts_hit_the_ceiling() -> None:
+    spec = FeedSpec(url="u")
+    assert failure_delay(spec, 1, FETCH, 999_999_999_999.0) == MAX_RETRY_AFTER == 7 * 86400
+    assert next_due(NOW, failure_delay(spec, 1, FETCH, 999_999_999_999.0)) == NOW + timedelta(days=7)
+    assert failure_delay(spec, 1025, FETCH, None) == FETCH.max_interval
+    assert failure_delay(spec, 10**11, FETCH, None) == FETCH.max_interval
+    assert failure_delay(replace(spec, poll_interval=600.0), 1025, FETCH, None) == FETCH.max_interval
+    late = datetime.max.replace(tzinfo=UTC) - timedelta(seconds=10)
+    assert next_due(late, 3600) == datetime.max.replace(tzinfo=UTC)
+
+
+def test_cache_headers_with_absurd_values_are_clamped_or_ignored() -> None:
+    assert cache_seconds({"cache-control": "max-age=" + "9" * 400}) == MAX_RETRY_AFTER
+    assert cache_seconds({"expires": "Fri, 31 Dec 9999 23:59:59 GMT",
+                          "date": "Sun, 10 Mar 2024 12:00:00 GMT"}) == MAX_RETRY_AFTER
+    assert cache_seconds({"expires": "Fri, 31 Dec 99999 23:59:59 +9999", "date": "garbage"}) is None
+    assert cache_seconds({"expires": "Sun, 10 Mar 2024 11:00:00 GMT",
+                          "date": "Sun, 10 Mar 2024 12:00:00 GMT"}) is None  # already stale
+
+
+def test_item_times_of_the_wrong_kind_are_ignored_by_the_observed_frequency() -> None:
+    every_hour = tuple(NOW - timedelta(hours=n) for n in range(4))
+    mixed: tuple[Any, ...] = (*every_hour, datetime(2024, 3, 10), "2024-03-10T12:00:00Z", None)
+    assert observed_gap(mixed) == 3600
+    later = NOW + timedelta(hours=1)
+    assert merge_item_times(mixed, ("junk", later)) == (later, *every_hour)

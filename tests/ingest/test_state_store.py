@@ -68,3 +68,25 @@ def test_an_empty_store_loads_nothing(settings: Any, es_client: Any) -> None:
     assert store.load_all() == []
     store.ensure()
     assert store.load([]) == {} and store.load(["x"]) == {}
+
+
+def test_a_corrupt_state_stored_in_elasticsearch_is_sanitised_on_load(settings: Any, es_client: Any) -> None:
+    from ingest.state import MAX_STORED_FAILURES
+
+    store = FeedStateStore(es_client, settings)
+    store.ensure()
+    url = "https://e.com/corrupt.xml"
+    key = feed_key(url)
+    # Values Elasticsearch accepts for the mapping but Python cannot use as they are (an older
+    # version or a manual edit): the largest integer, dates past datetime's range, a huge float.
+    es_client.index(index=settings.index_name("feeds"), id=key, refresh=True, document={
+        "key": key, "url": url, "consecutive_failures": 2**31 - 1, "next_due_at": 8_640_000_000_000_000,
+        "last_fetched_at": "9999-12-31T23:59:59-05:00", "declared_interval": 3.0e38,
+        "recent_item_times": ["2024-03-10T11:00:00Z", 8_640_000_000_000_000],
+    })
+    loaded = store.load([key])[key]
+    assert loaded.consecutive_failures == MAX_STORED_FAILURES
+    assert loaded.next_due_at is None and loaded.last_fetched_at is None
+    assert loaded.declared_interval == 366 * 86400.0
+    assert loaded.recent_item_times == (datetime(2024, 3, 10, 11, 0, tzinfo=UTC),)
+    assert [s.key for s in store.load_all()] == [key]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ingest.text import MAX_TITLE_CHARS, clean_title, html_to_text
@@ -69,3 +71,48 @@ def test_canonical_urls(link: str, canonical: str) -> None:
 
 def test_relative_links_are_resolved_against_the_base() -> None:
     assert canonical_url("../b/c.html#x", "https://example.com/a/feed.xml") == "https://example.com/b/c.html"
+
+
+# Markup that made regular-expression tag stripping rescan the rest of the input at every `<`, or
+# makes an HTML5 tree builder walk a deep stack of open elements at every tag.
+PATHOLOGICAL = {
+    "unclosed script tags": "<script ",
+    "unterminated double quotes": '<a href="',
+    "unterminated single quotes": "<a title='x ",
+    "unclosed comments": "<!--",
+    "nested divs": "<div>",
+    "nested tables and cells": "<table><tr><td>x",
+    "nested formatting with attributes": "<b id=1><i>x",
+    "nested svg": "<svg><g>",
+    "stray end tags inside nested elements": "<span></button></object></noscript>",
+    "an entity flood": "&",
+    "an entity flood with names": "&amp;&lt;&#1;&#x;&bogus",
+    "markup escaped twice, never closed": "&lt;script ",
+}
+
+
+def _cpu_seconds(markup: str) -> float:
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        html_to_text(markup)
+        best = min(best, time.process_time() - started)
+    return best
+
+
+def test_html_to_text_takes_linear_time_on_pathological_markup() -> None:
+    # A ratio within one run, in CPU time (other processes on the machine do not count): 16 times
+    # the input must cost about 16 times as much. Quadratic work gives 256; the bound leaves room
+    # for noise and cache effects.
+    copies = 2_000
+    ratios = {name: _cpu_seconds(unit * copies * 16) / max(_cpu_seconds(unit * copies), 1e-4)
+              for name, unit in PATHOLOGICAL.items()}
+    assert max(ratios.values()) < 64, {name: round(ratio, 1) for name, ratio in ratios.items()}
+
+
+def test_pathological_markup_leaves_no_tag_and_keeps_the_text_around_it() -> None:
+    assert html_to_text("<div>" * 100_000 + "deep text" + "</div>" * 100_000) == "deep text"
+    assert html_to_text("before<svg>" + "<g>" * 10_000 + "drawn</svg>after") == "before after"
+    assert html_to_text("<table><tr><td>cell</td><td>next</td></tr></table>") == "cell next"
+    assert html_to_text("kept <embed src=x> and <object>dropped</object> too") == "kept and too"
+    assert html_to_text("<select><option>no</option></select>yes<button>no</button>") == "yes"
