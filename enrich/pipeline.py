@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
+from typing import Any
 
 from spacy.language import Language
 
@@ -50,7 +51,7 @@ def processes_for(n_texts: int, settings: Settings) -> int:
 def build_pipeline(settings: Settings) -> Language:
     """load_nlp's NER pipeline plus newsflow's components."""
     nlp = load_nlp(settings)
-    nlp.add_pipe("newsflow_entity_canonicalizer_v1")
+    nlp.add_pipe("newsflow_entity_canonicalizer_v2")
     nlp.add_pipe("newsflow_topic_evidence_v1")
     return nlp
 
@@ -129,7 +130,7 @@ class Analysis:
 
     index: int
     language: str
-    entities: dict[str, list[str]]
+    entities: dict[str, list[Any]]  # facet -> names, <facet>_alias -> spellings, geo -> [lat, lon]
     topics: tuple[str, ...]
     topic_scores: tuple[TopicScore, ...]
     story_signature: tuple[int, ...]
@@ -143,6 +144,10 @@ def _apply(article: Article, analysis: Analysis) -> Article:
         persons=tuple(analysis.entities.get("persons", ())),
         organizations=tuple(analysis.entities.get("organizations", ())),
         locations=tuple(analysis.entities.get("locations", ())),
+        persons_alias=tuple(analysis.entities.get("persons_alias", ())),
+        organizations_alias=tuple(analysis.entities.get("organizations_alias", ())),
+        locations_alias=tuple(analysis.entities.get("locations_alias", ())),
+        geo=tuple((float(lat), float(lon)) for lat, lon in analysis.entities.get("geo", ())),
         topics=analysis.topics,
         topic_scores=analysis.topic_scores,
         story_signature=analysis.story_signature,
@@ -191,7 +196,7 @@ def _analyse_chunk(chunk: Chunk, nlp: Language, settings: Settings) -> list[Anal
     config = settings.enrich
     languages = {i: article_language(article) for i, article in chunk}
     english = [(ner_text(article, config.max_chars), i) for i, article in chunk if languages[i] == ENGLISH]
-    found: dict[int, tuple[dict[str, list[str]], tuple[str, ...], tuple[TopicScore, ...]]] = {}
+    found: dict[int, tuple[dict[str, list[Any]], tuple[str, ...], tuple[TopicScore, ...]]] = {}
     calibration = default_calibration()
     articles = dict(chunk)
     for doc, i in nlp.pipe(english, as_tuples=True, batch_size=max(1, len(english))):

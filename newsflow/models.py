@@ -72,6 +72,12 @@ class Article:
     persons: tuple[str, ...] = ()
     organizations: tuple[str, ...] = ()
     locations: tuple[str, ...] = ()
+    # Every spelling of those entities (canonical names, the entity table's aliases, the article's own
+    # forms): what a query on persons/organizations/locations searches (index/entity_query.py).
+    persons_alias: tuple[str, ...] = ()
+    organizations_alias: tuple[str, ...] = ()
+    locations_alias: tuple[str, ...] = ()
+    geo: tuple[tuple[float, float], ...] = ()  # (lat, lon) of the locations the gazetteer places
     topics: tuple[str, ...] = ()  # labels over the threshold
     topic_scores: tuple[TopicScore, ...] = ()  # every scored label, for inspection and recalibration
     story_id: str = ""  # shared by near-duplicate copies of one story
@@ -118,6 +124,11 @@ class Article:
             "persons": list(self.persons),
             "organizations": list(self.organizations),
             "locations": list(self.locations),
+            # The canonical names are spellings too, whoever built the article.
+            "persons_alias": list(dict.fromkeys((*self.persons, *self.persons_alias))),
+            "organizations_alias": list(dict.fromkeys((*self.organizations, *self.organizations_alias))),
+            "locations_alias": list(dict.fromkeys((*self.locations, *self.locations_alias))),
+            "geo": [{"lat": lat, "lon": lon} for lat, lon in self.geo],
             "topics": list(self.topics),
             "topic_scores": [
                 {"label": t.label, "score": round(t.score, 4), "qcode": t.qcode}
@@ -155,6 +166,10 @@ class Article:
             persons=tuple(doc.get("persons") or ()),
             organizations=tuple(doc.get("organizations") or ()),
             locations=tuple(doc.get("locations") or ()),
+            persons_alias=tuple(doc.get("persons_alias") or ()),
+            organizations_alias=tuple(doc.get("organizations_alias") or ()),
+            locations_alias=tuple(doc.get("locations_alias") or ()),
+            geo=tuple((float(p["lat"]), float(p["lon"])) for p in doc.get("geo") or ()),
             topics=tuple(doc.get("topics") or ()),
             topic_scores=tuple(
                 TopicScore(label=t["label"], score=float(t["score"]), qcode=t.get("qcode") or "")

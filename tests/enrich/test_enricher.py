@@ -119,7 +119,7 @@ def test_ner_text_is_title_then_text_capped(offline_settings: Any) -> None:
 def test_the_raw_pipeline_runs_only_what_ner_needs(enrich_settings: Any, enricher: Any) -> None:
     assert load_nlp(enrich_settings).pipe_names == ["ner"]
     assert enricher.nlp.pipe_names == [
-        "ner", "newsflow_entity_canonicalizer_v1", "newsflow_topic_evidence_v1",
+        "ner", "newsflow_entity_canonicalizer_v2", "newsflow_topic_evidence_v1",
     ]
 
 
