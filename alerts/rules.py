@@ -20,6 +20,7 @@ from elasticsearch import Elasticsearch
 
 from alerts.channels import parse_channel
 from index.client import translate_errors
+from index.entity_query import rewrite_entity_fields
 from index.mappings import ANALYSIS, ARTICLE_PROPERTIES
 from newsflow.errors import AlertError, QueryError
 from newsflow.models import parse_utc, utc_now
@@ -36,7 +37,8 @@ RULE_TEXT = "rule_text"
 DEFAULT_FIELDS: tuple[str, ...] = (RULE_TEXT,)
 _COPIED_TO_RULE_TEXT = ("title", "summary", "body")
 # Bumped when rule_query() changes: `RuleStore.ensure` saves every rule again with the current form.
-RULE_QUERY_VERSION = 2
+# 3: queries on persons/organizations/locations search every spelling (index/entity_query.py).
+RULE_QUERY_VERSION = 3
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +76,8 @@ def rules_mappings() -> dict[str, Any]:
 
 
 def rule_query(query: str) -> dict[str, Any]:
-    """The stored percolator query of a rule's query string."""
-    return {"query_string": {"query": query, "fields": list(DEFAULT_FIELDS)}}
+    """The stored percolator query of a rule's query string (entity fields search every spelling)."""
+    return {"query_string": {"query": rewrite_entity_fields(query), "fields": list(DEFAULT_FIELDS)}}
 
 
 def check_rule_name(name: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from index.client import translate_errors
+from index.entity_query import filter_clause, rewrite_entity_fields
 from index.mappings import ARTICLE_PROPERTIES
 from index.setup import ensure_indices, names_for
 from newsflow.errors import QueryError
@@ -102,8 +103,8 @@ def build_query(query: str, filters: Sequence[tuple[str, str]], since: timedelta
     if query.strip() in ("", "*"):
         must = {"match_all": {}}
     else:
-        must = {"query_string": {"query": query, "fields": list(SEARCH_FIELDS), "lenient": False}}
-    clauses: list[dict[str, Any]] = [{"term": {name: value}} for name, value in filters]
+        must = {"query_string": {"query": rewrite_entity_fields(query), "fields": list(SEARCH_FIELDS), "lenient": False}}
+    clauses: list[dict[str, Any]] = [filter_clause(name, value) for name, value in filters]
     if since is not None:
         start = utc_now() - since
         clauses.append({"range": {"published_at": {"gte": start.isoformat().replace("+00:00", "Z")}}})
