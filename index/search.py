@@ -103,7 +103,8 @@ def build_query(query: str, filters: Sequence[tuple[str, str]], since: timedelta
     if query.strip() in ("", "*"):
         must = {"match_all": {}}
     else:
-        must = {"query_string": {"query": rewrite_entity_fields(query), "fields": list(SEARCH_FIELDS), "lenient": False}}
+        must = {"query_string": {"query": rewrite_entity_fields(query), "fields": list(SEARCH_FIELDS),
+                                 "lenient": False}}
     clauses: list[dict[str, Any]] = [filter_clause(name, value) for name, value in filters]
     if since is not None:
         start = utc_now() - since
