@@ -25,6 +25,7 @@ from typing import Any
 from spacy.language import Language
 
 from enrich import components
+from enrich.credits import CreditLines, read_credits
 from enrich.language import article_language
 from enrich.ner import load_nlp, model_location, ner_text
 from enrich.stories import story_bands, story_signature
@@ -135,6 +136,8 @@ class Analysis:
     topic_scores: tuple[TopicScore, ...]
     story_signature: tuple[int, ...]
     story_bands: tuple[str, ...]
+    credit: tuple[str, ...] = ()
+    distributor: tuple[str, ...] = ()
 
 
 def _apply(article: Article, analysis: Analysis) -> Article:
@@ -148,6 +151,8 @@ def _apply(article: Article, analysis: Analysis) -> Article:
         organizations_alias=tuple(analysis.entities.get("organizations_alias", ())),
         locations_alias=tuple(analysis.entities.get("locations_alias", ())),
         geo=tuple((float(lat), float(lon)) for lat, lon in analysis.entities.get("geo", ())),
+        credit=analysis.credit,
+        distributor=analysis.distributor,
         topics=analysis.topics,
         topic_scores=analysis.topic_scores,
         story_signature=analysis.story_signature,
@@ -195,7 +200,10 @@ def _analyse_in_worker(chunk: Chunk) -> list[Analysis]:
 def _analyse_chunk(chunk: Chunk, nlp: Language, settings: Settings) -> list[Analysis]:
     config = settings.enrich
     languages = {i: article_language(article) for i, article in chunk}
-    english = [(ner_text(article, config.max_chars), i) for i, article in chunk if languages[i] == ENGLISH]
+    # Credit lines name the outlet and the distributor, and are cut from what NER sees (enrich/credits.py).
+    credits: dict[int, CreditLines] = {
+        i: read_credits(ner_text(article, config.max_chars)) for i, article in chunk}
+    english = [(credits[i].text, i) for i, _ in chunk if languages[i] == ENGLISH]
     found: dict[int, tuple[dict[str, list[Any]], tuple[str, ...], tuple[TopicScore, ...]]] = {}
     calibration = default_calibration()
     articles = dict(chunk)
@@ -214,5 +222,5 @@ def _analyse_chunk(chunk: Chunk, nlp: Language, settings: Settings) -> list[Anal
         entities, labels, scores = found.get(i, ({}, (), ()))
         signature = story_signature(article)
         analyses.append(Analysis(i, languages[i], entities, labels, scores, signature,
-                                 story_bands(signature)))
+                                 story_bands(signature), credits[i].credit, credits[i].distributor))
     return analyses

@@ -21,7 +21,7 @@ from newsflow.settings import Settings
 
 ENRICHMENT_FIELDS = (
     "language", "persons", "organizations", "locations", "persons_alias", "organizations_alias",
-    "locations_alias", "geo", "topics", "topic_scores", "enrichment_version",
+    "locations_alias", "geo", "credit", "distributor", "topics", "topic_scores", "enrichment_version",
 )
 
 

@@ -92,6 +92,8 @@ ARTICLE_PROPERTIES: dict[str, Any] = {
     "persons_alias": ALIAS_KEYWORD,
     "organizations_alias": ALIAS_KEYWORD,
     "locations_alias": ALIAS_KEYWORD,
+    "credit": KEYWORD,
+    "distributor": KEYWORD,
     "geo": {"type": "geo_point"},  # the locations the gazetteer places (an array of points)
     "topics": KEYWORD,
     "topic_scores": {

@@ -23,7 +23,9 @@ from newsflow.errors import QueryError
 from newsflow.models import utc_now
 from newsflow.settings import Settings
 
-FACETS: tuple[str, ...] = ("persons", "organizations", "locations", "topics", "source")
+FACETS: tuple[str, ...] = (
+    "persons", "organizations", "locations", "topics", "source", "credit", "distributor",
+)
 FACET_SIZE = 10
 SEARCH_FIELDS: tuple[str, ...] = ("title^3", "summary^2", "body", "i18n.*")
 HIGHLIGHT_FIELDS: tuple[str, ...] = ("title", "summary", "body")

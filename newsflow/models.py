@@ -78,6 +78,8 @@ class Article:
     organizations_alias: tuple[str, ...] = ()
     locations_alias: tuple[str, ...] = ()
     geo: tuple[tuple[float, float], ...] = ()  # (lat, lon) of the locations the gazetteer places
+    credit: tuple[str, ...] = ()  # the outlet that originally wrote it, from its credit lines ("Bloomberg")
+    distributor: tuple[str, ...] = ()  # the agency that distributed it ("Tribune Content Agency")
     topics: tuple[str, ...] = ()  # labels over the threshold
     topic_scores: tuple[TopicScore, ...] = ()  # every scored label, for inspection and recalibration
     story_id: str = ""  # shared by near-duplicate copies of one story
@@ -129,6 +131,8 @@ class Article:
             "organizations_alias": list(dict.fromkeys((*self.organizations, *self.organizations_alias))),
             "locations_alias": list(dict.fromkeys((*self.locations, *self.locations_alias))),
             "geo": [{"lat": lat, "lon": lon} for lat, lon in self.geo],
+            "credit": list(self.credit),
+            "distributor": list(self.distributor),
             "topics": list(self.topics),
             "topic_scores": [
                 {"label": t.label, "score": round(t.score, 4), "qcode": t.qcode}
@@ -170,6 +174,8 @@ class Article:
             organizations_alias=tuple(doc.get("organizations_alias") or ()),
             locations_alias=tuple(doc.get("locations_alias") or ()),
             geo=tuple((float(p["lat"]), float(p["lon"])) for p in doc.get("geo") or ()),
+            credit=tuple(doc.get("credit") or ()),
+            distributor=tuple(doc.get("distributor") or ()),
             topics=tuple(doc.get("topics") or ()),
             topic_scores=tuple(
                 TopicScore(label=t["label"], score=float(t["score"]), qcode=t.get("qcode") or "")
