@@ -50,6 +50,11 @@ _POSSESSIVE = re.compile(r"(?:'s|'|’s|’)$")
 _EDGE_JUNK = " \t\"'“”‘’«»()[]{}<>,;:!?-–—|*•/\\&+"
 _MAX_WORDS = 8  # longer "entities" are mis-segmented spans, not names
 _NOT_A_NAME = re.compile(r":|https?|www\.|[a-z]{2}\.\s+[A-Z]|\s@")
+# Photo and staff credits the model reads as names ("Jane Doe/Getty Images", "AFP via Getty").
+_PHOTO_CREDIT = re.compile(r"Getty|Shutterstock|Alamy|EPA-EFE|\bvia\b|/(?:AP|AFP|Reuters|EPA)\b|Photo")
+# A name ending in a bare number is a product, pipeline or mission ("Power of Siberia 2", "Nord Stream
+# 2"), not an organisation or place; organisations with a number in their name are in the table.
+_NUMBER_TAIL = re.compile(r"\s\d{1,3}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,8 @@ class EntityRules:
     org_location_prefixes: tuple[tuple[str, ...], ...]  # token sequences, longest first
     facility_place_words: frozenset[str]
     stop_entities: frozenset[str]
+    nationality_words: frozenset[str] = frozenset()  # demonyms and religious adjectives, plurals too
+    non_entity_last_words: frozenset[str] = frozenset()  # last words of events, holidays, laws, works
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], gazetteer: Iterable[GazetteerRow] = ()) -> EntityRules:
@@ -107,6 +114,9 @@ class EntityRules:
             org_location_prefixes=sequences("org_location_prefixes"),
             facility_place_words=frozenset(str(w) for w in data.get("facility_place_words") or []),
             stop_entities=frozenset(str(w) for w in data.get("stop_entities") or []),
+            nationality_words=frozenset(
+                form for w in data.get("nationality_words") or [] for form in (str(w), f"{w}s")),
+            non_entity_last_words=frozenset(str(w) for w in data.get("non_entity_last_words") or []),
         )
 
     @classmethod
@@ -186,6 +196,8 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     tokens = text.split()
     if mention.label == "FAC" and tokens[-1] not in rules.facility_place_words:
         return None
+    if facet != "persons" and len(tokens) > 1 and tokens[-1] in rules.non_entity_last_words:
+        return None  # events, holidays, laws and works: "Paris Olympics", "Inflation Reduction Act"
     if facet == "organizations" and _titled_person(tokens, rules):
         facet = "persons"  # "King Felipe VI" tagged ORG: an honorific before a short name is a person
     if facet == "persons":
@@ -206,8 +218,10 @@ def _plausible_name(text: str, rules: EntityRules) -> bool:
         return False
     if not any(c.isalpha() for c in text) or not any(c.isupper() for c in text):
         return False  # numbers, dates written as digits, lone lowercase words
-    if _NOT_A_NAME.search(text):
-        return False  # spans running over a headline colon, a sentence end or a URL
+    if _NOT_A_NAME.search(text) or _PHOTO_CREDIT.search(text) or _NUMBER_TAIL.search(text):
+        return False  # spans running over a headline colon, a sentence end or a URL; credits; products
+    if text in rules.nationality_words:
+        return False  # "Ukrainian", "Israelis", "Sunni": a nationality or religion, not a country or group
     words = text.split()
     if not any(c.isupper() or c.isdigit() for c in words[-1]):
         return False  # a name does not end in a lowercase word: "Dermatitis Linked to" is a headline run

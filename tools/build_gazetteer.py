@@ -9,6 +9,8 @@ sources and the population threshold are recorded in the file. Re-run after upgr
 bump enrich/version.py and run `newsflow reenrich`.
 
 Rules (why each exists):
+- Canonical names are ASCII, as the wires write them ("Montreal", "Karnataka", "Sao Paulo"); the
+  spelling with diacritics stays an alias.
 - Countries: the ISO short name, its common and official names and ASCII spellings; a few names
   are overridden with the form English news uses ("Russia", not "Russian Federation").
 - Subdivisions: top-level only (states, provinces, oblasts ...); lower levels are mostly districts
@@ -102,7 +104,9 @@ def build(min_population: int) -> dict[str, object]:
     candidates.sort(key=lambda c: c[0])
     taken: set[str] = set()
     entries = []
-    for _, entry_id, name, kind, major, lat, lon, aliases in candidates:
+    for _, entry_id, local_name, kind, major, lat, lon, aliases in candidates:
+        name = ascii_fold(local_name)  # as English news writes it: "Karnataka", "Montreal", "Curacao"
+        aliases = spellings(name, *aliases)
         free = [a for a in aliases if a not in taken]
         if not free or name in taken:
             continue  # every spelling already names a more important place
