@@ -126,10 +126,9 @@ class Article:
             "persons": list(self.persons),
             "organizations": list(self.organizations),
             "locations": list(self.locations),
-            # The canonical names are spellings too, whoever built the article.
-            "persons_alias": list(dict.fromkeys((*self.persons, *self.persons_alias))),
-            "organizations_alias": list(dict.fromkeys((*self.organizations, *self.organizations_alias))),
-            "locations_alias": list(dict.fromkeys((*self.locations, *self.locations_alias))),
+            "persons_alias": list(self.persons_alias),
+            "organizations_alias": list(self.organizations_alias),
+            "locations_alias": list(self.locations_alias),
             "geo": [{"lat": lat, "lon": lon} for lat, lon in self.geo],
             "credit": list(self.credit),
             "distributor": list(self.distributor),
