@@ -30,7 +30,8 @@ _OUTLETS = {
 _NAME = r"[A-Z][\w&'’.\-]*(?:[ ,]+(?:[A-Z][\w&'’.\-]*|of|and|&|the|de|du))*"
 _COPYRIGHT = re.compile(
     # "©" anywhere; "Copyright" or "(c)" only before a year or opening a line ("section 3(c) Congress")
-    r"(?:©|^\s*(?:Copyright|\([cC]\))(?:\s*©)?|(?:Copyright|\([cC]\))(?:\s*©)?(?=\s*\d{4}))\s*(?:\d{4}(?:\s*[-–]\s*\d{2,4})?\s*,?\s*)?(?:by\s+)?"
+    # (not after a letter: "Ã©" is a mis-decoded "é")
+    r"(?:(?<![^\W\d_])©|^\s*(?:Copyright|\([cC]\))(?:\s*©)?|(?:Copyright|\([cC]\))(?:\s*©)?(?=\s*\d{4}))\s*(?:\d{4}(?:\s*[-–]\s*\d{2,4})?\s*,?\s*)?(?:by\s+)?"
     r"(?P<name>" + _NAME + r")")
 _DISTRIBUTED = re.compile(r"\b(?:Distributed|Syndicated) by\s+(?P<name>" + _NAME + r")")
 # "LONDON, Nov 30 (Reuters) -", "(AP) —", "WASHINGTON (Bloomberg) --": an outlet in brackets before a dash.

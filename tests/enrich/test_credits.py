@@ -47,7 +47,8 @@ def test_boilerplate_lines_are_cut_without_a_credit() -> None:
 
 def test_ordinary_sentences_are_not_credit_lines() -> None:
     for text in ("The law was changed by Congress in 2019.", "Section 3(c) Congress passed it.",
-                 "Apple (AAPL) said by Friday it would report.", "Copyright law is old."):
+                 "Apple (AAPL) said by Friday it would report.", "Copyright law is old.",
+                 "ChloÃ© Verlhac publie un recueil."):  # "Ã©": a mis-decoded "é", not a copyright
         lines = read_credits(text)
         assert (lines.credit, lines.distributor, lines.text) == ((), (), text)
 
