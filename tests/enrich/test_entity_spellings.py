@@ -103,3 +103,23 @@ def test_a_rule_saved_before_an_alias_was_added_fires_after_reenrichment(
     match_articles(es_client, settings, enricher.enrich([german]))  # as `newsflow reenrich` would
 
     assert [r.rule for r in AlertStore(es_client, settings).all()] == ["official"]
+
+
+def test_places_the_gazetteer_knows_can_be_found_by_distance(
+    settings: Any, es_client: Any, enriched: list[Article]
+) -> None:
+    from index.setup import names_for
+
+    assert (50.4547, 30.5238) in enriched[1].geo  # Kiev, as the wire spells it: Kyiv's coordinates
+    store = ArticleStore(es_client, settings)
+    store.write(enriched)
+    store.refresh()
+
+    def within(km: int, lat: float, lon: float) -> set[str]:
+        response = es_client.search(index=names_for(settings).alias, query={
+            "geo_distance": {"distance": f"{km}km", "geo": {"lat": lat, "lon": lon}}})
+        return {hit["_source"]["source"] for hit in response["hits"]["hits"]}
+
+    assert within(50, 50.45, 30.52) == {"Wire Example"}  # the wire copy names Kyiv
+    assert within(50, 49.99, 36.23) == {"Kyiv Example"}  # the other names Kharkiv
+    assert within(50, 48.85, 2.35) == set()  # Paris: neither
