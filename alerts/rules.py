@@ -20,6 +20,7 @@ from elasticsearch import Elasticsearch
 
 from alerts.channels import parse_channel
 from index.client import translate_errors
+from index.entity_query import rewrite_entity_fields
 from index.mappings import ANALYSIS, ARTICLE_PROPERTIES
 from index.search import refined_query_error
 from newsflow.errors import AlertError, ElasticsearchUnavailable, QueryError, SearchTimeout
@@ -38,7 +39,8 @@ RULE_TEXT = "rule_text"
 DEFAULT_FIELDS: tuple[str, ...] = (RULE_TEXT,)
 _COPIED_TO_RULE_TEXT = ("title", "summary", "body")
 # Bumped when rule_query() changes: `RuleStore.ensure` saves every rule again with the current form.
-RULE_QUERY_VERSION = 2
+# 3: queries on persons/organizations/locations search every spelling (index/entity_query.py).
+RULE_QUERY_VERSION = 3
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +78,9 @@ def rules_mappings() -> dict[str, Any]:
 
 
 def rule_query(query: str) -> dict[str, Any]:
-    """The stored percolator query of a rule's query string."""
+    """The stored percolator query of a rule's query string (entity fields search every spelling)."""
     # No leading wildcards: every article would make the percolator walk the rule's whole field.
-    return {"query_string": {"query": query, "fields": list(DEFAULT_FIELDS),
+    return {"query_string": {"query": rewrite_entity_fields(query), "fields": list(DEFAULT_FIELDS),
                              "allow_leading_wildcard": False}}
 
 
@@ -156,12 +158,30 @@ class RuleStore:
                 operations += [{"index": {"_index": self.index, "_id": rule.name}}, rule.to_source()]
             with translate_errors(self.settings.es_url_redacted):
                 response = self.client.bulk(operations=operations, refresh=True,
-                                            filter_path="errors,items.*.error")
+                                            filter_path="errors,items.*._id,items.*.error")
             if response.get("errors"):
-                raise AlertError(f"could not save the rules of {self.index} again: "
-                                 f"{next(i for i in response['items'] if 'error' in next(iter(i.values())))}")
+                self._save_again_leniently(rules[start:start + _PAGE], response["items"])
         if rules:
             log.info("rules: %d saved again in the current query form", len(rules))
+
+    def _save_again_leniently(self, rules: Sequence[Rule], items: Sequence[Mapping[str, Any]]) -> None:
+        """A rule saved before leading wildcards were refused cannot be stored in the new form: it
+        keeps working as it was saved (leading wildcards allowed for it alone), with a warning, so
+        one old rule never makes `setup` fail for good."""
+        refused = {str(info.get("_id")) for item in items for info in item.values() if "error" in info}
+        failed = [rule for rule in rules if rule.name in refused]
+        for rule in failed:
+            source = rule.to_source()
+            source["query"]["query_string"]["allow_leading_wildcard"] = True
+            with translate_errors(self.settings.es_url_redacted):
+                response = self.client.options(ignore_status=400).index(
+                    index=self.index, id=rule.name, document=source, refresh=True)
+            if response.get("error"):
+                raise AlertError(f"could not save rule {rule.name!r} of {self.index} again: "
+                                 f"{response['error']}; fix its query with `newsflow alerts add` "
+                                 "(same name) or remove it")
+            log.warning("rule %r has a leading wildcard, which new rules may not use; it keeps "
+                        "working, but re-add it without one (it is slow on every article)", rule.name)
 
     def ensure_exists(self) -> None:
         """Create the rules index if it is missing (no mapping upgrade: that is `ensure`, at setup)."""

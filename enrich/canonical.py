@@ -3,7 +3,12 @@
 One entry per entity, in its fullest form: "Vladimir Putin" absorbs a later "Putin"; "the U.S.
 National Security Council" becomes "National Security Council"; possessives, leading articles and
 titles are stripped; obvious false positives (numbers, lone lowercase words, single characters) are
-dropped; a curated alias table (enrich/data/entities.yaml) maps common variants across articles.
+dropped; the entity table (enrich/entity_table.py: the curated entries of enrich/data/entities.yaml
+and the generated gazetteer) maps every known spelling to one canonical name across articles.
+
+Besides the names, each article keeps every spelling of its entities (`*_alias`: the table's and the
+article's own), so a query on any spelling finds it, and the coordinates of the places the gazetteer
+knows (`geo`).
 """
 
 from __future__ import annotations
@@ -14,14 +19,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
+from enrich.entity_table import (
+    DEFAULT_GAZETTEER_FILE,
+    FACETS,
+    EntityTable,
+    Facet,
+    GazetteerRow,
+    KnownEntity,
+    load_gazetteer,
+    normalise_spelling,
+)
 from newsflow.errors import EnrichError
 
-Facet = Literal["persons", "organizations", "locations"]
-FACETS: tuple[Facet, ...] = ("persons", "organizations", "locations")
+__all__ = ["FACETS", "Facet"]
 
 DEFAULT_RULES_FILE = Path(__file__).resolve().parent / "data" / "entities.yaml"
 
@@ -31,12 +45,16 @@ LABEL_FACETS: Mapping[str, Facet] = {
     "FAC": "locations",
 }
 
-_SPACES = re.compile(r"\s+")
 _POSSESSIVE = re.compile(r"(?:'s|'|’s|’)$")
 # Not ".": it ends abbreviations ("U.S.", "Inc."), and the model leaves a sentence's full stop out.
 _EDGE_JUNK = " \t\"'“”‘’«»()[]{}<>,;:!?-–—|*•/\\&+"
 _MAX_WORDS = 8  # longer "entities" are mis-segmented spans, not names
 _NOT_A_NAME = re.compile(r":|https?|www\.|[a-z]{2}\.\s+[A-Z]|\s@")
+# Photo and staff credits the model reads as names ("Jane Doe/Getty Images", "AFP via Getty").
+_PHOTO_CREDIT = re.compile(r"Getty|Shutterstock|Alamy|EPA-EFE|\bvia\b|/(?:AP|AFP|Reuters|EPA)\b|Photo")
+# A name ending in a bare number is a product, pipeline or mission ("Power of Siberia 2", "Nord Stream
+# 2"), not an organisation or place; organisations with a number in their name are in the table.
+_NUMBER_TAIL = re.compile(r"\s\d{1,3}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +72,19 @@ class Entities:
     persons: tuple[str, ...] = ()
     organizations: tuple[str, ...] = ()
     locations: tuple[str, ...] = ()
+    # Every spelling of those entities: the canonical names, the table's aliases and the forms the
+    # article uses (what queries on persons/organizations/locations search, see index/entity_query.py).
+    persons_alias: tuple[str, ...] = ()
+    organizations_alias: tuple[str, ...] = ()
+    locations_alias: tuple[str, ...] = ()
+    geo: tuple[tuple[float, float], ...] = ()  # (lat, lon) of the locations the gazetteer places
 
 
 @dataclass(frozen=True, slots=True)
 class EntityRules:
     """The data-driven part of canonicalisation (loaded from entities.yaml)."""
 
-    aliases: Mapping[str, tuple[Facet, str]]  # variant (and canonical name) -> (facet, canonical name)
+    table: EntityTable
     leading_words: frozenset[str]  # lowercase
     name_particles: frozenset[str]  # lowercase words that may start a name: de, van, al, bin
     person_titles: tuple[tuple[str, ...], ...]  # token sequences, longest first
@@ -68,23 +92,21 @@ class EntityRules:
     org_location_prefixes: tuple[tuple[str, ...], ...]  # token sequences, longest first
     facility_place_words: frozenset[str]
     stop_entities: frozenset[str]
+    nationality_words: frozenset[str] = frozenset()  # demonyms and religious adjectives, plurals too
+    non_entity_last_words: frozenset[str] = frozenset()  # last words of events, holidays, laws, works
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> EntityRules:
-        aliases: dict[str, tuple[Facet, str]] = {}
-        for facet, table in (data.get("aliases") or {}).items():
-            if facet not in FACETS:
-                raise EnrichError(f"entities rules: unknown facet {facet!r} under aliases (use {FACETS})")
-            for canonical, variants in (table or {}).items():
-                for variant in [canonical, *(variants or [])]:
-                    aliases[_normalise(str(variant))] = (facet, str(canonical))
+    def from_mapping(cls, data: Mapping[str, Any], gazetteer: Iterable[GazetteerRow] = ()) -> EntityRules:
+        """The rules of an entities.yaml mapping; `gazetteer`: the generated places (none by default,
+        so a test's table holds only what it names)."""
+        table = EntityTable.build(data.get("entities") or data.get("aliases") or {}, gazetteer)
 
         def sequences(key: str) -> tuple[tuple[str, ...], ...]:
             seqs = {tuple(str(item).split()) for item in data.get(key) or []}
             return tuple(sorted(seqs, key=len, reverse=True))
 
         return cls(
-            aliases=aliases,
+            table=table,
             leading_words=frozenset(str(w).lower() for w in data.get("leading_words") or []),
             name_particles=frozenset(str(w) for w in data.get("name_particles") or []),
             person_titles=sequences("person_titles"),
@@ -92,17 +114,22 @@ class EntityRules:
             org_location_prefixes=sequences("org_location_prefixes"),
             facility_place_words=frozenset(str(w) for w in data.get("facility_place_words") or []),
             stop_entities=frozenset(str(w) for w in data.get("stop_entities") or []),
+            nationality_words=frozenset(
+                form for w in data.get("nationality_words") or [] for form in (str(w), f"{w}s")),
+            non_entity_last_words=frozenset(str(w) for w in data.get("non_entity_last_words") or []),
         )
 
     @classmethod
-    def from_file(cls, path: str | Path) -> EntityRules:
+    def from_file(cls, path: str | Path, gazetteer_path: str | Path = DEFAULT_GAZETTEER_FILE) -> EntityRules:
         try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+            # The C loader when PyYAML has it: the table is read once per process, before forking.
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)
         except (OSError, yaml.YAMLError) as exc:
             raise EnrichError(f"cannot read the entity rules {path}: {exc} (check the file)") from exc
         if not isinstance(data, dict):
             raise EnrichError(f"entity rules {path}: expected a mapping at the top level")
-        return cls.from_mapping(data)
+        return cls.from_mapping(data, load_gazetteer(gazetteer_path))
 
 
 @cache
@@ -110,8 +137,7 @@ def default_rules() -> EntityRules:
     return EntityRules.from_file(DEFAULT_RULES_FILE)
 
 
-def _normalise(text: str) -> str:
-    return _SPACES.sub(" ", text.replace("’", "'")).strip()
+_normalise = normalise_spelling
 
 
 def _strip_leading(tokens: list[str], sequences: Iterable[tuple[str, ...]], keep: int) -> list[str]:
@@ -122,12 +148,38 @@ def _strip_leading(tokens: list[str], sequences: Iterable[tuple[str, ...]], keep
     return tokens
 
 
-def clean_mention(mention: Mention, rules: EntityRules) -> tuple[Facet, str, bool] | None:
-    """(facet, cleaned name, from the alias table) for one mention, or None when it is dropped."""
+# Labels under which the model itself calls a mention a place: a minor gazetteer place is trusted only then.
+PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+
+
+@dataclass(frozen=True, slots=True)
+class CleanMention:
+    """One mention after clean-up: its facet and name, the table entry it names (if any) and the
+    article's own form of it."""
+
+    facet: Facet
+    name: str
+    entry: KnownEntity | None
+    surface: str
+
+
+def _known(text: str, label: str, rules: EntityRules) -> KnownEntity | None:
+    entry = rules.table.lookup(text)
+    if entry is not None and (entry.overrides_label or label in PLACE_LABELS):
+        return entry
+    return None
+
+
+def _from_entry(entry: KnownEntity, surface: str) -> CleanMention:
+    return CleanMention(entry.facet, entry.name, entry, surface)
+
+
+def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
+    """One mention cleaned and looked up in the entity table, or None when it is dropped."""
     text = _normalise(mention.text).strip(_EDGE_JUNK)
     text = _uncap(_POSSESSIVE.sub("", text).strip(_EDGE_JUNK))
-    alias = rules.aliases.get(text)
-    if alias is None:
+    entry = _known(text, mention.label, rules)
+    if entry is None:
         tokens = text.split()
         # Leading articles and determiners, and any lowercase word ("prophet Muhammad") that is not a
         # name particle ("de Gaulle", "al-Assad"): names start with a capital.
@@ -135,15 +187,17 @@ def clean_mention(mention: Mention, rules: EntityRules) -> tuple[Facet, str, boo
                 tokens[0].islower() and tokens[0].split("-")[0] not in rules.name_particles)):
             tokens = tokens[1:]
         text = " ".join(tokens).strip(_EDGE_JUNK)  # 'the "Islamic State"': the quote follows the article
-        alias = rules.aliases.get(text)
-    if alias is not None:
-        return alias[0], alias[1], True
+        entry = _known(text, mention.label, rules)
+    if entry is not None:
+        return _from_entry(entry, text)
     facet = LABEL_FACETS.get(mention.label)
     if facet is None or not _plausible_name(text, rules):
         return None
     tokens = text.split()
     if mention.label == "FAC" and tokens[-1] not in rules.facility_place_words:
         return None
+    if facet != "persons" and len(tokens) > 1 and tokens[-1] in rules.non_entity_last_words:
+        return None  # events, holidays, laws and works: "Paris Olympics", "Inflation Reduction Act"
     if facet == "organizations" and _titled_person(tokens, rules):
         facet = "persons"  # "King Felipe VI" tagged ORG: an honorific before a short name is a person
     if facet == "persons":
@@ -151,12 +205,12 @@ def clean_mention(mention: Mention, rules: EntityRules) -> tuple[Facet, str, boo
     elif facet == "organizations":
         tokens = _strip_leading(tokens, rules.org_location_prefixes, keep=2)
     text = " ".join(tokens)
-    alias = rules.aliases.get(text)
-    if alias is not None:
-        return alias[0], alias[1], True
+    entry = _known(text, mention.label, rules)
+    if entry is not None:
+        return _from_entry(entry, text)
     if not _plausible_name(text, rules):
         return None
-    return facet, text, False
+    return CleanMention(facet, text, None, text)
 
 
 def _plausible_name(text: str, rules: EntityRules) -> bool:
@@ -164,8 +218,10 @@ def _plausible_name(text: str, rules: EntityRules) -> bool:
         return False
     if not any(c.isalpha() for c in text) or not any(c.isupper() for c in text):
         return False  # numbers, dates written as digits, lone lowercase words
-    if _NOT_A_NAME.search(text):
-        return False  # spans running over a headline colon, a sentence end or a URL
+    if _NOT_A_NAME.search(text) or _PHOTO_CREDIT.search(text) or _NUMBER_TAIL.search(text):
+        return False  # spans running over a headline colon, a sentence end or a URL; credits; products
+    if text in rules.nationality_words:
+        return False  # "Ukrainian", "Israelis", "Sunni": a nationality or religion, not a country or group
     words = text.split()
     if not any(c.isupper() or c.isdigit() for c in words[-1]):
         return False  # a name does not end in a lowercase word: "Dermatitis Linked to" is a headline run
@@ -217,35 +273,56 @@ def _acronym(tokens: tuple[str, ...]) -> str:
 def canonical_entities(mentions: Iterable[Mention], rules: EntityRules | None = None) -> Entities:
     """Reduce an article's mentions to one canonical name per entity and facet."""
     rules = rules or default_rules()
-    cleaned: list[tuple[Facet, str, bool]] = []
-    for mention in mentions:
-        result = clean_mention(mention, rules)
-        if result is not None:
-            cleaned.append(result)
+    cleaned = [c for c in (clean_mention(m, rules) for m in mentions) if c is not None]
 
-    full_people = _unique(name for facet, name, _ in cleaned if facet == "persons" and " " in name)
-    orgs = _unique(name for facet, name, aliased in cleaned if facet == "organizations" and not aliased)
+    full_people = _unique(c.name for c in cleaned if c.facet == "persons" and " " in c.name)
+    free_people = [(name, tuple(name.split())) for name in _unique(
+        c.name for c in cleaned if c.facet == "persons" and c.entry is None and " " in c.name)]
+    orgs = _unique(c.name for c in cleaned if c.facet == "organizations" and c.entry is None)
     people_tokens = [(name, tuple(name.split())) for name in full_people]
     org_tokens = [(name, tuple(name.split())) for name in orgs]
 
     votes: dict[str, Counter[Facet]] = {}
-    order: list[str] = []
-    for facet, name, aliased in cleaned:
-        if not aliased:
+    spellings: dict[str, dict[str, None]] = {}
+    entries: dict[str, KnownEntity] = {}
+    for mention in cleaned:
+        facet, name, entry = mention.facet, mention.name, mention.entry
+        if entry is None:
             facet, name = _fullest(facet, name, people_tokens, org_tokens)
+        elif " " not in mention.surface and entry.kind != "country":
+            # A lone word the table knows ("Harris", "Jackson") is the person of this article whose
+            # full name contains it ("Tobias Harris"), before the table's entity of that name.
+            person = next((full for full, tokens in free_people if mention.surface in tokens), None)
+            if person is not None:
+                facet, name, entry = "persons", person, None
         if name not in votes:
             votes[name] = Counter()
-            order.append(name)
+            spellings[name] = dict.fromkeys(entry.spellings if entry else (name,))
         votes[name][facet] += 1
+        spellings[name][mention.surface] = None
+        if entry is not None:
+            entries.setdefault(name, entry)
 
     by_facet: dict[Facet, list[str]] = {facet: [] for facet in FACETS}
-    for name in order:
+    for name in votes:
         # The facet most mentions agree on; on a tie the first one seen (Counter keeps insertion order).
         by_facet[votes[name].most_common(1)[0][0]].append(name)
+
+    def aliases(facet: Facet) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s for name in by_facet[facet] for s in spellings[name]))
+
+    geo = tuple(dict.fromkeys(
+        (entry.lat, entry.lon) for name in by_facet["locations"]
+        if (entry := entries.get(name)) is not None and entry.lat is not None and entry.lon is not None
+    ))
     return Entities(
         persons=tuple(by_facet["persons"]),
         organizations=tuple(by_facet["organizations"]),
         locations=tuple(by_facet["locations"]),
+        persons_alias=aliases("persons"),
+        organizations_alias=aliases("organizations"),
+        locations_alias=aliases("locations"),
+        geo=geo,
     )
 
 

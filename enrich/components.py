@@ -16,7 +16,8 @@ from spacy.tokens import Doc
 from enrich.canonical import DEFAULT_RULES_FILE, EntityRules, Mention, canonical_entities, confirmed_mentions
 from enrich.topics import DEFAULT_KEYWORDS, DEFAULT_VOCABULARY, TopicEvidenceCollector, TopicVocabulary
 
-ENTITIES_ATTR = "newsflow_entities"  # {"persons": [...], "organizations": [...], "locations": [...]}
+# {"persons": [...], ..., "persons_alias": [...], ..., "geo": [[lat, lon], ...]}
+ENTITIES_ATTR = "newsflow_entities"
 TOPIC_EVIDENCE_ATTR = "newsflow_topic_evidence"  # {"similarity_z": [...], "keyword_hits": [...]}
 
 for _attr in (ENTITIES_ATTR, TOPIC_EVIDENCE_ATTR):
@@ -39,7 +40,8 @@ class EntityCanonicalizer:
             ((Mention(ent.text, ent.label_), ent.start_char < title_end) for ent in doc.ents), title, text,
         )
         entities = canonical_entities(mentions, self.rules)
-        doc._.set(ENTITIES_ATTR, {facet: list(names) for facet, names in asdict(entities).items()})
+        doc._.set(ENTITIES_ATTR, {key: [list(v) if isinstance(v, tuple) else v for v in values]
+                                  for key, values in asdict(entities).items()})
         return doc
 
 
@@ -59,7 +61,7 @@ class TopicEvidenceComponent:
 
 
 @Language.factory(
-    "newsflow_entity_canonicalizer_v1",
+    "newsflow_entity_canonicalizer_v2",  # v2: the entity table (gazetteer), spellings and coordinates
     default_config={"rules_file": ""},
     requires=["doc.ents"],
     assigns=[f"doc._.{ENTITIES_ATTR}"],

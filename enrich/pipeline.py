@@ -20,10 +20,12 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
+from typing import Any
 
 from spacy.language import Language
 
 from enrich import components
+from enrich.credits import CreditLines, read_credits
 from enrich.language import article_language
 from enrich.ner import load_nlp, model_location, ner_text
 from enrich.stories import story_bands, story_signature
@@ -51,7 +53,7 @@ def processes_for(n_texts: int, settings: Settings) -> int:
 def build_pipeline(settings: Settings) -> Language:
     """load_nlp's NER pipeline plus newsflow's components."""
     nlp = load_nlp(settings)
-    nlp.add_pipe("newsflow_entity_canonicalizer_v1")
+    nlp.add_pipe("newsflow_entity_canonicalizer_v2")
     nlp.add_pipe("newsflow_topic_evidence_v1")
     return nlp
 
@@ -130,11 +132,13 @@ class Analysis:
 
     index: int
     language: str
-    entities: dict[str, list[str]]
+    entities: dict[str, list[Any]]  # facet -> names, <facet>_alias -> spellings, geo -> [lat, lon]
     topics: tuple[str, ...]
     topic_scores: tuple[TopicScore, ...]
     story_signature: tuple[int, ...]
     story_bands: tuple[str, ...]
+    credit: tuple[str, ...] = ()
+    distributor: tuple[str, ...] = ()
 
 
 def _apply(article: Article, analysis: Analysis) -> Article:
@@ -144,6 +148,12 @@ def _apply(article: Article, analysis: Analysis) -> Article:
         persons=tuple(analysis.entities.get("persons", ())),
         organizations=tuple(analysis.entities.get("organizations", ())),
         locations=tuple(analysis.entities.get("locations", ())),
+        persons_alias=tuple(analysis.entities.get("persons_alias", ())),
+        organizations_alias=tuple(analysis.entities.get("organizations_alias", ())),
+        locations_alias=tuple(analysis.entities.get("locations_alias", ())),
+        geo=tuple((float(lat), float(lon)) for lat, lon in analysis.entities.get("geo", ())),
+        credit=analysis.credit,
+        distributor=analysis.distributor,
         topics=analysis.topics,
         topic_scores=analysis.topic_scores,
         story_signature=analysis.story_signature,
@@ -193,8 +203,11 @@ def _analyse_in_worker(chunk: Chunk) -> list[Analysis]:
 def _analyse_chunk(chunk: Chunk, nlp: Language, settings: Settings) -> list[Analysis]:
     config = settings.enrich
     languages = {i: article_language(article) for i, article in chunk}
-    english = [(ner_text(article, config.max_chars), i) for i, article in chunk if languages[i] == ENGLISH]
-    found: dict[int, tuple[dict[str, list[str]], tuple[str, ...], tuple[TopicScore, ...]]] = {}
+    # Credit lines name the outlet and the distributor, and are cut from what NER sees (enrich/credits.py).
+    credits: dict[int, CreditLines] = {
+        i: read_credits(ner_text(article, config.max_chars)) for i, article in chunk}
+    english = [(credits[i].text, i) for i, _ in chunk if languages[i] == ENGLISH]
+    found: dict[int, tuple[dict[str, list[Any]], tuple[str, ...], tuple[TopicScore, ...]]] = {}
     calibration = default_calibration()
     articles = dict(chunk)
     for doc, i in nlp.pipe(english, as_tuples=True, batch_size=max(1, len(english))):
@@ -212,5 +225,5 @@ def _analyse_chunk(chunk: Chunk, nlp: Language, settings: Settings) -> list[Anal
         entities, labels, scores = found.get(i, ({}, (), ()))
         signature = story_signature(article)
         analyses.append(Analysis(i, languages[i], entities, labels, scores, signature,
-                                 story_bands(signature)))
+                                 story_bands(signature), credits[i].credit, credits[i].distributor))
     return analyses

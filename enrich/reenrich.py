@@ -20,7 +20,8 @@ from newsflow.models import Article
 from newsflow.settings import Settings
 
 ENRICHMENT_FIELDS = (
-    "language", "persons", "organizations", "locations", "topics", "topic_scores", "enrichment_version",
+    "language", "persons", "organizations", "locations", "persons_alias", "organizations_alias",
+    "locations_alias", "geo", "credit", "distributor", "topics", "topic_scores", "enrichment_version",
 )
 
 

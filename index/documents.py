@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from index.entity_query import ENTITY_FIELDS, alias_field
 from index.mappings import LANGUAGE_ANALYZERS
 from newsflow.models import Article
 from newsflow.settings import IndexSettings
@@ -34,6 +35,8 @@ def index_document(article: Article, settings: IndexSettings) -> dict[str, Any]:
     document["truncated"] = title != article.title or body != article.body
     document["title"] = title
     document["body"] = body
+    for facet in ENTITY_FIELDS:  # the canonical names are spellings too, whoever built the article
+        document[alias_field(facet)] = list(dict.fromkeys((*document[facet], *document[alias_field(facet)])))
     analyzer_language = article.language.lower()[:2]
     if analyzer_language in LANGUAGE_ANALYZERS:
         document["i18n"] = {analyzer_language: "\n\n".join(

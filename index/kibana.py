@@ -1,7 +1,8 @@
 """Kibana saved objects for the articles, and their import through Kibana's saved-objects API.
 
 The repository ships `kibana/saved_objects.ndjson`, written for the default prefix `news`: a data view
-on `news-articles` (time field `published_at`), a saved search, six visualizations and a dashboard.
+on `news-articles` (time field `published_at`), a saved search, eight visualizations (the facets, credit
+and distributor), a map of the articles by the places they name (`geo`) and a dashboard.
 Every object id and index name in it starts with `news-`; `for_prefix` rewrites them for another
 NEWSFLOW_INDEX_PREFIX, so two prefixes get two independent sets of objects in one Kibana.
 """

@@ -21,6 +21,9 @@ TEXT_WITH_EXACT: dict[str, Any] = {
 }
 
 KEYWORD: dict[str, Any] = {"type": "keyword", "ignore_above": 512}
+# Every spelling of an article's entities, compared case- and accent-insensitively: queries on
+# persons/organizations/locations are rewritten to search these (index/entity_query.py).
+ALIAS_KEYWORD: dict[str, Any] = {"type": "keyword", "ignore_above": 512, "normalizer": "news_lowercase"}
 
 # ISO 639-1 code -> Elasticsearch built-in language analyzer. English is the main analyzer already.
 LANGUAGE_ANALYZERS: dict[str, str] = {
@@ -86,6 +89,12 @@ ARTICLE_PROPERTIES: dict[str, Any] = {
     "persons": KEYWORD,
     "organizations": KEYWORD,
     "locations": KEYWORD,
+    "persons_alias": ALIAS_KEYWORD,
+    "organizations_alias": ALIAS_KEYWORD,
+    "locations_alias": ALIAS_KEYWORD,
+    "credit": KEYWORD,
+    "distributor": KEYWORD,
+    "geo": {"type": "geo_point"},  # the locations the gazetteer places (an array of points)
     "topics": KEYWORD,
     "topic_scores": {
         "type": "object",

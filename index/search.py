@@ -16,13 +16,16 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from index.client import translate_errors
+from index.entity_query import filter_clause, rewrite_entity_fields
 from index.mappings import ARTICLE_PROPERTIES
 from index.setup import ensure_indices, names_for
 from newsflow.errors import ElasticsearchUnavailable, LeadingWildcardError, QueryError, SearchTimeout
 from newsflow.models import utc_now
 from newsflow.settings import Settings
 
-FACETS: tuple[str, ...] = ("persons", "organizations", "locations", "topics", "source")
+FACETS: tuple[str, ...] = (
+    "persons", "organizations", "locations", "topics", "source", "credit", "distributor",
+)
 FACET_SIZE = 10
 SEARCH_FIELDS: tuple[str, ...] = ("title^3", "summary^2", "body", "i18n.*")
 HIGHLIGHT_FIELDS: tuple[str, ...] = ("title", "summary", "body")
@@ -109,9 +112,9 @@ def build_query(query: str, filters: Sequence[tuple[str, str]], since: timedelta
         must = {"match_all": {}}
     else:
         # No leading wildcards: "*flation" makes Elasticsearch walk every term of every field.
-        must = {"query_string": {"query": query, "fields": list(SEARCH_FIELDS), "lenient": False,
-                                 "allow_leading_wildcard": False}}
-    clauses: list[dict[str, Any]] = [{"term": {name: value}} for name, value in filters]
+        must = {"query_string": {"query": rewrite_entity_fields(query), "fields": list(SEARCH_FIELDS),
+                                 "lenient": False, "allow_leading_wildcard": False}}
+    clauses: list[dict[str, Any]] = [filter_clause(name, value) for name, value in filters]
     if since is not None:
         start = utc_now() - since
         clauses.append({"range": {"published_at": {"gte": start.isoformat().replace("+00:00", "Z")}}})

@@ -72,6 +72,14 @@ class Article:
     persons: tuple[str, ...] = ()
     organizations: tuple[str, ...] = ()
     locations: tuple[str, ...] = ()
+    # Every spelling of those entities (canonical names, the entity table's aliases, the article's own
+    # forms): what a query on persons/organizations/locations searches (index/entity_query.py).
+    persons_alias: tuple[str, ...] = ()
+    organizations_alias: tuple[str, ...] = ()
+    locations_alias: tuple[str, ...] = ()
+    geo: tuple[tuple[float, float], ...] = ()  # (lat, lon) of the locations the gazetteer places
+    credit: tuple[str, ...] = ()  # the outlet that originally wrote it, from its credit lines ("Bloomberg")
+    distributor: tuple[str, ...] = ()  # the agency that distributed it ("Tribune Content Agency")
     topics: tuple[str, ...] = ()  # labels over the threshold
     topic_scores: tuple[TopicScore, ...] = ()  # every scored label, for inspection and recalibration
     story_id: str = ""  # shared by near-duplicate copies of one story
@@ -118,6 +126,12 @@ class Article:
             "persons": list(self.persons),
             "organizations": list(self.organizations),
             "locations": list(self.locations),
+            "persons_alias": list(self.persons_alias),
+            "organizations_alias": list(self.organizations_alias),
+            "locations_alias": list(self.locations_alias),
+            "geo": [{"lat": lat, "lon": lon} for lat, lon in self.geo],
+            "credit": list(self.credit),
+            "distributor": list(self.distributor),
             "topics": list(self.topics),
             "topic_scores": [
                 {"label": t.label, "score": round(t.score, 4), "qcode": t.qcode}
@@ -155,6 +169,12 @@ class Article:
             persons=tuple(doc.get("persons") or ()),
             organizations=tuple(doc.get("organizations") or ()),
             locations=tuple(doc.get("locations") or ()),
+            persons_alias=tuple(doc.get("persons_alias") or ()),
+            organizations_alias=tuple(doc.get("organizations_alias") or ()),
+            locations_alias=tuple(doc.get("locations_alias") or ()),
+            geo=tuple((float(p["lat"]), float(p["lon"])) for p in doc.get("geo") or ()),
+            credit=tuple(doc.get("credit") or ()),
+            distributor=tuple(doc.get("distributor") or ()),
             topics=tuple(doc.get("topics") or ()),
             topic_scores=tuple(
                 TopicScore(label=t["label"], score=float(t["score"]), qcode=t.get("qcode") or "")

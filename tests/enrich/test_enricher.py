@@ -16,9 +16,11 @@ from tests.enrich.quality import ENTITY_FACETS, facet_scores, load_gold, topic_a
 # Floors a little below what was measured on all 68 gold articles (dev + heldout; see the report);
 # a regression fails these.
 FLOORS = {
-    "persons": (0.75, 0.79),  # measured P 0.793, R 0.836
-    "organizations": (0.47, 0.55),  # measured P 0.525, R 0.604
-    "locations": (0.83, 0.85),  # measured P 0.875, R 0.895
+    # Recall measured 0.727 since photo and staff credits are cut (issue 17): this gold set annotated
+    # five photographers ("AP Photo/Ronald Zak") as persons, which the contract now excludes.
+    "persons": (0.75, 0.70),  # measured P 0.800, R 0.727
+    "organizations": (0.47, 0.55),  # measured P 0.524, R 0.623
+    "locations": (0.83, 0.85),  # measured P 0.876, R 0.907
 }
 MIN_TOPIC_ACCURACY = 0.64  # measured 0.691 (best top-level topic among the gold labels)
 MIN_TOPIC_PRECISION = 0.62  # measured 0.673 (indexed top-level labels)
@@ -119,7 +121,7 @@ def test_ner_text_is_title_then_text_capped(offline_settings: Any) -> None:
 def test_the_raw_pipeline_runs_only_what_ner_needs(enrich_settings: Any, enricher: Any) -> None:
     assert load_nlp(enrich_settings).pipe_names == ["ner"]
     assert enricher.nlp.pipe_names == [
-        "ner", "newsflow_entity_canonicalizer_v1", "newsflow_topic_evidence_v1",
+        "ner", "newsflow_entity_canonicalizer_v2", "newsflow_topic_evidence_v1",
     ]
 
 

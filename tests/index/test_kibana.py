@@ -49,9 +49,19 @@ def test_the_visualizations_aggregate_existing_keyword_fields() -> None:
     for vis in visualizations:
         state = json.loads(vis["attributes"]["visState"])
         fields |= {agg["params"]["field"] for agg in state["aggs"] if "field" in agg["params"]}
-    assert fields == {"published_at", "persons", "organizations", "locations", "topics", "source"}
+    assert fields == {"published_at", "persons", "organizations", "locations", "topics", "source", "credit",
+                      "distributor"}
     for field in fields - {"published_at"}:
         assert ARTICLE_PROPERTIES[field]["type"] == "keyword"
+
+
+def test_the_map_plots_the_articles_geo_points() -> None:
+    places = _objects()["news-places-map"]
+    [layer] = [layer for layer in json.loads(places["attributes"]["layerListJSON"])
+               if layer["sourceDescriptor"].get("geoField")]
+
+    assert ARTICLE_PROPERTIES[layer["sourceDescriptor"]["geoField"]]["type"] == "geo_point"
+    assert places["references"][0]["id"] == "news-articles"
 
 
 def test_the_dashboard_panels_resolve_to_shipped_objects() -> None:

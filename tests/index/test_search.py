@@ -121,7 +121,8 @@ def test_json_output_has_exactly_the_contract_fields(es_client: Any, settings: A
 
     assert set(data) == {"total", "hits", "facets"}
     assert set(data["hits"][0]) == {"id", "title", "url", "source", "published_at", "story_id", "score"}
-    assert set(data["facets"]) == {"persons", "organizations", "locations", "topics", "source"}
+    assert set(data["facets"]) == {"persons", "organizations", "locations", "topics", "source",
+                                   "credit", "distributor"}
     assert data["facets"]["source"][0] == {"value": "BBC", "count": 2}
 
 

@@ -1,0 +1,95 @@
+"""Credit lines and boilerplate: who wrote a story originally, who distributed it, and the text NER
+should see without them.
+
+Recognised (pure rules, no model): copyright lines ("© 2023 Bloomberg L.P", "Copyright 2019
+Associated Press. All Rights Reserved."), "Distributed by Tribune Content Agency, LLC.", wire
+datelines ("LONDON, Nov 30 (Reuters) -"), staff credits ("[Reporting by ...; Editing by ...]", "Photo:
+..."), "Published in ..." notes, newsletter sign-ups and "Read more at ..." lines. Copyright and
+datelines give `credit` (the originating outlet, its corporate suffixes dropped: "Bloomberg");
+"Distributed by" gives `distributor` ("Tribune Content Agency"). All of them are cut from the NER
+text, so "Bloomberg L.P Distributed" or "LLC" never become entities.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Corporate and legal tails of an outlet's name: "Bloomberg L.P." -> "Bloomberg".
+_SUFFIX = re.compile(
+    r"(?:[\s,]+(?:L\.?\s?P\.?|LLC|L\.L\.C\.|Inc\.?|Incorporated|Ltd\.?|Limited|Corp\.?|Corporation|Co\.?|"
+    r"PLC|plc|GmbH|AG|S\.?A\.?|Group|Holdings|Company|Media|News Service|All rights reserved\.?|"
+    r"All Rights Reserved\.?))+\.?\s*$")
+# The short forms wires use for themselves.
+_OUTLETS = {
+    "AP": "Associated Press", "The Associated Press": "Associated Press",
+    "Agence France-Presse": "AFP", "Agence France Presse": "AFP", "Thomson Reuters": "Reuters",
+    "Bloomberg Finance": "Bloomberg", "Bloomberg News": "Bloomberg",
+    "The New York Times Company": "The New York Times",
+}
+_NAME = r"[A-Z][\w&'’.\-]*(?:[ ,]+(?:[A-Z][\w&'’.\-]*|of|and|&|the|de|du))*"
+_COPYRIGHT = re.compile(
+    # "©" anywhere; "Copyright" or "(c)" only before a year or opening a line ("section 3(c) Congress")
+    # (not after a letter: "Ã©" is a mis-decoded "é")
+    r"(?:(?<![^\W\d_])©|^\s*(?:Copyright|\([cC]\))(?:\s*©)?|(?:Copyright|\([cC]\))(?:\s*©)?(?=\s*\d{4}))\s*(?:\d{4}(?:\s*[-–]\s*\d{2,4})?\s*,?\s*)?(?:by\s+)?"
+    r"(?P<name>" + _NAME + r")")
+_DISTRIBUTED = re.compile(r"\b(?:Distributed|Syndicated) by\s+(?P<name>" + _NAME + r")")
+# "LONDON, Nov 30 (Reuters) -", "(AP) —", "WASHINGTON (Bloomberg) --": an outlet in brackets before a dash.
+_DATELINE = re.compile(r"\((?P<name>Reuters|AP|AFP|Bloomberg|Xinhua|UPI|dpa|ANSA|Kyodo|IANS|PTI|"
+                       r"CNN|AAP|Yonhap|TASS|Interfax|[A-Z][A-Za-z]+ News)\)\s*(?:[-–—]{1,2}|:)\s*")
+# Whole lines that are boilerplate, never content.
+_BOILERPLATE_LINE = re.compile(
+    r"^\s*[\[(]?\s*(?:(?:Additional\s+)?(?:Reporting|Writing|Editing|Compiled|Produced|Research|Translated)"
+    r"\s+by\b|(?:Photo|Image|Picture|Video)s?\s*(?:credit)?\s*:|Published in\b|(?:Originally\s+)?published"
+    r"\s+(?:on|in|by)\b|Read more\b|Sign up\b|Subscribe\b|Click here\b|This (?:article|story) (?:was|first)"
+    r"|Follow us\b|Related:|Distributed by\b|©|Copyright\s*(?:©|\d{4})|\([cC]\)\s*\d{4})",
+    re.IGNORECASE)
+_NEWSLETTER = re.compile(r"\b(?:sign up|subscribe)\b.{0,80}\bnewsletters?\b|\bnewsletters?\b.{0,80}"
+                         r"\b(?:sign up|subscribe)\b", re.IGNORECASE)
+_QUICK = ("©", "(c)", "(C)", "Copyright", "by", " by", "(", "Read more", "Published", "published",
+          "newsletter", "Sign up", "Subscribe", "Photo")
+
+
+@dataclass(frozen=True, slots=True)
+class CreditLines:
+    """What the credit lines of one text say, and the text without them."""
+
+    credit: tuple[str, ...]  # originating outlets, normalised ("Bloomberg")
+    distributor: tuple[str, ...]  # syndication agencies ("Tribune Content Agency")
+    text: str  # the text without credit and boilerplate lines (what NER sees)
+
+
+def outlet_name(raw: str) -> str:
+    """An outlet's name without legal suffixes and trailing punctuation, in its usual form."""
+    name = re.sub(r"\s+(?:Distributed|Syndicated|This|All|Used|Reprinted)\b.*$", "", raw)
+    name = name.strip(" ,.;:-–—")
+    previous = None
+    while previous != name:
+        previous = name
+        name = _SUFFIX.sub("", name).strip(" ,.;:-–—")
+    return _OUTLETS.get(name, name)
+
+
+def read_credits(text: str) -> CreditLines:
+    """Find the credit lines of a text (title and body) and cut them and other boilerplate out."""
+    if not any(marker in text for marker in _QUICK):
+        return CreditLines((), (), text)
+    credit: list[str] = []
+    distributor: list[str] = []
+    kept: list[str] = []
+    for line in text.split("\n"):
+        cut = len(line)  # a copyright or distribution notice runs to the end of its line
+        for match in _DISTRIBUTED.finditer(line):
+            distributor.append(outlet_name(match.group("name")))
+            cut = min(cut, match.start())
+        for match in _COPYRIGHT.finditer(line):
+            credit.append(outlet_name(match.group("name")))
+            cut = min(cut, match.start())
+        for match in _DATELINE.finditer(line):
+            credit.append(outlet_name(match.group("name")))
+        if _BOILERPLATE_LINE.match(line) or _NEWSLETTER.search(line):
+            kept.append("")  # keep the line breaks: the title is what precedes the first blank line
+            continue
+        kept.append(_DATELINE.sub(" - ", line[:cut]))
+    return CreditLines(tuple(dict.fromkeys(c for c in credit if len(c) > 1)),
+                       tuple(dict.fromkeys(d for d in distributor if len(d) > 1)), "\n".join(kept))
