@@ -95,3 +95,29 @@ def test_two_prefixes_never_see_each_others_rules(make_settings: Callable[..., A
 
         assert [r.name for r in RuleStore(client_a, first).list()] == ["only-in-first"]
         assert [r.name for r in RuleStore(client_b, second).list()] == ["only-in-second"]
+
+
+def test_a_rule_saved_with_a_leading_wildcard_before_they_were_refused_survives_setup(
+        settings: Any, es_client: Any) -> None:
+    from alerts.rules import rules_index
+
+    store = RuleStore(es_client, settings)
+    store.add("inflation", "title:moscow", ["log:/tmp/inflation.jsonl"])
+    # As an earlier version stored it: a leading wildcard, allowed then, and an older query form.
+    index = rules_index(settings)
+    old = {"query": {"query_string": {"query": "title:*cow"}},
+           "rule": {**store.get("inflation").to_source()["rule"], "query": "title:*cow"}}  # type: ignore[union-attr]
+    es_client.index(index=index, id="inflation", document=old, refresh=True)
+    es_client.indices.put_mapping(index=index, meta={"rule_query_version": 1})
+
+    store.ensure()  # saves every rule again in the current form: this one cannot be, and must not fail
+
+    [rule] = store.list()
+    assert rule.query == "title:*cow"
+    matched = es_client.search(index=index, query={"percolate": {
+        "field": "query", "document": {"title": "Moscow talks"}}})
+    assert [hit["_id"] for hit in matched["hits"]["hits"]] == ["inflation"]
+    meta = next(iter(es_client.indices.get_mapping(index=index).values()))["mappings"]["_meta"]
+    from alerts.rules import RULE_QUERY_VERSION
+
+    assert meta["rule_query_version"] == RULE_QUERY_VERSION
