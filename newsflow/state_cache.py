@@ -76,7 +76,7 @@ class FeedStateCache:
         states: dict[str, FeedState] = {}
         for key in wanted:
             try:
-                states[key] = state_from_document(documents[key])
+                states[key] = state_from_document(documents[key], key)
             except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
                 log.warning("cached feed state %s in %s does not validate (%s: %s); ignored",
                             key, self.path, type(exc).__name__, exc)

@@ -43,7 +43,7 @@ def test_a_failing_webhook_with_tokens_leaks_them_into_no_log_report_record_or_c
     alert_settings: Callable[..., Any], es_client: Any, feed_server: Any,
     make_article: Callable[..., Article], caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from newsflow.cycle import CycleReport
+    from newsflow.cycle import CycleReport, Pipeline
     from newsflow.tasks import process_alerts
 
     settings = alert_settings(max_delivery_attempts=1, webhook_retries=1)
@@ -57,12 +57,17 @@ def test_a_failing_webhook_with_tokens_leaks_them_into_no_log_report_record_or_c
 
     caplog.set_level(logging.DEBUG)  # everything, httpx's request lines included
     caplog.set_level(logging.DEBUG, logger="httpx")  # (the CLI quietens it)
+    pipeline = Pipeline(settings)
+    try:
+        report = pipeline.alerts()  # what `newsflow run` reports
+    finally:
+        pipeline.close()
+    run_json = json.dumps(CycleReport(alerts=report).to_json())
     xcom = process_alerts(settings=settings)  # what the news_ingest DAG's alerts task returns
-    run_json = json.dumps(CycleReport(alerts=_report(xcom)).to_json())
 
     assert len(feed_server.requests_to(f"/hooks/{PATH_TOKEN}")) == 2  # delivered to the real URL
-    assert xcom["failed"] == 1 and "HTTP 503" in xcom["failures"][0]
-    assert redact_url(url) in xcom["failures"][0]
+    assert report.failed == 1 and "HTTP 503" in report.failures[0]
+    assert redact_url(url) in report.failures[0]
     _assert_no_secret(caplog.text, "the log")
     assert "HTTP Request: POST" in caplog.text  # httpx did log the request, redacted
     _assert_no_secret(json.dumps(xcom), "XCom")
@@ -80,12 +85,6 @@ def test_a_failing_webhook_with_tokens_leaks_them_into_no_log_report_record_or_c
     # The rule store keeps the URL itself: that is how the alert was delivered.
     [rule] = RuleStore(es_client, settings).list()
     assert rule.channels == (f"webhook:{url}",)
-
-
-def _report(xcom: dict[str, Any]) -> Any:
-    from newsflow.cycle import AlertReport
-
-    return AlertReport(**{**xcom, "failures": tuple(xcom["failures"])})
 
 
 def test_a_retry_read_back_from_the_alerts_index_reaches_the_real_url(

@@ -167,15 +167,15 @@ def identity_resolver(facet: str, name: str) -> str:
 def entity_table_resolver() -> Resolver:
     """The gold-side mapping from a spelling to the entity table's canonical name, same facet only.
 
-    Reads the table the enrichment uses (enrich.canonical.default_rules().aliases: normalised
-    variant -> (facet, canonical)). If the table's API changes, change this function only."""
+    Reads the table the enrichment uses (enrich.canonical.default_rules().table: spelling -> known
+    entity). If the table's API changes, change this function only."""
     from enrich.canonical import default_rules
 
-    aliases: Mapping[str, tuple[str, str]] = default_rules().aliases
+    table = default_rules().table
 
     def resolve(facet: str, name: str) -> str:
-        found = aliases.get(clean(name))
-        return found[1] if found is not None and found[0] == facet else name
+        found = table.lookup(name)
+        return found.name if found is not None and found.facet == facet else name
 
     return resolve
 
