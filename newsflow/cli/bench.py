@@ -38,12 +38,15 @@ from newsflow.settings import load_settings
               help="With --airflow: the corpus subset, this many feed files.")
 @click.option("--shard-size", type=int, default=None,
               help="With --airflow: feeds per mapped shard task (default: the DAG's, 50).")
+@click.option("--airflow-warm-up/--no-airflow-warm-up", default=True, show_default=True,
+              help="With --airflow: an untimed DAG run over no feeds before the timed ones.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the JSON (default bench-results/bench-<time>.json, "
                    "bench-results/bench-airflow-<time>.json with --airflow).")
 def command(corpus: Path, all_feeds: bool, max_feeds: int | None, rules: int, many_rules: int,
             many_rules_rounds: int, naive_fraction: float, percolation_rules: str, warm_up_share: float,
-            scheduled: bool, feeds: int, shard_size: int | None, output: Path | None) -> None:
+            scheduled: bool, feeds: int, shard_size: int | None, airflow_warm_up: bool,
+            output: Path | None) -> None:
     """Measure a cold cycle, a no-change cycle, the NER limit, a naive pipeline, percolation cost,
     memory, parse and enrichment throughput against the local Elasticsearch; print one JSON object
     with the figures and ratios and write it to a file. Takes several minutes on the full corpus.
@@ -53,6 +56,7 @@ def command(corpus: Path, all_feeds: bool, max_feeds: int | None, rules: int, ma
     if scheduled:
         airflow_options = AirflowBenchOptions(
             corpus=corpus, news_only=not all_feeds, feeds=feeds, rules=rules, shard_size=shard_size,
+            warm_up=airflow_warm_up,
             output=output or Path("bench-results") / f"bench-airflow-{time.strftime('%Y%m%dT%H%M%S')}.json")
         airflow_results = run_airflow_bench(airflow_options, load_settings())
         click.echo(json.dumps(airflow_results, indent=2))
