@@ -47,7 +47,15 @@ def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
 
 
 def die_with_parent(parent_pid: int) -> None:
-    """Make this (forked) process exit when the process `parent_pid` dies. See the module docstring."""
+    """Make this (forked) process exit when the process `parent_pid` dies. See the module docstring.
+
+    It also gives SIGTERM back its default action (exit): a forked worker inherits its parent's
+    Python handler, and Airflow's task runner installs one that returns without doing anything in
+    any process but the task's own. `Pool.terminate()` (run when the pool's `with` block ends)
+    stops the workers with SIGTERM and then joins them, so a worker still waiting for its next
+    chunk survived it and the shard task hung in that join for good (seen in `newsflow bench
+    --airflow`: the NER pool of a shard, after the shard's last bulk request)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     armed = set_parent_death_signal(signal.SIGKILL)
     if os.getppid() != parent_pid:  # the parent died before the signal was armed
         os._exit(1)
