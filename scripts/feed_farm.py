@@ -154,6 +154,7 @@ def _cycle(name: str, specs: list[Any], states: dict[str, Any],
         "poller_cpu_s": round(time.process_time() - cpu_started, 2),
         "articles": sum(len(r.articles) for r in results),
         "statuses": dict(Counter(r.status for r in results)),
+        "failures": dict(Counter(r.reason[:80] for r in results if r.status == "failed").most_common(3)),
         "peak_rss_mib": round(_peak_rss_mib(), 1),
     }
     return figures, results
