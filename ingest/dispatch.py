@@ -30,6 +30,7 @@ class FeedDispatcher:
         self._free = max(1, concurrency)
         self._unhosted: deque[int] = deque()
         self._queues: dict[str, deque[int]] = {}
+        self._waiting = len(hosts)
         for index, host in enumerate(hosts):
             if host:
                 self._queues.setdefault(host, deque()).append(index)
@@ -45,7 +46,7 @@ class FeedDispatcher:
     @property
     def waiting(self) -> int:
         """Feeds not dispatched yet."""
-        return len(self._unhosted) + sum(len(queue) for queue in self._queues.values())
+        return self._waiting
 
     def finished(self) -> None:
         """A dispatched feed is done: its global slot is free again."""
@@ -59,6 +60,7 @@ class FeedDispatcher:
             if self._unhosted:
                 started.append((self._unhosted.popleft(), None))
                 self._free -= 1
+                self._waiting -= 1
                 continue
             if not self._heap or self._heap[0][0] > now:
                 break
@@ -75,6 +77,7 @@ class FeedDispatcher:
                 continue
             started.append((queue.popleft(), reservation))
             self._free -= 1
+            self._waiting -= 1
             if queue:
                 self._schedule(host)
             else:

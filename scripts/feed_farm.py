@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -186,6 +187,8 @@ def bench(feeds: int, hosts: int, max_bytes: int, order: str, delay: float | Non
             cold, results = _cycle("cold", specs, {}, settings)
             print(json.dumps(cold), flush=True)
             states = {r.spec.key: r.state for r in results}
+            del results  # the no-change cycle's memory should not include the cold cycle's articles
+            gc.collect()
             unchanged, _ = _cycle("no-change", specs, states, settings)
             print(json.dumps(unchanged), flush=True)
         finally:
