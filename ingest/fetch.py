@@ -25,12 +25,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import math
 import os
 import re
 import socket
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -271,29 +273,132 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
-class _HostSlots:
-    """Per-host concurrency limit and politeness delay between two requests to one host."""
+def host_of(url: str) -> str:
+    """The lower-cased host of a URL, the key of its politeness slots ("" when it has none)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+class HostReservation:
+    """A host slot taken for a feed's first request before the feed starts: the poll's dispatcher
+    hands a global slot only to a feed whose host may be requested now, and takes that host's slot
+    in the same step, so nothing else can take it in between. Released once (idempotent)."""
+
+    def __init__(self, slots: HostSlots, host: str) -> None:
+        self.host = host
+        self.used = False
+        self._slots = slots
+        self._released = False
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._slots.release(self.host)
+
+
+@dataclass(slots=True)
+class _Host:
+    busy: int = 0  # requests holding a slot of this host (or reserved for one)
+    next_start: float = 0.0  # monotonic time before which no new request may start
+    waiters: deque[asyncio.Future[None]] = field(default_factory=deque)  # FIFO of acquire()
+
+
+class HostSlots:
+    """Per-host concurrency limit and politeness delay between two requests to one host.
+
+    Two ways in: `acquire` (a running feed's request: a retry, a redirect hop, robots.txt, an
+    article page) waits its turn; `reserve` (the dispatcher, for a feed not started yet) takes a
+    slot only if the host may be requested now and no running feed waits for it, else returns
+    None. Either way a request start pushes the host's next start one delay later, so two requests
+    to one host never start closer than the delay (or the host's robots.txt Crawl-delay)."""
 
     def __init__(self, per_host: int, delay: float) -> None:
         self._per_host = max(1, per_host)
         self._delay = delay
-        self._semaphores: dict[str, asyncio.Semaphore] = {}
-        self._next_start: dict[str, float] = {}
+        self._hosts: dict[str, _Host] = {}
         self._host_delay: dict[str, float] = {}
+        self._listeners: list[Callable[[str], None]] = []
+
+    def on_release(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(host)` whenever a slot of `host` is released (the dispatcher wakes up)."""
+        self._listeners.append(listener)
 
     def slow_down(self, host: str, delay: float) -> None:
         """Space requests to `host` by at least `delay` seconds (a robots.txt Crawl-delay)."""
         self._host_delay[host] = max(delay, self._host_delay.get(host, 0.0))
 
-    async def acquire(self, host: str) -> asyncio.Semaphore:
-        semaphore = self._semaphores.setdefault(host, asyncio.Semaphore(self._per_host))
-        await semaphore.acquire()
-        now = time.monotonic()
-        start = max(now, self._next_start.get(host, now))
-        self._next_start[host] = start + max(self._delay, self._host_delay.get(host, 0.0))
-        if start > now:
-            await asyncio.sleep(start - now)
-        return semaphore
+    def spacing(self, host: str) -> float:
+        return max(self._delay, self._host_delay.get(host, 0.0))
+
+    def _host(self, host: str) -> _Host:
+        state = self._hosts.get(host)
+        if state is None:
+            state = self._hosts[host] = _Host()
+        return state
+
+    async def acquire(self, host: str) -> None:
+        """Wait for a slot of `host` (FIFO) and then for its politeness delay. Pair with `release`."""
+        state = self._host(host)
+        if state.busy < self._per_host and not state.waiters:
+            state.busy += 1
+        else:
+            turn = asyncio.get_running_loop().create_future()
+            state.waiters.append(turn)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self.release(host)  # the slot was handed to us as we were cancelled: pass it on
+                else:
+                    with contextlib.suppress(ValueError):
+                        state.waiters.remove(turn)
+                raise
+        try:
+            now = time.monotonic()
+            start = max(now, state.next_start)
+            state.next_start = start + self.spacing(host)
+            if start > now:
+                await asyncio.sleep(start - now)
+        except BaseException:
+            self.release(host)
+            raise
+
+    def ready_at(self, host: str) -> float | None:
+        """When `reserve` could take a slot of `host`; None while its slots are busy or wanted by
+        running feeds (a release says when that changes)."""
+        state = self._host(host)
+        if state.busy >= self._per_host or state.waiters:
+            return None
+        return state.next_start
+
+    def reserve(self, host: str, now: float) -> HostReservation | None:
+        """Take a slot of `host` for a request starting now, if the host may be requested now."""
+        ready = self.ready_at(host)
+        if ready is None or ready > now:
+            return None
+        state = self._hosts[host]
+        state.busy += 1
+        state.next_start = now + self.spacing(host)
+        return HostReservation(self, host)
+
+    def began(self, host: str) -> None:
+        """A reserved slot's request starts now: the next start is one delay after this one."""
+        state = self._host(host)
+        state.next_start = max(state.next_start, time.monotonic() + self.spacing(host))
+
+    def release(self, host: str) -> None:
+        state = self._host(host)
+        while state.waiters:  # hand the slot straight to the first running feed still waiting
+            turn = state.waiters.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                break
+        else:
+            state.busy = max(0, state.busy - 1)
+        for listener in self._listeners:
+            listener(host)
 
 
 class Fetcher:
@@ -301,7 +406,7 @@ class Fetcher:
 
     def __init__(self, settings: FetchSettings) -> None:
         self.settings = settings
-        self._slots = _HostSlots(settings.per_host_concurrency, settings.politeness_delay)
+        self.host_slots = HostSlots(settings.per_host_concurrency, settings.politeness_delay)
         self._client = httpx.AsyncClient(
             transport=_GuardedTransport(settings),
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
@@ -317,15 +422,17 @@ class Fetcher:
         await self._client.aclose()
 
     async def fetch(self, url: str, validators: Validators = Validators(), *,
-                    clock: FeedClock | None = None, credentials: Credentials | None = None) -> Fetched:
+                    clock: FeedClock | None = None, credentials: Credentials | None = None,
+                    reservation: HostReservation | None = None) -> Fetched:
         """Fetch a feed (http(s), file:// or a local path). Raises FetchError (or FetchFailed).
 
         `clock` is the feed's deadline (started here at the first request); `credentials` go to
-        their origin only."""
+        their origin only; `reservation`, a slot of the URL's host taken by the dispatcher, serves
+        the first request (the caller releases it should it go unused)."""
         clock = clock or FeedClock(self.settings.feed_deadline)
         scheme = url_scheme(url)
         if scheme in ("http", "https"):
-            return await self._fetch_with_retries(url, validators, clock, credentials)
+            return await self._fetch_with_retries(url, validators, clock, credentials, reservation)
         if scheme and scheme != "file" and len(scheme) > 1:  # a one-letter "scheme" is a Windows drive
             raise FetchFailed(url, f"unsupported URL scheme {scheme!r}: use http(s)://, file:// or a path")
         clock.start()
@@ -334,7 +441,7 @@ class Fetcher:
 
     def slow_down(self, host: str, delay: float) -> None:
         """Honour a host's request for a longer delay between requests (capped at max_retry_after)."""
-        self._slots.slow_down(host.lower(), min(delay, self.settings.max_retry_after))
+        self.host_slots.slow_down(host.lower(), min(delay, self.settings.max_retry_after))
 
     async def get_page(self, url: str) -> Fetched:
         """Fetch an article page or robots.txt under the same rules (no validators, no credentials:
@@ -344,11 +451,12 @@ class Fetcher:
         return await self.fetch(url)
 
     async def _fetch_with_retries(self, url: str, validators: Validators, clock: FeedClock,
-                                  credentials: Credentials | None) -> Fetched:
+                                  credentials: Credentials | None,
+                                  reservation: HostReservation | None) -> Fetched:
         attempt = 0
         while True:
             try:
-                return await self._follow(url, validators, clock, credentials, attempt + 1)
+                return await self._follow(url, validators, clock, credentials, attempt + 1, reservation)
             except FetchFailed as exc:
                 if not exc.retryable or attempt >= self.settings.retries:
                     raise
@@ -366,14 +474,15 @@ class Fetcher:
                 await asyncio.sleep(wait)
 
     async def _follow(self, url: str, validators: Validators, clock: FeedClock,
-                      credentials: Credentials | None, attempt: int) -> Fetched:
+                      credentials: Credentials | None, attempt: int,
+                      reservation: HostReservation | None) -> Fetched:
         seen = [url]
         permanent = True
         current = url
         for hop in range(self.settings.max_redirects + 1):
             where = f"attempt {attempt}" + (f", redirect hop {hop}" if hop else "")
             response_headers, status, body = await self._request(current, validators, clock,
-                                                                 credentials, where)
+                                                                 credentials, where, reservation)
             if status in _REDIRECTS:
                 location = response_headers.get("location", "")
                 if not location:
@@ -421,11 +530,13 @@ class Fetcher:
         raise FetchFailed(current, reason, status, retryable=retryable, retry_after=retry_after)
 
     async def _request(self, url: str, validators: Validators, clock: FeedClock,
-                       credentials: Credentials | None, where: str) -> tuple[dict[str, str], int, bytes]:
+                       credentials: Credentials | None, where: str,
+                       reservation: HostReservation | None = None) -> tuple[dict[str, str], int, bytes]:
         try:
-            host = (urlsplit(url).hostname or "").lower()
+            urlsplit(url)
         except ValueError as exc:
             raise FetchFailed(url, f"invalid URL: {exc}") from exc
+        host = host_of(url)
         headers: dict[str, str] = {}
         if validators.etag:
             headers["If-None-Match"] = validators.etag
@@ -434,7 +545,13 @@ class Fetcher:
         if credentials is not None and origin_of(url) == credentials.origin:
             headers.update(credentials.headers)  # never to a redirect target on another origin
         clock.stage = f"waiting for a slot of {host} ({where})"
-        semaphore = await self._slots.acquire(host)
+        if reservation is not None and not reservation.used and reservation.host == host:
+            reservation.used = True  # the dispatcher took this host's slot for this very request
+            self.host_slots.began(host)
+            release = reservation.release
+        else:
+            await self.host_slots.acquire(host)
+            release = functools.partial(self.host_slots.release, host)
         clock.start()
         started = time.monotonic()
         try:
@@ -468,7 +585,7 @@ class Fetcher:
         except (httpcore.ProtocolError, ValueError, UnicodeError) as exc:  # what a garbled reply raises
             raise FetchFailed(url, f"invalid response: {type(exc).__name__}: {exc}") from exc
         finally:
-            semaphore.release()
+            release()
 
     async def _read_limited(self, url: str, response: httpx.Response, clock: FeedClock) -> bytes:
         limit = self.settings.max_body_bytes

@@ -27,7 +27,18 @@ from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from ingest.fetch import FeedClock, Fetched, Fetcher, FetchFailed, Validators, feed_credentials
+from ingest.dispatch import FeedDispatcher
+from ingest.fetch import (
+    FeedClock,
+    Fetched,
+    Fetcher,
+    FetchFailed,
+    HostReservation,
+    Validators,
+    feed_credentials,
+    host_of,
+    is_http_url,
+)
 from ingest.normalise import normalise_feed
 from ingest.parse import ParsedFeed, parse_feed
 from ingest.schedule import (
@@ -262,17 +273,16 @@ def _worker_main(connection: Connection, inherited: list[Connection]) -> None:
 async def _poll_all(specs: Sequence[FeedSpec], states: Mapping[str, FeedState], settings: Settings,
                     now: datetime, on_result: ResultCallback | None) -> list[FeedResult]:
     poll_started = time.monotonic()
-    feed_slots = asyncio.Semaphore(max(1, settings.fetch.concurrency))
     parser = Parser(settings, len(specs))
     try:
-        return await _poll_with(parser, specs, states, settings, now, on_result, feed_slots, poll_started)
+        return await _poll_with(parser, specs, states, settings, now, on_result, poll_started)
     finally:
         parser.close()
 
 
 async def _poll_with(parser: Parser, specs: Sequence[FeedSpec], states: Mapping[str, FeedState],
                      settings: Settings, now: datetime, on_result: ResultCallback | None,
-                     feed_slots: asyncio.Semaphore, poll_started: float) -> list[FeedResult]:
+                     poll_started: float) -> list[FeedResult]:
     clocks = [FeedClock(settings.fetch.feed_deadline) for _ in specs]
     async with Fetcher(settings.fetch) as fetcher:
         robots: RobotsRules | None = None
@@ -283,29 +293,57 @@ async def _poll_with(parser: Parser, specs: Sequence[FeedSpec], states: Mapping[
             robots = RobotsRules(fetcher, settings.fetch.user_agent)
             pages = PageBudget()  # one budget of article pages for the whole poll
 
-        async def one(spec: FeedSpec, clock: FeedClock) -> FeedResult:
-            async with feed_slots:
+        # The global slots (fetch.concurrency) go only to feeds whose host may be requested now,
+        # whatever the order of the feeds file (see ingest/dispatch.py).
+        hosts = [_first_host(spec, states.get(spec.key)) for spec in specs]
+        dispatcher = FeedDispatcher(hosts, fetcher.host_slots, settings.fetch.concurrency)
+        tasks: list[asyncio.Task[FeedResult] | None] = [None] * len(specs)
+
+        async def one(index: int, reservation: HostReservation | None) -> FeedResult:
+            spec = specs[index]
+            try:
                 result = await poll_one(fetcher, spec, states.get(spec.key), settings, now, robots,
-                                        parser=parser, clock=clock, pages=pages)
+                                        parser=parser, clock=clocks[index], pages=pages,
+                                        reservation=reservation)
+            finally:
+                if reservation is not None:
+                    reservation.release()  # unused when the feed failed before its first request
+                dispatcher.finished()
             _notify(on_result, result)
             return result
 
-        tasks = [asyncio.create_task(one(spec, clock)) for spec, clock in zip(specs, clocks, strict=True)]
+        async def dispatch_all() -> None:
+            while dispatcher.waiting:
+                for index, reservation in dispatcher.take_ready(time.monotonic()):
+                    tasks[index] = asyncio.create_task(one(index, reservation))
+                if dispatcher.waiting:
+                    await dispatcher.wait(time.monotonic())
+            started = [task for task in tasks if task is not None]
+            if started:
+                await asyncio.wait(started)
+
         budget = settings.fetch.poll_deadline
         timeout = budget - (time.monotonic() - poll_started) if budget > 0 and math.isfinite(budget) else None
-        _, pending = await asyncio.wait(tasks, timeout=max(0.0, timeout) if timeout is not None else None)
+        dispatching = asyncio.create_task(dispatch_all())
+        await asyncio.wait([dispatching], timeout=max(0.0, timeout) if timeout is not None else None)
+        dispatching.cancel()
+        pending = [task for task in tasks if task is not None and not task.done()]
         for task in pending:
             task.cancel()
         if pending:
             await asyncio.wait(pending)  # let them unwind: their parser workers are killed
+        with contextlib.suppress(asyncio.CancelledError):
+            await dispatching
         poll_elapsed = time.monotonic() - poll_started
         results: list[FeedResult] = []
+        not_done = 0
         for spec, clock, task in zip(specs, clocks, tasks, strict=True):
             state = states.get(spec.key)
-            if not task.cancelled() and task.exception() is None:
+            if task is not None and not task.cancelled() and task.exception() is None:
                 results.append(task.result())
                 continue
-            if task.cancelled():
+            if task is None or task.cancelled():
+                not_done += 1
                 result = _unfinished(spec, state, clock, settings, now, poll_elapsed)
             else:  # poll_one catches everything, so only on_result or a bug gets here
                 error = task.exception()
@@ -314,10 +352,16 @@ async def _poll_with(parser: Parser, specs: Sequence[FeedSpec], states: Mapping[
                                        settings, now)
             _notify(on_result, result)
             results.append(result)
-        if pending:
-            log.warning("poll deadline of %g s reached: %d of %d feeds not done", budget, len(pending),
+        if not_done:
+            log.warning("poll deadline of %g s reached: %d of %d feeds not done", budget, not_done,
                         len(specs))
         return results
+
+
+def _first_host(spec: FeedSpec, state: FeedState | None) -> str:
+    """The host of a feed's first request ("" for a local file): where its politeness applies."""
+    url = state.fetch_url if state is not None else spec.url
+    return host_of(url) if is_http_url(url) else ""
 
 
 def _notify(on_result: ResultCallback | None, result: FeedResult) -> None:
@@ -347,8 +391,10 @@ def _unfinished(spec: FeedSpec, state: FeedState | None, clock: FeedClock, setti
 async def poll_one(fetcher: Fetcher, spec: FeedSpec, state: FeedState | None, settings: Settings,
                    now: datetime, robots: RobotsRules | None = None, *,
                    parser: Parser | None = None, clock: FeedClock | None = None,
-                   pages: PageBudget | None = None) -> FeedResult:
-    """Poll one feed within its deadline; every failure becomes a failed (or gone) result."""
+                   pages: PageBudget | None = None,
+                   reservation: HostReservation | None = None) -> FeedResult:
+    """Poll one feed within its deadline; every failure becomes a failed (or gone) result.
+    `reservation` is its host's slot, taken by the dispatcher for the feed's first request."""
     state = state or FeedState(key=spec.key, url=spec.url)
     clock = clock or FeedClock(settings.fetch.feed_deadline)
     started = time.perf_counter()
@@ -359,7 +405,7 @@ async def poll_one(fetcher: Fetcher, spec: FeedSpec, state: FeedState | None, se
             async with asyncio.timeout(None) as timer:
                 clock.attach(timer)
                 result = await _poll_within(fetcher, spec, state, settings, now, robots, feed_parser,
-                                            clock, pages)
+                                            clock, pages, reservation)
         except TimeoutError:  # only our timer: fetch turns every other timeout into FetchFailed
             result = failed_safely(spec, state, clock.exceeded_reason(), settings, now)
     finally:
@@ -372,10 +418,11 @@ async def poll_one(fetcher: Fetcher, spec: FeedSpec, state: FeedState | None, se
 
 async def _poll_within(fetcher: Fetcher, spec: FeedSpec, state: FeedState, settings: Settings,
                        now: datetime, robots: RobotsRules | None, parser: Parser, clock: FeedClock,
-                       pages: PageBudget | None) -> FeedResult:
+                       pages: PageBudget | None, reservation: HostReservation | None) -> FeedResult:
     try:
         fetched = await fetcher.fetch(state.fetch_url, Validators(state.etag, state.last_modified),
-                                      clock=clock, credentials=feed_credentials(spec))
+                                      clock=clock, credentials=feed_credentials(spec),
+                                      reservation=reservation)
         if fetched.not_modified:
             return _not_modified(spec, state, fetched, settings, now)
         clock.stage = f"parsing {len(fetched.body)} bytes"

@@ -37,7 +37,11 @@ class FeedServer:
     Paths without a route are looked up under `root` (if given); otherwise 404.
     """
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, host: str = "127.0.0.1") -> None:
+        """`host`: the loopback address to bind (127.0.0.2 ... stand for other hosts: per-host
+        politeness applies to each); only addresses of 127.0.0.0/8."""
+        if not host.startswith("127."):
+            raise ValueError(f"test servers bind loopback addresses only, not {host!r}")
         self.root = root
         self.routes: dict[str, Route] = {}
         self.requests: list[RecordedRequest] = []
@@ -74,7 +78,7 @@ class FeedServer:
 
             do_GET = do_POST = do_HEAD = do_PUT = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
