@@ -3,7 +3,7 @@
 plan (due feeds → shards of URLs) → ingest_shard, mapped once per shard (fetch → normalise →
 enrich → index) → alerts (match pending articles against the saved rules, deliver). Only URLs
 and counts pass through XCom, each report as one value (multiple_outputs=False: a `dict` return
-would otherwise be split into one XCom row per key); the library (newsflow.tasks) is imported
+would otherwise be split into one XCom row per key); the library (newsflow.app.tasks) is imported
 inside the tasks so that parsing this file stays fast.
 
 Env: NEWSFLOW_INGEST_SCHEDULE (default every minute; "5m", "1h", a cron expression, a preset
@@ -50,8 +50,8 @@ def news_ingest() -> None:
     def plan(params: dict | None = None) -> list[list[str]]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from newsflow.errors import ConfigError
-        from newsflow.tasks import DEFAULT_SHARD_SIZE, plan_shards
+        from newsflow.app.tasks import DEFAULT_SHARD_SIZE, plan_shards
+        from newsflow.core.errors import ConfigError
 
         size = int(os.environ.get("NEWSFLOW_INGEST_SHARD_SIZE") or DEFAULT_SHARD_SIZE)
         try:
@@ -63,8 +63,8 @@ def news_ingest() -> None:
     def ingest_shard(feed_urls: list[str], params: dict | None = None) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from newsflow.errors import ConfigError
-        from newsflow.tasks import ingest_shard
+        from newsflow.app.tasks import ingest_shard
+        from newsflow.core.errors import ConfigError
 
         try:
             return ingest_shard((params or {}).get("feeds_file"), feed_urls)
@@ -76,7 +76,7 @@ def news_ingest() -> None:
     # place in the alert queue, so the next run alerts them.
     @task(multiple_outputs=False, trigger_rule="none_failed")
     def alerts() -> dict:
-        from newsflow.tasks import process_alerts
+        from newsflow.app.tasks import process_alerts
 
         return process_alerts()
 

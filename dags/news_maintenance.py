@@ -31,13 +31,13 @@ def news_maintenance() -> None:
     # multiple_outputs=False: each report is one XCom value, not one row per key of the dict.
     @task(multiple_outputs=False)
     def feed_health(params: dict | None = None) -> dict:
-        from newsflow.tasks import feed_health_report
+        from newsflow.app.tasks import feed_health_report
 
         return feed_health_report((params or {}).get("feeds_file"))
 
     @task(multiple_outputs=False, retries=0)  # an ILM error needs a person, not a retry
     def lifecycle() -> dict:
-        from newsflow.tasks import check_lifecycle
+        from newsflow.app.tasks import check_lifecycle
 
         return check_lifecycle(raise_on_problems=True)
 
@@ -47,7 +47,7 @@ def news_maintenance() -> None:
 
     @task(multiple_outputs=False, execution_timeout=timedelta(hours=6))
     def reenrich(params: dict | None = None) -> dict:
-        from newsflow.tasks import reenrich
+        from newsflow.app.tasks import reenrich
 
         return reenrich((params or {}).get("query") or "*")
 

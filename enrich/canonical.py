@@ -33,7 +33,7 @@ from enrich.entity_table import (
     load_gazetteer,
     normalise_spelling,
 )
-from newsflow.errors import EnrichError
+from newsflow.core.errors import EnrichError
 
 __all__ = ["FACETS", "Facet"]
 
@@ -73,7 +73,8 @@ class Entities:
     organizations: tuple[str, ...] = ()
     locations: tuple[str, ...] = ()
     # Every spelling of those entities: the canonical names, the table's aliases and the forms the
-    # article uses (what queries on persons/organizations/locations search, see index/entity_query.py).
+    # article uses (what queries on persons/organizations/locations search, see
+    # newsflow/index/entity_query.py).
     persons_alias: tuple[str, ...] = ()
     organizations_alias: tuple[str, ...] = ()
     locations_alias: tuple[str, ...] = ()

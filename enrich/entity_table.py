@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from newsflow.errors import EnrichError
+from newsflow.core.errors import EnrichError
 
 Facet = Literal["persons", "organizations", "locations"]
 FACETS: tuple[Facet, ...] = ("persons", "organizations", "locations")

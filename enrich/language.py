@@ -10,7 +10,7 @@ from functools import cache
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-from newsflow.models import Article
+from newsflow.core.models import Article
 
 _PREFIX_CHARS = 2_000  # language is clear long before this; the rest would only cost time
 _MIN_LETTERS = 40  # below this many letters the model is unreliable

@@ -9,9 +9,9 @@ from __future__ import annotations
 import spacy
 from spacy.language import Language
 
-from newsflow.errors import EnrichError
-from newsflow.models import Article
-from newsflow.settings import Settings
+from newsflow.core.errors import EnrichError
+from newsflow.core.models import Article
+from newsflow.core.settings import Settings
 
 # Components NER does not need (measured: NER output is identical without them).
 EXCLUDED_COMPONENTS: tuple[str, ...] = (

@@ -31,9 +31,9 @@ from enrich.ner import load_nlp, model_location, ner_text
 from enrich.stories import story_bands, story_signature
 from enrich.topics import TopicEvidence, default_calibration, score_topics
 from enrich.version import ENRICHMENT_VERSION
-from newsflow.models import Article, TopicScore
-from newsflow.processes import die_with_parent
-from newsflow.settings import Settings
+from newsflow.core.models import Article, TopicScore
+from newsflow.core.processes import die_with_parent
+from newsflow.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

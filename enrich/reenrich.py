@@ -14,10 +14,10 @@ from typing import Any
 from elasticsearch import Elasticsearch, helpers
 
 from enrich.pipeline import Enricher
-from index.client import translate_errors
-from newsflow.errors import IndexError_
-from newsflow.models import Article
-from newsflow.settings import Settings
+from newsflow.core.errors import IndexError_
+from newsflow.core.es import translate_errors
+from newsflow.core.models import Article
+from newsflow.core.settings import Settings
 
 ENRICHMENT_FIELDS = (
     "language", "persons", "organizations", "locations", "persons_alias", "organizations_alias",

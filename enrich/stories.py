@@ -35,9 +35,9 @@ from typing import Any, Protocol
 import elasticsearch
 import numpy as np
 
-from index.client import translate_errors
-from newsflow.models import Article, parse_utc
-from newsflow.settings import Settings
+from newsflow.core.es import translate_errors
+from newsflow.core.models import Article, parse_utc
+from newsflow.core.settings import Settings
 
 NUM_PERM = 128  # hash functions: the standard error of the Jaccard estimate is about 0.04
 BANDS = 64  # 64 bands of 2 rows: pairs at Jaccard 0.3 share a band with probability > 0.99

@@ -30,8 +30,8 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from newsflow.errors import EnrichError
-from newsflow.models import TopicScore
+from newsflow.core.errors import EnrichError
+from newsflow.core.models import TopicScore
 
 DATA = Path(__file__).resolve().parent / "data"
 DEFAULT_VOCABULARY = DATA / "iptc_mediatopics.json"

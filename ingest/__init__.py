@@ -6,7 +6,8 @@ Public entry points (the cycle, the CLI and the DAGs call these):
 - `ingest.poll.poll_feeds(specs, states, settings, now=..., on_result=...)`: one FeedResult per feed.
 - `ingest.dedupe.unique_per_publisher(articles)`, `ingest.dedupe.classify(articles, stored)`: ownership.
 - `ingest.state.FeedStateStore(client, settings)`: feed state in `<prefix>-feeds`.
-- `ingest.bench.parse_throughput(paths)`; `python -m ingest.fulltext_eval` for full-text quality.
+- Benchmarks: `newsflow.dev.bench_ingest.parse_throughput(paths)`; full-text quality:
+  `python -m newsflow.dev.fulltext_eval`.
 
 Inside: `fetch` (HTTP, limits, address policy via `addresses`), `parse` (feedparser + JSON Feed),
 `normalise` (entries into Articles, using `text` and `urls`), `fulltext` (optional page extraction).

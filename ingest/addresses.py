@@ -26,7 +26,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from newsflow.settings import FetchSettings
+from newsflow.core.settings import FetchSettings
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -1,7 +1,7 @@
 """Exact duplicates and ownership: the same article (same URL) reached through several feeds or polled again.
 
 Pure functions over what the index already holds (`StoredArticle` per id, read by
-`index.store.ArticleStore.stored_articles`):
+`newsflow.index.store.ArticleStore.stored_articles`):
 
 - `unique_per_publisher` keeps one copy per (id, publisher) within a batch;
 - `lookup_ids` lists the ids a batch must be looked up under (its own and its copies');
@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from newsflow.models import Article
+from newsflow.core.models import Article
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from xml.parsers import expat
 import yaml
 
 from ingest.types import FeedAuth, FeedHeader, FeedSpec
-from newsflow.errors import FeedsFileError
+from newsflow.core.errors import FeedsFileError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}

@@ -46,8 +46,8 @@ import httpx
 
 from ingest.addresses import AddressPolicy
 from ingest.types import FeedSpec
-from newsflow.errors import FetchError
-from newsflow.settings import FetchSettings
+from newsflow.core.errors import FetchError
+from newsflow.core.settings import FetchSettings
 
 _RETRY_STATUSES = frozenset({500, 502, 503, 504, 520, 521, 522, 523, 524})
 _PERMANENT = frozenset({301, 308})

@@ -22,9 +22,9 @@ import trafilatura
 
 from ingest.fetch import Fetcher, FetchFailed, is_http_url
 from ingest.text import normalise_whitespace, remove_control_characters
-from newsflow.errors import FetchError
-from newsflow.models import Article
-from newsflow.settings import Settings
+from newsflow.core.errors import FetchError
+from newsflow.core.models import Article
+from newsflow.core.settings import Settings
 
 _DISALLOW_ALL = ["User-agent: *", "Disallow: /"]
 MAX_PAGES_PER_POLL = 200  # article pages fetched per poll at most: the rest wait for a later poll

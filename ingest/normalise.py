@@ -27,7 +27,7 @@ from ingest.parse import ParsedEntry, ParsedFeed
 from ingest.text import clean_title, html_to_text, truncate
 from ingest.types import FeedSpec
 from ingest.urls import canonical_url
-from newsflow.models import Article, Enclosure, article_id_for
+from newsflow.core.models import Article, Enclosure, article_id_for
 
 DERIVED_TITLE_CHARS = 120
 SUMMARY_CHARS = 1_000  # a summary derived from the body is cut here

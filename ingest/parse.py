@@ -30,8 +30,8 @@ from typing import Any
 
 import feedparser
 
-from newsflow.errors import ParseError
-from newsflow.models import Enclosure
+from newsflow.core.errors import ParseError
+from newsflow.core.models import Enclosure
 
 # Comments are matched possessively and without "-->" inside: `(<!--.*?-->\s*)*` could split a run
 # of comments in exponentially many ways before failing (256 comments never finished).

@@ -51,9 +51,9 @@ from ingest.schedule import (
 )
 from ingest.text import clean_title
 from ingest.types import FeedResult, FeedSpec, FeedState, FeedStatus
-from newsflow.errors import FeedError
-from newsflow.models import Article, utc_now
-from newsflow.settings import Settings
+from newsflow.core.errors import FeedError
+from newsflow.core.models import Article, utc_now
+from newsflow.core.settings import Settings
 
 if TYPE_CHECKING:  # trafilatura is imported only when full text is switched on
     from ingest.fulltext import PageBudget, RobotsRules

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from ingest.types import FeedSpec, FeedState
-from newsflow.settings import FetchSettings
+from newsflow.core.settings import FetchSettings
 
 RECENT_ITEMS = 20  # item dates remembered per feed for the observed frequency
 MAX_RETRY_AFTER = 7 * 86400.0  # a longer Retry-After (or Expires) is honoured as 7 days

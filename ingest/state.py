@@ -22,12 +22,12 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
-from index.client import translate_errors
 from ingest.schedule import MAX_DELAY, RECENT_ITEMS, seconds_or_none
 from ingest.types import FeedState
-from newsflow.errors import IndexError_
-from newsflow.models import parse_utc, utc_now
-from newsflow.settings import Settings
+from newsflow.core.errors import IndexError_
+from newsflow.core.es import translate_errors
+from newsflow.core.models import parse_utc, utc_now
+from newsflow.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from newsflow.models import Article
+from newsflow.core.models import Article
 
 FeedStatus = Literal["fetched", "not_modified", "failed", "gone"]
 

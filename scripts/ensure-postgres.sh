@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install PostgreSQL's server binaries from Debian's `postgresql` package when they are missing.
-# Airflow's metadata database (newsflow/local_postgres.py) is a cluster of our own under
+# Airflow's metadata database (newsflow/dev/local_postgres.py) is a cluster of our own under
 # $NEWSFLOW_HOME (or the tests' temporary folder), created with initdb and started with pg_ctl;
 # the package's own cluster (`main`, port 5432) is never used, so the package must not start it:
 # a policy-rc.d that refuses every service start is put in place for the install when none exists.

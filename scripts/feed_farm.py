@@ -163,7 +163,7 @@ def _cycle(name: str, specs: list[Any], states: dict[str, Any],
 
 def bench(feeds: int, hosts: int, max_bytes: int, order: str, delay: float | None) -> None:
     from ingest.feeds import load_feeds
-    from newsflow.settings import load_settings
+    from newsflow.core.settings import load_settings
 
     with tempfile.TemporaryDirectory(prefix="feed-farm-") as work:
         folder = Path(work)

@@ -47,8 +47,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def es_url() -> Iterator[str]:
     """The URL of a healthy local Elasticsearch (started for the session if it was not running)."""
-    from newsflow.settings import load_settings
-    from newsflow.stack import LocalElasticsearch
+    from newsflow.core.settings import load_settings
+    from newsflow.dev.stack import LocalElasticsearch
 
     stack = LocalElasticsearch(load_settings(home=_stack_home()))
     started_here = not stack.status().healthy
@@ -61,7 +61,7 @@ def es_url() -> Iterator[str]:
 
 def _stack_home() -> Path:
     # The stack lives in the real NEWSFLOW_HOME (installed once, shared with the CLI).
-    from newsflow.settings import default_home
+    from newsflow.core.settings import default_home
 
     return Path(os.environ["NEWSFLOW_HOME"]) if os.environ.get("NEWSFLOW_HOME") else default_home()
 
@@ -71,7 +71,7 @@ def _es_cleanup(es_url: str) -> Iterator[None]:
     yield
     from elasticsearch import Elasticsearch
 
-    from newsflow.cleanup import delete_prefix
+    from newsflow.index.cleanup import delete_prefix
 
     # Deleting a few hundred test indices can take a while on a loaded two-core machine.
     client = Elasticsearch(es_url, request_timeout=120)
@@ -84,7 +84,7 @@ def make_settings(
     es_url: str, _es_cleanup: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Callable[..., Any]:
     """Build Settings for a test: a fresh index prefix and home of its own, real Elasticsearch."""
-    from newsflow.settings import load_settings
+    from newsflow.core.settings import load_settings
 
     def factory(**overrides: Any) -> Any:
         values: dict[str, Any] = {
@@ -111,7 +111,7 @@ def settings(make_settings: Callable[..., Any]) -> Any:
 
 @pytest.fixture
 def es_client(settings: Any) -> Iterator[Any]:
-    from index.client import make_client
+    from newsflow.core.es import make_client
 
     client = make_client(settings)
     yield client
@@ -121,7 +121,7 @@ def es_client(settings: Any) -> Iterator[Any]:
 @pytest.fixture
 def offline_settings(tmp_path: Path) -> Any:
     """Settings for tests that need no Elasticsearch (pure logic, parsing, enrichment)."""
-    from newsflow.settings import load_settings
+    from newsflow.core.settings import load_settings
 
     return load_settings(home=tmp_path, index_prefix="offline", es_url="http://127.0.0.1:9",
                          fetch=OPT_IN_FETCH)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from newsflow.cycle import ensure_all
+from newsflow.app.cycle import ensure_all
 from tests.support.corpus_feeds import build_feeds, rss
 from tests.support.esproxy import ElasticsearchProxy, writes_articles
 from tests.support.feedserver import FeedServer, RecordedRequest, Response
@@ -51,7 +51,7 @@ def world(make_settings: Any, tmp_path: Path) -> Iterator[Any]:
     """Settings with their indices set up directly (not through the proxy), a feed server, and the
     environment for CLI runs (ES URL filled in by each test)."""
     settings = make_settings()
-    from index.client import make_client
+    from newsflow.core.es import make_client
 
     client = make_client(settings)
     ensure_all(client, settings)
@@ -141,7 +141,7 @@ def test_a_cluster_refusing_reads_with_429_is_an_overload_not_a_crash(world: Any
 
 def test_a_corrupt_spool_batch_is_quarantined_and_the_cycle_goes_on(world: Any) -> None:
     # Finding 7: one corrupt spool file made every cycle exit 1 with JSONDecodeError.
-    from index.spool import Spool
+    from newsflow.index.spool import Spool
     from tests.index.articles import build_article
 
     settings, client, feeds, env, tmp = world
@@ -244,7 +244,7 @@ def test_bulk_faults_then_recovery_index_every_article_exactly_once(world: Any, 
     """The issue's fault test: 429s, then 503s, then connection resets, then stalls past the client's
     timeout, to `_bulk` requests, then pass-through. Cycles run until the faults are over; indices
     roll over between cycles, so a late write must find an article where it already is."""
-    from index.setup import rollover
+    from newsflow.index.setup import rollover
 
     settings, client, feeds, env, tmp = world
     bodies = build_feeds(n_feeds=3, items_per_feed=8, syndicated=2)
@@ -280,7 +280,7 @@ def test_bulk_faults_then_recovery_index_every_article_exactly_once(world: Any, 
     assert client.count(index=settings.index_name("deadletter"))["count"] == 0
     indices = client.indices.get_alias(name=settings.index_name("articles"))
     assert len(indices) == 3  # the articles are spread over rolled indices, each id in one of them
-    from index.store import ArticleStore
+    from newsflow.index.store import ArticleStore
 
     assert ArticleStore(client, settings).alert_pending() == []  # every article matched once indexed
     indexed = sum(r["indexed"] for r in reports)

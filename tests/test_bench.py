@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from newsflow.bench import BenchOptions, run_bench
+from newsflow.dev.bench import BenchOptions, run_bench
 
 REPO = Path(__file__).resolve().parent.parent
 

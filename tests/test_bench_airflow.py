@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 
-from newsflow.bench_airflow import TaskTiming, airflow_report, run_overhead, shard_totals
 from newsflow.cli.bench import command
+from newsflow.dev.bench_airflow import TaskTiming, airflow_report, run_overhead, shard_totals
 
 T0 = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from newsflow.cycle import Pipeline
-from newsflow.settings import load_settings
+from newsflow.app.cycle import Pipeline
+from newsflow.core.settings import load_settings
 from tests.conftest import OPT_IN_FETCH
 from tests.support.corpus_feeds import build_feeds
 from tests.support.feedserver import FeedServer, Response

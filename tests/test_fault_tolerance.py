@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from newsflow.cycle import FAULT_POINTS
+from newsflow.app.cycle import FAULT_POINTS
 from tests.conftest import OPT_IN_ENV
 from tests.support.corpus_feeds import build_feeds
 from tests.support.feedserver import FeedServer, Response
@@ -98,7 +98,7 @@ def test_kills_at_every_stage_lose_nothing_and_duplicate_nothing(world: Any) -> 
     final = run_cli(["run", "--feeds", str(feeds_file), "--json"], env)
     assert final is not None and final.returncode == 0, final.stderr[-2000:]
 
-    from index.client import make_client
+    from newsflow.core.es import make_client
 
     client = make_client(settings)
     alias = settings.index_name("articles")
@@ -107,7 +107,7 @@ def test_kills_at_every_stage_lose_nothing_and_duplicate_nothing(world: Any) -> 
     assert client.count(index=alias)["count"] == total_items
     urls = client.search(index=alias, size=0, aggs={"u": {"terms": {"field": "url", "size": 500}}})
     assert all(bucket["doc_count"] == 1 for bucket in urls["aggregations"]["u"]["buckets"])
-    from index.store import ArticleStore
+    from newsflow.index.store import ArticleStore
 
     assert ArticleStore(client, settings).alert_pending() == []  # every article was matched
 

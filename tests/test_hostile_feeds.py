@@ -44,7 +44,7 @@ def ordinary_folder() -> tuple[Path, list[str]]:
     """The folder the ordinary feeds are served from, and their file names."""
     if not DRILL_FEEDS:
         return SAMPLES / "feeds", sorted(p.name for p in (SAMPLES / "feeds").iterdir() if p.is_file())
-    from newsflow.bench import BenchOptions, select_feed_files
+    from newsflow.dev.bench import BenchOptions, select_feed_files
 
     folder = CORPUS / "feeds" / "real"
     if not folder.is_dir():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
-from newsflow.models import Article, Enclosure, TopicScore, article_id_for, parse_utc
+from newsflow.core.models import Article, Enclosure, TopicScore, article_id_for, parse_utc
 
 
 def make_article(**changes: object) -> Article:

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from newsflow.cleanup import delete_prefix
-from newsflow.cycle import Pipeline
-from newsflow.settings import default_home, load_settings
-from newsflow.stack import LocalElasticsearch
+from newsflow.app.cycle import Pipeline
+from newsflow.core.settings import default_home, load_settings
+from newsflow.dev.stack import LocalElasticsearch
+from newsflow.index.cleanup import delete_prefix
 from tests.support.corpus_feeds import build_feeds, rss
 from tests.support.feedserver import FeedServer, Response
 

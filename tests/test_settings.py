@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from newsflow.settings import load_settings, redact_url
+from newsflow.core.settings import load_settings, redact_url
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from newsflow.cli import cli
-from newsflow.settings import load_settings
-from newsflow.stack import ES_SHA256, LocalElasticsearch, cluster_status
+from newsflow.core.settings import load_settings
+from newsflow.dev.stack import ES_SHA256, LocalElasticsearch, cluster_status
 
 
 def test_status_exits_zero_only_when_the_cluster_is_healthy(es_url: str) -> None:
@@ -48,7 +48,7 @@ def test_the_node_listens_on_loopback_only(es_url: str) -> None:
 
 @pytest.mark.parametrize("url", ["http://10.1.2.3:9200", "https://es.example.test:9243"])
 def test_the_stack_refuses_to_manage_a_remote_node(url: str, tmp_path: object) -> None:
-    from newsflow.errors import StackError
+    from newsflow.core.errors import StackError
 
     stack = LocalElasticsearch(load_settings(es_url=url, home=tmp_path))
     with pytest.raises(StackError, match="manages only a local node"):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.types import FeedState
-from newsflow.state_cache import FeedStateCache, cache_path, reconcile
+from newsflow.app.state_cache import FeedStateCache, cache_path, reconcile
 
 EARLY = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from newsflow.processes import die_with_parent
+from newsflow.core.processes import die_with_parent
 from tests.conftest import OPT_IN_ENV
 from tests.support.corpus_feeds import Item, rss, story
 from tests.support.feedserver import FeedServer, Response

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from newsflow.processes import die_with_parent
+from newsflow.core.processes import die_with_parent
 
 
 @pytest.fixture

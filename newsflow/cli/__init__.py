@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from newsflow.errors import NewsflowError
+from newsflow.core.errors import NewsflowError
 
 # Modules that each define a click command or group named `command`; registered in this order.
 COMMAND_MODULES = [

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from newsflow.local_airflow import ADMIN_USER, AirflowStatus, LocalAirflow
-from newsflow.settings import load_settings
+from newsflow.core.settings import load_settings
+from newsflow.dev.local_airflow import ADMIN_USER, AirflowStatus, LocalAirflow
 
 
 def _airflow(port: int | None = None, schedule: str | None = None) -> LocalAirflow:

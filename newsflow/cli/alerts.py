@@ -10,12 +10,12 @@ from typing import Any
 import click
 from elasticsearch import Elasticsearch
 
-from alerts.rules import Rule, RuleStore
-from alerts.store import AlertStore
-from index.client import make_client
-from newsflow.errors import AlertError
-from newsflow.redact import redact_channel
-from newsflow.settings import Settings, load_settings
+from newsflow.alerts.rules import Rule, RuleStore
+from newsflow.alerts.store import AlertStore
+from newsflow.core.errors import AlertError
+from newsflow.core.es import make_client
+from newsflow.core.redact import redact_channel
+from newsflow.core.settings import Settings, load_settings
 
 
 @contextmanager

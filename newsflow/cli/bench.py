@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from newsflow.bench import DEFAULT_CORPUS, BenchOptions, run_bench
-from newsflow.bench_airflow import DEFAULT_FEEDS, AirflowBenchOptions, run_airflow_bench
-from newsflow.settings import load_settings
+from newsflow.core.settings import load_settings
+from newsflow.dev.bench import DEFAULT_CORPUS, BenchOptions, run_bench
+from newsflow.dev.bench_airflow import DEFAULT_FEEDS, AirflowBenchOptions, run_airflow_bench
 
 
 @click.command("bench")

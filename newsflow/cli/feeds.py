@@ -12,13 +12,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from index.client import make_client
 from ingest.feeds import load_feeds
 from ingest.state import FeedStateStore
 from ingest.types import FeedSpec, FeedState
-from newsflow.models import utc_now
-from newsflow.redact import redact_text, redact_url
-from newsflow.settings import load_settings
+from newsflow.core.es import make_client
+from newsflow.core.models import utc_now
+from newsflow.core.redact import redact_text, redact_url
+from newsflow.core.settings import load_settings
 
 _STATUS_STYLE = {"fetched": "green", "not_modified": "green", "failed": "red", "gone": "magenta",
                  "": "dim"}

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 from pydantic import SecretStr
 
-from index.kibana import SAVED_OBJECTS, KibanaTarget, for_prefix, import_saved_objects, parse_ndjson
-from newsflow.errors import ConfigError
-from newsflow.settings import load_settings
+from newsflow.core.errors import ConfigError
+from newsflow.core.settings import load_settings
+from newsflow.index.kibana import SAVED_OBJECTS, KibanaTarget, for_prefix, import_saved_objects, parse_ndjson
 
 
 @click.group("kibana")

@@ -6,8 +6,8 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 
-from index.client import make_client
-from newsflow.settings import load_settings
+from newsflow.core.es import make_client
+from newsflow.core.settings import load_settings
 
 
 @click.command("reenrich")

@@ -9,9 +9,9 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from newsflow.cycle import CycleReport, run_cycle
-from newsflow.errors import ConfigError
-from newsflow.settings import load_settings
+from newsflow.app.cycle import CycleReport, run_cycle
+from newsflow.core.errors import ConfigError
+from newsflow.core.settings import load_settings
 
 STAGE_LABELS = {"fetch": "fetching feeds", "enrich": "enriching articles", "index": "indexing",
                 "alerts": "matching alerts"}

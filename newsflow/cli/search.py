@@ -11,9 +11,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from index.client import make_client
-from index.search import FACETS, SearchHit, SearchResult, parse_duration, parse_filter, search_articles
-from newsflow.settings import load_settings
+from newsflow.core.es import make_client
+from newsflow.core.settings import load_settings
+from newsflow.index.search import (
+    FACETS,
+    SearchHit,
+    SearchResult,
+    parse_duration,
+    parse_filter,
+    search_articles,
+)
 
 _EMPHASIS = re.compile(r"<em>(.*?)</em>", re.DOTALL)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from index.client import make_client
-from newsflow.cycle import ensure_all
-from newsflow.settings import load_settings
+from newsflow.app.cycle import ensure_all
+from newsflow.core.es import make_client
+from newsflow.core.settings import load_settings
 
 
 @click.command("setup")

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from newsflow.settings import load_settings
-from newsflow.stack import LocalElasticsearch, StackStatus
+from newsflow.core.settings import load_settings
+from newsflow.dev.stack import LocalElasticsearch, StackStatus
 
 
 def _stack() -> LocalElasticsearch:

@@ -1,5 +1,5 @@
 """Airflow test set-up: a throw-away AIRFLOW_HOME whose metadata database lives in a PostgreSQL
-cluster of the session's own (newsflow.local_postgres, a Unix socket in AIRFLOW_HOME/postgres/run),
+cluster of the session's own (newsflow.dev.local_postgres, a Unix socket in AIRFLOW_HOME/postgres/run),
 created and started by the `metadata_database` fixture and stopped when the session ends.
 
 Airflow reads its configuration when it is first imported, so the environment is set here, when
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.local_postgres import LocalPostgres
+from newsflow.dev.local_postgres import LocalPostgres
 from tests.conftest import REPO
 
 if "airflow.configuration" in sys.modules:  # pragma: no cover - a guard, not a behaviour

@@ -29,8 +29,8 @@ def test_news_ingest_indexes_the_feeds_of_its_param_and_delivers_one_alert(
     airflow_db: None, dagbag: Any, es_connection: Any, es_client: Any, feed_server: Any, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from alerts.rules import RuleStore
-    from newsflow.cycle import ensure_all
+    from newsflow.alerts.rules import RuleStore
+    from newsflow.app.cycle import ensure_all
 
     settings = es_connection
     monkeypatch.setenv("NEWSFLOW_INGEST_SHARD_SIZE", "1")  # two feeds → two mapped shard tasks
@@ -111,7 +111,7 @@ def test_news_ingest_without_any_feeds_file_fails_at_planning(
 def test_news_maintenance_reports_checks_lifecycle_and_reenriches_on_demand(
     airflow_db: None, dagbag: Any, es_connection: Any, feed_server: Any, tmp_path: Path
 ) -> None:
-    from newsflow import tasks
+    from newsflow.app import tasks
 
     settings = es_connection
     feeds = tmp_path / "feeds.yaml"
@@ -132,7 +132,7 @@ def test_news_maintenance_skips_reenrichment_unless_asked(
 ) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
-    from newsflow.cycle import ensure_all
+    from newsflow.app.cycle import ensure_all
     from tests.airflow.conftest import DAGS
 
     ensure_all(es_client, es_connection)

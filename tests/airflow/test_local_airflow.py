@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from newsflow.cli import cli
-from newsflow.local_airflow import LocalAirflow, free_port, is_airflow_component
+from newsflow.dev.local_airflow import LocalAirflow, free_port, is_airflow_component
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsflow.local_postgres import LocalPostgres, is_postmaster_of
+from newsflow.dev.local_postgres import LocalPostgres, is_postmaster_of
 
 pytestmark = pytest.mark.airflow
 

@@ -1,6 +1,6 @@
 """The operators' page in Airflow's UI, in a real browser (headless Chromium from Debian's packages,
 installed by scripts/ensure-chromium.sh) against a real local Airflow started by
-newsflow.local_airflow: log in, open Browse → "Newsflow feeds & alerts", read the page in its frame.
+newsflow.dev.local_airflow: log in, open Browse → "Newsflow feeds & alerts", read the page in its frame.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ SCREENSHOT = Path(tempfile.gettempdir()) / "newsflow-plugin-page.png"
 @pytest.fixture(scope="module")
 def ui_data(es_url: str, _es_cleanup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Settings of their own, with feeds polled (one healthy, one failing) and one rule that alerted."""
-    from alerts.rules import RuleStore
-    from index.client import make_client
-    from newsflow import tasks
-    from newsflow.settings import load_settings
+    from newsflow.app import tasks
+    from newsflow.alerts.rules import RuleStore
+    from newsflow.core.es import make_client
+    from newsflow.core.settings import load_settings
     from tests.conftest import _SESSION_PREFIX, OPT_IN_FETCH, SAMPLES
     from tests.support.feedserver import FeedServer, Response
 
@@ -52,7 +52,7 @@ def airflow(ui_data: Any, metadata_database: Any) -> Iterator[Any]:
     metadata database is one of its own in the session's PostgreSQL cluster."""
     # The prefix and feeds file reach the components through NEWSFLOW_* variables (see
     # LocalAirflow.environment); the plugin and the tasks read them there.
-    from newsflow.local_airflow import LocalAirflow, free_port
+    from newsflow.dev.local_airflow import LocalAirflow, free_port
 
     settings, feeds, _ = ui_data
     local = LocalAirflow(settings.model_copy(update={"feeds_file": Path(feeds)}), port=free_port(18080),

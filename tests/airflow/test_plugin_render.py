@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from newsflow.tasks import FeedHealth
+from newsflow.app.tasks import FeedHealth
 from tests.conftest import REPO
 
 

@@ -1,4 +1,4 @@
-"""newsflow.tasks (what the DAG tasks run) and newsflow.airflow_settings, without a DAG: against the
+"""newsflow.app.tasks (what the DAG tasks run) and newsflow.app.airflow_settings, without a DAG: against the
 real Elasticsearch and feeds served by a real local HTTP server."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from newsflow import tasks
-from newsflow.airflow_settings import connection_overrides, settings_from_airflow
-from newsflow.errors import ConfigError, IndexError_
+from newsflow.app import tasks
+from newsflow.app.airflow_settings import connection_overrides, settings_from_airflow
+from newsflow.core.errors import ConfigError, IndexError_
 
 
 def write_feeds(folder: Path, *urls: str) -> str:
@@ -176,7 +176,7 @@ def test_feed_health_report_names_the_failing_feed_and_its_reason(
 def test_alerts_after_the_shards_deliver_each_matching_story_once(
     settings: Any, feed_server: Any, tmp_path: Path, es_client: Any
 ) -> None:
-    from alerts.rules import RuleStore
+    from newsflow.alerts.rules import RuleStore
 
     log_path = tmp_path / "alerts.jsonl"
     tasks.ingest_shard(write_feeds(tmp_path, feed_server.url("/world.xml")),
@@ -197,7 +197,7 @@ def test_alerts_after_the_shards_deliver_each_matching_story_once(
 
 @pytest.mark.es
 def test_lifecycle_check_reports_the_managed_write_index(settings: Any, es_client: Any) -> None:
-    from newsflow.cycle import ensure_all
+    from newsflow.app.cycle import ensure_all
 
     ensure_all(es_client, settings)
     report = tasks.check_lifecycle(settings=settings, raise_on_problems=True)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from newsflow.models import Article, article_id_for
+from newsflow.core.models import Article, article_id_for
 from tests.support.tls import self_signed_certificate
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from alerts import AlertStore, RuleStore
-from alerts.bench import create_rules, percolation_cost, synthetic_queries
-from newsflow.models import Article
+from newsflow.alerts import AlertStore, RuleStore
+from newsflow.core.models import Article
+from newsflow.dev.bench_alerts import create_rules, percolation_cost, synthetic_queries
 
 
 def _articles(make_article: Callable[..., Article]) -> list[Article]:
@@ -85,7 +85,7 @@ def test_rule_words_pick_out_stories_rather_than_common_news_words(
 def test_rule_words_are_judged_by_their_stem_as_the_english_analyzer_matches_them(
     settings: Any, es_client: Any, make_article: Callable[..., Article]
 ) -> None:
-    from alerts.bench import english_stems
+    from newsflow.dev.bench_alerts import english_stems
 
     RuleStore(es_client, settings).ensure()
     stems = english_stems(es_client, settings, ["presided", "president", "the"])

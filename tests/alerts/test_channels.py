@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from alerts.channels import Channel, parse_channel
-from newsflow.errors import AlertError
+from newsflow.alerts.channels import Channel, parse_channel
+from newsflow.core.errors import AlertError
 
 
 def test_a_webhook_channel_keeps_its_url() -> None:

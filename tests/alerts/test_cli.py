@@ -9,10 +9,10 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from alerts import match_articles
-from index.client import make_client
+from newsflow.alerts import match_articles
 from newsflow.cli import cli
-from newsflow.models import Article
+from newsflow.core.es import make_client
+from newsflow.core.models import Article
 
 
 def _env(settings: Any) -> dict[str, str]:

@@ -14,8 +14,8 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from alerts import AlertStore, RuleStore
-from index.client import make_client
+from newsflow.alerts import AlertStore, RuleStore
+from newsflow.core.es import make_client
 from tests.support.feedserver import Response
 
 pytestmark = [pytest.mark.slow]
@@ -51,7 +51,7 @@ def _rss(title: str, items: list[tuple[str, str, list[str]]], published: datetim
 def test_a_wire_story_in_two_feeds_over_two_cycles_is_delivered_once_per_rule_and_channel(
     alert_settings: Callable[..., Any], feed_server: Any, smtp_inbox: Any, tmp_path: Path,
 ) -> None:
-    from newsflow.cycle import run_cycle
+    from newsflow.app.cycle import run_cycle
 
     settings = alert_settings(smtp_host=smtp_inbox.host, smtp_port=smtp_inbox.port)
     settings = settings.model_copy(update={"fetch": settings.fetch.model_copy(

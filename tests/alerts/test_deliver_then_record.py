@@ -12,10 +12,17 @@ from typing import Any
 
 import pytest
 
-from alerts import AlertStore, RecordingLock, RuleStore, alert_id_for, deliver_pending, match_and_deliver
-from alerts.lock import LOCK_ID
-from newsflow.errors import AlertsBusy
-from newsflow.models import Article, utc_now
+from newsflow.alerts import (
+    AlertStore,
+    RecordingLock,
+    RuleStore,
+    alert_id_for,
+    deliver_pending,
+    match_and_deliver,
+)
+from newsflow.alerts.lock import LOCK_ID
+from newsflow.core.errors import AlertsBusy
+from newsflow.core.models import Article, utc_now
 from tests.support.feedserver import Response
 
 pytestmark = [pytest.mark.es]
@@ -126,7 +133,7 @@ def test_the_lock_is_free_after_use_and_an_expired_lease_can_be_taken_over(
 
 
 def test_an_alerts_index_of_an_earlier_version_gains_only_the_fields_it_lacks() -> None:
-    from alerts.store import ALERT_PROPERTIES, missing_properties
+    from newsflow.alerts.store import ALERT_PROPERTIES, missing_properties
 
     earlier = {name: spec for name, spec in ALERT_PROPERTIES.items() if name != "delivered_at"}
     earlier["query"] = {"type": "keyword", "ignore_above": 8191}  # indexed, as it used to be

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from alerts import AlertStore, RuleStore, alert_id_for, deliver_pending, match_articles
-from alerts.delivery import deliver_claimed
-from alerts.senders import check_smtp_login_security, is_loopback_host
-from alerts.store import Versioned
-from newsflow.errors import InsecureSmtpLogin
-from newsflow.models import Article, utc_now
+from newsflow.alerts import AlertStore, RuleStore, alert_id_for, deliver_pending, match_articles
+from newsflow.alerts.delivery import deliver_claimed
+from newsflow.alerts.senders import check_smtp_login_security, is_loopback_host
+from newsflow.alerts.store import Versioned
+from newsflow.core.errors import InsecureSmtpLogin
+from newsflow.core.models import Article, utc_now
 from tests.support.feedserver import RecordedRequest, Response
 
 

@@ -16,14 +16,21 @@ from typing import Any
 
 import pytest
 
-from alerts import AlertStore, RuleStore, alert_id_for, deliver_pending, match_and_deliver, match_articles
-from alerts.delivery import send_budget
-from alerts.lock import LOCK_ID, locks_index
-from alerts.records import AlertRecord
-from alerts.store import Versioned
-from index.client import make_client
-from newsflow.errors import AlertLockLost, AlertsBusy
-from newsflow.models import Article, format_utc, utc_now
+from newsflow.alerts import (
+    AlertStore,
+    RuleStore,
+    alert_id_for,
+    deliver_pending,
+    match_and_deliver,
+    match_articles,
+)
+from newsflow.alerts.delivery import send_budget
+from newsflow.alerts.lock import LOCK_ID, locks_index
+from newsflow.alerts.records import AlertRecord
+from newsflow.alerts.store import Versioned
+from newsflow.core.errors import AlertLockLost, AlertsBusy
+from newsflow.core.es import make_client
+from newsflow.core.models import Article, format_utc, utc_now
 from tests.support.feedserver import RecordedRequest, Response
 
 # Each POST takes longer than the lease: without renewal, a second run takes over mid-delivery.

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from alerts import AlertStore, RuleStore, alert_id_for, deliver_pending, match_articles
-from newsflow.models import Article
+from newsflow.alerts import AlertStore, RuleStore, alert_id_for, deliver_pending, match_articles
+from newsflow.core.models import Article
 
 
 def _syndicated_copies(make_article: Callable[..., Article]) -> list[Article]:
@@ -105,7 +105,7 @@ def test_without_rules_nothing_is_matched_or_recorded(
 def test_matching_rules_are_paged_through_so_none_is_missed(
     settings: Any, es_client: Any, make_article: Callable[..., Article]
 ) -> None:
-    from alerts.engine import percolate
+    from newsflow.alerts.engine import percolate
 
     rules = RuleStore(es_client, settings)
     for n in range(5):
@@ -154,9 +154,9 @@ def test_unfielded_words_match_across_title_summary_and_body_but_a_phrase_stays_
 def test_rules_saved_in_the_earlier_three_field_form_are_saved_again_and_still_match(
     settings: Any, es_client: Any, make_article: Callable[..., Article]
 ) -> None:
-    from alerts.rules import RULE_PROPERTIES, Rule
-    from index.mappings import ANALYSIS, ARTICLE_PROPERTIES
-    from newsflow.models import utc_now
+    from newsflow.alerts.rules import RULE_PROPERTIES, Rule
+    from newsflow.core.models import utc_now
+    from newsflow.index.mappings import ANALYSIS, ARTICLE_PROPERTIES
 
     rules = RuleStore(es_client, settings)
     # The rules index as an earlier version made it: no rule_text field, queries over three fields.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alerts.records import (
+from newsflow.alerts.records import (
     AlertRecord,
     NewRecords,
     alert_id_for,
@@ -13,9 +13,9 @@ from alerts.records import (
     new_record,
     with_deliveries,
 )
-from alerts.rules import Rule
-from newsflow.models import Article
-from newsflow.settings import AlertSettings
+from newsflow.alerts.rules import Rule
+from newsflow.core.models import Article
+from newsflow.core.settings import AlertSettings
 
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 RULE = Rule("rates", "interest AND rates", ("log:/tmp/rates.jsonl", "webhook:http://127.0.0.1:9/hook"), NOW)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from alerts.rules import RuleStore
-from index.client import make_client
-from newsflow.errors import AlertError, LeadingWildcardError, QueryError
+from newsflow.alerts.rules import RuleStore
+from newsflow.core.errors import AlertError, LeadingWildcardError, QueryError
+from newsflow.core.es import make_client
 
 
 def test_added_rules_are_listed_by_name_counted_and_removed(settings: Any, es_client: Any) -> None:
@@ -99,7 +99,7 @@ def test_two_prefixes_never_see_each_others_rules(make_settings: Callable[..., A
 
 def test_a_rule_saved_with_a_leading_wildcard_before_they_were_refused_survives_setup(
         settings: Any, es_client: Any) -> None:
-    from alerts.rules import rules_index
+    from newsflow.alerts.rules import rules_index
 
     store = RuleStore(es_client, settings)
     store.add("inflation", "title:moscow", ["log:/tmp/inflation.jsonl"])
@@ -118,6 +118,6 @@ def test_a_rule_saved_with_a_leading_wildcard_before_they_were_refused_survives_
         "field": "query", "document": {"title": "Moscow talks"}}})
     assert [hit["_id"] for hit in matched["hits"]["hits"]] == ["inflation"]
     meta = next(iter(es_client.indices.get_mapping(index=index).values()))["mappings"]["_meta"]
-    from alerts.rules import RULE_QUERY_VERSION
+    from newsflow.alerts.rules import RULE_QUERY_VERSION
 
     assert meta["rule_query_version"] == RULE_QUERY_VERSION

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from alerts import AlertStore, RuleStore, deliver_pending, match_articles
-from index.store import ArticleStore
+from newsflow.alerts import AlertStore, RuleStore, deliver_pending, match_articles
 from newsflow.cli import cli
 from newsflow.cli.feeds import health
-from newsflow.models import Article, utc_now
-from newsflow.redact import redact_channel, redact_text, redact_url
+from newsflow.core.models import Article, utc_now
+from newsflow.core.redact import redact_channel, redact_text, redact_url
+from newsflow.index.store import ArticleStore
 from tests.support.feedserver import Response
 
 PATH_TOKEN = "T0kenInThePath9f8e7d6c5b4a"
@@ -43,8 +43,8 @@ def test_a_failing_webhook_with_tokens_leaks_them_into_no_log_report_record_or_c
     alert_settings: Callable[..., Any], es_client: Any, feed_server: Any,
     make_article: Callable[..., Article], caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from newsflow.cycle import CycleReport, Pipeline
-    from newsflow.tasks import process_alerts
+    from newsflow.app.cycle import CycleReport, Pipeline
+    from newsflow.app.tasks import process_alerts
 
     settings = alert_settings(max_delivery_attempts=1, webhook_retries=1)
     hook = feed_server.route(f"/hooks/{PATH_TOKEN}", Response(status=503))
@@ -209,7 +209,7 @@ def test_log_paths_keep_their_channel_text(tmp_path: Path) -> None:
 def test_httpx_request_lines_are_logged_with_the_url_redacted(caplog: pytest.LogCaptureFixture) -> None:
     import httpx
 
-    import newsflow.cycle  # noqa: F401 - installs the filter, as every cycle does
+    import newsflow.app.cycle  # noqa: F401 - installs the filter, as every cycle does
 
     url = f"https://reader:hunter22@feeds.example.com/rss.xml?api_key={QUERY_TOKEN}"
     caplog.set_level(logging.INFO, logger="httpx")

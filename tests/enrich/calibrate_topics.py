@@ -12,7 +12,7 @@ import itertools
 from enrich import components
 from enrich.pipeline import build_pipeline
 from enrich.topics import Calibration, TopicEvidence, default_vocabulary, score_topics
-from newsflow.settings import load_settings
+from newsflow.core.settings import load_settings
 from tests.enrich.quality import load_gold
 
 

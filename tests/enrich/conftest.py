@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def enrich_settings(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from newsflow.settings import load_settings
+    from newsflow.core.settings import load_settings
 
     return load_settings(home=tmp_path_factory.mktemp("enrich-home"), index_prefix="offline",
                          es_url="http://127.0.0.1:9")

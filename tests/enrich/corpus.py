@@ -17,7 +17,7 @@ from pathlib import Path
 
 import feedparser
 
-from newsflow.models import Article, article_id_for
+from newsflow.core.models import Article, article_id_for
 from tests.conftest import CORPUS
 
 REAL = CORPUS / "feeds" / "real"

@@ -16,7 +16,7 @@ import numpy as np
 from enrich.language import article_language
 from enrich.ner import load_nlp, ner_text
 from enrich.topics import DEFAULT_BACKGROUND, TopicEvidenceCollector, default_vocabulary
-from newsflow.settings import load_settings
+from newsflow.core.settings import load_settings
 from tests.enrich.corpus import all_news_articles
 from tests.enrich.quality import load_gold
 

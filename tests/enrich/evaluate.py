@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from newsflow.models import Article
+from newsflow.core.models import Article
 from tests.enrich.corpus import corpus_article
 
 GOLD_DIR = Path(__file__).resolve().parent / "gold"
@@ -247,7 +247,7 @@ def evaluate(entries: Sequence[GoldEntry], enriched: Sequence[Article], resolve:
 def enrich_with_the_real_pipeline(articles: Sequence[Article]) -> list[Article]:
     """The Enricher as a cycle builds it, with settings that never reach Elasticsearch."""
     from enrich.pipeline import Enricher
-    from newsflow.settings import load_settings
+    from newsflow.core.settings import load_settings
 
     home = Path(tempfile.mkdtemp(prefix="newsflow-eval-"))
     settings = load_settings(home=home, index_prefix="offline", es_url="http://127.0.0.1:9")

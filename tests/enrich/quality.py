@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsflow.models import Article
+from newsflow.core.models import Article
 from tests.enrich.corpus import corpus_article
 
 GOLD_FILE = Path(__file__).resolve().parent / "gold" / "gold.json"

@@ -15,7 +15,7 @@ import re
 from datetime import timedelta
 from functools import cache
 
-from newsflow.models import Article, article_id_for
+from newsflow.core.models import Article, article_id_for
 from tests.enrich.corpus import all_news_articles
 
 BOILERPLATE = (

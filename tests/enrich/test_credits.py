@@ -67,8 +67,8 @@ def test_credit_lines_never_become_entities_with_the_real_model(enricher: Any) -
 def test_a_syndicated_storys_copies_are_faceted_by_credit_and_distributor(
     settings: Any, es_client: Any, enricher: Any
 ) -> None:
-    from index.search import search_articles
-    from index.store import ArticleStore
+    from newsflow.index.search import search_articles
+    from newsflow.index.store import ArticleStore
 
     body = ("Oil prices rose on Monday after OPEC+ agreed to extend output cuts, traders in Singapore said."
             + SYNDICATED_TAIL)

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from alerts import AlertStore, RuleStore, match_articles
 from enrich.canonical import EntityRules, default_rules
-from index.search import search_articles
-from index.store import ArticleStore
-from newsflow.models import Article, article_id_for
+from newsflow.alerts import AlertStore, RuleStore, match_articles
+from newsflow.core.models import Article, article_id_for
+from newsflow.index.search import search_articles
+from newsflow.index.store import ArticleStore
 
 
 def _article(url: str, title: str, body: str, source: str) -> Article:
@@ -108,7 +108,7 @@ def test_a_rule_saved_before_an_alias_was_added_fires_after_reenrichment(
 def test_places_the_gazetteer_knows_can_be_found_by_distance(
     settings: Any, es_client: Any, enriched: list[Article]
 ) -> None:
-    from index.setup import names_for
+    from newsflow.index.setup import names_for
 
     assert (50.4547, 30.5238) in enriched[1].geo  # Kiev, as the wire spells it: Kyiv's coordinates
     store = ArticleStore(es_client, settings)

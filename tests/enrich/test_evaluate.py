@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from newsflow.models import TopicScore
+from newsflow.core.models import TopicScore
 from tests.enrich.evaluate import (
     GOLD_SETS,
     Counts,
@@ -73,7 +73,7 @@ def test_an_empty_facet_on_both_sides_is_perfect_and_f1_follows_p_and_r() -> Non
 
 
 def test_parts_are_scored_apart_and_together_with_main_topics(offline_settings: Any) -> None:
-    from newsflow.models import Article
+    from newsflow.core.models import Article
 
     base = Article(id="x", url="https://example.org/a", title="t", summary="", body="b", source="s",
                    feed_url="f", published_at=_when(), ingested_at=_when())

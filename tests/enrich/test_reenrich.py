@@ -9,7 +9,7 @@ import pytest
 
 from enrich.reenrich import reenrich
 from enrich.version import ENRICHMENT_VERSION
-from index.mappings import ANALYSIS, article_mappings
+from newsflow.index.mappings import ANALYSIS, article_mappings
 from tests.enrich.quality import load_gold
 
 pytestmark = [pytest.mark.es, pytest.mark.slow, pytest.mark.corpus]

@@ -22,8 +22,8 @@ from enrich.stories import (
     story_bands,
     story_signature,
 )
-from index.mappings import ANALYSIS, article_mappings
-from newsflow.errors import ElasticsearchUnavailable
+from newsflow.core.errors import ElasticsearchUnavailable
+from newsflow.index.mappings import ANALYSIS, article_mappings
 from tests.enrich.story_pairs import (
     different_story_pairs,
     edited_copy,
@@ -287,7 +287,7 @@ def test_no_articles_index_yet_means_no_candidates(settings: Any, es_client: Any
 
 
 def test_an_unreachable_elasticsearch_is_reported_not_swallowed(offline_settings: Any) -> None:
-    from index.client import make_client
+    from newsflow.core.es import make_client
 
     client = make_client(offline_settings, max_retries=0)
     with pytest.raises(ElasticsearchUnavailable):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from newsflow.models import Article, article_id_for
+from newsflow.core.models import Article, article_id_for
 
 
 def build_article(slug: str, **fields: Any) -> Article:

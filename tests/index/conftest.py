@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from newsflow.models import Article
+from newsflow.core.models import Article
 from tests.index.articles import build_article
 
 
@@ -23,7 +23,7 @@ def module_settings(es_url: str, _es_cleanup: None, tmp_path_factory: pytest.Tem
     """Settings shared by a module's read-only tests (one prefix, indexed once)."""
     import uuid
 
-    from newsflow.settings import load_settings
+    from newsflow.core.settings import load_settings
     from tests.conftest import _SESSION_PREFIX
 
     return load_settings(es_url=es_url, index_prefix=f"{_SESSION_PREFIX}-m{uuid.uuid4().hex[:8]}",
@@ -32,7 +32,7 @@ def module_settings(es_url: str, _es_cleanup: None, tmp_path_factory: pytest.Tem
 
 @pytest.fixture(scope="module")
 def module_client(module_settings: Any) -> Iterator[Any]:
-    from index.client import make_client
+    from newsflow.core.es import make_client
 
     client = make_client(module_settings)
     yield client

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from index.store import ArticleStore
 from newsflow.cli import cli
+from newsflow.index.store import ArticleStore
 
 pytestmark = pytest.mark.es
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.entity_query import filter_clause, rewrite_entity_fields
+from newsflow.index.entity_query import filter_clause, rewrite_entity_fields
 
 
 def test_entity_field_names_are_rewritten_to_their_spelling_fields() -> None:

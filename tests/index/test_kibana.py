@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
-from index.kibana import SAVED_OBJECTS, KibanaTarget, for_prefix, import_saved_objects, parse_ndjson
-from index.mappings import ARTICLE_PROPERTIES
 from newsflow.cli import cli
-from newsflow.errors import KibanaError
+from newsflow.core.errors import KibanaError
+from newsflow.index.kibana import SAVED_OBJECTS, KibanaTarget, for_prefix, import_saved_objects, parse_ndjson
+from newsflow.index.mappings import ARTICLE_PROPERTIES
 from tests.support.feedserver import RecordedRequest, Response
 
 SHIPPED = SAVED_OBJECTS.read_text(encoding="utf-8")

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from index.search import SearchResult, build_query, parse_duration, parse_filter, search_articles
-from index.setup import names_for
-from index.store import ArticleStore
-from newsflow.errors import LeadingWildcardError, QueryError, SearchTimeout
-from newsflow.models import utc_now
+from newsflow.core.errors import LeadingWildcardError, QueryError, SearchTimeout
+from newsflow.core.models import utc_now
+from newsflow.index.search import SearchResult, build_query, parse_duration, parse_filter, search_articles
+from newsflow.index.setup import names_for
+from newsflow.index.store import ArticleStore
 from tests.index.articles import build_article
 
 pytestmark = pytest.mark.es
@@ -152,8 +152,8 @@ def test_a_trailing_wildcard_and_match_all_still_work(es_client: Any, settings: 
 def test_a_search_against_a_stalled_cluster_gives_up_after_the_search_timeout(
     stalled_server: str, tmp_path: Any
 ) -> None:
-    from index.client import make_client
-    from newsflow.settings import load_settings
+    from newsflow.core.es import make_client
+    from newsflow.core.settings import load_settings
 
     stalled = load_settings(es_url=stalled_server, index_prefix="stalled", home=tmp_path,
                             index={"search_timeout": 0.5, "request_timeout": 60})

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from index.search import FACET_SIZE, FACETS, search_articles
-from index.store import ArticleStore
-from newsflow.models import Article, article_id_for, parse_utc
+from newsflow.core.models import Article, article_id_for, parse_utc
+from newsflow.index.search import FACET_SIZE, FACETS, search_articles
+from newsflow.index.store import ArticleStore
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.es

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from index.client import make_client, translate_errors
-from index.store import ArticleStore
-from newsflow.errors import ElasticsearchUnavailable
-from newsflow.settings import load_settings
+from newsflow.core.errors import ElasticsearchUnavailable
+from newsflow.core.es import make_client, translate_errors
+from newsflow.core.settings import load_settings
+from newsflow.index.store import ArticleStore
 
 PASSWORD = "pa55-Very-Secret"
 API_KEY = "QUJDOmFwaS1rZXktc2VjcmV0"

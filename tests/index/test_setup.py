@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from index.setup import ensure_indices, names_for, rollover
+from newsflow.index.setup import ensure_indices, names_for, rollover
 
 pytestmark = pytest.mark.es
 
@@ -61,7 +61,7 @@ def test_empty_retention_keeps_indices_forever(es_client: Any, make_settings: An
 
 
 def test_two_prefixes_do_not_see_each_other(es_client: Any, make_settings: Any, make_article: Any) -> None:
-    from index.store import ArticleStore
+    from newsflow.index.store import ArticleStore
 
     first, second = make_settings(), make_settings()
     ArticleStore(es_client, first).write([make_article("only-in-first")])
@@ -73,7 +73,7 @@ def test_two_prefixes_do_not_see_each_other(es_client: Any, make_settings: Any, 
 
 
 def test_setup_adds_new_fields_to_indices_made_by_an_older_version(es_client: Any, settings: Any) -> None:
-    from index.mappings import ANALYSIS, ARTICLE_PROPERTIES
+    from newsflow.index.mappings import ANALYSIS, ARTICLE_PROPERTIES
 
     names = names_for(settings)
     older = {name: spec for name, spec in ARTICLE_PROPERTIES.items() if name not in ("truncated", "i18n")}

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from index.spool import Spool
-from newsflow.errors import SpoolFullError
-from newsflow.models import Article, Enclosure, TopicScore
+from newsflow.core.errors import SpoolFullError
+from newsflow.core.models import Article, Enclosure, TopicScore
+from newsflow.index.spool import Spool
 
 
 @pytest.fixture

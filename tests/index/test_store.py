@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from index.setup import ensure_indices, names_for, rollover
-from index.store import ArticleStore, BulkResult
-from newsflow.errors import ElasticsearchUnavailable, QueryError
+from newsflow.core.errors import ElasticsearchUnavailable, QueryError
+from newsflow.index.setup import ensure_indices, names_for, rollover
+from newsflow.index.store import ArticleStore, BulkResult
 
 pytestmark = pytest.mark.es
 
@@ -179,7 +179,7 @@ def test_count_rejects_an_invalid_query(store: ArticleStore, es_client: Any, set
 def test_an_unreachable_cluster_raises_elasticsearch_unavailable(
     make_settings: Any, make_article: Any
 ) -> None:
-    from index.client import make_client
+    from newsflow.core.es import make_client
 
     settings = make_settings(es_url="http://127.0.0.1:9")  # nothing listens on the discard port
     client = make_client(settings, max_retries=0)
@@ -259,8 +259,8 @@ def test_items_still_refused_after_the_last_retry_are_deferred_not_dead_lettered
 def test_articles_spooled_while_unreachable_are_all_indexed_once_by_the_next_write(
     es_client: Any, make_settings: Any, make_article: Any
 ) -> None:
-    from index.client import make_client
-    from index.spool import Spool
+    from newsflow.core.es import make_client
+    from newsflow.index.spool import Spool
 
     settings = make_settings()
     spool = Spool(settings.spool_dir, settings.index.spool_max_bytes)
@@ -287,7 +287,7 @@ def test_a_refusal_the_dead_letter_index_cannot_take_is_deferred_not_lost(
     es_client: Any, make_settings: Any, make_article: Any
 ) -> None:
     # Before: the dead-letter write's failure was only logged and the article was gone.
-    from index.client import make_client
+    from newsflow.core.es import make_client
     from tests.support.esproxy import ElasticsearchProxy
 
     settings = make_settings(index={"bulk_retries": 1, "bulk_backoff": 0.01})
@@ -315,7 +315,7 @@ def test_a_refusal_the_dead_letter_index_cannot_take_is_deferred_not_lost(
 def test_a_bulk_request_reset_on_the_wire_is_resent(
     es_client: Any, make_settings: Any, make_article: Any
 ) -> None:
-    from index.client import make_client
+    from newsflow.core.es import make_client
     from tests.support.esproxy import ElasticsearchProxy
 
     settings = make_settings(index={"bulk_retries": 2, "bulk_backoff": 0.01})

@@ -17,7 +17,7 @@ REAL_FEEDS = CORPUS / "feeds" / "real"
 def fetch_settings(tmp_path: Path) -> Callable[..., Any]:
     """Settings without Elasticsearch whose fetch group is tuned for a local test server:
     no politeness delay, short timeouts and backoff. Keyword arguments override fetch fields."""
-    from newsflow.settings import load_settings
+    from newsflow.core.settings import load_settings
 
     def factory(**fetch: Any) -> Any:
         # allow_private_addresses: the test servers listen on 127.0.0.1, refused by default.

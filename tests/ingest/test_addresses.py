@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.addresses import STRICT, AddressPolicy, embedded_ipv4, parse_networks
-from newsflow.settings import FetchSettings, load_settings
+from newsflow.core.settings import FetchSettings, load_settings
 
 OPT_IN = AddressPolicy(allow_private=True)
 

@@ -287,7 +287,7 @@ from datetime import datetime, timezone
 import ingest.poll
 from ingest.fetch import Fetched
 from ingest.types import FeedSpec
-from newsflow.settings import load_settings
+from newsflow.core.settings import load_settings
 
 def spin(*_):
     while True:

@@ -13,7 +13,7 @@ from ingest.dedupe import (
     publisher,
     unique_per_publisher,
 )
-from newsflow.models import Article, article_id_for
+from newsflow.core.models import Article, article_id_for
 
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
 DATED = datetime(2024, 3, 10, 9, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ import pytest
 
 from ingest.feeds import load_feeds
 from ingest.types import FeedSpec
-from newsflow.errors import FeedsFileError
+from newsflow.core.errors import FeedsFileError
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from ingest.fulltext_eval import cases, score
 from ingest.poll import poll_feeds
 from ingest.types import FeedSpec
+from newsflow.dev.fulltext_eval import cases, score
 from tests.conftest import CORPUS
 from tests.support.feedserver import FeedServer, Response
 

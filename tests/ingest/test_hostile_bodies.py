@@ -16,8 +16,8 @@ from ingest.parse import parse_feed
 from ingest.schedule import MAX_DELAY, PollHints, cache_seconds, poll_interval
 from ingest.text import MAX_TITLE_CHARS
 from ingest.types import FeedSpec
-from newsflow.errors import ParseError
-from newsflow.settings import FetchSettings
+from newsflow.core.errors import ParseError
+from newsflow.core.settings import FetchSettings
 from tests.support.hostile_bodies import HOSTILE_BODIES, XXE_TARGET
 
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)

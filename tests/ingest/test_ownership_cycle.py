@@ -13,11 +13,11 @@ from xml.sax.saxutils import escape
 import pytest
 from elasticsearch import NotFoundError
 
-from index.client import make_client
 from ingest.dedupe import copy_id
 from ingest.types import FeedSpec
-from newsflow.cycle import Pipeline
-from newsflow.models import article_id_for
+from newsflow.app.cycle import Pipeline
+from newsflow.core.es import make_client
+from newsflow.core.models import article_id_for
 from tests.alerts.test_cycle import WIRE_STORY
 from tests.support.feedserver import FeedServer, Response
 

@@ -10,11 +10,11 @@ from email.utils import format_datetime
 
 import pytest
 
-from ingest.bench import parse_throughput
 from ingest.normalise import FUTURE_SKEW, normalise_feed
 from ingest.parse import MAX_DECLARED_SECONDS, MAX_UPDATE_FREQUENCY, parse_feed
 from ingest.types import FeedSpec
-from newsflow.errors import ParseError
+from newsflow.core.errors import ParseError
+from newsflow.dev.bench_ingest import parse_throughput
 from tests.conftest import CORPUS
 from tests.ingest.conftest import REAL_FEEDS, item, rss
 from tests.ingest.golden_support import CASES, articles_as_json, expected_path

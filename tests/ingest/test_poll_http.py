@@ -327,7 +327,7 @@ def test_a_redirect_to_a_metadata_address_is_refused(
 
 def test_a_feed_on_loopback_is_refused_by_default_and_fetched_with_the_opt_in_or_allow_list(
         feed_server: FeedServer, tmp_path: Path) -> None:
-    from newsflow.settings import load_settings
+    from newsflow.core.settings import load_settings
 
     def settings(**fetch: Any) -> Any:  # the production default, not the tests' opt-in
         return load_settings(home=tmp_path, index_prefix="offline", es_url="http://127.0.0.1:9",

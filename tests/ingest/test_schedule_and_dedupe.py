@@ -23,8 +23,8 @@ from ingest.schedule import (
     select_due,
 )
 from ingest.types import FeedSpec, FeedState
-from newsflow.models import Article, article_id_for
-from newsflow.settings import FetchSettings
+from newsflow.core.models import Article, article_id_for
+from newsflow.core.settings import FetchSettings
 
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
 FETCH = FetchSettings()  # floor 5 min, ceiling 24 h, default 30 min

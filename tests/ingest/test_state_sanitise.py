@@ -12,7 +12,7 @@ import pytest
 from ingest.schedule import failure_delay, next_due
 from ingest.state import MAX_STORED_FAILURES, state_from_document, state_to_document
 from ingest.types import FeedSpec, FeedState, feed_key
-from newsflow.settings import FetchSettings
+from newsflow.core.settings import FetchSettings
 
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
 URL = "https://e.com/feed.xml"

@@ -1,0 +1,224 @@
+"""Matching new articles against every saved rule, in batches, and recording one alert per (rule, story).
+
+One percolate request carries many article documents (`percolate_batch_size`); each matching rule
+comes back with `_percolator_document_slot`, the positions of the documents it matched. Matching
+rules are paged through (sorted by name, `search_after`) if a batch matches more than 10,000 of them.
+A few batches are percolated at once (`percolate_concurrency`), each on its own search thread.
+Recording is idempotent (see newsflow.alerts.store): copies of a story and re-runs are counted as duplicates
+and never alert again. Every run records under the prefix's recording lock (newsflow.alerts.lock).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from newsflow.alerts.delivery import DeliveryResult, Recorded, deliver_then_record
+from newsflow.alerts.lock import RecordingLock
+from newsflow.alerts.records import AlertRecord, NewRecords
+from newsflow.alerts.rules import Rule, rules_index
+from newsflow.alerts.store import AlertStore, Versioned
+from newsflow.core.es import translate_errors
+from newsflow.core.models import Article, utc_now
+from newsflow.core.settings import Settings
+from newsflow.index.documents import index_document
+
+log = logging.getLogger(__name__)
+
+# Matching rules per page. Every page runs the whole percolation again (the query phase cannot resume),
+# so one page should hold them all: 10,000 is Elasticsearch's default max_result_window.
+_RULES_PAGE = 10_000
+# Internal fields no rule can usefully query; left out to keep percolate requests small.
+_NOT_MATCHED = ("story_signature", "story_bands")
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    matched: int = 0  # rule × article hits
+    created: int = 0  # new alert records (each will be delivered)
+    duplicates: int = 0  # hits on a story the rule had already alerted on
+    # With claim_until: the new records, held for this run to deliver
+    # (newsflow.alerts.delivery.deliver_claimed).
+    claimed: tuple[Versioned, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    rule: Rule
+    article: Article
+
+
+def match_articles(
+    client: Elasticsearch, settings: Settings, articles: Sequence[Article], *,
+    now: datetime | None = None, claim_until: datetime | None = None,
+) -> MatchResult:
+    """Match articles against all rules of the prefix and record the new alerts (pending delivery).
+
+    With `claim_until`, the new records are created already held for delivery by the caller until
+    then, and returned in `MatchResult.claimed` for `deliver_claimed`. Two writes per alert (this
+    one and the delivery status); `match_and_deliver` needs one, where delivery can happen at once."""
+    now = now or utc_now()
+    found = find_alerts(client, settings, articles, now)
+    if not found.records:
+        return MatchResult(matched=found.matched, duplicates=found.duplicates)
+    store = AlertStore(client, settings)
+    store.ensure_exists()
+    with RecordingLock(client, settings).held():
+        new, existing = store.create_claimed(found.records, until=claim_until)
+    log.info("alerts: %d articles matched %d times: %d new alerts, %d already alerted stories",
+             found.articles, found.matched, len(new), found.duplicates + existing)
+    return MatchResult(matched=found.matched, created=len(new), duplicates=found.duplicates + existing,
+                       claimed=tuple(new) if claim_until is not None else ())
+
+
+def match_and_deliver(
+    client: Elasticsearch, settings: Settings, articles: Sequence[Article], *,
+    now: datetime | None = None, down: dict[str, str] | None = None,
+) -> tuple[MatchResult, DeliveryResult]:
+    """Match articles against all rules, deliver the new alerts at once, then record them: one write
+    per alert, with its delivery status (newsflow.alerts.delivery.deliver_then_record).
+
+    `down`: receivers found down earlier in this run, as for `deliver_claimed`. Raises AlertsBusy if
+    another run keeps the recording lock past `alerts.lock_wait`: nothing was delivered then."""
+    now = now or utc_now()
+    found = find_alerts(client, settings, articles, now)
+    recorded = deliver_then_record(client, settings, found.records, now=now,
+                                   down={} if down is None else down)
+    return recorded_result(found, recorded), recorded.delivery
+
+
+def recorded_result(found: FoundAlerts, recorded: Recorded) -> MatchResult:
+    """The counts of `find_alerts` then `deliver_then_record` (logged when anything matched)."""
+    duplicates = found.duplicates + recorded.already_recorded
+    if found.matched:
+        log.info("alerts: %d articles matched %d times: %d new alerts, %d already alerted stories",
+                 found.articles, found.matched, recorded.created, duplicates)
+    return MatchResult(matched=found.matched, created=recorded.created, duplicates=duplicates)
+
+
+@dataclass(frozen=True, slots=True)
+class FoundAlerts:
+    articles: int  # distinct articles matched
+    matched: int  # rule × article hits
+    duplicates: int  # hits on a story another article of the same call already alerted for the rule
+    records: list[AlertRecord]  # one per (rule, story): the first copy in article order
+
+
+def find_alerts(
+    client: Elasticsearch, settings: Settings, articles: Sequence[Article], now: datetime
+) -> FoundAlerts:
+    """Percolate the articles in batches and make one alert record per (rule, story). Writes nothing."""
+    unique = list({article.id: article for article in articles}.values())
+    if not unique:
+        return FoundAlerts(0, 0, 0, [])
+    matched = duplicates = 0
+    records: dict[str, AlertRecord] = {}
+    new_records = NewRecords(now)
+    size = max(1, settings.alerts.percolate_batch_size)
+    batches = [unique[start:start + size] for start in range(0, len(unique), size)]
+    # Percolation is Elasticsearch's work, one search thread per request: a few requests in flight
+    # use its other cores. Results are taken in batch order, so the first copy of a story wins.
+    with ThreadPoolExecutor(max(1, settings.alerts.percolate_concurrency)) as pool:
+        for found in pool.map(lambda batch: list(percolate(client, settings, batch)), batches):
+            matched += len(found)
+            for match in found:
+                record = new_records.make(match.rule, match.article)
+                if record.id in records:
+                    duplicates += 1
+                else:
+                    records[record.id] = record
+    return FoundAlerts(len(unique), matched, duplicates, list(records.values()))
+
+
+def percolate(
+    client: Elasticsearch, settings: Settings, articles: Sequence[Article], *,
+    page_size: int = _RULES_PAGE,
+) -> Iterator[Match]:
+    """Every (rule, article) pair of one batch; a rule's articles come in batch order."""
+    if not articles:
+        return
+    documents = [match_document(article, settings) for article in articles]
+    index = rules_index(settings)
+    search_after: list[Any] | None = None
+    while True:
+        with translate_errors(settings.es_url_redacted):
+            response = client.options(ignore_status=404).search(
+                index=index,
+                # Filter context: no scoring, and the percolator can skip rules whose terms are absent.
+                query={"constant_score": {"filter": {
+                    "percolate": {"field": "query", "documents": documents}}}},
+                size=page_size,
+                sort=[{"rule.name": "asc"}],
+                search_after=search_after,
+                # Ids and versions only (hits carry _percolator_document_slot in "fields"): the rules
+                # come from a cache, so Elasticsearch need not load and send each matching rule's
+                # source for every batch.
+                source=False,
+                version=True,
+                track_total_hits=False,
+            )
+        if response.get("status") == 404 or "hits" not in response:
+            return  # no rules index: nothing to match
+        hits = response["hits"]["hits"]
+        rules = _RULES.get(client, settings, index, [(hit["_id"], hit["_version"]) for hit in hits])
+        for hit in hits:
+            rule = rules.get(hit["_id"])
+            if rule is None:
+                continue  # removed since it matched
+            slots = (hit.get("fields") or {}).get("_percolator_document_slot") or []
+            for slot in sorted(int(s) for s in slots):
+                yield Match(rule, articles[slot])
+        if len(hits) < page_size:
+            return
+        search_after = hits[-1]["sort"]
+
+
+class _RuleCache:
+    """Rules by (index, name), with the document version they were read at. A rule saved again
+    (a new query or channels under the same name) has a new version and is read again."""
+
+    def __init__(self) -> None:
+        self._rules: dict[tuple[str, str], tuple[int, Rule]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, client: Elasticsearch, settings: Settings, index: str,
+            wanted: Sequence[tuple[str, int]]) -> dict[str, Rule]:
+        found: dict[str, Rule] = {}
+        missing: list[str] = []
+        with self._lock:
+            for name, version in wanted:
+                cached = self._rules.get((index, name))
+                if cached is not None and cached[0] == version:
+                    found[name] = cached[1]
+                else:
+                    missing.append(name)
+        for start in range(0, len(missing), _RULES_PAGE):
+            with translate_errors(settings.es_url_redacted):
+                response = client.mget(index=index, ids=missing[start:start + _RULES_PAGE],
+                                       source_includes=["rule"], filter_path="docs._id,docs._version,"
+                                       "docs.found,docs._source")
+            with self._lock:
+                for doc in response.get("docs") or ():
+                    if doc.get("found"):
+                        rule = Rule.from_source(doc["_source"])
+                        self._rules[(index, doc["_id"])] = (doc["_version"], rule)
+                        found[doc["_id"]] = rule
+        return found
+
+
+_RULES = _RuleCache()
+
+
+def match_document(article: Article, settings: Settings) -> dict[str, Any]:
+    """The article as it is indexed (truncation, language copies), so rules match what search finds."""
+    document = index_document(article, settings.index)
+    for name in _NOT_MATCHED:
+        document.pop(name, None)
+    return document

@@ -1,0 +1,527 @@
+"""A real local Airflow 3 for development and the browser test: `newsflow airflow up|down|status`.
+
+Everything lives under `$NEWSFLOW_HOME/airflow` (AIRFLOW_HOME): `airflow.cfg`, `logs/`,
+`run/<component>.pid` and `run/<component>.log`, and `postgres/`: the PostgreSQL cluster holding the
+metadata database (newsflow.dev.local_postgres: a Unix socket only, started before the components and
+stopped after them). The components run as separate processes, not `airflow standalone`, because
+standalone makes the scheduler's and triggerer's log servers listen on every interface; here they
+are off (`--skip-serve-logs`) and the API server binds 127.0.0.1. The executor is the LocalExecutor
+with a parallelism sized to the machine (`default_parallelism`).
+
+Login: the simple auth manager with one admin user, `admin`, whose password is generated once and
+kept in `$NEWSFLOW_HOME/airflow/simple_auth_manager_passwords.json` (`newsflow airflow status`
+prints where). The DAGs come from the repository's `dags/`, the plugin from `plugins/`; the
+components get this process's NEWSFLOW_* settings (Elasticsearch URL, index prefix, home).
+
+Each component is started in a session of its own and stopped by its PID (its process group):
+SIGTERM, then SIGKILL after a timeout. A PID is signalled only after /proc/<pid>/cmdline shows it is
+that Airflow component: a pid file left by a crash may name a PID the kernel has since given to an
+unrelated process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from newsflow.core.errors import StackError
+from newsflow.core.settings import Settings
+from newsflow.dev.local_postgres import LocalPostgres
+from newsflow.dev.paths import project_dir
+
+log = logging.getLogger(__name__)
+
+REPO = project_dir()
+DAGS_FOLDER = REPO / "dags"
+PLUGINS_FOLDER = REPO / "plugins"
+ADMIN_USER = "admin"
+DEFAULT_PORT = 8080
+COMPONENTS: dict[str, tuple[str, ...]] = {
+    "api-server": ("api-server",),
+    "scheduler": ("scheduler", "--skip-serve-logs"),
+    "dag-processor": ("dag-processor",),
+    "triggerer": ("triggerer", "--skip-serve-logs"),
+}
+HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+START_TIMEOUT = 180.0  # seconds; healthy in about 20 s on two idle cores, much longer when busy
+STOP_TIMEOUT = 30.0
+SLOT_MEMORY = 1 << 30  # bytes one running shard task needs: the spaCy model (~360 MB) plus its batch
+
+
+def default_parallelism(cpus: int | None = None, memory: int | None = None) -> int:
+    """How many tasks the LocalExecutor runs at once: `NEWSFLOW_AIRFLOW_PARALLELISM` when set, else
+    two per core (a shard task spends much of its time waiting on feeds, so two share a core well),
+    no more than the memory holds at ~1 GiB per task, and at least 2."""
+    configured = os.environ.get("NEWSFLOW_AIRFLOW_PARALLELISM")
+    if configured:
+        return max(1, int(configured))
+    cpus = cpus or os.cpu_count() or 1
+    if memory is None:
+        try:
+            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError):
+            memory = 4 * SLOT_MEMORY
+    return max(2, min(2 * cpus, memory // SLOT_MEMORY))
+
+
+class LocalAirflowError(StackError):
+    """The local Airflow could not be set up, started, reached or asked to run a DAG."""
+
+
+@dataclass(frozen=True, slots=True)
+class AirflowStatus:
+    url: str
+    healthy: bool
+    pids: dict[str, int | None] = field(default_factory=dict)  # component → PID (None: not running)
+    components: dict[str, str] = field(default_factory=dict)  # health key → status
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DagRunResult:
+    dag_id: str
+    run_id: str
+    state: str  # queued / running / success / failed
+    url: str  # the run in the Airflow UI
+
+
+class LocalAirflow:
+    """The Airflow under `home` (default `$NEWSFLOW_HOME/airflow`), managed by PID files."""
+
+    def __init__(self, settings: Settings, *, port: int | None = None, home: Path | None = None,
+                 say: Callable[[str], None] | None = None, schedule: str | None = None,
+                 extra_env: Mapping[str, str] | None = None, postgres: LocalPostgres | None = None,
+                 database: str = "airflow") -> None:
+        """`postgres`: a cluster someone else starts and stops (the tests' session cluster); by
+        default the one under `home/postgres`, started by `up` and stopped by `down`."""
+        self.settings = settings
+        self.home = home or settings.home / "airflow"
+        self._say = say or (lambda message: log.info("%s", message))
+        self.owns_postgres = postgres is None
+        self.postgres = postgres or LocalPostgres(self.home / "postgres", say=self._say)
+        self.database = database
+        self.run_dir = self.home / "run"
+        self.port_file = self.run_dir / "port"
+        self.passwords_file = self.home / "simple_auth_manager_passwords.json"
+        self._port = port
+        self._schedule = schedule
+        self._extra_env = dict(extra_env or {})
+
+    # --- places and settings ---
+    @property
+    def port(self) -> int:
+        """The port given, else the one the running instance uses, else 8080 or the next free one."""
+        if self._port is None:
+            if self.port_file.is_file():
+                self._port = int(self.port_file.read_text().strip())
+            else:
+                self._port = free_port(DEFAULT_PORT)
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def admin_password(self) -> str:
+        """The admin password (created on first use)."""
+        if self.passwords_file.is_file():
+            return str(json.loads(self.passwords_file.read_text())[ADMIN_USER])
+        self.home.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(12)
+        self._write_private(self.passwords_file, json.dumps({ADMIN_USER: password}))
+        return password
+
+    def environment(self) -> dict[str, str]:
+        """The environment every component (and the `airflow` CLI) runs with."""
+        env = dict(os.environ)
+        env.update({
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_FOLDER),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": str(default_parallelism()),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url(self.database),
+            "AIRFLOW__CORE__AUTH_MANAGER":
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            # One secret shared by every component: tasks authenticate to the execution API with it.
+            "AIRFLOW__API_AUTH__JWT_SECRET": self._secret("jwt_secret"),
+            "AIRFLOW__API__SECRET_KEY": self._secret("api_secret_key"),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",  # its health server binds 0.0.0.0
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            "NEWSFLOW_ES_URL": self.settings.es_url,
+            "NEWSFLOW_INDEX_PREFIX": self.settings.index_prefix,
+            "NEWSFLOW_HOME": str(self.settings.home),
+            # Scheduled runs need a feeds file; unless the user chose a schedule, the local instance
+            # runs news_ingest only when triggered (`newsflow airflow trigger`).
+            "NEWSFLOW_INGEST_SCHEDULE":
+                self._schedule or os.environ.get("NEWSFLOW_INGEST_SCHEDULE") or "none",
+            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p),
+        })
+        if self.settings.es_api_key is not None:
+            env["NEWSFLOW_ES_API_KEY"] = self.settings.es_api_key.get_secret_value()
+        if self.settings.feeds_file is not None:
+            env["NEWSFLOW_FEEDS_FILE"] = str(self.settings.feeds_file)
+        env.update(self._extra_env)
+        return env
+
+    def shell_environment(self) -> dict[str, str]:
+        """What a shell needs to use the `airflow` CLI on this instance (e.g. `airflow dags test`):
+        the environment of the components without the inherited variables and the secrets."""
+        env = self.environment()
+        keep = ("AIRFLOW_HOME", "AIRFLOW__CORE__", "AIRFLOW__DATABASE__", "AIRFLOW__API__HOST",
+                "AIRFLOW__API__PORT", "AIRFLOW__API__BASE_URL", "AIRFLOW__LOGGING__", "NEWSFLOW_INDEX_PREFIX",
+                "NEWSFLOW_HOME", "NEWSFLOW_INGEST_SCHEDULE", "PYTHONPATH")
+        secret = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY")
+        return {k: v for k, v in env.items() if k.startswith(keep) and k not in secret}
+
+    # --- lifecycle ---
+    def pid(self, component: str) -> int | None:
+        """The PID of a running component, from its pid file. The file is stale, and removed with a
+        message, when its PID is dead or is not this instance's `component`: /proc/<pid>/cmdline
+        must be `airflow <component>` and, where readable, its AIRFLOW_HOME this instance's home
+        (after a crash or a reboot the kernel may have given the PID to any other process)."""
+        pid_file = self.run_dir / f"{component}.pid"
+        if not pid_file.is_file():
+            return None
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            pid = None
+        why = "unreadable" if pid is None else self._not_this_component(pid, component)
+        if why:
+            self._say(f"removing stale pid file {pid_file}: {why}")
+            pid_file.unlink(missing_ok=True)
+            return None
+        return pid
+
+    def _not_this_component(self, pid: int, component: str) -> str:
+        """Why `pid` is not this instance's running `component` ("" when it is)."""
+        if not _alive(pid):
+            return f"pid {pid} is not running"
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return f"pid {pid} has no readable command line"
+        if not is_airflow_component(cmdline, component):
+            shown = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()[:120]
+            return f"pid {pid} is not Airflow {component} but `{shown}`"
+        home = _environ_value(pid, "AIRFLOW_HOME")
+        if home is not None and Path(home).resolve() != self.home.resolve():
+            return f"pid {pid} is the Airflow {component} of another AIRFLOW_HOME ({home})"
+        return ""
+
+    def up(self, timeout: float = START_TIMEOUT) -> AirflowStatus:
+        """Set up the metadata database if needed, start the components that are not running, and
+        wait until every one reports healthy."""
+        if all(self.pid(name) for name in COMPONENTS):
+            status = self.status()
+            if status.healthy:
+                return status
+        elif any(self.pid(name) for name in COMPONENTS):
+            self._say("some Airflow components are not running; restarting all of them")
+            self.down()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not self.port_file.is_file() and _port_in_use(self.port):
+            raise LocalAirflowError(
+                f"port {self.port} on 127.0.0.1 is in use: choose another with --port"
+            )
+        self.admin_password()
+        seconds = self.postgres.up((self.database,))  # idempotent: creates the database if missing
+        if seconds:
+            self._say(f"PostgreSQL started in {seconds:.1f}s")
+        self._migrate()
+        self.port_file.write_text(str(self.port))
+        for name, args in COMPONENTS.items():
+            if self.pid(name) is None:
+                self._start(name, args)
+        return self._wait_healthy(timeout)
+
+    def down(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """Stop every component by its PID (SIGTERM, SIGKILL after `timeout`); False if none ran."""
+        stopped = False
+        pids = {name: self.pid(name) for name in COMPONENTS}
+        for name, pid in pids.items():
+            if pid is not None:
+                self._say(f"stopping Airflow {name} (pid {pid})")
+                _signal_group(pid, signal.SIGTERM)
+                stopped = True
+        deadline = time.monotonic() + timeout
+        for name, pid in pids.items():
+            if pid is None:
+                continue
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _alive(pid):
+                self._say(f"Airflow {name} (pid {pid}) did not stop in {timeout:.0f}s; killing it")
+                _signal_group(pid, signal.SIGKILL)
+            _reap(pid)
+            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+        if stopped:
+            self.port_file.unlink(missing_ok=True)
+        if self.owns_postgres and self.postgres.down():  # after the components that use it
+            stopped = True
+        return stopped
+
+    def status(self) -> AirflowStatus:
+        pids = {name: self.pid(name) for name in COMPONENTS}
+        if self.owns_postgres:
+            pids["postgres"] = self.postgres.pid()
+        if not any(pids[name] for name in COMPONENTS):
+            return AirflowStatus(self.url, False, pids, detail="not running")
+        try:
+            response = httpx.get(f"{self.url}/api/v2/monitor/health", timeout=5.0)
+            response.raise_for_status()
+            health = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            return AirflowStatus(self.url, False, pids, detail=f"API server not answering: {exc}")
+        components = {key: str((health.get(key) or {}).get("status") or "unknown") for key in HEALTH_KEYS}
+        healthy = all(pids.values()) and all(value == "healthy" for value in components.values())
+        return AirflowStatus(self.url, healthy, pids, components)
+
+    # --- REST API ---
+    def token(self) -> str:
+        """A JWT for the REST API (POST /auth/token with the admin user)."""
+        try:
+            response = httpx.post(f"{self.url}/auth/token", timeout=10.0,
+                                  json={"username": ADMIN_USER, "password": self.admin_password()})
+        except httpx.HTTPError as exc:
+            raise LocalAirflowError(
+                f"Airflow at {self.url} is unreachable ({exc}); start it with `newsflow airflow up`"
+            ) from exc
+        if response.status_code not in (200, 201):
+            raise LocalAirflowError(
+                f"Airflow at {self.url} refused the admin login ({response.status_code}): "
+                f"{response.text[:200]}"
+            )
+        return str(response.json()["access_token"])
+
+    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None, *, wait: bool = False,
+                timeout: float = 600.0, unpause: bool = True) -> DagRunResult:
+        """Start a run of `dag_id` now (unpausing the DAG, since a paused DAG's runs never start);
+        with `wait`, until it finishes."""
+        with httpx.Client(base_url=self.url, timeout=30.0,
+                          headers={"Authorization": f"Bearer {self.token()}"}) as api:
+            self._wait_for_dag(api, dag_id, timeout=min(timeout, 120.0))
+            if unpause:
+                _check(api.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False}),
+                       f"unpause {dag_id}")
+            response = _check(api.post(f"/api/v2/dags/{dag_id}/dagRuns",
+                                       json={"logical_date": None, "conf": dict(conf or {})}),
+                              f"trigger {dag_id}")
+            run = response.json()
+            result = self._run_result(dag_id, run)
+            deadline = time.monotonic() + timeout
+            while wait and result.state not in ("success", "failed"):
+                if time.monotonic() > deadline:
+                    raise LocalAirflowError(
+                        f"run {result.run_id} of {dag_id} did not finish in {timeout:.0f}s "
+                        f"(state {result.state}); see {result.url}"
+                    )
+                time.sleep(2.0)
+                try:
+                    response = api.get(f"/api/v2/dags/{dag_id}/dagRuns/{result.run_id}")
+                except httpx.TransportError as exc:
+                    # A busy API server (one worker, a loaded machine) may miss one poll's 30 s
+                    # timeout; the run goes on regardless: ask again until the deadline.
+                    self._say(f"Airflow did not answer a poll of run {result.run_id} ({exc!r}); retrying")
+                    continue
+                result = self._run_result(dag_id, _check(response, f"read run {result.run_id}").json())
+        return result
+
+    def _run_result(self, dag_id: str, run: Mapping[str, Any]) -> DagRunResult:
+        run_id = str(run["dag_run_id"])
+        return DagRunResult(dag_id, run_id, str(run.get("state")),
+                            f"{self.url}/dags/{dag_id}/runs/{run_id}")
+
+    def _wait_for_dag(self, api: httpx.Client, dag_id: str, timeout: float) -> None:
+        # The dag-processor parses the DAG files shortly after start; until then the DAG is unknown.
+        deadline = time.monotonic() + timeout
+        while True:
+            response = api.get(f"/api/v2/dags/{dag_id}")
+            if response.status_code == 200:
+                return
+            if time.monotonic() > deadline:
+                raise LocalAirflowError(
+                    f"DAG {dag_id} is not known to Airflow at {self.url} after {timeout:.0f}s: "
+                    f"check {self.run_dir / 'dag-processor.log'} for import errors"
+                )
+            time.sleep(1.0)
+
+    # --- internals ---
+    def _airflow(self) -> str:
+        local = Path(sys.executable).with_name("airflow")
+        found = str(local) if local.exists() else shutil.which("airflow")
+        if not found:
+            raise LocalAirflowError("the `airflow` command is not installed in this environment")
+        return found
+
+    def _migrate(self) -> None:
+        self._say(f"preparing the Airflow metadata database in {self.home}")
+        result = subprocess.run([self._airflow(), "db", "migrate"], env=self.environment(),
+                                capture_output=True, text=True, cwd=self.home, check=False)
+        if result.returncode != 0:
+            raise LocalAirflowError(
+                f"`airflow db migrate` failed (exit {result.returncode}): "
+                f"{(result.stderr or result.stdout)[-1500:]}"
+            )
+
+    def _start(self, name: str, args: tuple[str, ...]) -> None:
+        log_path = self.run_dir / f"{name}.log"
+        extra = ("--port", str(self.port)) if name == "api-server" else ()
+        with log_path.open("ab") as output:
+            process = subprocess.Popen(
+                [self._airflow(), *args, *extra], env=self.environment(), cwd=self.home,
+                stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: stopped with its children
+            )
+        (self.run_dir / f"{name}.pid").write_text(str(process.pid))
+        self._say(f"started Airflow {name} (pid {process.pid}, log {log_path})")
+
+    def _wait_healthy(self, timeout: float) -> AirflowStatus:
+        deadline = time.monotonic() + timeout
+        status = self.status()
+        while not status.healthy:
+            dead = [name for name, pid in status.pids.items() if pid is None]
+            if dead:
+                raise LocalAirflowError(
+                    f"Airflow {', '.join(dead)} exited during start-up: see "
+                    + ", ".join(str(self.run_dir / f"{n}.log") for n in dead) + "\n" + self._tail(dead[0])
+                )
+            if time.monotonic() > deadline:
+                raise LocalAirflowError(
+                    f"Airflow at {self.url} not healthy after {timeout:.0f}s "
+                    f"({status.detail or status.components}); logs in {self.run_dir}"
+                )
+            time.sleep(1.0)
+            status = self.status()
+        self._say(f"Airflow is healthy at {self.url} (user {ADMIN_USER}, password in {self.passwords_file})")
+        return status
+
+    def _tail(self, name: str, lines: int = 20) -> str:
+        path = self.run_dir / f"{name}.log"
+        if not path.is_file():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def _secret(self, name: str) -> str:
+        path = self.home / f".{name}"
+        if path.is_file():
+            return path.read_text().strip()
+        self.home.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(32)
+        self._write_private(path, value)
+        return value
+
+    @staticmethod
+    def _write_private(path: Path, text: str) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+
+
+def free_port(preferred: int = DEFAULT_PORT) -> int:
+    """`preferred` when nothing listens on it on 127.0.0.1, else a free port chosen by the kernel."""
+    if not _port_in_use(preferred):
+        return preferred
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _check(response: httpx.Response, action: str) -> httpx.Response:
+    if response.status_code >= 400:
+        raise LocalAirflowError(f"Airflow refused to {action}: {response.status_code} {response.text[:300]}")
+    return response
+
+
+def is_airflow_component(cmdline: bytes, component: str) -> bool:
+    """Whether a /proc/<pid>/cmdline is `airflow <component> ...`: as started (`python .../airflow
+    scheduler ...`) or as retitled by Airflow (`airflow api_server -- host:...`). Pure."""
+    words = cmdline.replace(b"\0", b" ").decode(errors="replace").split()
+    wanted = component.replace("-", "_")
+    for index, word in enumerate(words):
+        if word == "airflow" or word.endswith("/airflow"):
+            following = words[index + 1:index + 2]
+            return bool(following) and following[0].replace("-", "_") == wanted
+    return False
+
+
+def _environ_value(pid: int, name: str) -> str | None:
+    """A variable of another process's environment; None when unreadable or unset."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    prefix = name.encode() + b"="
+    for entry in environ.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix):].decode(errors="replace")
+    return None
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    # Each component leads its own process group (start_new_session), so the group id is its PID;
+    # if it somehow does not, signal the process alone rather than some other group.
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        os.kill(pid, sig)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return fields[0] == "Z"
+
+
+def _reap(pid: int) -> None:
+    # A component started by this very process stays a zombie until waited for.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

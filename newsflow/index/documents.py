@@ -1,0 +1,45 @@
+"""From an Article to the document Elasticsearch stores: pure functions, no I/O.
+
+Truncation is marked, not silent: a body longer than IndexSettings.max_body_chars (or a title longer
+than max_title_chars) is cut at a word boundary before indexing and the document gets `truncated: true`,
+so a search for `truncated:true` lists every shortened article. The content_hash stays the hash of the
+full article, so a truncated article is not seen as "changed" on the next poll.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from newsflow.core.models import Article
+from newsflow.core.settings import IndexSettings
+from newsflow.index.entity_query import ENTITY_FIELDS, alias_field
+from newsflow.index.mappings import LANGUAGE_ANALYZERS
+
+
+def truncate_text(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at the last whitespace when there is one in the last tenth."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    if space >= limit * 0.9:
+        cut = cut[:space]
+    return cut.rstrip()
+
+
+def index_document(article: Article, settings: IndexSettings) -> dict[str, Any]:
+    """The document to index for an article: its contract fields plus the index layer's own."""
+    document = article.to_document()
+    title = truncate_text(article.title, settings.max_title_chars)
+    body = truncate_text(article.body, settings.max_body_chars)
+    document["truncated"] = title != article.title or body != article.body
+    document["title"] = title
+    document["body"] = body
+    for facet in ENTITY_FIELDS:  # the canonical names are spellings too, whoever built the article
+        document[alias_field(facet)] = list(dict.fromkeys((*document[facet], *document[alias_field(facet)])))
+    analyzer_language = article.language.lower()[:2]
+    if analyzer_language in LANGUAGE_ANALYZERS:
+        document["i18n"] = {analyzer_language: "\n\n".join(
+            part for part in (title, article.summary, body) if part
+        )}
+    return document
