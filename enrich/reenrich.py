@@ -31,7 +31,9 @@ def enrichment_update(article: Article) -> dict[str, Any]:
     return {name: document[name] for name in ENRICHMENT_FIELDS}
 
 
-def _hits(client: Elasticsearch, settings: Settings, query: str, batch_size: int) -> Iterator[list[dict]]:
+def _hits(
+    client: Elasticsearch, settings: Settings, query: str, batch_size: int
+) -> Iterator[list[dict[str, Any]]]:
     index = settings.index_name("articles")
     url = settings.es_url_redacted
     with translate_errors(url):

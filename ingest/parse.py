@@ -348,7 +348,8 @@ def parse_json_feed(body: bytes, *, url: str = "") -> ParsedFeed:
     items = [item for item in data["items"] if isinstance(item, dict)]
     entries = tuple(_json_entry(item, feed_authors) for item in items)
     skipped = len(data["items"]) - len(entries)
-    warnings = (f"{skipped} JSON Feed items were not objects and were skipped",) if skipped else ()
+    warnings: tuple[str, ...] = (
+        (f"{skipped} JSON Feed items were not objects and were skipped",) if skipped else ())
     bad_dates = sum(1 for item in items for name in ("date_published", "date_modified")
                     if item.get(name) is not None and _iso_date(item.get(name)) is None)
     if bad_dates:

@@ -133,7 +133,7 @@ class Parser:
         healthy = False
         try:
             loop = asyncio.get_running_loop()
-            outcome = await loop.run_in_executor(self._waiters, worker.exchange,
+            outcome: Parsed | str = await loop.run_in_executor(self._waiters, worker.exchange,
                                                  (spec, fetched, self._settings, now))
             healthy = True
         except (EOFError, OSError):
@@ -328,8 +328,8 @@ async def _poll_with(parser: Parser, specs: Sequence[FeedSpec], states: Mapping[
         await asyncio.wait([dispatching], timeout=max(0.0, timeout) if timeout is not None else None)
         dispatching.cancel()
         pending = [task for task in tasks if task is not None and not task.done()]
-        for task in pending:
-            task.cancel()
+        for running in pending:
+            running.cancel()
         if pending:
             await asyncio.wait(pending)  # let them unwind: their parser workers are killed
         with contextlib.suppress(asyncio.CancelledError):

@@ -11,4 +11,8 @@ if [ -f scripts/ensure-chromium.sh ]; then bash scripts/ensure-chromium.sh; fi
 # Airflow's metadata database in the tests (and `newsflow airflow up`) is a PostgreSQL cluster of our own.
 bash scripts/ensure-postgres.sh
 .venv/bin/ruff check .
+# The layers (pyproject.toml [tool.importlinter]): nothing imports from a layer above its own.
+.venv/bin/lint-imports --no-cache
+# The runtime packages, strictly typed (pyproject.toml [tool.mypy]).
+.venv/bin/mypy
 .venv/bin/python -m pytest "$@"

@@ -74,7 +74,7 @@ def send_budget(kind: str, config: AlertSettings) -> float:
     if kind == "webhook":
         attempts = 1 + max(0, config.webhook_retries)
         backoff = sum(config.webhook_retry_backoff * 2 ** n for n in range(attempts - 1))
-        return attempts * config.webhook_timeout + backoff
+        return float(attempts * config.webhook_timeout + backoff)
     if kind == "email":
         return 2 * config.smtp_timeout
     if kind == "log":

@@ -117,7 +117,7 @@ class RecordingLock:
         lease = self.settings.alerts.delivery_lease
         document = {"holder": self.holder, "until": format_utc(now + timedelta(seconds=lease))}
         with translate_errors(self._url):
-            found = self.client.options(ignore_status=404).get(index=self.index, id=LOCK_ID)
+            found: Any = self.client.options(ignore_status=404).get(index=self.index, id=LOCK_ID)
             if found.get("status") == 404 and found.get("error"):  # no locks index yet
                 self.ensure()
                 found = {"found": False}
@@ -128,7 +128,7 @@ class RecordingLock:
                     return self._current()
                 self._taken(response, asked + lease)
                 return None
-            current = found["_source"]
+            current: dict[str, Any] = found["_source"]
             if current.get("holder") != self.holder and parse_utc(current["until"]) > now:
                 return current
             response = self.client.options(ignore_status=409).index(

@@ -264,7 +264,7 @@ class RuleStore:
         with translate_errors(self.settings.es_url_redacted):
             response = self.client.options(ignore_status=404).delete(
                 index=self.index, id=name, refresh=True)
-        return response.get("result") == "deleted"
+        return bool(response.get("result") == "deleted")
 
     def count(self) -> int:
         with translate_errors(self.settings.es_url_redacted):

@@ -24,8 +24,8 @@ SCREENSHOT = Path(tempfile.gettempdir()) / "newsflow-plugin-page.png"
 @pytest.fixture(scope="module")
 def ui_data(es_url: str, _es_cleanup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Settings of their own, with feeds polled (one healthy, one failing) and one rule that alerted."""
-    from newsflow.app import tasks
     from newsflow.alerts.rules import RuleStore
+    from newsflow.app import tasks
     from newsflow.core.es import make_client
     from newsflow.core.settings import load_settings
     from tests.conftest import _SESSION_PREFIX, OPT_IN_FETCH, SAMPLES
