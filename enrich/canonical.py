@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from newsflow.core.errors import EnrichError
 
 __all__ = ["FACETS", "Facet"]
 
-DEFAULT_RULES_FILE = Path(__file__).resolve().parent / "data" / "entities.yaml"
+DEFAULT_RULES_FILE = Path(str(resources.files("enrich") / "data" / "entities.yaml"))  # package data
 
 # spaCy (OntoNotes) labels that feed a facet; FAC only when it names a place (see EntityRules).
 LABEL_FACETS: Mapping[str, Facet] = {

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +23,7 @@ Facet = Literal["persons", "organizations", "locations"]
 FACETS: tuple[Facet, ...] = ("persons", "organizations", "locations")
 Kind = Literal["curated", "country", "subdivision", "city"]
 
-DEFAULT_GAZETTEER_FILE = Path(__file__).resolve().parent / "data" / "gazetteer.json"
+DEFAULT_GAZETTEER_FILE = Path(str(resources.files("enrich") / "data" / "gazetteer.json"))  # package data
 
 _SPACES = re.compile(r"\s+")
 _SLUG = re.compile(r"[^a-z0-9]+")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-DERIVED = Path(__file__).resolve().parent / "data" / "iptc_mediatopics.json"
+DERIVED = Path(str(resources.files("enrich") / "data" / "iptc_mediatopics.json"))  # package data
 
 
 def derive(source: dict[str, Any]) -> dict[str, Any]:

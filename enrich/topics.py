@@ -20,6 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from spacy.vocab import Vocab
 from newsflow.core.errors import EnrichError
 from newsflow.core.models import TopicScore
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(str(resources.files("enrich") / "data"))  # package data, a folder on disk
 DEFAULT_VOCABULARY = DATA / "iptc_mediatopics.json"
 DEFAULT_KEYWORDS = DATA / "topic_keywords.yaml"
 DEFAULT_CALIBRATION = DATA / "topic_calibration.json"
