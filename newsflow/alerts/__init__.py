@@ -9,20 +9,25 @@ The cycle calls, after indexing a batch of articles:
 (`match_articles` records new alerts pending, for a later `deliver_pending`: e-mail digests.)
 
 Rules are managed with RuleStore (and `newsflow alerts add|list|remove`).
+
+Names are imported on first use: `import newsflow.alerts.rules` does not load the senders.
 """
 
 from __future__ import annotations
 
-from elasticsearch import Elasticsearch
+from typing import TYPE_CHECKING
 
-from newsflow.alerts.channels import Channel, parse_channel
-from newsflow.alerts.delivery import DeliveryFailure, DeliveryResult, deliver_pending
-from newsflow.alerts.engine import MatchResult, match_and_deliver, match_articles
-from newsflow.alerts.lock import RecordingLock
-from newsflow.alerts.records import AlertRecord, alert_id_for
-from newsflow.alerts.rules import Rule, RuleStore
-from newsflow.alerts.store import AlertStore
-from newsflow.core.settings import Settings
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+    from newsflow.alerts.channels import Channel, parse_channel
+    from newsflow.alerts.delivery import DeliveryFailure, DeliveryResult, deliver_pending
+    from newsflow.alerts.engine import MatchResult, match_and_deliver, match_articles
+    from newsflow.alerts.lock import RecordingLock
+    from newsflow.alerts.records import AlertRecord, alert_id_for
+    from newsflow.alerts.rules import Rule, RuleStore
+    from newsflow.alerts.store import AlertStore
+    from newsflow.core.settings import Settings
 
 __all__ = [
     "AlertRecord",
@@ -45,6 +50,24 @@ __all__ = [
 
 def ensure_alert_indices(client: Elasticsearch, settings: Settings) -> None:
     """Create (or add new fields to) `<prefix>-rules`, `<prefix>-alerts` and `<prefix>-locks`. Idempotent."""
+    from newsflow.alerts.lock import RecordingLock
+    from newsflow.alerts.rules import RuleStore
+    from newsflow.alerts.store import AlertStore
+
     RuleStore(client, settings).ensure()
     AlertStore(client, settings).ensure()
     RecordingLock(client, settings).ensure()
+
+
+if not TYPE_CHECKING:
+    from newsflow.core._exports import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(__name__, {
+        "newsflow.alerts.channels": ["Channel", "parse_channel"],
+        "newsflow.alerts.delivery": ["DeliveryFailure", "DeliveryResult", "deliver_pending"],
+        "newsflow.alerts.engine": ["MatchResult", "match_and_deliver", "match_articles"],
+        "newsflow.alerts.lock": ["RecordingLock"],
+        "newsflow.alerts.records": ["AlertRecord", "alert_id_for"],
+        "newsflow.alerts.rules": ["Rule", "RuleStore"],
+        "newsflow.alerts.store": ["AlertStore"],
+    })
