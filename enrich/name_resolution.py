@@ -17,7 +17,7 @@ enrich/abbreviations.py) and lists among its spellings. Pure functions over the 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from enrich.abbreviations import best_long_form
@@ -26,7 +26,7 @@ from newsflow.models import Article
 if TYPE_CHECKING:
     from enrich.canonical import CleanMention
 
-__all__ = ["resolve_from_copy", "resolve_short_names"]
+__all__ = ["COPY_FIELDS", "resolve_from_copy", "resolve_short_names", "story_names"]
 
 
 def _run_of(longer: Sequence[str], shorter: Sequence[str]) -> bool:
@@ -60,24 +60,33 @@ def resolve_short_names(cleaned: Sequence[CleanMention]) -> list[CleanMention]:
 
 
 _FIELDS = ("persons", "organizations", "locations")
+# What a copy of a story lends the others: its names and spellings (fields of the stored document).
+COPY_FIELDS = ("persons", "organizations", "persons_alias", "organizations_alias")
+
+StoryNames = Mapping[str, Sequence[str]]  # COPY_FIELDS -> values
 
 
-def resolve_from_copy(article: Article, copy: Article) -> Article:
-    """`article` with its short names replaced by the full names of `copy`, another copy of its story
-    (one value per entity kept): a one-word person, organisation or location value that is a word of
-    exactly one of the copy's persons (a word the copy itself spelled as a person, when this article
-    put it in another facet), and an abbreviation whose long form is one of the copy's
-    organisations and lists the abbreviation among its spellings. The article's own spelling stays
-    in its `*_alias` field, and the full name is added there."""
-    if not (copy.persons or copy.organizations):
+def story_names(article: Article) -> dict[str, tuple[str, ...]]:
+    """The names a copy lends the other copies of its story (`resolve_from_copy`)."""
+    return {f: tuple(getattr(article, f)) for f in COPY_FIELDS}
+
+
+def resolve_from_copy(article: Article, copy: StoryNames) -> Article:
+    """`article` with its short names replaced by the full names of another copy of its story (`copy`:
+    that copy's `story_names`), one value per entity kept: a one-word person value, or a one-word
+    value in another facet that the copy spelled as a person ("Putin" tagged ORG here), that is a
+    word of exactly one of the copy's persons; and an abbreviation whose long form is one of the
+    copy's organisations and lists it among its spellings. The article's own spelling stays in its
+    `*_alias` field, and the full name is added there."""
+    persons, organizations = tuple(copy.get("persons", ())), tuple(copy.get("organizations", ()))
+    if not (persons or organizations):
         return article
-    full_people = [p for p in copy.persons if " " in p]
     new: dict[str, list[str]] = {f: list(getattr(article, f)) for f in _FIELDS}
     aliases: dict[str, list[str]] = {f: list(getattr(article, f"{f}_alias")) for f in _FIELDS}
     changed = False
     for facet in _FIELDS:
         for value in getattr(article, facet):
-            target = _copy_name(value, facet, full_people, copy)
+            target = _copy_name(value, facet, copy)
             if target is None:
                 continue
             to_facet, name = target
@@ -94,15 +103,14 @@ def resolve_from_copy(article: Article, copy: Article) -> Article:
         article, **{f: tuple(new[f]) for f in _FIELDS}, **{f"{f}_alias": tuple(aliases[f]) for f in _FIELDS})
 
 
-def _copy_name(value: str, facet: str, full_people: Sequence[str], copy: Article) -> tuple[str, str] | None:
+def _copy_name(value: str, facet: str, copy: StoryNames) -> tuple[str, str] | None:
     """(facet, full name) of the copy's entity that `value` names, or None."""
-    # A word the copy spelled as a person ("Putin" tagged ORG here) is that person too.
-    if " " not in value and (facet == "persons" or value in copy.persons_alias):
-        owners = [p for p in full_people if value in p.split()]
+    if " " not in value and (facet == "persons" or value in copy.get("persons_alias", ())):
+        owners = [p for p in copy.get("persons", ()) if " " in p and value in p.split()]
         if len(owners) == 1:
             return "persons", owners[0]
-    if facet == "organizations" and " " not in value and value in copy.organizations_alias:
-        longs = [o for o in copy.organizations if o != value and best_long_form(value, o) == o]
+    if facet == "organizations" and " " not in value and value in copy.get("organizations_alias", ()):
+        longs = [o for o in copy.get("organizations", ()) if o != value and best_long_form(value, o) == o]
         if len(longs) == 1:
             return "organizations", longs[0]
     return None
