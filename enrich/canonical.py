@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from enrich.abbreviations import resolve_abbreviations
 from enrich.entity_table import (
     DEFAULT_GAZETTEER_FILE,
     FACETS,
@@ -34,6 +35,7 @@ from enrich.entity_table import (
     load_gazetteer,
     normalise_spelling,
 )
+from enrich.name_resolution import resolve_short_names
 from newsflow.core.errors import EnrichError
 
 __all__ = ["FACETS", "Facet"]
@@ -272,10 +274,16 @@ def _acronym(tokens: tuple[str, ...]) -> str:
     return "".join(t[0] for t in tokens if t[:1].isupper())
 
 
-def canonical_entities(mentions: Iterable[Mention], rules: EntityRules | None = None) -> Entities:
-    """Reduce an article's mentions to one canonical name per entity and facet."""
+def canonical_entities(
+    mentions: Iterable[Mention], rules: EntityRules | None = None, text: str = "",
+) -> Entities:
+    """Reduce an article's mentions to one canonical name per entity and facet; `text`, the article's
+    text, for the abbreviations it defines (enrich/abbreviations.py)."""
     rules = rules or default_rules()
     cleaned = [c for c in (clean_mention(m, rules) for m in mentions) if c is not None]
+    cleaned = resolve_abbreviations(  # enrich/abbreviations.py
+        cleaned, text, lambda t, label: clean_mention(Mention(t, label), rules))
+    cleaned = resolve_short_names(cleaned)  # enrich/name_resolution.py
 
     full_people = _unique(c.name for c in cleaned if c.facet == "persons" and " " in c.name)
     free_people = [(name, tuple(name.split())) for name in _unique(

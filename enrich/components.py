@@ -39,7 +39,7 @@ class EntityCanonicalizer:
         mentions = confirmed_mentions(
             ((Mention(ent.text, ent.label_), ent.start_char < title_end) for ent in doc.ents), title, text,
         )
-        entities = canonical_entities(mentions, self.rules)
+        entities = canonical_entities(mentions, self.rules, text=doc.text)
         doc._.set(ENTITIES_ATTR, {key: [list(v) if isinstance(v, tuple) else v for v in values]
                                   for key, values in asdict(entities).items()})
         return doc

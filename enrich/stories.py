@@ -28,13 +28,14 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import elasticsearch
 import numpy as np
 
+from enrich.name_resolution import COPY_FIELDS, resolve_from_copy, story_names
 from newsflow.core.es import translate_errors
 from newsflow.core.models import Article, parse_utc
 from newsflow.core.settings import Settings
@@ -172,6 +173,8 @@ class StoryCandidate:
     story_id: str
     signature: tuple[int, ...]
     published_at: datetime
+    # Its names and spellings, lent to a copy that joins it (enrich/name_resolution.py).
+    names: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
 
 class CandidateLookup(Protocol):
@@ -209,7 +212,7 @@ class ElasticsearchCandidates:
             try:
                 response = self._client.search(
                     index=self._index, query=query, size=self.max_candidates,
-                    source_includes=["story_id", "story_signature", "published_at"],
+                    source_includes=["story_id", "story_signature", "published_at", *COPY_FIELDS],
                     sort=[{"published_at": "asc"}], ignore_unavailable=True, allow_no_indices=True,
                 )
             except elasticsearch.NotFoundError:
@@ -223,6 +226,7 @@ def _candidate(hit: dict[str, Any]) -> StoryCandidate:
         article_id=hit["_id"], story_id=source["story_id"],
         signature=tuple(int(v) for v in source.get("story_signature") or ()),
         published_at=parse_utc(source["published_at"]),
+        names={f: tuple(source.get(f) or ()) for f in COPY_FIELDS},
     )
 
 
@@ -287,10 +291,12 @@ class StoryAssigner:
                 if score > best_score or (score == best_score and best is None):
                     best, best_score = candidate, score
             story_id = best.story_id if best is not None else article.id
-            results[i] = dataclasses.replace(article, story_id=story_id)
+            article = results[i] = dataclasses.replace(article, story_id=story_id)
+            if best is not None:  # "Putin", "NSC" in a summary copy: the full names of its story
+                article = results[i] = resolve_from_copy(article, best.names)
             if article.story_signature:
                 candidate = StoryCandidate(article.id, story_id, article.story_signature,
-                                           article.published_at)
+                                           article.published_at, story_names(article))
                 for band in article.story_bands:
                     self._seen_by_band[band].append(candidate)
         return results

@@ -1,0 +1,116 @@
+"""Short names resolved to the full entity: within an article, and from another copy of its story.
+
+Within an article (`resolve_short_names`, before canonical.py picks the fullest form): a part of a
+person's name that the table does not know ("Zelensky", "Respers") is that person when it is a run
+of the words of the full name, or of one of the article's own spellings of it: "Volodymyr
+Zelensky ... Zelensky" is the table's "Volodymyr Zelenskyy" once, though the table lists only the
+full spellings. canonical.py already resolves a part of the canonical name itself ("Putin" of
+"Vladimir Putin", whatever label the model gave the part).
+
+Across a story (`resolve_from_copy`, when the story is known, after enrichment): a later copy of a
+story whose text says only "Putin" or "NSC" (a summary, a trimmed wire copy) takes the full names of
+the copy it joins: a bare surname contained in exactly one of the copy's full person names, and an
+abbreviation the copy's long form spells (a `best_long_form` of the short form, as in
+enrich/abbreviations.py) and lists among its spellings. Pure functions over the facet fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from enrich.abbreviations import best_long_form
+from newsflow.core.models import Article
+
+if TYPE_CHECKING:
+    from enrich.canonical import CleanMention
+
+__all__ = ["COPY_FIELDS", "resolve_from_copy", "resolve_short_names", "story_names"]
+
+
+def _run_of(longer: Sequence[str], shorter: Sequence[str]) -> bool:
+    """True when `shorter` is a contiguous run of `longer`'s words, and shorter than it."""
+    n = len(shorter)
+    return 0 < n < len(longer) and any(tuple(longer[i:i + n]) == tuple(shorter)
+                                       for i in range(len(longer) - n + 1))
+
+
+def resolve_short_names(cleaned: Sequence[CleanMention]) -> list[CleanMention]:
+    """`cleaned` with every short name (no table entry of its own, a run of words of exactly one
+    person's name or the article's spellings of that name) set to that person; the surface is kept."""
+    spelled: dict[str, tuple[CleanMention, list[tuple[str, ...]]]] = {}
+    for m in cleaned:
+        if m.facet == "persons" and " " in m.name:
+            _, forms = spelled.setdefault(m.name, (m, [tuple(m.name.split())]))
+            if " " in m.surface and tuple(m.surface.split()) not in forms:
+                forms.append(tuple(m.surface.split()))
+    if not spelled:
+        return list(cleaned)
+    out = []
+    for m in cleaned:
+        tokens = tuple(m.name.split())
+        if m.entry is None and (m.facet == "persons" or len(tokens) == 1) and m.name not in spelled:
+            owners = [full for full, (_, forms) in spelled.items() if any(_run_of(f, tokens) for f in forms)]
+            if len(owners) == 1:
+                person, _ = spelled[owners[0]]
+                m = dataclasses.replace(m, facet="persons", name=person.name, entry=person.entry)
+        out.append(m)
+    return out
+
+
+_FIELDS = ("persons", "organizations", "locations")
+# What a copy of a story lends the others: its names and spellings (fields of the stored document).
+COPY_FIELDS = ("persons", "organizations", "persons_alias", "organizations_alias")
+
+StoryNames = Mapping[str, Sequence[str]]  # COPY_FIELDS -> values
+
+
+def story_names(article: Article) -> dict[str, tuple[str, ...]]:
+    """The names a copy lends the other copies of its story (`resolve_from_copy`)."""
+    return {f: tuple(getattr(article, f)) for f in COPY_FIELDS}
+
+
+def resolve_from_copy(article: Article, copy: StoryNames) -> Article:
+    """`article` with its short names replaced by the full names of another copy of its story (`copy`:
+    that copy's `story_names`), one value per entity kept: a one-word person value, or a one-word
+    value in another facet that the copy spelled as a person ("Putin" tagged ORG here), that is a
+    word of exactly one of the copy's persons; and an abbreviation whose long form is one of the
+    copy's organisations and lists it among its spellings. The article's own spelling stays in its
+    `*_alias` field, and the full name is added there."""
+    persons, organizations = tuple(copy.get("persons", ())), tuple(copy.get("organizations", ()))
+    if not (persons or organizations):
+        return article
+    new: dict[str, list[str]] = {f: list(getattr(article, f)) for f in _FIELDS}
+    aliases: dict[str, list[str]] = {f: list(getattr(article, f"{f}_alias")) for f in _FIELDS}
+    changed = False
+    for facet in _FIELDS:
+        for value in getattr(article, facet):
+            target = _copy_name(value, facet, copy)
+            if target is None:
+                continue
+            to_facet, name = target
+            new[facet].remove(value)
+            if name not in new[to_facet]:
+                new[to_facet].append(name)
+            for spelling in (name, value):
+                if spelling not in aliases[to_facet]:
+                    aliases[to_facet].append(spelling)
+            changed = True
+    if not changed:
+        return article
+    return dataclasses.replace(
+        article, **{f: tuple(new[f]) for f in _FIELDS}, **{f"{f}_alias": tuple(aliases[f]) for f in _FIELDS})
+
+
+def _copy_name(value: str, facet: str, copy: StoryNames) -> tuple[str, str] | None:
+    """(facet, full name) of the copy's entity that `value` names, or None."""
+    if " " not in value and (facet == "persons" or value in copy.get("persons_alias", ())):
+        owners = [p for p in copy.get("persons", ()) if " " in p and value in p.split()]
+        if len(owners) == 1:
+            return "persons", owners[0]
+    if facet == "organizations" and " " not in value and value in copy.get("organizations_alias", ()):
+        longs = [o for o in copy.get("organizations", ()) if o != value and best_long_form(value, o) == o]
+        if len(longs) == 1:
+            return "organizations", longs[0]
+    return None
