@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from enrich.abbreviations import best_long_form
 from newsflow.core.models import Article
@@ -99,8 +99,9 @@ def resolve_from_copy(article: Article, copy: StoryNames) -> Article:
             changed = True
     if not changed:
         return article
-    return dataclasses.replace(
-        article, **{f: tuple(new[f]) for f in _FIELDS}, **{f"{f}_alias": tuple(aliases[f]) for f in _FIELDS})
+    changes: dict[str, Any] = {f: tuple(new[f]) for f in _FIELDS}
+    changes.update({f"{f}_alias": tuple(aliases[f]) for f in _FIELDS})
+    return dataclasses.replace(article, **changes)
 
 
 def _copy_name(value: str, facet: str, copy: StoryNames) -> tuple[str, str] | None:
