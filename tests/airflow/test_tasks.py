@@ -197,7 +197,7 @@ def test_alerts_after_the_shards_deliver_each_matching_story_once(
 
 @pytest.mark.es
 def test_lifecycle_check_reports_the_managed_write_index(settings: Any, es_client: Any) -> None:
-    from newsflow.app.cycle import ensure_all
+    from newsflow.app.indices import ensure_all
 
     ensure_all(es_client, settings)
     report = tasks.check_lifecycle(settings=settings, raise_on_problems=True)
