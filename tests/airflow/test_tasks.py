@@ -104,6 +104,7 @@ def test_a_run_without_any_feeds_file_says_how_to_give_one(offline_settings: Any
 
 def test_feed_health_lists_failing_feeds_first_and_unpolled_feeds_too() -> None:
     from ingest.types import FeedSpec, FeedState, feed_key
+    from newsflow.app.feed_health import feed_health
 
     when = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     good, bad, new = "http://x/good.xml", "http://x/bad.xml", "http://x/new.xml"
@@ -113,7 +114,7 @@ def test_feed_health_lists_failing_feeds_first_and_unpolled_feeds_too() -> None:
         FeedState(key=feed_key(bad), url=bad, last_status="failed", last_error="HTTP 500",
                   consecutive_failures=3, last_fetched_at=when),
     ]
-    rows = tasks.feed_health([FeedSpec(good), FeedSpec(bad, name="Bad"), FeedSpec(new)], states)
+    rows = feed_health([FeedSpec(good), FeedSpec(bad, name="Bad"), FeedSpec(new)], states)
     assert [(r.name, r.health) for r in rows] == [("Bad", "failing"), (new, "not_polled"), ("Good", "ok")]
     assert rows[0].last_error == "HTTP 500" and rows[0].consecutive_failures == 3
     assert rows[2].articles_total == 7 and rows[2].to_json()["next_due_at"] == when.isoformat()
