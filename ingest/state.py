@@ -198,12 +198,22 @@ class FeedStateStore:
             if self.client.indices.exists(index=self.index):
                 self.client.indices.put_mapping(index=self.index, properties=FEEDS_MAPPING["properties"])
             else:
-                # 400 = created meanwhile by another worker (resource_already_exists_exception).
-                self.client.options(ignore_status=400).indices.create(
-                    index=self.index, mappings=FEEDS_MAPPING,
-                    settings={"number_of_shards": 1, "number_of_replicas": self.settings.index.replicas},
-                )
+                self._create()
         self._ensured = True
+
+    def ensure_exists(self) -> None:
+        """Create the feeds index if it is missing (no mapping upgrade: that is `ensure`, at setup)."""
+        with translate_errors(self._url):
+            if not self.client.indices.exists(index=self.index):
+                self._create()
+        self._ensured = True
+
+    def _create(self) -> None:
+        # 400 = created meanwhile by another worker (resource_already_exists_exception).
+        self.client.options(ignore_status=400).indices.create(
+            index=self.index, mappings=FEEDS_MAPPING,
+            settings={"number_of_shards": 1, "number_of_replicas": self.settings.index.replicas},
+        )
 
     def load(self, keys: Iterable[str]) -> dict[str, FeedState]:
         """The stored states of these feed keys (missing feeds are absent from the result)."""
@@ -259,7 +269,7 @@ class FeedStateStore:
         if not actions:
             return
         if not self._ensured:  # writes need the index (the cluster may refuse to auto-create it)
-            self.ensure()
+            self.ensure_exists()
         with translate_errors(self._url):
             # No refresh: load() reads by id (real-time) and load_all() refreshes first, so a cycle
             # does not wait up to a second for the index to refresh after saving its feed states.

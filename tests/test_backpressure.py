@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from newsflow.app.cycle import ensure_all
+from newsflow.app.indices import ensure_all
 from tests.support.corpus_feeds import build_feeds, rss
 from tests.support.esproxy import ElasticsearchProxy, writes_articles
 from tests.support.feedserver import FeedServer, RecordedRequest, Response

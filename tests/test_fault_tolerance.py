@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from newsflow.app.cycle import FAULT_POINTS
+from newsflow.app.faults import FAULT_POINTS
 from tests.conftest import OPT_IN_ENV
 from tests.support.corpus_feeds import build_feeds
 from tests.support.feedserver import FeedServer, Response

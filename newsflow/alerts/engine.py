@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,17 +82,26 @@ def match_articles(
 def match_and_deliver(
     client: Elasticsearch, settings: Settings, articles: Sequence[Article], *,
     now: datetime | None = None, down: dict[str, str] | None = None,
+    timer: Callable[[str], AbstractContextManager[object]] | None = None,
 ) -> tuple[MatchResult, DeliveryResult]:
     """Match articles against all rules, deliver the new alerts at once, then record them: one write
     per alert, with its delivery status (newsflow.alerts.delivery.deliver_then_record).
 
-    `down`: receivers found down earlier in this run, as for `deliver_claimed`. Raises AlertsBusy if
-    another run keeps the recording lock past `alerts.lock_wait`: nothing was delivered then."""
+    `down`: receivers found down earlier in this run, as for `deliver_claimed`. `timer`: times the
+    "match" and "deliver" parts (a cycle's stage clock). Raises AlertsBusy if another run keeps the
+    recording lock past `alerts.lock_wait`: nothing was delivered then."""
     now = now or utc_now()
-    found = find_alerts(client, settings, articles, now)
-    recorded = deliver_then_record(client, settings, found.records, now=now,
-                                   down={} if down is None else down)
+    timed = timer or _untimed
+    with timed("match"):
+        found = find_alerts(client, settings, articles, now)
+    with timed("deliver"):
+        recorded = deliver_then_record(client, settings, found.records, now=now,
+                                       down={} if down is None else down)
     return recorded_result(found, recorded), recorded.delivery
+
+
+def _untimed(_name: str) -> AbstractContextManager[object]:
+    return nullcontext()
 
 
 def recorded_result(found: FoundAlerts, recorded: Recorded) -> MatchResult:

@@ -2,7 +2,9 @@
 
 The CLI (`newsflow run`) and the Airflow DAG call the same functions here. Each stage lives in its
 own package (ingest, enrich, index, alerts); this module only sequences them and decides what happens
-when Elasticsearch is unreachable:
+when Elasticsearch is unreachable. Its stores come in through small Protocols (newsflow.app.stores),
+alert matching and delivery through one entry point (newsflow.alerts.processing.AlertRun), and what
+it reports is in newsflow.app.report.
 
 - Feed state (validators, next poll time) is saved only after the feed's articles are indexed,
   dead-lettered or spooled, so a cycle killed at any point is redone by the next one and never skips
@@ -25,181 +27,104 @@ when Elasticsearch is unreachable:
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import closing
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 import elastic_transport
 
+from ingest.dedupe import classify, lookup_ids, unique_per_publisher
+from ingest.feeds import load_feeds
+from ingest.schedule import select_due
+from newsflow.alerts.processing import AlertRun
+from newsflow.app.faults import fault_point
+from newsflow.app.indices import ensure_present
+from newsflow.app.report import (
+    AlertReport,
+    CycleObserver,
+    CycleReport,
+    SilentObserver,
+    StageClock,
+    feed_counts,
+    increments,
+)
+from newsflow.app.state_cache import reconcile
+from newsflow.app.stores import ArticleSpool, ArticleStorage, Stores, default_stores
 from newsflow.core.errors import AlertError, AlertsBusy, ElasticsearchUnavailable, IndexError_, SpoolFullError
+from newsflow.core.es import make_client
 from newsflow.core.models import Article, utc_now
-from newsflow.core.redact import install_log_redaction, redact_text, redact_url
+from newsflow.core.redact import install_log_redaction
 from newsflow.core.settings import Settings
+from newsflow.index.store import BulkResult
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from elasticsearch import Elasticsearch
 
     from enrich.pipeline import Enricher
     from ingest.types import FeedResult, FeedSpec, FeedState
-    from newsflow.alerts.delivery import DeliveryResult
-    from newsflow.alerts.engine import MatchResult
-    from newsflow.index.spool import Spool
-    from newsflow.index.store import ArticleStore, BulkResult
 
 log = logging.getLogger(__name__)
 install_log_redaction()  # httpx logs every request with its URL (feeds, webhooks)
 
-# Fault injection for the crash-safety tests: when NEWSFLOW_FAULT_POINT names one of the points below,
-# the process kills itself with SIGKILL there (a real crash, as the OOM killer or a node loss would).
-FAULT_POINTS = ("after_fetch", "after_enrich", "after_index", "after_feed_state", "after_match")
-
-
-def fault_point(name: str) -> None:
-    if os.environ.get("NEWSFLOW_FAULT_POINT") == name:
-        log.warning("fault injection: SIGKILL at %s", name)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-class CycleObserver(Protocol):
-    """Hooks a caller may implement to show progress (the CLI draws progress bars with them)."""
-
-    def stage(self, name: str, total: int | None = None) -> None: ...
-    def advance(self, name: str, amount: int = 1) -> None: ...
-
-class _Silent:
-    def stage(self, name: str, total: int | None = None) -> None:
-        log.info("stage %s%s", name, f" ({total})" if total is not None else "")
-
-    def advance(self, name: str, amount: int = 1) -> None:
-        pass
-
-@dataclass(frozen=True, slots=True)
-class FeedFailure:
-    url: str
-    name: str
-    reason: str
-    status: str = "failed"  # failed or gone
-
-@dataclass(frozen=True, slots=True)
-class AlertReport:
-    matched: int = 0  # rule × article matches
-    created: int = 0  # new alerts (first match of a rule on a story)
-    sent: int = 0
-    failed: int = 0  # deliveries given up this cycle
-    deferred: int = 0  # deliveries to retry next cycle
-    skipped_reason: str = ""  # why alert processing did not run, if it did not
-    failures: tuple[str, ...] = ()  # each delivery given up this cycle: rule, channel and error
-
-@dataclass(frozen=True, slots=True)
-class CycleReport:
-    """What one cycle did. `to_json()` is the `newsflow run --json` object of the contract."""
-
-    feeds_total: int = 0
-    fetched: int = 0
-    not_modified: int = 0
-    failed: int = 0
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    indexed: int = 0
-    dead_lettered: int = 0
-    spooled: int = 0  # articles waiting on disk for Elasticsearch (after this cycle)
-    from_spool: int = 0  # articles of earlier cycles indexed by this one
-    spool_added: int = 0  # articles this cycle put in the spool (not already there with that content)
-    not_kept: int = 0  # articles neither indexed nor spooled: their feeds are fetched again next cycle
-    quarantined: tuple[str, ...] = ()  # corrupt spool batch files moved to the quarantine folder
-    alerts: AlertReport = AlertReport()
-    failures: tuple[FeedFailure, ...] = ()
-    problems: tuple[str, ...] = ()  # cycle-level trouble, e.g. Elasticsearch unreachable
-    seconds: float = 0.0
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "feeds": {
-                "total": self.feeds_total,
-                "fetched": self.fetched,
-                "not_modified": self.not_modified,
-                "failed": self.failed,
-            },
-            "articles": {"new": self.new, "updated": self.updated, "unchanged": self.unchanged},
-            "indexed": self.indexed,
-            "alerts": {"sent": self.alerts.sent, "failed": self.alerts.failed},
-            # Extensions beyond the contract:
-            "dead_lettered": self.dead_lettered,
-            "spooled": self.spooled,
-            "from_spool": self.from_spool,
-            "spool_added": self.spool_added,
-            "not_kept": self.not_kept,
-            "quarantined": list(self.quarantined),
-            "alerts_detail": {
-                "matched": self.alerts.matched,
-                "created": self.alerts.created,
-                "deferred": self.alerts.deferred,
-                "failures": list(self.alerts.failures),
-            },
-            "failures": [
-                {"url": f.url, "name": f.name, "status": f.status, "reason": f.reason}
-                for f in self.failures
-            ],
-            "problems": list(self.problems),
-            "seconds": round(self.seconds, 3),
-            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
-        }
 
 class Pipeline:
     """The stages with their loaded resources (Elasticsearch client, spaCy model), reused across
-    calls in one process. Build one per process; it is not thread-safe."""
+    cycles in one process. Use it as a context manager (`with Pipeline(settings) as pipeline:`):
+    leaving it closes the Elasticsearch client it made. Not thread-safe.
 
-    def __init__(self, settings: Settings, *, enricher: Enricher | None = None,
-                 client: Elasticsearch | None = None) -> None:
-        from newsflow.core.es import make_client
+    `stores` (default: newsflow.app.stores.default_stores) and `enricher` replace the real ones;
+    a `client` passed in is the caller's to close."""
 
+    def __init__(self, settings: Settings, *, stores: Stores | None = None,
+                 enricher: Enricher | None = None, client: Elasticsearch | None = None) -> None:
         self.settings = settings
+        self._owns_client = client is None
         self.client = client if client is not None else make_client(settings)
+        self.stores = stores if stores is not None else default_stores(self.client, settings)
         self._enricher = enricher
-        self._ready = False
-        # Alerts matched during ingest (match_alerts=True): counts, and the new records still to be
-        # delivered by alerts() (those of a cycle whose email digests must wait for its end); what
-        # was delivered during ingest.
-        self._matched: list[MatchResult] = []
-        self._delivered: list[DeliveryResult] = []
-        self._down_receivers: dict[str, str] = {}  # found down by a delivery during this run
+        self._alerts = AlertRun(self.client, settings)  # this run's alerts, delivered by alerts()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the Elasticsearch client, if this Pipeline made it."""
+        if self._owns_client:
+            self.client.close()
 
     @property
     def enricher(self) -> Enricher:
         if self._enricher is None:
-            from enrich.pipeline import Enricher
+            from enrich.pipeline import Enricher  # spaCy: loaded only when something is to enrich
 
             self._enricher = Enricher(self.settings)
         return self._enricher
 
-    # --- set-up ---
-    def ensure_ready(self) -> None:
-        """Create or upgrade every index, template and policy (idempotent; once per process)."""
-        if not self._ready:
-            ensure_all(self.client, self.settings)
-            self._ready = True
+    def _ensure_indices(self) -> None:
+        """Create what is missing under the prefix (once per process: newsflow.app.indices)."""
+        ensure_present(self.client, self.settings)
 
     # --- feeds ---
     def load_states(self, specs: Sequence[FeedSpec]) -> dict[str, FeedState]:
         """Feed states from Elasticsearch, or from the local cache where that copy is newer (a cycle
         that ran during an outage); those are written back to Elasticsearch. Raises
         ElasticsearchUnavailable when it cannot be reached (then use `cached_states`)."""
-        from ingest.state import FeedStateStore
-        from newsflow.app.state_cache import FeedStateCache, reconcile
-
         keys = [spec.key for spec in specs]
-        stored = FeedStateStore(self.client, self.settings).load(keys)
-        merged, behind = reconcile(stored, FeedStateCache(self.settings).load(keys))
+        stored = self.stores.feed_states().load(keys)
+        merged, behind = reconcile(stored, self.stores.state_cache().load(keys))
         if behind:
             try:
-                FeedStateStore(self.client, self.settings).save(behind)
+                self.stores.feed_states().save(behind)
                 log.info("%d feed state(s) from the local cache written back to Elasticsearch", len(behind))
             except IndexError_ as exc:  # the cache keeps them; the next cycle tries again
                 log.warning("could not write cached feed states back to Elasticsearch: %s", exc)
@@ -207,16 +132,12 @@ class Pipeline:
 
     def cached_states(self, specs: Sequence[FeedSpec]) -> dict[str, FeedState]:
         """The local cache's feed states (what `load_states` falls back to during an outage)."""
-        from newsflow.app.state_cache import FeedStateCache
-
-        return FeedStateCache(self.settings).load(spec.key for spec in specs)
+        return dict(self.stores.state_cache().load(spec.key for spec in specs))
 
     def select_due(self, specs: Sequence[FeedSpec], now: datetime | None = None) -> list[FeedSpec]:
         """The feeds whose next poll time has come (from the local cache if Elasticsearch is down)."""
-        from ingest.schedule import select_due
-
         try:
-            self.ensure_ready()
+            self._ensure_indices()
             states = self.load_states(specs)
         except ElasticsearchUnavailable as exc:
             log.warning("%s; scheduling feeds from the local feed-state cache", exc)
@@ -232,18 +153,13 @@ class Pipeline:
         later groups are still being enriched; the new alerts wait in this Pipeline for `alerts()` to
         deliver them. Without it, the articles wait in the alert queue for `alerts()`.
         """
-        from ingest.dedupe import classify, lookup_ids, unique_per_publisher
-        from ingest.poll import poll_feeds
-        from newsflow.index.spool import Spool
-        from newsflow.index.store import BulkResult
-
-        watch = observer or _Silent()
-        clock = _StageClock()
+        watch = observer or SilentObserver()
+        clock = StageClock()
         problems: list[str] = []
         es_up = True
         states: dict[str, FeedState] = {}
         try:
-            self.ensure_ready()
+            self._ensure_indices()
             states = self.load_states(specs)
         except ElasticsearchUnavailable as exc:
             es_up = False
@@ -251,15 +167,17 @@ class Pipeline:
             log.warning("%s; this cycle's articles will be spooled, feeds polled by their cached state", exc)
             states = self.cached_states(specs)
 
+        from ingest.poll import poll_feeds  # httpx, trio: imported by the cycles that fetch
+
         fetch_started = utc_now()
         with clock("fetch"):
             watch.stage("fetch", len(specs))
             results = poll_feeds(specs, states, self.settings,
                                  on_result=lambda _result: watch.advance("fetch"))
         fault_point("after_fetch")
-        report = _feed_counts(results)
+        report = feed_counts(results)
         fresh = [article for result in results for article in result.articles]
-        spool = Spool(self.settings.spool_dir, self.settings.index.spool_max_bytes)
+        spool = self.stores.spool()
         spooled_before = spool.load()
         if spooled_before:
             log.info("%d article(s) from earlier cycles are waiting in the spool", len(spooled_before))
@@ -272,9 +190,7 @@ class Pipeline:
             if not es_up:
                 raise _FoundDown
             with clock("dedupe"):
-                from newsflow.index.store import ArticleStore
-
-                store = ArticleStore(self.client, self.settings)
+                store = self.stores.articles()
                 # A run killed just after indexing leaves writes that searches (this lookup is one)
                 # see only after a refresh; without it they would be enriched and indexed again.
                 if batch:
@@ -344,7 +260,7 @@ class Pipeline:
         )
 
     def _enrich_and_index(
-        self, changed: Sequence[Article], store: ArticleStore, clock: _StageClock, watch: CycleObserver,
+        self, changed: Sequence[Article], store: ArticleStorage, clock: StageClock, watch: CycleObserver,
         match_alerts: bool, *, ingested_before: datetime, problems: list[str],
     ) -> tuple[BulkResult, str]:
         """Enrich, cluster, index (and match) the changed articles, group by group; with the reason
@@ -355,18 +271,15 @@ class Pipeline:
         stage clock's "enrich" is the wall time of the whole, the other stages' times within it are
         this process's share.
         """
-        from newsflow.index.store import BulkResult
-
         if not changed:
             return BulkResult(), ""  # and the model (and spaCy) stay unloaded
-        from enrich.stories import ElasticsearchCandidates, StoryAssigner
+        from enrich.stories import StoryAssigner  # numpy: imported when there is something to cluster
 
         written = BulkResult()
-        earlier = ElasticsearchCandidates(self.client, self.settings, ingested_before=ingested_before)
-        stories = StoryAssigner(earlier, self.settings)
+        stories = StoryAssigner(self.stores.candidates(ingested_before), self.settings)
         groups = self.enricher.stream(
             changed, group_size=self.settings.enrich.group_size,
-            on_progress=_increments(lambda n: watch.advance("enrich", n)),
+            on_progress=increments(lambda n: watch.advance("enrich", n)),
         )
         # closing(): if indexing fails (Elasticsearch gone: the caller spools), the NER workers are
         # stopped at once rather than whenever the generator is collected.
@@ -394,15 +307,16 @@ class Pipeline:
                 return written + BulkResult(deferred=rest, deferred_reason=str(exc)), str(exc)
         return written, ""
 
-    def _match_group(self, articles: Sequence[Article], store: ArticleStore, clock: _StageClock,
+    def _match_group(self, articles: Sequence[Article], store: ArticleStorage, clock: StageClock,
                      problems: list[str]) -> None:
-        """Match one indexed group against the rules (see `_match`); the group leaves the alert
-        queue once matched, or stays in it for `alerts()` if another run holds the recording lock
-        or Elasticsearch refused the alert writes (alerts are recorded once per story regardless)."""
+        """Match one indexed group against the rules (this run delivers the new alerts); the group
+        leaves the alert queue once matched, or stays in it for `alerts()` if another run holds the
+        recording lock or Elasticsearch refused the alert writes (alerts are recorded once per story
+        regardless)."""
         if not articles:
             return
         try:
-            matched, delivered = self._match(articles, utc_now(), self._down_receivers, clock)
+            self._alerts.match(articles, timer=clock)
             with clock("match"):
                 store.clear_alert_pending([a.id for a in articles])
         except AlertsBusy as exc:
@@ -413,48 +327,24 @@ class Pipeline:
             problems.append(f"alert matching left for a later run: {exc}")
             return
         fault_point("after_match")
-        self._matched.append(matched)
-        self._delivered.append(delivered)
-
-    def _match(self, articles: Sequence[Article], now: datetime, down: dict[str, str],
-               clock: _StageClock) -> tuple[MatchResult, DeliveryResult]:
-        """Match articles against the rules and deliver the new alerts at once, each recorded with its
-        outcome (one write per alert). With e-mail digests the new alerts are instead created held
-        for this run (`MatchResult.claimed`), so that `alerts()` sends one digest per rule per cycle."""
-        from newsflow.alerts.delivery import DeliveryResult, deliver_then_record
-        from newsflow.alerts.engine import find_alerts, match_articles, recorded_result
-
-        if self.settings.alerts.email_digest:
-            lease = timedelta(seconds=self.settings.alerts.delivery_lease)
-            with clock("match"):
-                return (match_articles(self.client, self.settings, articles, now=now,
-                                       claim_until=now + lease), DeliveryResult())
-        with clock("match"):
-            found = find_alerts(self.client, self.settings, articles, now)
-        with clock("deliver"):
-            recorded = deliver_then_record(self.client, self.settings, found.records, now=now, down=down)
-        return recorded_result(found, recorded), recorded.delivery
 
     def _save_states(self, results: Sequence[FeedResult], new_ids: set[str], *, es_up: bool,
                      problems: list[str]) -> None:
         """Store the feeds' new states: always in the local cache, and in Elasticsearch when it is
         reachable (when it refuses them, the cache keeps them and a later cycle writes them back)."""
-        from ingest.state import FeedStateStore
-        from newsflow.app.state_cache import FeedStateCache
-
         states = []
         for result in results:
             added = sum(1 for a in result.articles if a.id in new_ids)
             states.append(replace(result.state, articles_total=result.state.articles_total + added))
         try:
-            FeedStateCache(self.settings).save(states)
+            self.stores.state_cache().save(states)
         except OSError as exc:
             log.error("could not write the local feed-state cache: %s", exc)
             problems.append(f"local feed-state cache not written: {exc}")
         if not es_up:
             return
         try:
-            FeedStateStore(self.client, self.settings).save(states)
+            self.stores.feed_states().save(states)
         except IndexError_ as exc:
             log.warning("feed states kept in the local cache only: %s", exc)
             problems.append(f"feed states not saved in Elasticsearch, kept in the local cache "
@@ -463,64 +353,36 @@ class Pipeline:
     def alerts(self, observer: CycleObserver | None = None) -> AlertReport:
         """Match every article still in the alert queue against the rules, then deliver the new
         alerts (these and those matched during ingest) and any older ones due again."""
-        from newsflow.alerts.delivery import DeliveryResult, deliver_claimed, deliver_pending
-        from newsflow.alerts.engine import MatchResult
-        from newsflow.index.store import ArticleStore
-
-        watch = observer or _Silent()
+        watch = observer or SilentObserver()
         busy = ""
-        inline, self._matched = self._matched, []
-        delivered_inline, self._delivered = self._delivered, []
-        down, self._down_receivers = self._down_receivers, {}  # the next run tries every receiver
+        # This run's alerts (those matched during ingest); the next run starts afresh (and tries
+        # every receiver again).
+        run, self._alerts = self._alerts, AlertRun(self.client, self.settings)
+        inline = run.totals()
         try:
-            self.ensure_ready()
-            store = ArticleStore(self.client, self.settings)
+            self._ensure_indices()
+            store = self.stores.articles()
             store.refresh()
             pending = store.alert_pending()
             watch.stage("alerts", len(pending))
             now = utc_now()
-            # New alerts are delivered at once (with e-mail digests: created held for this run and
-            # sent together below); older ones still due (retries, a crashed run's) are found and
-            # claimed.
             try:
-                matched, delivered_now = self._match(pending, now, down, _StageClock())
+                run.match(pending, now=now)
             except AlertsBusy as exc:
                 log.warning("%s", exc)
-                busy, matched, delivered_now = str(exc), MatchResult(), DeliveryResult()
+                busy = str(exc)
             else:
                 store.clear_alert_pending([a.id for a in pending])
                 if pending:
                     fault_point("after_match")
-            claimed = [record for result in (*inline, matched) for record in result.claimed]
-            fresh = deliver_claimed(self.client, self.settings, claimed, now=now, down=down)
-            older = deliver_pending(self.client, self.settings, now=now)
-            parts = [*delivered_inline, delivered_now, fresh, older]
-            delivered = DeliveryResult(
-                sent=sum(p.sent for p in parts), failed=sum(p.failed for p in parts),
-                deferred=sum(p.deferred for p in parts),
-                failures=tuple(f for p in parts for f in p.failures),
-            )
+            totals = run.deliver(now=now)
         except (IndexError_, AlertError, elastic_transport.TransportError) as exc:
             # Unreachable, or refusing writes under load: every article waits in the alert queue
             # and every alert record stays pending, so a later run matches and delivers them.
             log.warning("alerts not processed: %s", exc)
-            return AlertReport(
-                matched=sum(r.matched for r in inline), created=sum(r.created for r in inline),
-                sent=sum(d.sent for d in delivered_inline), failed=sum(d.failed for d in delivered_inline),
-                deferred=sum(d.deferred for d in delivered_inline), skipped_reason=str(exc),
-            )
-        failures = tuple(
-            f"rule {f.rule!r}, story {f.story_id}, {f.channel}: {f.error} (after {f.attempts} attempts)"
-            for f in delivered.failures
-        )
-        for failure in failures:
-            log.warning("alert delivery failed: %s", failure)
-        return AlertReport(
-            matched=matched.matched + sum(r.matched for r in inline),
-            created=matched.created + sum(r.created for r in inline),
-            sent=delivered.sent, failed=delivered.failed, deferred=delivered.deferred, failures=failures,
-            skipped_reason=busy,
-        )
+            return AlertReport(matched=inline.matched, created=inline.created, sent=inline.sent,
+                               failed=inline.failed, deferred=inline.deferred, skipped_reason=str(exc))
+        return AlertReport.of(totals, skipped_reason=busy)
 
     def run(self, specs: Sequence[FeedSpec], observer: CycleObserver | None = None) -> CycleReport:
         """A full cycle over the given feeds: ingest, then alerts."""
@@ -533,36 +395,20 @@ class Pipeline:
         return replace(report, alerts=alerts, problems=tuple(dict.fromkeys(problems)),
                        seconds=time.perf_counter() - started, stage_seconds=stages)
 
-    def close(self) -> None:
-        self.client.close()
-
-def ensure_all(client: Elasticsearch, settings: Settings) -> None:
-    """Create or upgrade everything under the prefix: article templates, ILM policy, alias,
-    dead-letter, feed-state, rules and alerts indices. Idempotent."""
-    from ingest.state import FeedStateStore
-    from newsflow.alerts import ensure_alert_indices
-    from newsflow.index.setup import ensure_indices
-
-    ensure_indices(client, settings)
-    FeedStateStore(client, settings).ensure()
-    ensure_alert_indices(client, settings)
 
 def load_feed_specs(feeds_file: Path) -> list[FeedSpec]:
-    from ingest.feeds import load_feeds
-
     return load_feeds(feeds_file)
+
 
 def run_cycle(settings: Settings, feeds_file: Path, *, due_only: bool = False,
               observer: CycleObserver | None = None) -> CycleReport:
     """Load the feeds file and run one full cycle (every feed, or only the due ones)."""
     specs = load_feed_specs(feeds_file)
-    pipeline = Pipeline(settings)
-    try:
+    with Pipeline(settings) as pipeline:
         selected = pipeline.select_due(specs) if due_only else specs
         report = pipeline.run(selected, observer)
-        return replace(report, feeds_total=len(specs)) if due_only else report
-    finally:
-        pipeline.close()
+    return replace(report, feeds_total=len(specs)) if due_only else report
+
 
 def _retries(count: int) -> str:
     return f"{count} {'retry' if count == 1 else 'retries'}"
@@ -583,7 +429,7 @@ class _Kept:
     lost: frozenset[str] = frozenset()  # ids neither indexed nor spooled
 
 
-def _keep(spool: Spool, unwritten: Sequence[Article], spooled_before: Sequence[Article],
+def _keep(spool: ArticleSpool, unwritten: Sequence[Article], spooled_before: Sequence[Article],
           problems: list[str]) -> _Kept:
     """Put the articles Elasticsearch did not take in the spool, unless the spool holds them already
     with the same content. A full spool or a disk error is reported, not raised; nothing is lost
@@ -599,60 +445,3 @@ def _keep(spool: Spool, unwritten: Sequence[Article], spooled_before: Sequence[A
                         "their old state and are fetched again next cycle")
         return _Kept(lost=frozenset(a.id for a in new))
     return _Kept(stored=len(new))
-
-
-def _feed_counts(results: Sequence[FeedResult]) -> CycleReport:
-    failures = tuple(
-        # Redacted: the report goes to logs, stdout and XCom (a feed URL may carry a token).
-        FeedFailure(url=redact_url(r.spec.url), name=r.spec.name or r.state.title,
-                    reason=redact_text(r.reason, r.spec.url), status=r.status)
-        for r in results if r.status in ("failed", "gone")
-    )
-    for failure in failures:
-        log.warning("feed %s failed: %s", failure.url, failure.reason)
-    return CycleReport(
-        feeds_total=len(results),
-        fetched=sum(1 for r in results if r.status == "fetched"),
-        not_modified=sum(1 for r in results if r.status == "not_modified"),
-        failed=len(failures),
-        failures=failures,
-    )
-
-def _increments(advance: Callable[[int], None]) -> Callable[[int], None]:
-    """Adapt a running-total callback (enrich reports articles done so far) to increments."""
-    done = 0
-
-    def report(total: int) -> None:
-        nonlocal done
-        advance(total - done)
-        done = total
-
-    return report
-
-
-class _StageClock:
-    """Wall time per stage, for the report and the benchmark."""
-
-    def __init__(self) -> None:
-        self.stages: dict[str, float] = {}
-        self._started = time.perf_counter()
-
-    def __call__(self, name: str) -> _Timer:
-        return _Timer(self, name)
-
-    def total(self) -> float:
-        return time.perf_counter() - self._started
-
-class _Timer:
-    def __init__(self, clock: _StageClock, name: str) -> None:
-        self.clock, self.name = clock, name
-
-    def __enter__(self) -> None:
-        self.start = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.clock.stages[self.name] = (
-            self.clock.stages.get(self.name, 0.0) + time.perf_counter() - self.start
-        )
-
-ArticleCallback = Callable[[Sequence[Article]], None]

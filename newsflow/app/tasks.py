@@ -11,24 +11,20 @@ that imports this module stays fast to parse.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from newsflow.app import feed_health
+from newsflow.app.feed_health import TROUBLED, FeedHealth, count_by_health
 from newsflow.core.errors import ConfigError, IndexError_
-from newsflow.core.models import utc_now
 from newsflow.core.settings import Settings
 
 if TYPE_CHECKING:
-    from elasticsearch import Elasticsearch
-
-    from ingest.types import FeedSpec, FeedState
-    from newsflow.alerts.records import AlertRecord
-    from newsflow.alerts.rules import Rule
+    from ingest.types import FeedSpec
+    from newsflow.alerts.overview import RuleWithAlerts
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +50,8 @@ def plan_shards(feeds_file: str | None, shard_size: int = DEFAULT_SHARD_SIZE, *,
 
     settings = settings or _settings()
     specs = load_feed_specs(feeds_path(feeds_file, settings))
-    pipeline = Pipeline(settings)
-    try:
+    with Pipeline(settings) as pipeline:
         due = pipeline.select_due(specs)
-    finally:
-        pipeline.close()
     shards = shard_by_host([spec.url for spec in due], shard_size)
     log.info("%d of %d feed(s) due, in %d shard(s) of at most %d", len(due), len(specs), len(shards),
              shard_size)
@@ -75,11 +68,8 @@ def ingest_shard(feeds_file: str | None, feed_urls: Sequence[str], *,
 
     settings = settings or _settings()
     specs = select_specs(load_feed_specs(feeds_path(feeds_file, settings)), feed_urls)
-    pipeline = Pipeline(settings)
-    try:
+    with Pipeline(settings) as pipeline:
         report = pipeline.ingest(specs)
-    finally:
-        pipeline.close()
     full = report.to_json()
     for failure in full.get("failures") or []:
         log.warning("feed failed: %s (%s): %s", failure.get("url"), failure.get("status"),
@@ -93,11 +83,8 @@ def process_alerts(*, settings: Settings | None = None) -> dict[str, Any]:
     """Match the articles still pending against every rule, then deliver what is due."""
     from newsflow.app.cycle import Pipeline
 
-    pipeline = Pipeline(settings or _settings())
-    try:
+    with Pipeline(settings or _settings()) as pipeline:
         report = pipeline.alerts()
-    finally:
-        pipeline.close()
     for failure in report.failures:
         log.warning("delivery given up: %s", failure)
     if report.skipped_reason:
@@ -114,11 +101,8 @@ def feed_health_report(feeds_file: str | None = None, *, settings: Settings | No
     """Counts of feeds by health, and the failing or gone ones (at most `max_listed`)."""
     settings = settings or _settings()
     rows = load_feed_health(settings, feeds_file)
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.health] = counts.get(row.health, 0) + 1
-    troubled = [row.to_json() for row in rows if row.health in ("failing", "gone")]
-    return {"feeds": len(rows), "by_health": counts,
+    troubled = [row.to_json() for row in rows if row.health in TROUBLED]  # redacted
+    return {"feeds": len(rows), "by_health": count_by_health(rows),
             "articles": sum(row.articles_total for row in rows), "troubled": troubled[:max_listed]}
 
 
@@ -129,11 +113,12 @@ def check_lifecycle(*, settings: Settings | None = None, raise_on_problems: bool
     or write index. With `raise_on_problems`, they fail the caller (the maintenance task goes red).
     """
     from newsflow.core.es import make_client
+    from newsflow.index.lifecycle import inspect_lifecycle
 
     settings = settings or _settings()
     client = make_client(settings)
     try:
-        report = _lifecycle(client, settings)
+        report = inspect_lifecycle(client, settings)
     finally:
         client.close()
     if raise_on_problems and report["problems"]:
@@ -161,117 +146,29 @@ def reenrich(query: str = "*", *, settings: Settings | None = None) -> dict[str,
 
 # --- views for the Airflow plugin page -----------------------------------------------------------
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class FeedHealth:
-    """One feed as the operator sees it."""
-
-    name: str
-    url: str
-    health: str  # ok, failing, gone, not_polled
-    last_fetched_at: datetime | None
-    last_success_at: datetime | None
-    last_status: str
-    last_error: str
-    consecutive_failures: int
-    articles_total: int
-    next_due_at: datetime | None  # None = due now (or never, when gone)
-
-    def to_json(self) -> dict[str, Any]:
-        values = dataclasses.asdict(self)
-        for key, value in values.items():
-            if isinstance(value, datetime):
-                values[key] = value.isoformat()
-        return values
-
-
-def feed_health(specs: Sequence[FeedSpec], states: Iterable[FeedState]) -> list[FeedHealth]:
-    """Join the feeds file (may be empty) with the stored states: every listed feed, and every feed
-    with a state; failing feeds first, then by name. Pure."""
-    by_key = {state.key: state for state in states}
-    rows: list[FeedHealth] = []
-    for spec in specs:
-        rows.append(_health_row(spec.url, spec.name, by_key.pop(spec.key, None)))
-    for state in by_key.values():  # polled before, no longer (or not) in this feeds file
-        rows.append(_health_row(state.url, "", state))
-    order = {"failing": 0, "gone": 1, "not_polled": 2, "ok": 3}
-    return sorted(rows, key=lambda row: (order.get(row.health, 9), row.name.lower(), row.url))
-
-
-def _health_row(url: str, name: str, state: FeedState | None) -> FeedHealth:
-    if state is None:
-        return FeedHealth(name=name or url, url=url, health="not_polled", last_fetched_at=None,
-                          last_success_at=None, last_status="", last_error="", consecutive_failures=0,
-                          articles_total=0, next_due_at=None)
-    if state.gone:
-        health = "gone"
-    elif state.consecutive_failures > 0 or state.last_status == "failed":
-        health = "failing"
-    elif not state.last_status:
-        health = "not_polled"
-    else:
-        health = "ok"
-    return FeedHealth(
-        name=name or state.title or url, url=url, health=health,
-        last_fetched_at=state.last_fetched_at, last_success_at=state.last_success_at,
-        last_status=state.last_status, last_error=state.last_error,
-        consecutive_failures=state.consecutive_failures, articles_total=state.articles_total,
-        next_due_at=None if state.gone else state.next_due_at,
-    )
-
-
 def load_feed_health(settings: Settings, feeds_file: str | None = None) -> list[FeedHealth]:
-    """Feed health from Elasticsearch, joined with the feeds file when one is configured."""
-    from ingest.state import FeedStateStore
+    """Feed health (newsflow.app.feed_health) from Elasticsearch, joined with the feeds file when
+    one is given or configured: troubled feeds first."""
     from newsflow.core.es import make_client
 
-    specs: list[FeedSpec] = []
     path = feeds_file or settings.feeds_file
-    if path:
-        from newsflow.app.cycle import load_feed_specs
-
-        specs = load_feed_specs(Path(path))
     client = make_client(settings)
     try:
-        states = _ignore_missing_index(lambda: FeedStateStore(client, settings).load_all(), [])
+        return feed_health.load_feed_health(client, settings, Path(path) if path else None)
     finally:
         client.close()
-    return feed_health(specs, states)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class RuleWithAlerts:
-    rule: Rule
-    recent: tuple[AlertRecord, ...]  # newest first
 
 
 def load_rules_with_alerts(settings: Settings, per_rule: int = 5, scan: int = 500) -> list[RuleWithAlerts]:
-    """Every rule with its most recent alerts (at most `per_rule`, found among the `scan` newest)."""
-    from newsflow.alerts.records import AlertRecord
-    from newsflow.alerts.rules import RuleStore
-    from newsflow.core.es import make_client, translate_errors
+    """Every rule with its most recent alerts (newsflow.alerts.overview)."""
+    from newsflow.alerts.overview import rules_with_alerts
+    from newsflow.core.es import make_client
 
     client = make_client(settings)
     try:
-        rules = _ignore_missing_index(lambda: RuleStore(client, settings).list(), [])
-        with translate_errors(settings.es_url_redacted):
-            response = client.options(ignore_status=404).search(
-                index=settings.index_name("alerts"), size=scan, sort=[{"matched_at": "desc"}])
+        return rules_with_alerts(client, settings, per_rule=per_rule, scan=scan)
     finally:
         client.close()
-    hits = ((response.get("hits") or {}).get("hits") or []) if response else []
-    records = [AlertRecord.from_source(hit["_source"]) for hit in hits]
-    return group_alerts(rules, records, per_rule)
-
-
-def group_alerts(rules: Sequence[Rule], records: Sequence[AlertRecord],
-                 per_rule: int) -> list[RuleWithAlerts]:
-    """Attach each rule's newest alerts (records come newest first). Pure."""
-    grouped: dict[str, list[AlertRecord]] = {rule.name: [] for rule in rules}
-    for record in records:
-        bucket = grouped.get(record.rule)
-        if bucket is not None and len(bucket) < per_rule:
-            bucket.append(record)
-    return [RuleWithAlerts(rule, tuple(grouped[rule.name])) for rule in rules]
 
 
 # --- small pure helpers --------------------------------------------------------------------------
@@ -325,61 +222,3 @@ def _settings() -> Settings:
     from newsflow.app.airflow_settings import settings_from_airflow
 
     return settings_from_airflow()
-
-
-def _ignore_missing_index(load: Any, default: Any) -> Any:
-    """Run a loader; an index that does not exist yet (nothing polled or saved) means no data."""
-    try:
-        return load()
-    except IndexError_ as exc:
-        if "index_not_found" in str(exc) or "no such index" in str(exc):
-            return default
-        raise
-
-
-def _lifecycle(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
-    from newsflow.core.es import translate_errors
-
-    alias = settings.index_name("articles")
-    problems: list[str] = []
-    with translate_errors(settings.es_url_redacted):
-        aliases = client.options(ignore_status=404).indices.get_alias(name=alias)
-        if aliases.meta.status == 404 or not aliases.body:
-            return {"alias": alias, "write_index": None, "indices": [],
-                    "problems": [f"alias {alias} does not exist (run `newsflow setup`)"],
-                    "checked_at": utc_now().isoformat()}
-        explain = client.ilm.explain_lifecycle(index=alias)
-        stats = client.indices.stats(index=alias, metric="docs,store")
-    write_index = next(
-        (name for name, body in aliases.body.items()
-         if (body.get("aliases", {}).get(alias) or {}).get("is_write_index")),
-        None if len(aliases.body) > 1 else next(iter(aliases.body)),
-    )
-    if write_index is None:
-        problems.append(f"alias {alias} has no write index")
-    indices = []
-    for name, info in sorted((explain.get("indices") or {}).items()):
-        index_stats = (stats.get("indices") or {}).get(name, {}).get("primaries", {})
-        row = {
-            "index": name,
-            "write_index": name == write_index,
-            "managed": bool(info.get("managed")),
-            "policy": info.get("policy"),
-            "phase": info.get("phase"),
-            "action": info.get("action"),
-            "step": info.get("step"),
-            "age": info.get("age"),
-            "docs": int((index_stats.get("docs") or {}).get("count", 0)),
-            "primary_bytes": int((index_stats.get("store") or {}).get("size_in_bytes", 0)),
-        }
-        if not row["managed"]:
-            problems.append(f"{name} is not managed by ILM")
-        elif info.get("step") == "ERROR":
-            reason = (info.get("step_info") or {}).get("reason") or info.get("failed_step") or "unknown"
-            row["error"] = reason
-            problems.append(f"{name}: ILM step {info.get('failed_step')} failed: {reason}")
-        indices.append(row)
-    return {"alias": alias, "write_index": write_index, "indices": indices, "problems": problems,
-            "rollover": {"max_age": settings.index.rollover_max_age,
-                         "max_primary_shard_size": settings.index.rollover_max_primary_shard_size},
-            "checked_at": utc_now().isoformat()}

@@ -12,12 +12,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ingest.feeds import load_feeds
-from ingest.state import FeedStateStore
 from ingest.types import FeedSpec, FeedState
+from newsflow.app.feed_health import FeedHealth, health_of, load_feed_health
 from newsflow.core.es import make_client
-from newsflow.core.models import utc_now
-from newsflow.core.redact import redact_text, redact_url
+from newsflow.core.models import format_utc, utc_now
 from newsflow.core.settings import load_settings
 
 _STATUS_STYLE = {"fetched": "green", "not_modified": "green", "failed": "red", "gone": "magenta",
@@ -31,19 +29,13 @@ _STATUS_STYLE = {"fetched": "green", "not_modified": "green", "failed": "red", "
 def command(feeds_file: Path | None, as_json: bool) -> None:
     """Feed health: last status, last success, consecutive failures, last error, next poll, articles."""
     settings = load_settings()
-    specs = load_feeds(feeds_file) if feeds_file else None
     client = make_client(settings)
     try:
-        store = FeedStateStore(client, settings)
-        rows: list[tuple[FeedSpec | None, FeedState | None]]
-        if specs is None:
-            rows = [(None, state) for state in store.load_all()]
-        else:
-            stored = store.load(spec.key for spec in specs)
-            rows = [(spec, stored.get(spec.key)) for spec in specs]
+        # In the file's order (or by URL), as listed: not troubled first as on the maintenance report.
+        rows = load_feed_health(client, settings, feeds_file, listed_only=True, troubled_first=False)
     finally:
         client.close()
-    entries = [health(spec, state) for spec, state in rows]
+    entries = [entry(row) for row in rows]
     if as_json:
         click.echo(json.dumps({"feeds": entries}, ensure_ascii=False))
     else:
@@ -51,25 +43,24 @@ def command(feeds_file: Path | None, as_json: bool) -> None:
 
 
 def health(spec: FeedSpec | None, state: FeedState | None) -> dict[str, Any]:
-    """One feed's health as a JSON-ready dict (a feed never polled has status "never").
+    """One feed's health as the CLI shows it (see `entry`)."""
+    return entry(health_of(spec, state))
+
+
+def entry(row: FeedHealth) -> dict[str, Any]:
+    """One feed's health (newsflow.app.feed_health) as a JSON-ready dict: `health` in the model's
+    vocabulary, `status` the last poll's outcome ("never" for a feed never polled).
 
     URLs are shown redacted (no user or password, no token-like parts): this is a display."""
-    url = spec.url if spec else state.url if state else ""
-    name = (spec.name if spec else "") or (state.title if state else "")
-    if state is None:
-        return {"url": redact_url(url), "name": name, "status": "never", "current_url": None,
-                "last_success_at": None, "last_fetched_at": None, "consecutive_failures": 0,
-                "last_error": None, "next_due_at": None, "gone": False, "items": 0, "articles": 0}
-    error = state.last_error or ""
-    for address in (url, state.current_url or ""):
-        error = redact_text(error, address)
+    shown = row.redacted()
     return {
-        "url": redact_url(url), "name": name, "status": state.last_status or "never",
-        "current_url": redact_url(state.current_url) if state.current_url else None,
-        "last_success_at": _iso(state.last_success_at), "last_fetched_at": _iso(state.last_fetched_at),
-        "consecutive_failures": state.consecutive_failures, "last_error": error or None,
-        "next_due_at": _iso(state.next_due_at), "gone": state.gone, "items": state.item_count,
-        "articles": state.articles_total,
+        "url": shown.url, "name": "" if row.name == row.url else shown.name,  # no name: the URL alone
+        "health": row.health, "status": row.last_status or "never",
+        "current_url": shown.current_url or None,
+        "last_success_at": _iso(row.last_success_at), "last_fetched_at": _iso(row.last_fetched_at),
+        "consecutive_failures": row.consecutive_failures, "last_error": shown.last_error or None,
+        "next_due_at": _iso(row.next_due_at), "gone": row.health == "gone", "items": row.item_count,
+        "articles": row.articles_total,
     }
 
 
@@ -97,12 +88,12 @@ def print_health(entries: list[dict[str, Any]], console: Console) -> None:
             str(entry["articles"]),
         )
     console.print(table)
-    failing = sum(1 for e in entries if e["status"] in ("failed", "gone"))
+    failing = sum(1 for e in entries if e["health"] in ("failing", "gone"))
     console.print(f"{len(entries)} feed(s), {failing} failing")
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+    return format_utc(value) if value else None
 
 
 def _ago(value: str | None, now: datetime) -> str:

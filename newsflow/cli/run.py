@@ -9,7 +9,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from newsflow.app.cycle import CycleReport, run_cycle
+from newsflow.app.cycle import run_cycle
+from newsflow.app.report import CycleReport
 from newsflow.core.errors import ConfigError
 from newsflow.core.settings import load_settings
 

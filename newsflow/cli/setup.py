@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from newsflow.app.cycle import ensure_all
+from newsflow.app.indices import ensure_all
 from newsflow.core.es import make_client
 from newsflow.core.settings import load_settings
 

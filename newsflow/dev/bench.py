@@ -223,7 +223,7 @@ def warm_up_elasticsearch(
     cycle instead of 14-36, the first cold cycle taking 1.3x the limit instead of 1.0-1.1x. This
     cycle (~20 s) took that to 1.18x in the one run that tried it, so it helps but does not cure a
     fresh JVM; hence also the warning on Elasticsearch's uptime (see docs/benchmark.md)."""
-    from newsflow.app.cycle import ensure_all
+    from newsflow.app.indices import ensure_all
     from newsflow.dev.bench_alerts import create_rules
 
     count = max(1, round(len(served_files) * share)) if share > 0 else 0
@@ -360,7 +360,7 @@ def run_naive(base_url: str, files: Sequence[Path], client: Any, index: str,
 
 def run_bench(options: BenchOptions, settings: Settings,
               say: Callable[[str], None] = lambda message: print(message, file=sys.stderr)) -> dict[str, Any]:
-    from newsflow.app.cycle import ensure_all
+    from newsflow.app.indices import ensure_all
     from newsflow.core.es import make_client
     from newsflow.dev.bench_alerts import create_rules, percolation_cost
     from newsflow.dev.bench_ingest import parse_throughput

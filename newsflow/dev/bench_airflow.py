@@ -154,7 +154,7 @@ def airflow_report(ratio: float, no_change_seconds: float) -> dict[str, bool]:
 def run_airflow_bench(options: AirflowBenchOptions, settings: Settings,
                       say: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
                       ) -> dict[str, Any]:
-    from newsflow.app.cycle import ensure_all
+    from newsflow.app.indices import ensure_all
     from newsflow.core.es import make_client
     from newsflow.dev.bench import parsed_articles
     from newsflow.dev.bench_alerts import create_rules

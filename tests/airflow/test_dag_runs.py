@@ -30,7 +30,7 @@ def test_news_ingest_indexes_the_feeds_of_its_param_and_delivers_one_alert(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from newsflow.alerts.rules import RuleStore
-    from newsflow.app.cycle import ensure_all
+    from newsflow.app.indices import ensure_all
 
     settings = es_connection
     monkeypatch.setenv("NEWSFLOW_INGEST_SHARD_SIZE", "1")  # two feeds → two mapped shard tasks
@@ -132,7 +132,7 @@ def test_news_maintenance_skips_reenrichment_unless_asked(
 ) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
-    from newsflow.app.cycle import ensure_all
+    from newsflow.app.indices import ensure_all
     from tests.airflow.conftest import DAGS
 
     ensure_all(es_client, es_connection)

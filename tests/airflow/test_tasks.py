@@ -104,6 +104,7 @@ def test_a_run_without_any_feeds_file_says_how_to_give_one(offline_settings: Any
 
 def test_feed_health_lists_failing_feeds_first_and_unpolled_feeds_too() -> None:
     from ingest.types import FeedSpec, FeedState, feed_key
+    from newsflow.app.feed_health import feed_health
 
     when = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     good, bad, new = "http://x/good.xml", "http://x/bad.xml", "http://x/new.xml"
@@ -113,7 +114,7 @@ def test_feed_health_lists_failing_feeds_first_and_unpolled_feeds_too() -> None:
         FeedState(key=feed_key(bad), url=bad, last_status="failed", last_error="HTTP 500",
                   consecutive_failures=3, last_fetched_at=when),
     ]
-    rows = tasks.feed_health([FeedSpec(good), FeedSpec(bad, name="Bad"), FeedSpec(new)], states)
+    rows = feed_health([FeedSpec(good), FeedSpec(bad, name="Bad"), FeedSpec(new)], states)
     assert [(r.name, r.health) for r in rows] == [("Bad", "failing"), (new, "not_polled"), ("Good", "ok")]
     assert rows[0].last_error == "HTTP 500" and rows[0].consecutive_failures == 3
     assert rows[2].articles_total == 7 and rows[2].to_json()["next_due_at"] == when.isoformat()
@@ -197,7 +198,7 @@ def test_alerts_after_the_shards_deliver_each_matching_story_once(
 
 @pytest.mark.es
 def test_lifecycle_check_reports_the_managed_write_index(settings: Any, es_client: Any) -> None:
-    from newsflow.app.cycle import ensure_all
+    from newsflow.app.indices import ensure_all
 
     ensure_all(es_client, settings)
     report = tasks.check_lifecycle(settings=settings, raise_on_problems=True)

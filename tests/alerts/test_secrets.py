@@ -43,7 +43,8 @@ def test_a_failing_webhook_with_tokens_leaks_them_into_no_log_report_record_or_c
     alert_settings: Callable[..., Any], es_client: Any, feed_server: Any,
     make_article: Callable[..., Article], caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from newsflow.app.cycle import CycleReport, Pipeline
+    from newsflow.app.cycle import Pipeline
+    from newsflow.app.report import CycleReport
     from newsflow.app.tasks import process_alerts
 
     settings = alert_settings(max_delivery_attempts=1, webhook_retries=1)

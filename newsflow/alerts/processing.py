@@ -1,0 +1,101 @@
+"""The alerts of one run: the cycle's one entry point into alerts.
+
+    run = AlertRun(client, settings)
+    run.match(articles)        # as each group is indexed (and once more for the alert queue)
+    totals = run.deliver()     # at the end of the run
+
+`AlertRun` owns the e-mail digest decision. Without digests, `match` delivers each new alert at
+once and records it with its outcome (one write per alert: newsflow.alerts.engine.match_and_deliver).
+With digests (`alerts.email_digest`), `match` creates the new alerts held for this run, and
+`deliver` sends them together: one digest per rule per run. `deliver` then sends every older
+delivery that is due again (retries, the held records of a crashed run).
+
+Make one AlertRun per run: the receivers a delivery found down are skipped for the rest of the run,
+and the next run (a new AlertRun) tries every receiver again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from elasticsearch import Elasticsearch
+
+from newsflow.alerts.delivery import DeliveryFailure, DeliveryResult, deliver_claimed, deliver_pending
+from newsflow.alerts.engine import MatchResult, match_and_deliver, match_articles
+from newsflow.core.models import Article, utc_now
+from newsflow.core.settings import Settings
+
+Timer = Callable[[str], AbstractContextManager[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertTotals:
+    """What a run's alert processing did, summed over its matches and deliveries."""
+
+    matched: int = 0  # rule × article hits
+    created: int = 0  # new alert records
+    sent: int = 0
+    failed: int = 0  # deliveries given up
+    deferred: int = 0  # deliveries to retry later
+    failures: tuple[DeliveryFailure, ...] = ()  # each delivery given up
+
+
+class AlertRun:
+    """Matching articles against the rules during one run and delivering the alerts (see the module
+    docstring). Not thread-safe."""
+
+    def __init__(self, client: Elasticsearch, settings: Settings) -> None:
+        self._client = client
+        self._settings = settings
+        self._matched: list[MatchResult] = []
+        self._delivered: list[DeliveryResult] = []
+        self._down: dict[str, str] = {}  # receivers found down by a delivery during this run
+
+    def match(self, articles: Sequence[Article], *, now: datetime | None = None,
+              timer: Timer | None = None) -> None:
+        """Match articles against every rule and record the new alerts once per (rule, story):
+        delivered at once, or with e-mail digests held for `deliver`.
+
+        `timer` times the "match" and "deliver" parts. Raises AlertsBusy when another run holds the
+        recording lock (nothing was recorded or delivered), IndexError_ or AlertError when
+        Elasticsearch refused: the articles are then to be matched again later."""
+        now = now or utc_now()
+        timed = timer or _untimed
+        if self._settings.alerts.email_digest:
+            lease = timedelta(seconds=self._settings.alerts.delivery_lease)
+            with timed("match"):
+                matched = match_articles(self._client, self._settings, articles, now=now,
+                                         claim_until=now + lease)
+            delivered = DeliveryResult()
+        else:
+            matched, delivered = match_and_deliver(self._client, self._settings, articles, now=now,
+                                                   down=self._down, timer=timed)
+        self._matched.append(matched)
+        self._delivered.append(delivered)
+
+    def deliver(self, *, now: datetime | None = None) -> AlertTotals:
+        """Deliver the alerts held for this run, then every older delivery due again; the totals of
+        the run (its matches included)."""
+        now = now or utc_now()
+        claimed = [record for result in self._matched for record in result.claimed]
+        self._delivered.append(deliver_claimed(self._client, self._settings, claimed, now=now,
+                                               down=self._down))
+        self._delivered.append(deliver_pending(self._client, self._settings, now=now))
+        return self.totals()
+
+    def totals(self) -> AlertTotals:
+        """The totals so far."""
+        delivered = self._delivered
+        return AlertTotals(
+            matched=sum(m.matched for m in self._matched), created=sum(m.created for m in self._matched),
+            sent=sum(d.sent for d in delivered), failed=sum(d.failed for d in delivered),
+            deferred=sum(d.deferred for d in delivered),
+            failures=tuple(f for d in delivered for f in d.failures),
+        )
+
+
+def _untimed(_name: str) -> AbstractContextManager[object]:
+    return nullcontext()
