@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from newsflow.app.cycle import CycleReport, run_cycle
+    from newsflow.app.cycle import run_cycle
+    from newsflow.app.report import CycleReport
     from newsflow.core.errors import NewsflowError
     from newsflow.core.models import Article
     from newsflow.core.settings import Settings, load_settings
@@ -38,7 +39,8 @@ if not TYPE_CHECKING:
     from newsflow.core._exports import lazy_exports
 
     _exported, __dir__ = lazy_exports(__name__, {
-        "newsflow.app.cycle": ["CycleReport", "run_cycle"],
+        "newsflow.app.cycle": ["run_cycle"],
+        "newsflow.app.report": ["CycleReport"],
         "newsflow.core.errors": ["NewsflowError"],
         "newsflow.core.models": ["Article"],
         "newsflow.core.settings": ["Settings", "load_settings"],

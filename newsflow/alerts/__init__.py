@@ -1,12 +1,9 @@
 """Alerts: saved queries (percolator rules) matched against every new article, delivered once per story.
 
-The cycle calls, after indexing a batch of articles:
-
-    ensure_alert_indices(client, settings)             # once; idempotent
-    match_and_deliver(client, settings, articles)     # deliver new alerts, record each (rule, story) once
-    deliver_pending(client, settings)                 # send due deliveries, retry earlier failures
-
-(`match_articles` records new alerts pending, for a later `deliver_pending`: e-mail digests.)
+The cycle has one entry point, `AlertRun` (newsflow.alerts.processing): after indexing a batch of
+articles it matches them and delivers, deciding itself whether new alerts go out at once
+(`match_and_deliver`: deliver, then record each (rule, story) once) or wait for the cycle's e-mail
+digest (`match_articles`, then `deliver_pending`, which also retries earlier failures).
 
 Rules are managed with RuleStore (and `newsflow alerts add|list|remove`).
 
@@ -24,6 +21,7 @@ if TYPE_CHECKING:
     from newsflow.alerts.delivery import DeliveryFailure, DeliveryResult, deliver_pending
     from newsflow.alerts.engine import MatchResult, match_and_deliver, match_articles
     from newsflow.alerts.lock import RecordingLock
+    from newsflow.alerts.processing import AlertRun
     from newsflow.alerts.records import AlertRecord, alert_id_for
     from newsflow.alerts.rules import Rule, RuleStore
     from newsflow.alerts.store import AlertStore
@@ -31,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AlertRecord",
+    "AlertRun",
     "AlertStore",
     "Channel",
     "DeliveryFailure",
@@ -67,6 +66,7 @@ if not TYPE_CHECKING:
         "newsflow.alerts.delivery": ["DeliveryFailure", "DeliveryResult", "deliver_pending"],
         "newsflow.alerts.engine": ["MatchResult", "match_and_deliver", "match_articles"],
         "newsflow.alerts.lock": ["RecordingLock"],
+        "newsflow.alerts.processing": ["AlertRun"],
         "newsflow.alerts.records": ["AlertRecord", "alert_id_for"],
         "newsflow.alerts.rules": ["Rule", "RuleStore"],
         "newsflow.alerts.store": ["AlertStore"],

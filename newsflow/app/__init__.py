@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from newsflow.app.airflow_settings import settings_from_airflow
-    from newsflow.app.cycle import CycleReport, Pipeline, load_feed_specs, run_cycle
+    from newsflow.app.cycle import Pipeline, load_feed_specs, run_cycle
+    from newsflow.app.report import CycleReport
 
 __all__ = [
     "CycleReport",
@@ -26,5 +27,6 @@ if not TYPE_CHECKING:
 
     __getattr__, __dir__ = lazy_exports(__name__, {
         "newsflow.app.airflow_settings": ["settings_from_airflow"],
-        "newsflow.app.cycle": ["CycleReport", "Pipeline", "load_feed_specs", "run_cycle"],
+        "newsflow.app.cycle": ["Pipeline", "load_feed_specs", "run_cycle"],
+        "newsflow.app.report": ["CycleReport"],
     })
