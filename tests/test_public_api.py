@@ -40,7 +40,8 @@ EXPECTED: dict[str, list[str]] = {
         "names_for", "rewrite_entity_fields", "rollover", "search_articles",
     ],
     "newsflow.alerts": [
-        "AlertRecord", "AlertRun", "AlertStore", "Channel", "DeliveryFailure", "DeliveryResult", "MatchResult",
+        "AlertRecord", "AlertRun", "AlertStore", "Channel", "DeliveryFailure", "DeliveryResult",
+        "MatchResult",
         "RecordingLock", "Rule", "RuleStore", "alert_id_for", "deliver_pending", "ensure_alert_indices",
         "match_and_deliver", "match_articles", "parse_channel",
     ],
