@@ -139,8 +139,12 @@ def test_hostile_feeds_cost_their_own_feed_only_and_the_cycle_goes_on(
             may_parse = name in MAY_PARSE or name.startswith("hostile/")
             assert url in reasons or may_parse, f"hostile case {name} was not recorded as failed"
             assert reasons.get(url, "parsed") != "", f"hostile case {name} failed without a reason"
-    first_failed = {f["url"] for f in mixed["failures"]}
-    assert {f["url"] for f in again["failures"]} == first_failed  # the next cycle behaves the same
+    # The next cycle behaves the same, except where a case sits at the feed deadline: on a loaded
+    # machine a 5 MB title may be parsed in one run and cut off by the deadline in the other.
+    at_deadline = {f["url"] for report in (mixed, again) for f in report["failures"]
+                   if "deadline" in f["reason"]}
+    first_failed = {f["url"] for f in mixed["failures"]} - at_deadline
+    assert {f["url"] for f in again["failures"]} - at_deadline == first_failed
     assert again["articles"]["new"] == 0 and again["articles"]["unchanged"] >= expected
 
     if DRILL_FEEDS:
