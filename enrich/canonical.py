@@ -52,9 +52,10 @@ _MAX_WORDS = 8  # longer "entities" are mis-segmented spans, not names
 _NOT_A_NAME = re.compile(r":|https?|www\.|[a-z]{2}\.\s+[A-Z]|\s@")
 # Photo and staff credits the model reads as names ("Jane Doe/Getty Images", "AFP via Getty").
 _PHOTO_CREDIT = re.compile(r"Getty|Shutterstock|Alamy|EPA-EFE|\bvia\b|/(?:AP|AFP|Reuters|EPA)\b|Photo")
-# A name ending in a bare number is a product, pipeline or mission ("Power of Siberia 2", "Nord Stream
-# 2"), not an organisation or place; organisations with a number in their name are in the table.
-_NUMBER_TAIL = re.compile(r"\s\d{1,3}$")
+# A name ending in a bare number, a version or a year is a product, pipeline, mission or an edition of
+# an event ("Power of Siberia 2", "Nord Stream 2", "GNOME 3.8", "CES 2017", "Euro 2024"), not an
+# organisation or place; organisations with a number in their name are in the table.
+_NUMBER_TAIL = re.compile(r"\s(?:\d{1,3}|v?\d+(?:\.\d+)+|(?:19|20)\d\d)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,7 @@ class EntityRules:
     stop_entities: frozenset[str]
     nationality_words: frozenset[str] = frozenset()  # demonyms and religious adjectives, plurals too
     non_entity_last_words: frozenset[str] = frozenset()  # last words of events, holidays, laws, works
+    products: frozenset[str] = frozenset()  # products, platforms, software, standards (also stopped)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], gazetteer: Iterable[GazetteerRow] = ()) -> EntityRules:
@@ -113,7 +115,10 @@ class EntityRules:
             honorifics=sequences("honorifics"),
             org_location_prefixes=sequences("org_location_prefixes"),
             facility_place_words=frozenset(str(w) for w in data.get("facility_place_words") or []),
-            stop_entities=frozenset(str(w) for w in data.get("stop_entities") or []),
+            # Products, events and lone generic words are never entities, like the stop entities.
+            stop_entities=frozenset(str(w) for key in ("stop_entities", "products", "events", "generic_words")
+                                    for w in data.get(key) or []),
+            products=frozenset(str(w) for w in data.get("products") or []),
             nationality_words=frozenset(
                 form for w in data.get("nationality_words") or [] for form in (str(w), f"{w}s")),
             non_entity_last_words=frozenset(str(w) for w in data.get("non_entity_last_words") or []),
@@ -163,9 +168,24 @@ class CleanMention:
     surface: str
 
 
+# Labels the model gives a place name by mistake: a place the gazetteer knows is none of them.
+_MISTAKEN_FOR_A_PLACE = frozenset({"PERSON", "NORP"})
+
+
 def _known(text: str, label: str, rules: EntityRules) -> KnownEntity | None:
+    """The table's entry for a cleaned mention, when it decides the mention's type.
+
+    Curated entries, countries and major places decide it whatever the label. A minor gazetteer
+    place ("Sylhet", "Goma") decides it when the model calls the mention a place, a person or a
+    nationality (a place name is none of those; a surname that is also a town goes back to its
+    person in canonical_entities), and when it is tagged an organisation in more than one word
+    ("White Plains"); a lone word tagged ORG stays an organisation ("Reading" the club)."""
     entry = rules.table.lookup(text)
-    if entry is not None and (entry.overrides_label or label in PLACE_LABELS):
+    if entry is None:
+        return None
+    if entry.overrides_label or label in PLACE_LABELS or label in _MISTAKEN_FOR_A_PLACE:
+        return entry
+    if label == "ORG" and entry.facet == "locations" and " " in text:
         return entry
     return None
 
@@ -194,6 +214,12 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     if facet is None or not _plausible_name(text, rules):
         return None
     tokens = text.split()
+    maker = _maker(tokens, rules)
+    if maker:
+        # "Adobe Flash", "Amazon Echo": a product after its maker's name gives the maker, an organisation.
+        entry = rules.table.lookup(maker)
+        return _from_entry(entry, maker) if entry is not None else CleanMention(
+            "organizations", maker, None, maker)
     if mention.label == "FAC" and tokens[-1] not in rules.facility_place_words:
         return None
     if facet != "persons" and len(tokens) > 1 and tokens[-1] in rules.non_entity_last_words:
@@ -228,6 +254,16 @@ def _plausible_name(text: str, rules: EntityRules) -> bool:
     return len(words) <= _MAX_WORDS
 
 
+def _maker(tokens: list[str], rules: EntityRules) -> str:
+    """The maker's name before a product ("Adobe" in "Adobe Flash", "Google" in "Google Chrome"), or ""."""
+    for n in (2, 1):
+        if len(tokens) > n and " ".join(tokens[-n:]) in rules.products:
+            maker = " ".join(tokens[:-n])
+            if _plausible_name(maker, rules) and len(tokens) - n <= 3:
+                return maker
+    return ""
+
+
 def _titled_person(tokens: list[str], rules: EntityRules) -> bool:
     for title in rules.honorifics:
         rest = tokens[len(title):]
@@ -243,13 +279,35 @@ def is_headline_case(title: str) -> bool:
     return len(words) >= 3 and sum(w[:1].isupper() for w in words) >= 0.8 * len(words)
 
 
-def confirmed_mentions(mentions: Iterable[tuple[Mention, bool]], title: str, text: str) -> list[Mention]:
+def confirmed_mentions(mentions: Iterable[tuple[Mention, bool]], title: str, text: str,
+                       rules: EntityRules | None = None) -> list[Mention]:
     """The mentions to canonicalise: (mention, found in the title) pairs. In a Title Case title only
-    mentions the text repeats are kept (the model tags capitalised headline words as names);
-    when there is no text beyond the title, all of them are."""
+    mentions the text repeats, or that the entity table knows whatever the label (`rules`: curated
+    entries, countries, major places), are kept: the model tags capitalised headline words as
+    names, but "Kim Jong Un" is a name in any case. When there is no text beyond the title, all are."""
     check = bool(text.strip()) and is_headline_case(title)
-    return [m for m, in_title in mentions
-            if not (check and in_title) or _POSSESSIVE.sub("", m.text.strip(_EDGE_JUNK)) in text]
+    kept = []
+    for mention, in_title in mentions:
+        name = _POSSESSIVE.sub("", mention.text.strip(_EDGE_JUNK)).strip(_EDGE_JUNK)
+        if not (check and in_title) or name in text or (rules is not None and _known_anyhow(name, rules)):
+            kept.append(mention)
+    return kept
+
+
+def _known_anyhow(name: str, rules: EntityRules) -> bool:
+    entry = rules.table.lookup(_normalise(name))
+    return entry is not None and entry.overrides_label
+
+
+def standalone_mention(text: str, start: int, end: int) -> bool:
+    """True when the mention text[start:end] is all of its line but for punctuation and dashes: a
+    section heading ("Opinion", "Fitness and Nutrition"), a tag, a byline or an author's signature
+    ("— Dan Seifert"), not a name the text reports on."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line = text[line_start:line_end if line_end >= 0 else len(text)]
+    rest = line[: start - line_start] + line[end - line_start:]
+    return not any(c.isalnum() for c in rest.replace("â€", ""))
 
 
 def _uncap(text: str) -> str:
