@@ -13,6 +13,7 @@ knows (`geo`).
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -166,6 +167,9 @@ class CleanMention:
     name: str
     entry: KnownEntity | None
     surface: str
+    # A minor place in one word the model called a person: the place only when the article confirms it
+    # (see _confirm_places); otherwise the person it was tagged.
+    tentative: bool = False
 
 
 # Labels the model gives a place name by mistake: a place the gazetteer knows is none of them.
@@ -209,7 +213,8 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         text = " ".join(tokens).strip(_EDGE_JUNK)  # 'the "Islamic State"': the quote follows the article
         entry = _known(text, mention.label, rules)
     if entry is not None:
-        return _from_entry(entry, text)
+        tentative = (mention.label == "PERSON" and not entry.overrides_label and " " not in text)
+        return CleanMention(entry.facet, entry.name, entry, text, tentative)
     facet = LABEL_FACETS.get(mention.label)
     if facet is None or not _plausible_name(text, rules):
         return None
@@ -331,7 +336,7 @@ def _acronym(tokens: tuple[str, ...]) -> str:
 def canonical_entities(mentions: Iterable[Mention], rules: EntityRules | None = None) -> Entities:
     """Reduce an article's mentions to one canonical name per entity and facet."""
     rules = rules or default_rules()
-    cleaned = [c for c in (clean_mention(m, rules) for m in mentions) if c is not None]
+    cleaned = _confirm_places([c for c in (clean_mention(m, rules) for m in mentions) if c is not None])
 
     full_people = _unique(c.name for c in cleaned if c.facet == "persons" and " " in c.name)
     free_people = [(name, tuple(name.split())) for name in _unique(
@@ -382,6 +387,38 @@ def canonical_entities(mentions: Iterable[Mention], rules: EntityRules | None = 
         locations_alias=aliases("locations"),
         geo=geo,
     )
+
+
+# How near another place of the article a minor place must lie to confirm it (km).
+_CONFIRMING_DISTANCE_KM = 1500.0
+
+
+def _confirm_places(cleaned: list[CleanMention]) -> list[CleanMention]:
+    """Tentative places ("Goma", "Sylhet" tagged PERSON) confirmed by the article: the same place
+    named with another label, or another place of the article within _CONFIRMING_DISTANCE_KM. An
+    unconfirmed one is the person the model saw ("Bush" in "Bush v. Gore" is not the Egyptian town)."""
+    if not any(c.tentative for c in cleaned):
+        return cleaned
+    sure = [c.entry for c in cleaned if c.entry is not None and not c.tentative and c.facet == "locations"]
+    sure_ids = {e.id for e in sure}
+    points = [(e.lat, e.lon) for e in sure if e.lat is not None and e.lon is not None]
+    out = []
+    for c in cleaned:
+        entry = c.entry
+        if c.tentative and entry is not None and entry.id not in sure_ids and not (
+                entry.lat is not None and entry.lon is not None and any(
+                    _km(entry.lat, entry.lon, lat, lon) <= _CONFIRMING_DISTANCE_KM for lat, lon in points)):
+            c = CleanMention("persons", c.surface, None, c.surface)
+        out.append(c)
+    return out
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (math.sin((p2 - p1) / 2) ** 2
+         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    return 12742.0 * math.asin(math.sqrt(a))
 
 
 def _fullest(
