@@ -117,8 +117,9 @@ class EntityRules:
             org_location_prefixes=sequences("org_location_prefixes"),
             facility_place_words=frozenset(str(w) for w in data.get("facility_place_words") or []),
             # Products, events and lone generic words are never entities, like the stop entities.
-            stop_entities=frozenset(str(w) for key in ("stop_entities", "products", "events", "generic_words")
-                                    for w in data.get(key) or []),
+            stop_entities=frozenset(str(w) for key in (
+                "stop_entities", "products", "technical_terms", "events", "generic_words")
+                for w in data.get(key) or []),
             products=frozenset(str(w) for w in data.get("products") or []),
             nationality_words=frozenset(
                 form for w in data.get("nationality_words") or [] for form in (str(w), f"{w}s")),
@@ -187,8 +188,10 @@ def _known(text: str, label: str, rules: EntityRules) -> KnownEntity | None:
     entry = rules.table.lookup(text)
     if entry is None:
         return None
-    if entry.overrides_label or label in PLACE_LABELS or label in _MISTAKEN_FOR_A_PLACE:
+    if entry.overrides_label or label in PLACE_LABELS:
         return entry
+    if label in _MISTAKEN_FOR_A_PLACE and text not in rules.nationality_words:
+        return entry  # not "Western" (NORP), a province of Fiji
     if label == "ORG" and entry.facet == "locations" and " " in text:
         return entry
     return None
@@ -221,10 +224,14 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     tokens = text.split()
     maker = _maker(tokens, rules)
     if maker:
-        # "Adobe Flash", "Amazon Echo": a product after its maker's name gives the maker, an organisation.
+        # "Adobe Flash", "Google Chrome": a product after its maker's name gives the maker, an
+        # organisation (one the table knows when the model took the whole for a person's name).
         entry = rules.table.lookup(maker)
-        return _from_entry(entry, maker) if entry is not None else CleanMention(
-            "organizations", maker, None, maker)
+        if entry is not None and entry.facet == "organizations":
+            return _from_entry(entry, maker)
+        if entry is None and mention.label != "PERSON":
+            return CleanMention("organizations", maker, None, maker)
+        return None
     if mention.label == "FAC" and tokens[-1] not in rules.facility_place_words:
         return None
     if facet != "persons" and len(tokens) > 1 and tokens[-1] in rules.non_entity_last_words:
@@ -263,7 +270,7 @@ def _maker(tokens: list[str], rules: EntityRules) -> str:
     """The maker's name before a product ("Adobe" in "Adobe Flash", "Google" in "Google Chrome"), or ""."""
     for n in (2, 1):
         if len(tokens) > n and " ".join(tokens[-n:]) in rules.products:
-            maker = " ".join(tokens[:-n])
+            maker = " ".join(tokens[:-n]).strip(_EDGE_JUNK)
             if _plausible_name(maker, rules) and len(tokens) - n <= 3:
                 return maker
     return ""

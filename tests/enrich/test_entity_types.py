@@ -34,7 +34,7 @@ def test_an_unplaced_surname_that_is_also_a_town_stays_a_person() -> None:
 
 
 def test_a_place_name_tagged_an_organisation_in_several_words_is_a_place() -> None:
-    result = canonical_entities(ents(("Richmond Hill", "ORG"), ("Cortina", "NORP")))
+    result = canonical_entities(ents(("Richmond Hill", "ORG"), ("Cortina", "NORP"), ("Western", "NORP")))
     assert result.locations[:1] == ("Richmond Hill",) and result.organizations == ()
 
 
@@ -60,9 +60,10 @@ def test_products_platforms_standards_and_events_are_none_of_the_facets() -> Non
     assert result == Entities()
 
 
-def test_a_product_after_its_makers_name_gives_the_maker() -> None:
-    result = canonical_entities(ents(("Adobe Flash", "PERSON"), ("Amazon Echo", "ORG")))
-    assert result.organizations == ("Adobe", "Amazon") and result.persons == ()
+def test_a_product_after_its_makers_name_gives_the_maker_but_a_technical_term_is_part_of_the_name() -> None:
+    result = canonical_entities(ents(("Adobe Flash", "PERSON"), ("Amazon Kindle", "ORG"),
+                                     ("Oval Office", "ORG"), ("Scale AI", "ORG")))
+    assert result.organizations == ("Adobe", "Amazon", "Oval Office", "Scale AI") and result.persons == ()
 
 
 def test_lone_generic_words_and_heavenly_bodies_are_not_entities() -> None:
