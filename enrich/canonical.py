@@ -13,6 +13,7 @@ knows (`geo`).
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -55,9 +56,10 @@ _MAX_WORDS = 8  # longer "entities" are mis-segmented spans, not names
 _NOT_A_NAME = re.compile(r":|https?|www\.|[a-z]{2}\.\s+[A-Z]|\s@")
 # Photo and staff credits the model reads as names ("Jane Doe/Getty Images", "AFP via Getty").
 _PHOTO_CREDIT = re.compile(r"Getty|Shutterstock|Alamy|EPA-EFE|\bvia\b|/(?:AP|AFP|Reuters|EPA)\b|Photo")
-# A name ending in a bare number is a product, pipeline or mission ("Power of Siberia 2", "Nord Stream
-# 2"), not an organisation or place; organisations with a number in their name are in the table.
-_NUMBER_TAIL = re.compile(r"\s\d{1,3}$")
+# A name ending in a bare number, a version or a year is a product, pipeline, mission or an edition of
+# an event ("Power of Siberia 2", "Nord Stream 2", "GNOME 3.8", "CES 2017", "Euro 2024"), not an
+# organisation or place; organisations with a number in their name are in the table.
+_NUMBER_TAIL = re.compile(r"\s(?:\d{1,3}|v?\d+(?:\.\d+)+|(?:19|20)\d\d)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,7 @@ class EntityRules:
     stop_entities: frozenset[str]
     nationality_words: frozenset[str] = frozenset()  # demonyms and religious adjectives, plurals too
     non_entity_last_words: frozenset[str] = frozenset()  # last words of events, holidays, laws, works
+    products: frozenset[str] = frozenset()  # products, platforms, software, standards (also stopped)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], gazetteer: Iterable[GazetteerRow] = ()) -> EntityRules:
@@ -117,7 +120,11 @@ class EntityRules:
             honorifics=sequences("honorifics"),
             org_location_prefixes=sequences("org_location_prefixes"),
             facility_place_words=frozenset(str(w) for w in data.get("facility_place_words") or []),
-            stop_entities=frozenset(str(w) for w in data.get("stop_entities") or []),
+            # Products, events and lone generic words are never entities, like the stop entities.
+            stop_entities=frozenset(str(w) for key in (
+                "stop_entities", "products", "technical_terms", "events", "generic_words")
+                for w in data.get(key) or []),
+            products=frozenset(str(w) for w in data.get("products") or []),
             nationality_words=frozenset(
                 form for w in data.get("nationality_words") or [] for form in (str(w), f"{w}s")),
             non_entity_last_words=frozenset(str(w) for w in data.get("non_entity_last_words") or []),
@@ -165,11 +172,31 @@ class CleanMention:
     name: str
     entry: KnownEntity | None
     surface: str
+    # A minor place in one word the model called a person: the place only when the article confirms it
+    # (see _confirm_places); otherwise the person it was tagged.
+    tentative: bool = False
+
+
+# Labels the model gives a place name by mistake: a place the gazetteer knows is none of them.
+_MISTAKEN_FOR_A_PLACE = frozenset({"PERSON", "NORP"})
 
 
 def _known(text: str, label: str, rules: EntityRules) -> KnownEntity | None:
+    """The table's entry for a cleaned mention, when it decides the mention's type.
+
+    Curated entries, countries and major places decide it whatever the label. A minor gazetteer
+    place ("Sylhet", "Goma") decides it when the model calls the mention a place, a person or a
+    nationality (a place name is none of those; a surname that is also a town goes back to its
+    person in canonical_entities), and when it is tagged an organisation in more than one word
+    ("White Plains"); a lone word tagged ORG stays an organisation ("Reading" the club)."""
     entry = rules.table.lookup(text)
-    if entry is not None and (entry.overrides_label or label in PLACE_LABELS):
+    if entry is None:
+        return None
+    if entry.overrides_label or label in PLACE_LABELS:
+        return entry
+    if label in _MISTAKEN_FOR_A_PLACE and text not in rules.nationality_words:
+        return entry  # not "Western" (NORP), a province of Fiji
+    if label == "ORG" and entry.facet == "locations" and " " in text:
         return entry
     return None
 
@@ -193,11 +220,22 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         text = " ".join(tokens).strip(_EDGE_JUNK)  # 'the "Islamic State"': the quote follows the article
         entry = _known(text, mention.label, rules)
     if entry is not None:
-        return _from_entry(entry, text)
+        tentative = (mention.label == "PERSON" and not entry.overrides_label and " " not in text)
+        return CleanMention(entry.facet, entry.name, entry, text, tentative)
     facet = LABEL_FACETS.get(mention.label)
     if facet is None or not _plausible_name(text, rules):
         return None
     tokens = text.split()
+    maker = _maker(tokens, rules)
+    if maker:
+        # "Adobe Flash", "Google Chrome": a product after its maker's name gives the maker, an
+        # organisation (one the table knows when the model took the whole for a person's name).
+        entry = rules.table.lookup(maker)
+        if entry is not None and entry.facet == "organizations":
+            return _from_entry(entry, maker)
+        if entry is None and mention.label != "PERSON":
+            return CleanMention("organizations", maker, None, maker)
+        return None
     if mention.label == "FAC" and tokens[-1] not in rules.facility_place_words:
         return None
     if facet != "persons" and len(tokens) > 1 and tokens[-1] in rules.non_entity_last_words:
@@ -232,6 +270,16 @@ def _plausible_name(text: str, rules: EntityRules) -> bool:
     return len(words) <= _MAX_WORDS
 
 
+def _maker(tokens: list[str], rules: EntityRules) -> str:
+    """The maker's name before a product ("Adobe" in "Adobe Flash", "Google" in "Google Chrome"), or ""."""
+    for n in (2, 1):
+        if len(tokens) > n and " ".join(tokens[-n:]) in rules.products:
+            maker = " ".join(tokens[:-n]).strip(_EDGE_JUNK)
+            if _plausible_name(maker, rules) and len(tokens) - n <= 3:
+                return maker
+    return ""
+
+
 def _titled_person(tokens: list[str], rules: EntityRules) -> bool:
     for title in rules.honorifics:
         rest = tokens[len(title):]
@@ -247,13 +295,35 @@ def is_headline_case(title: str) -> bool:
     return len(words) >= 3 and sum(w[:1].isupper() for w in words) >= 0.8 * len(words)
 
 
-def confirmed_mentions(mentions: Iterable[tuple[Mention, bool]], title: str, text: str) -> list[Mention]:
+def confirmed_mentions(mentions: Iterable[tuple[Mention, bool]], title: str, text: str,
+                       rules: EntityRules | None = None) -> list[Mention]:
     """The mentions to canonicalise: (mention, found in the title) pairs. In a Title Case title only
-    mentions the text repeats are kept (the model tags capitalised headline words as names);
-    when there is no text beyond the title, all of them are."""
+    mentions the text repeats, or that the entity table knows whatever the label (`rules`: curated
+    entries, countries, major places), are kept: the model tags capitalised headline words as
+    names, but "Kim Jong Un" is a name in any case. When there is no text beyond the title, all are."""
     check = bool(text.strip()) and is_headline_case(title)
-    return [m for m, in_title in mentions
-            if not (check and in_title) or _POSSESSIVE.sub("", m.text.strip(_EDGE_JUNK)) in text]
+    kept = []
+    for mention, in_title in mentions:
+        name = _POSSESSIVE.sub("", mention.text.strip(_EDGE_JUNK)).strip(_EDGE_JUNK)
+        if not (check and in_title) or name in text or (rules is not None and _known_anyhow(name, rules)):
+            kept.append(mention)
+    return kept
+
+
+def _known_anyhow(name: str, rules: EntityRules) -> bool:
+    entry = rules.table.lookup(_normalise(name))
+    return entry is not None and entry.overrides_label
+
+
+def standalone_mention(text: str, start: int, end: int) -> bool:
+    """True when the mention text[start:end] is all of its line but for punctuation and dashes: a
+    section heading ("Opinion", "Fitness and Nutrition"), a tag, a byline or an author's signature
+    ("— Dan Seifert"), not a name the text reports on."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line = text[line_start:line_end if line_end >= 0 else len(text)]
+    rest = line[: start - line_start] + line[end - line_start:]
+    return not any(c.isalnum() for c in rest.replace("â€", ""))
 
 
 def _uncap(text: str) -> str:
@@ -280,7 +350,7 @@ def canonical_entities(
     """Reduce an article's mentions to one canonical name per entity and facet; `text`, the article's
     text, for the abbreviations it defines (enrich/abbreviations.py)."""
     rules = rules or default_rules()
-    cleaned = [c for c in (clean_mention(m, rules) for m in mentions) if c is not None]
+    cleaned = _confirm_places([c for c in (clean_mention(m, rules) for m in mentions) if c is not None])
     cleaned = resolve_abbreviations(  # enrich/abbreviations.py
         cleaned, text, lambda t, label: clean_mention(Mention(t, label), rules))
     cleaned = resolve_short_names(cleaned)  # enrich/name_resolution.py
@@ -334,6 +404,38 @@ def canonical_entities(
         locations_alias=aliases("locations"),
         geo=geo,
     )
+
+
+# How near another place of the article a minor place must lie to confirm it (km).
+_CONFIRMING_DISTANCE_KM = 1500.0
+
+
+def _confirm_places(cleaned: list[CleanMention]) -> list[CleanMention]:
+    """Tentative places ("Goma", "Sylhet" tagged PERSON) confirmed by the article: the same place
+    named with another label, or another place of the article within _CONFIRMING_DISTANCE_KM. An
+    unconfirmed one is the person the model saw ("Bush" in "Bush v. Gore" is not the Egyptian town)."""
+    if not any(c.tentative for c in cleaned):
+        return cleaned
+    sure = [c.entry for c in cleaned if c.entry is not None and not c.tentative and c.facet == "locations"]
+    sure_ids = {e.id for e in sure}
+    points = [(e.lat, e.lon) for e in sure if e.lat is not None and e.lon is not None]
+    out = []
+    for c in cleaned:
+        entry = c.entry
+        if c.tentative and entry is not None and entry.id not in sure_ids and not (
+                entry.lat is not None and entry.lon is not None and any(
+                    _km(entry.lat, entry.lon, lat, lon) <= _CONFIRMING_DISTANCE_KM for lat, lon in points)):
+            c = CleanMention("persons", c.surface, None, c.surface)
+        out.append(c)
+    return out
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (math.sin((p2 - p1) / 2) ** 2
+         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    return 12742.0 * math.asin(math.sqrt(a))
 
 
 def _fullest(

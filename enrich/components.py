@@ -13,7 +13,14 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from enrich.canonical import DEFAULT_RULES_FILE, EntityRules, Mention, canonical_entities, confirmed_mentions
+from enrich.canonical import (
+    DEFAULT_RULES_FILE,
+    EntityRules,
+    Mention,
+    canonical_entities,
+    confirmed_mentions,
+    standalone_mention,
+)
 from enrich.topics import DEFAULT_KEYWORDS, DEFAULT_VOCABULARY, TopicEvidenceCollector, TopicVocabulary
 
 # {"persons": [...], ..., "persons_alias": [...], ..., "geo": [[lat, lon], ...]}
@@ -34,10 +41,19 @@ class EntityCanonicalizer:
 
     def __call__(self, doc: Doc) -> Doc:
         # The text is "title\n\nbody" (enrich.ner.ner_text): headline-case titles need confirming.
-        title_end = doc.text.find("\n\n")
-        title, text = (doc.text[:title_end], doc.text[title_end:]) if title_end >= 0 else ("", doc.text)
+        # (doc.text and doc.ents are rebuilt from the tokens on every access: read them once.)
+        full, ents = doc.text, doc.ents
+        title_end = full.find("\n\n")
+        title, text = (full[:title_end], full[title_end:]) if title_end >= 0 else ("", full)
+        # A name alone on a body line is a heading, a tag or a signature: kept only when the text also
+        # names it in a sentence.
+        alone = [ent.start_char > title_end and standalone_mention(full, ent.start_char, ent.end_char)
+                 for ent in ents]
+        in_prose = {ent.text for ent, lone in zip(ents, alone, strict=True) if not lone}
         mentions = confirmed_mentions(
-            ((Mention(ent.text, ent.label_), ent.start_char < title_end) for ent in doc.ents), title, text,
+            ((Mention(ent.text, ent.label_), ent.start_char < title_end)
+             for ent, lone in zip(ents, alone, strict=True) if not lone or ent.text in in_prose),
+            title, text, self.rules,
         )
         entities = canonical_entities(mentions, self.rules, text=doc.text)
         doc._.set(ENTITIES_ATTR, {key: [list(v) if isinstance(v, tuple) else v for v in values]

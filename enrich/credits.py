@@ -42,12 +42,35 @@ _BOILERPLATE_LINE = re.compile(
     r"^\s*[\[(]?\s*(?:(?:Additional\s+)?(?:Reporting|Writing|Editing|Compiled|Produced|Research|Translated)"
     r"\s+by\b|(?:Photo|Image|Picture|Video)s?\s*(?:credit)?\s*:|Published in\b|(?:Originally\s+)?published"
     r"\s+(?:on|in|by)\b|Read more\b|Sign up\b|Subscribe\b|Click here\b|This (?:article|story) (?:was|first)"
-    r"|Follow us\b|Related:|Distributed by\b|©|Copyright\s*(?:©|\d{4})|\([cC]\)\s*\d{4})",
+    r"|Follow us\b|Related:|Distributed by\b|©|Copyright\s*(?:©|\d{4})|\([cC]\)\s*\d{4}"
+    r"|Read (?:the )?full\b)",
     re.IGNORECASE)
 _NEWSLETTER = re.compile(r"\b(?:sign up|subscribe)\b.{0,80}\bnewsletters?\b|\bnewsletters?\b.{0,80}"
                          r"\b(?:sign up|subscribe)\b", re.IGNORECASE)
+# Channel boilerplate, which video and aggregator feeds repeat under every item: links (a sentence
+# or link list with a URL: "Facebook: http://...", "For more videos, visit http://..."), hashtags,
+# "About <channel>:" paragraphs and a channel's description of itself ("TV Patrol is the flagship
+# newscast of ABS-CBN.", "This is the official channel of ..."): the paragraph it opens is cut.
+_URL = re.compile(r"https?://|www\.|\bbit\.ly/|\byoutu\.be/")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
+_HASHTAG = re.compile(r"(?<![\w&])#\w+")
+_ABOUT_LINE = re.compile(r"^\s*About\s+[A-Z][^:.!?]{0,60}:")
+_SELF_DESCRIPTION = re.compile(
+    r"^\s*(?:This is the official\b|[A-Z0-9][^.!?]{0,60}?\b(?:is|are)\s+(?:the|a|an)?\s*(?:[\w’'-]+\s+){0,3}"
+    r"(?:flagship|official|24-hour|number one|premier|premium)\b)")
+# A dateline opening the body: one to five capitalised words (place, country, state), an optional
+# outlet in brackets and date, then a colon or a dash: "ISLAMABAD:", "AMMAN/BEIRUT -", "Erfoud, Morocco
+# (SPX) Apr 03, 2013". A place named only there is not what the story is about (nor an entity).
+_PLACE_WORD = r"(?:[A-Z][\w.'’\-]*|de|da|del|al|el|la|le|of|upon)"
+_DATE = r",?\s+[A-Z][a-z]{2,8}\.?\s+\d{1,2}(?:,\s*\d{4})?"
+_BODY_DATELINE = re.compile(
+    r"^\s*[A-Z][\w.'’\-]*(?:(?:\s*/\s*|,\s+|\s+)" + _PLACE_WORD + r"){0,5}"
+    r"(?:" + _DATE + r")?(?:\s*\([^()]{1,20}\))?(?:" + _DATE + r")?\s*(?::\s|\s[-–—]{1,2}\s|$)")
+# A source tag opening a paragraph: "[Liberian Observer]".
+_SOURCE_TAG = re.compile(r"^\s*\[[A-Z][^\[\]]{1,60}\]\s*")
 _QUICK = ("©", "(c)", "(C)", "Copyright", "by", " by", "(", "Read more", "Published", "published",
-          "newsletter", "Sign up", "Subscribe", "Photo")
+          "newsletter", "Sign up", "Subscribe", "Photo", "http", "www.", "bit.ly", "#", "About ", "official",
+          "flagship", "number one", "premier", "premium", "24-hour", "[", "Read full")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +96,12 @@ def outlet_name(raw: str) -> str:
 def read_credits(text: str) -> CreditLines:
     """Find the credit lines of a text (title and body) and cut them and other boilerplate out."""
     if not any(marker in text for marker in _QUICK):
-        return CreditLines((), (), text)
+        return CreditLines((), (), _without_body_dateline(text))
     credit: list[str] = []
     distributor: list[str] = []
     kept: list[str] = []
     for line in text.split("\n"):
+        line = _without_channel_boilerplate(line)
         cut = len(line)  # a copyright or distribution notice runs to the end of its line
         for match in _DISTRIBUTED.finditer(line):
             distributor.append(outlet_name(match.group("name")))
@@ -92,4 +116,35 @@ def read_credits(text: str) -> CreditLines:
             continue
         kept.append(_DATELINE.sub(" - ", line[:cut]))
     return CreditLines(tuple(dict.fromkeys(c for c in credit if len(c) > 1)),
-                       tuple(dict.fromkeys(d for d in distributor if len(d) > 1)), "\n".join(kept))
+                       tuple(dict.fromkeys(d for d in distributor if len(d) > 1)),
+                       _without_body_dateline("\n".join(kept)))
+
+
+def _without_channel_boilerplate(line: str) -> str:
+    """A line without its links, hashtags and source tag; "" for an "About ..." paragraph or one
+    that opens with a channel's description of itself."""
+    if _ABOUT_LINE.match(line) or _SELF_DESCRIPTION.match(line):
+        return ""
+    if "[" in line:
+        line = _SOURCE_TAG.sub("", line)
+    if "#" in line:
+        line = _HASHTAG.sub("", line)
+    if _URL.search(line):
+        line = " ".join(s for s in _SENTENCE_END.split(line) if not _URL.search(s))
+    return line
+
+
+def _without_body_dateline(text: str) -> str:
+    """The text (title, blank line, body) without the dateline that opens its body, if any."""
+    title_end = text.find("\n\n")
+    if title_end < 0:
+        return text
+    start = title_end + 2
+    while start < len(text) and text[start] == "\n":
+        start += 1
+    line_end = text.find("\n", start)
+    line = text[start:line_end if line_end >= 0 else len(text)]
+    match = _BODY_DATELINE.match(line)
+    if match is None or (match.end() == len(line) and len(line.split()) > 8):
+        return text
+    return text[:start] + line[match.end():] + text[start + len(line):]

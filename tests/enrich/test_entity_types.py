@@ -1,0 +1,140 @@
+"""Entity types and what is not an entity: the table and the gazetteer fix the type, products, events
+and generic words never reach a facet, headings and channel boilerplate are not names (no model)."""
+
+from __future__ import annotations
+
+import spacy
+from spacy.tokens import Span
+
+from enrich import components
+from enrich.canonical import (
+    Entities,
+    Mention,
+    canonical_entities,
+    confirmed_mentions,
+    default_rules,
+    standalone_mention,
+)
+from enrich.credits import read_credits
+
+
+def ents(*pairs: tuple[str, str]) -> list[Mention]:
+    return [Mention(text, label) for text, label in pairs]
+
+
+def test_a_city_the_model_calls_a_person_is_a_place_when_the_article_places_it() -> None:
+    result = canonical_entities(ents(("Sylhet", "PERSON"), ("Dhaka", "GPE")))
+    assert result.locations == ("Sylhet", "Dhaka") and result.persons == ()
+
+
+def test_an_unplaced_surname_that_is_also_a_town_stays_a_person() -> None:
+    # "Bush v. Gore": a town of that name far from anything the article places is not meant.
+    result = canonical_entities(ents(("Bush", "PERSON"), ("Gore", "PERSON"), ("Washington", "GPE")))
+    assert result.persons == ("Bush", "Gore")
+
+
+def test_a_place_name_tagged_an_organisation_in_several_words_is_a_place() -> None:
+    result = canonical_entities(ents(("Richmond Hill", "ORG"), ("Cortina", "NORP"), ("Western", "NORP")))
+    assert result.locations[:1] == ("Richmond Hill",) and result.organizations == ()
+
+
+def test_rivers_regions_and_abbreviated_states_are_places_whatever_the_label() -> None:
+    result = canonical_entities(ents(("Tigris", "ORG"), ("Southeast Asia", "ORG"), ("Conn.", "GPE"),
+                                     ("Ont.", "GPE"), ("NZ", "GPE"), ("Vegas", "GPE")))
+    assert result.locations == ("Tigris", "Southeast Asia", "Connecticut", "Ontario", "New Zealand",
+                                "Las Vegas")
+
+
+def test_clubs_and_companies_named_like_places_are_organisations() -> None:
+    result = canonical_entities(ents(("Manchester City", "GPE"), ("West Ham", "LOC"), ("Verizon", "GPE")))
+    assert result.organizations == ("Manchester City", "West Ham United", "Verizon")
+    assert result.locations == ()
+
+
+def test_products_platforms_standards_and_events_are_none_of_the_facets() -> None:
+    result = canonical_entities(ents(
+        ("Instagram", "PERSON"), ("WhatsApp", "ORG"), ("Alexa", "ORG"), ("Chromebook", "ORG"),
+        ("Firefox", "PERSON"), ("BIOS", "ORG"), ("UEFI", "ORG"), ("DVR", "ORG"), ("CES", "ORG"),
+        ("CES 2017", "ORG"), ("GNOME 3.8", "ORG"), ("Olympic", "LOC"), ("Euro 2024", "ORG"),
+    ))
+    assert result == Entities()
+
+
+def test_a_product_after_its_makers_name_gives_the_maker_but_a_technical_term_is_part_of_the_name() -> None:
+    result = canonical_entities(ents(("Adobe Flash", "PERSON"), ("Amazon Kindle", "ORG"),
+                                     ("Oval Office", "ORG"), ("Scale AI", "ORG")))
+    assert result.organizations == ("Adobe", "Amazon", "Oval Office", "Scale AI") and result.persons == ()
+
+
+def test_lone_generic_words_and_heavenly_bodies_are_not_entities() -> None:
+    result = canonical_entities(ents(("Govt", "ORG"), ("Bank", "ORG"), ("Moon", "PERSON"), ("Earth", "LOC"),
+                                     ("Islam", "ORG"), ("Karnataka Bank", "ORG")))
+    assert result == canonical_entities(ents(("Karnataka Bank", "ORG")))
+
+
+def test_indian_honorifics_are_titles() -> None:
+    result = canonical_entities(ents(("Shri Arjun Ram Meghwal", "ORG"), ("Shri Raghurama", "PERSON")))
+    assert result.persons == ("Arjun Ram Meghwal", "Raghurama") and result.organizations == ()
+
+
+def test_a_known_name_in_a_headline_case_title_is_kept_without_the_text_repeating_it() -> None:
+    title = "Kim Jong Un Is Doing Everything He Can to Keep North Korea's Youth in Line"
+    mentions = [(Mention("Kim Jong Un", "PERSON"), True), (Mention("North Korea's", "GPE"), True),
+                (Mention("Line", "GPE"), True)]
+    kept = confirmed_mentions(mentions, title, "The dictator has been exalting a brigade.", default_rules())
+    assert kept == [Mention("Kim Jong Un", "PERSON"), Mention("North Korea's", "GPE")]
+
+
+def test_a_name_alone_on_its_line_is_a_heading_or_signature() -> None:
+    text = "Title\n\nThe show was quiet.\n\nâ€” Dan Seifert\nOpinion\nSeifert met Dan Seifert."
+    assert standalone_mention(text, text.index("Dan"), text.index("Dan") + 11)
+    assert standalone_mention(text, text.index("Opinion"), text.index("Opinion") + 7)
+    last = text.rindex("Dan Seifert")
+    assert not standalone_mention(text, last, last + 11)
+
+
+def test_the_component_drops_headings_and_signatures_unless_the_prose_names_them() -> None:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("newsflow_entity_canonicalizer_v2")
+    doc = nlp.make_doc("Awards at the show\n\nThe show in Boston was quiet .\n\nDan Seifert\n\nBoston")
+    doc.ents = [Span(doc, 8, 9, "GPE"), Span(doc, 13, 15, "PERSON"), Span(doc, 16, 17, "GPE")]
+    doc = nlp.get_pipe("newsflow_entity_canonicalizer_v2")(doc)
+    entities = doc._.get(components.ENTITIES_ATTR)
+    assert (entities["persons"], entities["locations"]) == ([], ["Boston"])
+
+
+def test_channel_links_hashtags_and_self_descriptions_are_cut_before_ner() -> None:
+    text = ("Chloe Swarbrick on strategy\n\n"
+            "David Seymour says the Govt was unprepared. #FoxNews #Breakfast\n\n"
+            "FOLLOW BREAKFAST ON SOCIAL MEDIA Facebook: https://www.facebook.com/b/ Instagram: "
+            "https://www.instagram.com/b/\n\n"
+            "24 Oras is GMA Network's flagship newscast, anchored by Mike Enriquez. It airs on GMA-7.\n\n"
+            "About National Geographic: National Geographic is the world's premium destination.\n\n"
+            "This is the official channel of TVNZ's 1News.\n\n"
+            "[Liberian Observer] Panic rippled across Liberia. For more videos, visit http://x.example/24.")
+    cut = read_credits(text).text
+    for gone in ("FoxNews", "Facebook", "Instagram", "Mike Enriquez", "National Geographic", "TVNZ",
+                 "Liberian Observer", "visit"):
+        assert gone not in cut, gone
+    assert "David Seymour says the Govt was unprepared." in cut
+    assert "Panic rippled across Liberia." in cut
+
+
+def test_a_dateline_opening_the_body_is_cut_and_its_wire_credited() -> None:
+    cases = {
+        "Rebels deny truce\n\nAMMAN/BEIRUT (Reuters) - A rebel official denied it.":
+            "A rebel official denied it.",
+        "Bank wins award\n\nMangaluru: Karnataka Bank has won.": "Karnataka Bank has won.",
+        "Net links Mars\n\nErfoud, Morocco (SPX) Apr 03, 2013\n\nThe firm said.": "The firm said.",
+        "Oil falls\n\nLONDON, Nov 30 (Reuters) - Oil fell.": "Oil fell.",
+    }
+    for text, body in cases.items():
+        lines = read_credits(text)
+        assert lines.text.split("\n\n", 1)[1].strip() == body, text
+    assert read_credits("Oil falls\n\nLONDON, Nov 30 (Reuters) - Oil fell.").credit == ("Reuters",)
+
+
+def test_a_body_that_opens_with_a_name_in_a_sentence_keeps_it() -> None:
+    for text in ("Title\n\nChloe Swarbrick says she is not clear.", "Title\n\nThe bank raised rates - a lot.",
+                 "Title\n\nJoe Biden, the president, spoke."):
+        assert read_credits(text).text == text
