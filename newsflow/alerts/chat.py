@@ -102,9 +102,10 @@ class ChatSender:
         except InvalidAppriseUrl as exc:
             raise DeliveryError(channel, exc.problem, retryable=False) from exc
         timeout = self.config.apprise_timeout
-        # Each request bounded too (apprise's defaults are 4 s to connect and 4 s to read).
-        service.socket_connect_timeout = min(float(service.socket_connect_timeout), timeout)
-        service.socket_read_timeout = min(float(service.socket_read_timeout), timeout)
+        # Each request bounded too (apprise's defaults are 4 s to connect and 4 s to read), a little
+        # past the deadline: a request apprise stopped waiting for ends soon after in the background.
+        service.socket_connect_timeout = min(float(service.socket_connect_timeout), timeout + 1.0)
+        service.socket_read_timeout = min(float(service.socket_read_timeout), timeout + 1.0)
         if getattr(service, "click", "") is None:
             setattr(service, "click", record.article.url)  # noqa: B010 - ntfy: a tap opens the article
         self._keep_spacing(url, service)

@@ -128,7 +128,7 @@ def _private_form(url: str, service: NotifyBase) -> str:
             continue  # apprise lists every default ("image=yes&…"): only what the user wrote
         secret = name.startswith("+") or _is_private(value) or _looks_secret(name, value)
         pairs.append(f"{quote(name, safe=':+-')}={MASK if secret else quote(value, safe='')}")
-    shown = scheme + sep + "/".join(masked)
+    shown = re.sub(r"//+$", "/", scheme + sep + "/".join(masked))  # "slack://…/***//": no empty tail
     return f"{shown}?{'&'.join(pairs)}" if pairs else shown
 
 
