@@ -242,13 +242,16 @@ class _Collected(logging.Handler):
 
 @contextmanager
 def _collected() -> Iterator[list[str]]:
-    """The warnings and errors apprise logs meanwhile (why it refused a URL)."""
+    """The warnings and errors apprise logs meanwhile (why it refused a URL): they become the
+    InvalidAppriseUrl's message, so they are not logged as well."""
     handler = _Collected()
     logger = logging.getLogger("apprise")
     logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False
     try:
         yield handler.messages
     finally:
+        logger.propagate = propagate
         logger.removeHandler(handler)
 
 
