@@ -1,7 +1,10 @@
-"""Alert channels as written by users (`webhook:URL`, `email:ADDRESS`, `log:PATH`), parsed and checked.
+"""Alert channels as written by users (`webhook:URL`, `apprise:URL`, `email:ADDRESS`, `log:PATH`),
+parsed and checked.
 
 Parsing is pure and strict: a rule with a channel that cannot work is refused when it is added, not
-when its first alert fails.
+when its first alert fails. An `apprise:` URL is read by apprise itself (the service's own parser:
+Slack, Teams workflows, ntfy, Telegram, Discord, Matrix and the rest); one it refuses is an
+InvalidAppriseUrl naming the problem.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from newsflow.core.apprise_urls import load_service
 from newsflow.core.errors import AlertError
 
-ChannelKind = Literal["webhook", "email", "log"]
-CHANNEL_KINDS: tuple[ChannelKind, ...] = ("webhook", "email", "log")
+ChannelKind = Literal["webhook", "apprise", "email", "log"]
+CHANNEL_KINDS: tuple[ChannelKind, ...] = ("webhook", "apprise", "email", "log")
 
 # Deliberately loose: one @, no spaces, a dot in the domain (or localhost). SMTP has the last word.
 _EMAIL = re.compile(r"^[^@\s<>,;]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+|localhost)$")
@@ -23,7 +27,7 @@ _EMAIL = re.compile(r"^[^@\s<>,;]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+|localhost)$"
 
 @dataclass(frozen=True, slots=True)
 class Channel:
-    """Where an alert goes: a kind and its target (URL, e-mail address or absolute file path)."""
+    """Where an alert goes: a kind and its target (URL, apprise URL, e-mail address or absolute path)."""
 
     kind: ChannelKind
     target: str
@@ -38,22 +42,29 @@ class Channel:
 
 
 def parse_channel(text: str) -> Channel:
-    """Parse `webhook:URL`, `email:ADDRESS` or `log:PATH`.
+    """Parse `webhook:URL`, `apprise:URL`, `email:ADDRESS` or `log:PATH`.
 
-    A log path is made absolute (against the current directory, after `~` expansion) so the cycle
-    writes to the same file whatever directory it runs in.
+    An apprise URL is kept as written (the rule store is the one place that keeps its secrets). A log
+    path is made absolute (against the current directory, after `~` expansion) so the cycle writes to
+    the same file whatever directory it runs in.
     """
     kind, sep, target = text.strip().partition(":")
     kind = kind.strip().lower()
     target = target.strip()
+    if sep and target.startswith("//") and kind not in ("http", "https"):
+        raise AlertError(f"invalid channel '{kind}://***': a chat or push service URL is an apprise "
+                         f"channel: write apprise:{kind}://…")
     if not sep or kind not in CHANNEL_KINDS:
         raise AlertError(
-            f"invalid channel {text!r}: expected webhook:URL, email:ADDRESS or log:PATH"
+            f"invalid channel {_shown(text)!r}: expected webhook:URL, apprise:URL, email:ADDRESS or log:PATH"
         )
     if not target:
         raise AlertError(f"invalid channel {text!r}: nothing after '{kind}:'")
     if kind == "webhook":
         return Channel("webhook", _check_url(text, target))
+    if kind == "apprise":
+        load_service(target)  # InvalidAppriseUrl, with what apprise said, secrets masked
+        return Channel("apprise", target)
     if kind == "email":
         if not _EMAIL.match(target):
             raise AlertError(f"invalid channel {text!r}: {target!r} is not an e-mail address")
@@ -72,3 +83,10 @@ def _check_url(text: str, url: str) -> str:
     except ValueError as exc:
         raise AlertError(f"invalid channel {text!r}: bad port in {url!r}") from exc
     return url
+
+
+def _shown(text: str) -> str:
+    """A channel text of an unknown kind, as an error may quote it: it may be a URL with secrets."""
+    from newsflow.core.redact import redact_url
+
+    return redact_url(text.strip()) if "//" in text else text

@@ -25,6 +25,7 @@ from functools import partial
 import httpx
 from elasticsearch import Elasticsearch
 
+from newsflow.alerts import chat
 from newsflow.alerts.claims import HeldClaims
 from newsflow.alerts.lock import RecordingLock
 from newsflow.alerts.records import AlertRecord, ChannelDelivery, attempt_failed, delivered, with_deliveries
@@ -75,6 +76,8 @@ def send_budget(kind: str, config: AlertSettings) -> float:
         attempts = 1 + max(0, config.webhook_retries)
         backoff = sum(config.webhook_retry_backoff * 2 ** n for n in range(attempts - 1))
         return float(attempts * config.webhook_timeout + backoff)
+    if kind == "apprise":
+        return chat.send_budget(config)
     if kind == "email":
         return 2 * config.smtp_timeout
     if kind == "log":
@@ -231,6 +234,7 @@ def _attempt_all(
                 outcomes[(record.id, delivery.channel)] = delivered(delivery, now)
 
     webhooks: list[tuple[AlertRecord, ChannelDelivery, str]] = []
+    chats: list[tuple[AlertRecord, ChannelDelivery, str]] = []
     emails: dict[tuple[str, str], list[tuple[AlertRecord, ChannelDelivery]]] = defaultdict(list)
     logs: dict[str, list[tuple[AlertRecord, ChannelDelivery]]] = defaultdict(list)
     for record in records:
@@ -244,6 +248,8 @@ def _attempt_all(
             kind, target = address.split(":", 1)
             if kind == "webhook":
                 webhooks.append((record, delivery, target))
+            elif kind == "apprise":
+                chats.append((record, delivery, target))
             elif kind == "log":
                 logs[target].append((record, delivery))
             elif kind == "email":
@@ -258,6 +264,10 @@ def _attempt_all(
             for record, delivery, target in webhooks:
                 attempt([(record, delivery)], partial(send_webhook, http, target, record, config),
                         receiver=delivery.channel)
+    if chats:  # apprise loads its ~190 service plugins on first use (~0.5 s): only when needed
+        sender = chat.ChatSender(config)
+        for record, delivery, target in chats:
+            attempt([(record, delivery)], partial(sender.send, target, record), receiver=delivery.channel)
     for path, group in logs.items():  # one append and one fsync per file
         attempt(group, partial(send_log, path, [r for r, _ in group]), receiver=f"log:{path}")
     smtp_server = f"smtp:{config.smtp_host}:{config.smtp_port}"
@@ -270,8 +280,8 @@ def _lost_channel(record: AlertRecord, delivery: ChannelDelivery) -> Callable[[]
     def fail() -> None:
         raise DeliveryError(
             delivery.channel, f"rule {record.rule!r} no longer has this channel (removed or changed): "
-            "a webhook URL with secrets is kept only with its rule, so it cannot be retried; add the "
-            "rule again with it to deliver later alerts", retryable=False)
+            "a webhook or apprise URL with secrets is kept only with its rule, so it cannot be retried; "
+            "add the rule again with it to deliver later alerts", retryable=False)
     return fail
 
 

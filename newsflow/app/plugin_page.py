@@ -141,10 +141,14 @@ def rules_section(rules: Sequence[RuleWithAlerts]) -> str:
 
 def channel(text: str) -> str:
     """A channel without secrets: webhook URLs often carry tokens in their path or query, so the
-    page names only the host (stricter than newsflow.core.redact.redact_channel)."""
+    page names only the host; an apprise URL only its service (Slack's host part is a token), e.g.
+    `apprise:slack` (stricter than newsflow.core.redact.redact_channel)."""
     kind, _, target = text.partition(":")
     if kind == "webhook":
         return f"webhook:{urlsplit(target).hostname or '?'}"
+    if kind == "apprise":
+        scheme = target.partition("://")[0] if "://" in target else "?"
+        return f"apprise:{scheme.lower() if scheme.isalnum() else '?'}"
     return text
 
 

@@ -51,8 +51,9 @@ def cli(verbose: int, quiet: bool) -> None:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # The HTTP libraries log every request at INFO; that is noise unless debugging.
-    for noisy in ("httpx", "httpcore", "elastic_transport", "urllib3"):
+    # The HTTP libraries (and apprise, per message sent) log every request at INFO; that is noise
+    # unless debugging.
+    for noisy in ("httpx", "httpcore", "elastic_transport", "urllib3", "apprise"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
 
 

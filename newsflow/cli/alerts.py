@@ -35,6 +35,10 @@ def command() -> None:
     \b
     CHANNEL is one of:
       webhook:URL      HTTP POST of the alert JSON (Idempotency-Key: the alert id)
+      apprise:URL      a chat or push message through apprise: apprise:slack://A/B/C,
+                       apprise:workflows://HOST/ID/SIG (Teams), apprise:tgram://BOT/CHAT,
+                       apprise:discord://ID/TOKEN, apprise:matrix://…, apprise:ntfys://ntfy.sh/TOPIC
+                       and every other service apprise knows (https://appriseit.com/services/)
       email:ADDRESS    via the SMTP server in NEWSFLOW_ALERTS__SMTP_* (see docs/alerts.md)
       log:PATH         one JSON object per line, appended
     """
@@ -45,7 +49,7 @@ def command() -> None:
 @click.option("--query", "-q", required=True,
               help='Lucene query string, e.g. \'persons:"Angela Merkel" AND topics:politics\'.')
 @click.option("--channel", "-c", "channels", multiple=True, required=True,
-              help="Where alerts go (repeatable): webhook:URL, email:ADDRESS or log:PATH.")
+              help="Where alerts go (repeatable): webhook:URL, apprise:URL, email:ADDRESS or log:PATH.")
 def add(name: str, query: str, channels: tuple[str, ...]) -> None:
     """Save rule NAME (replacing a rule of the same name). An invalid query is refused."""
     with _connect() as (client, settings):

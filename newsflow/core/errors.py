@@ -208,3 +208,18 @@ class AlertLockLost(AlertsBusy):
             self, f"alert delivery stopped: {detail}; the alerts not yet sent stay queued for the next "
             "run (if Elasticsearch was slow or unreachable, check it; otherwise raise "
             "NEWSFLOW_ALERTS__DELIVERY_LEASE)")
+
+
+class InvalidAppriseUrl(AlertError):
+    """An `apprise:` channel whose URL apprise cannot use: an unknown service, a URL its service
+    cannot parse (a token of the wrong form, a missing part) or a service disabled on this system.
+
+    Raised when the rule is saved, so a rule never waits for its first alert to fail. The message
+    names the problem as apprise reported it, with the URL's secrets masked."""
+
+    def __init__(self, shown: str, problem: str) -> None:
+        self.shown = shown  # the channel as it may be shown: `apprise:<scheme>://***`
+        self.problem = problem
+        super().__init__(
+            f"invalid channel {shown!r}: {problem} (the URL forms of every service are listed at "
+            "https://appriseit.com/services/; see docs/alerts.md, \"Chat and push channels\")")

@@ -32,6 +32,8 @@ _HEX_RUN = re.compile(r"[0-9a-fA-F]{16,}")
 _BASE64ISH = re.compile(r"[A-Za-z0-9_\-+/=]{24,}")
 _TELEGRAM_BOT = re.compile(r"bot\d+:[\w-]+")
 _WORD_SPLIT = re.compile(r"[-_.~:@]")
+# Channel kinds whose target is a URL that may carry secrets.
+_URL_KINDS = ("webhook", "apprise")
 # A short fingerprint that tells two redacted channels apart (see `channel_ref`).
 _REF = re.compile(r"#([0-9a-f]{12})$")
 
@@ -140,24 +142,37 @@ def channel_ref(channel: str) -> str:
 
 
 def redact_channel(channel: str) -> str:
-    """A channel (`webhook:URL`, `email:ADDRESS`, `log:PATH`) as shown and stored outside the rule
-    store. A webhook URL with secrets becomes `webhook:<redacted URL>#<ref>`: the ref identifies the
-    rule's channel (to find its real URL for a retry) without revealing it. Others are unchanged."""
+    """A channel (`webhook:URL`, `apprise:URL`, `email:ADDRESS`, `log:PATH`) as shown and stored
+    outside the rule store. A webhook URL with secrets becomes `webhook:<redacted URL>#<ref>`: the
+    ref identifies the rule's channel (to find its real URL for a retry) without revealing it. An
+    apprise URL with secrets becomes `apprise:<apprise's private form>#<ref>` the same way
+    (newsflow.core.apprise_urls), one apprise cannot read `apprise:<scheme>://***#<ref>`. Others
+    are unchanged."""
     kind, sep, target = channel.partition(":")
-    if kind != "webhook" or not sep:
+    if kind not in _URL_KINDS or not sep:
         return channel
     if _REF.search(target) and MASK in target:
         return channel  # already redacted
-    redacted = redact_url(target)
-    if redacted == target:
+    redacted = _redact_apprise(target) if kind == "apprise" else redact_url(target)
+    if redacted == target or (kind == "apprise" and MASK not in redacted):
         return channel
-    return f"webhook:{redacted}#{channel_ref(channel)}"
+    return f"{kind}:{redacted}#{channel_ref(channel)}"
+
+
+def _redact_apprise(url: str) -> str:
+    from newsflow.core.apprise_urls import private_url, shown_when_invalid
+    from newsflow.core.errors import InvalidAppriseUrl
+
+    try:
+        return private_url(url)
+    except InvalidAppriseUrl:
+        return shown_when_invalid(url).removeprefix("apprise:")
 
 
 def is_redacted_channel(channel: str) -> bool:
     """True for the `redact_channel` form of a channel that had secrets."""
     kind, _, target = channel.partition(":")
-    return kind == "webhook" and MASK in target and bool(_REF.search(target))
+    return kind in _URL_KINDS and MASK in target and bool(_REF.search(target))
 
 
 class RedactUrlsInLogs(logging.Filter):

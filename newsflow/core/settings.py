@@ -156,6 +156,9 @@ class AlertSettings(BaseModel):
     webhook_secret: SecretStr | None = None  # signs webhook bodies (X-Newsflow-Signature) if set
     webhook_retries: int = 2  # quick extra attempts within one delivery before deferring to a later cycle
     webhook_retry_backoff: float = 0.5  # seconds before the first quick retry; doubles each time
+    # Seconds one `apprise:` send may take in all (apprise's own deadline); each request within it
+    # also times out after at most this long.
+    apprise_timeout: float = 20.0
     retry_backoff: float = 60.0  # seconds before a failed delivery is retried (a later cycle); doubles
     retry_backoff_max: float = 3600.0  # ceiling of the delay between two delivery attempts
     delivery_lease: float = 300.0  # seconds a claimed delivery is held before another run may retry it

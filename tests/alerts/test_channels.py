@@ -27,7 +27,7 @@ def test_a_log_path_is_made_absolute_so_any_working_directory_writes_the_same_fi
 
 
 @pytest.mark.parametrize(("text", "reason"), [
-    ("sms:+441234", "expected webhook:URL, email:ADDRESS or log:PATH"),
+    ("sms:+441234", "expected webhook:URL, apprise:URL, email:ADDRESS or log:PATH"),
     ("https://example.com/hook", "expected webhook:URL"),
     ("webhook:", "nothing after 'webhook:'"),
     ("webhook:ftp://example.com/x", "http:// or https:// URL"),
