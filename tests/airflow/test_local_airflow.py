@@ -97,8 +97,15 @@ def fake_component(tmp_path: Path, airflow_home: Path) -> subprocess.Popen[bytes
     script.parent.mkdir(exist_ok=True)
     script.write_text("#!/bin/sh\nsleep 60\n")
     script.chmod(0o755)
-    return subprocess.Popen([str(script), "scheduler"], start_new_session=True,
-                            env={"PATH": os.environ["PATH"], "AIRFLOW_HOME": str(airflow_home)})
+    process = subprocess.Popen([str(script), "scheduler"], start_new_session=True,
+                               env={"PATH": os.environ["PATH"], "AIRFLOW_HOME": str(airflow_home)})
+    # Until the child has exec'd the script, /proc/<pid>/cmdline is still this interpreter's: a
+    # loaded machine can take a while, so wait for the command line LocalAirflow checks.
+    deadline = time.monotonic() + 10
+    while b"scheduler" not in Path(f"/proc/{process.pid}/cmdline").read_bytes():
+        assert time.monotonic() < deadline, "the fake component did not start"
+        time.sleep(0.02)
+    return process
 
 
 def test_down_spares_the_scheduler_of_another_airflow_home(

@@ -123,8 +123,9 @@ def test_a_feed_waiting_for_its_host_holds_no_global_slot(
     _, results = timed_poll(urls, settings)
     assert [r.status for r in results] == ["fetched"] * 5
     ordered = sorted(farm.arrivals, key=lambda a: a.at)
-    # The last-listed feed of the second host went out within the first host's first delay.
-    assert ordered[1].path == "/section99.xml"
+    # The last-listed feed of the second host went out within the first host's first delay (on a
+    # loaded machine it may even go out first): it never waited behind the first host's queue.
+    assert "/section99.xml" in {ordered[0].path, ordered[1].path}, [a.path for a in ordered]
     assert ordered[1].at - ordered[0].at < DELAY
 
 
