@@ -99,6 +99,7 @@ def test_poll_gaps_are_per_feed_and_start_at_since() -> None:
     assert gaps["gap_seconds"]["max"] == 120.0
     assert gaps["requests_by_status"] == {"200": 3, "304": 2}
     assert poll_gaps(requests, since=50.0)["gap_seconds"]["count"] == 1  # 60 -> 180 only
+    assert poll_gaps(requests, interval=60)["gaps_longer_than_1.5_intervals"] == 2
 
 
 def test_run_summary_places_the_feed_requests_inside_each_run() -> None:

@@ -222,9 +222,11 @@ def latency_report(items: Sequence[ItemTimeline]) -> dict[str, Any]:
     return report
 
 
-def poll_gaps(requests: Iterable[tuple[float, int, int]], since: float = 0.0) -> dict[str, Any]:
+def poll_gaps(requests: Iterable[tuple[float, int, int]], since: float = 0.0,
+              interval: float | None = None) -> dict[str, Any]:
     """The real poll period: gaps between consecutive requests for one feed (from `since` on),
-    over every feed; and how many requests were answered 200 and 304. Pure."""
+    over every feed; how many requests were answered 200 and 304; with `interval`, how many gaps
+    were longer than 1.5 intervals (a scheduled run that found the feed not yet due). Pure."""
     by_feed: dict[int, list[float]] = {}
     statuses: dict[str, int] = {}
     for at, feed, status in requests:
@@ -233,7 +235,10 @@ def poll_gaps(requests: Iterable[tuple[float, int, int]], since: float = 0.0) ->
         by_feed.setdefault(feed, []).append(at)
         statuses[str(status)] = statuses.get(str(status), 0) + 1
     gaps = [b - a for times in map(sorted, by_feed.values()) for a, b in itertools.pairwise(times)]
-    return {"gap_seconds": summary(gaps), "requests_by_status": statuses}
+    report: dict[str, Any] = {"gap_seconds": summary(gaps), "requests_by_status": statuses}
+    if interval:
+        report["gaps_longer_than_1.5_intervals"] = sum(1 for gap in gaps if gap > 1.5 * interval)
+    return report
 
 
 def run_summary(runs: Sequence[Mapping[str, Any]],
@@ -587,7 +592,7 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
                 time.sleep(1.0)
                 loads.append(os.getloadavg()[0])
             ended_at = time.time()
-            runs = _dag_runs(airflow)
+            runs = _dag_runs(airflow, settle=180.0)
             states = _feed_intervals(client, bench_settings)
     finally:
         if airflow is not None:
@@ -609,7 +614,7 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
                                 "max": round(max(loads), 2)},
         "latency": report,
         "backlog_first_runs": latency_report([i for i in items if not i.measured]),
-        "poll_period": poll_gaps(timelines.requests, since=t0),
+        "poll_period": poll_gaps(timelines.requests, since=t0, interval=options.publisher_interval),
         "assigned_poll_interval_seconds": summary(states),
         "dag_runs": run_summary(window, timelines.requests),
         "unknown_alerts": timelines.unknown_alerts,
@@ -625,16 +630,24 @@ def _epoch(value: object) -> float | None:
     return datetime.fromisoformat(value).timestamp() if isinstance(value, str) and value else None
 
 
-def _dag_runs(airflow: Any) -> list[dict[str, Any]]:
-    """Every news_ingest run: run_id, state and its run_after/start/end as epoch seconds."""
+def _dag_runs(airflow: Any, settle: float) -> list[dict[str, Any]]:
+    """Every news_ingest run: run_id, state and its run_after/start/end as epoch seconds. The DAG
+    is paused first, and the run still going (the one that delivered the last alerts) is waited
+    for, up to `settle` seconds."""
     import httpx
 
     with httpx.Client(base_url=airflow.url, timeout=60.0,
                       headers={"Authorization": f"Bearer {airflow.token()}"}) as api:
-        response = api.get("/api/v2/dags/news_ingest/dagRuns",
-                           params={"limit": 500, "order_by": "start_date"})
-        response.raise_for_status()
-        rows = response.json().get("dag_runs", [])
+        api.patch("/api/v2/dags/news_ingest", json={"is_paused": True}).raise_for_status()
+        deadline = time.monotonic() + settle
+        while True:
+            response = api.get("/api/v2/dags/news_ingest/dagRuns",
+                               params={"limit": 500, "order_by": "start_date"})
+            response.raise_for_status()
+            rows = response.json().get("dag_runs", [])
+            if time.monotonic() > deadline or all(r.get("state") in ("success", "failed") for r in rows):
+                break
+            time.sleep(2.0)
     return [{"run_id": row.get("dag_run_id"), "state": row.get("state"),
              "after": _epoch(row.get("run_after") or row.get("data_interval_end")),
              "started": _epoch(row.get("start_date")), "ended": _epoch(row.get("end_date"))} for row in rows]
