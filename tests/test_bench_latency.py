@@ -63,24 +63,26 @@ def test_the_schedule_is_a_poisson_process_per_feed_in_time_order() -> None:
 
 
 def item(appeared: float, polled: float | None, searchable: float | None, alerted: float | None,
-         alerts: int = 1) -> ItemTimeline:
-    return ItemTimeline(f"http://x/{appeared}", 0, appeared, True, polled, searchable, alerted, alerts)
+         alerts: int = 1, grouped: bool = False) -> ItemTimeline:
+    return ItemTimeline(f"http://x/{appeared}", 0, appeared, True, polled, searchable, alerted, alerts,
+                        grouped=grouped)
 
 
 def test_latency_report_measures_each_stage_and_counts_the_missing() -> None:
     items = [item(0, 30, 40, 50), item(10, 30, 40, 50), item(20, 90, 100, 115, alerts=2),
-             item(30, 90, 100, None, alerts=0), item(40, None, None, None, alerts=0)]
+             item(30, 90, 100, None, alerts=0), item(40, None, None, None, alerts=0),
+             item(50, 90, 100, None, alerts=0, grouped=True)]
 
     report = latency_report(items)
 
     assert report["appeared_to_alert"] == {"count": 3, "p50": 50.0, "p95": 90.5, "max": 95.0, "mean": 61.7}
-    assert report["appeared_to_searchable"]["count"] == 4
+    assert report["appeared_to_searchable"]["count"] == 5
     assert report["appeared_to_searchable"]["max"] == 80.0
-    assert report["appeared_to_polled"]["p50"] == 45.0  # 30, 20, 70, 60
-    assert report["polled_to_searchable"] == {"count": 4, "p50": 10.0, "p95": 10.0, "max": 10.0, "mean": 10.0}
+    assert report["appeared_to_polled"]["p50"] == 40.0  # 30, 20, 70, 60, 40
+    assert report["polled_to_searchable"] == {"count": 5, "p50": 10.0, "p95": 10.0, "max": 10.0, "mean": 10.0}
     assert report["searchable_to_alert"]["max"] == 15.0
     assert (report["items"], report["never_polled"], report["never_searchable"], report["never_alerted"],
-            report["alerted_more_than_once"]) == (5, 1, 1, 2, 1)
+            report["alerted_more_than_once"], report["grouped_into_an_alerted_story"]) == (6, 1, 1, 2, 1, 1)
 
 
 def test_goals_are_relative_to_the_poll_interval() -> None:
@@ -138,9 +140,12 @@ def test_the_feed_farm_and_the_webhook_fill_the_timelines() -> None:
 
         with webhook_receiver(timelines) as hook:
             assert hook.startswith("http://127.0.0.1:")
-            httpx.post(hook, json={"rule": "r", "article": {"url": key}}).raise_for_status()
+            httpx.post(hook, json={"rule": "r", "story_id": "s1", "article": {"url": key}}).raise_for_status()
             httpx.post(hook, json={"rule": "r", "article": {"url": "http://elsewhere/x"}}).raise_for_status()
-        timelines.searchable([key], time.time())
+        timelines.searchable({key: "s1"}, time.time())
+        assert not timelines.settled(measured=True)
+        timelines.searchable({later: "s1"}, time.time())  # a copy of the alerted story: never alerted
+        assert timelines.settled(measured=True)
     finally:
         farm.stop()
 
@@ -149,10 +154,10 @@ def test_the_feed_farm_and_the_webhook_fill_the_timelines() -> None:
     assert first_item.appeared_at <= first_item.polled_at <= first_item.searchable_at  # type: ignore[operator]
     assert first_item.alerted_at is not None and first_item.alerts == 1
     assert second_item.polled_at is not None and second_item.polled_at >= second_item.appeared_at
-    assert second_item.alerted_at is None
+    assert second_item.alerted_at is None and second_item.grouped
     assert timelines.unknown_alerts == 1
     assert [status for _, feed, status in timelines.requests] == [200, 304, 200]
-    assert timelines.not_searchable() == [later]
+    assert timelines.not_searchable() == []
 
 
 def test_the_command_refuses_a_publisher_interval_below_the_floor() -> None:
