@@ -624,8 +624,9 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
     items = timelines.snapshot()
     measured = [i for i in items if i.measured]
     report = latency_report(measured)
-    window = [r for r in runs if r.get("started") is not None and r["started"] >= t0 - 60
-              and r["started"] <= ended_at]
+    # The runs of the measurement: those still going at its start or later (not the backlog's).
+    window = [r for r in runs if r.get("started") is not None and r["started"] <= ended_at
+              and (r.get("ended") is None or r["ended"] >= t0)]
     results.update({
         "measured_seconds": round(ended_at - t0, 1), "published_seconds": round(published_until - t0, 1),
         "load_average_during": {"min": round(min(loads), 2), "mean": round(sum(loads) / len(loads), 2),
