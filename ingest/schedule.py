@@ -45,8 +45,17 @@ class PollHints:
     item_times: tuple[datetime, ...] = ()  # newest first
 
 
-def select_due(specs: Sequence[FeedSpec], states: Mapping[str, FeedState], now: datetime) -> list[FeedSpec]:
-    """The feeds whose time has come: no state yet, or next_due_at reached; never a gone feed."""
+# A run that plans once a minute sees a feed due a few seconds after its plan only at the next run, a
+# whole tick later: measured, a 60 s interval became 117 s between polls (docs/benchmark.md,
+# Freshness). So a feed due within this slack of `now` counts as due, never more than a quarter of
+# its own interval early.
+DUE_SLACK = timedelta(seconds=20)
+
+
+def select_due(specs: Sequence[FeedSpec], states: Mapping[str, FeedState], now: datetime,
+               slack: timedelta = DUE_SLACK) -> list[FeedSpec]:
+    """The feeds whose time has come: no state yet, or next_due_at reached (or within `slack`, at
+    most a quarter of the feed's interval); never a gone feed."""
     due: list[FeedSpec] = []
     for spec in specs:
         state = states.get(spec.key)
@@ -54,9 +63,17 @@ def select_due(specs: Sequence[FeedSpec], states: Mapping[str, FeedState], now: 
             due.append(spec)
         elif state.gone:
             continue
-        elif state.next_due_at is None or state.next_due_at <= now:
+        elif state.next_due_at is None or state.next_due_at <= now + _early(state, slack):
             due.append(spec)
     return due
+
+
+def _early(state: FeedState, slack: timedelta) -> timedelta:
+    """How early `state`'s feed may be polled: `slack`, at most a quarter of its last interval."""
+    if state.next_due_at is None or state.last_fetched_at is None or slack <= timedelta(0):
+        return timedelta(0)
+    interval = state.next_due_at - state.last_fetched_at
+    return max(timedelta(0), min(slack, interval / 4))
 
 
 def cache_seconds(headers: Mapping[str, str]) -> float | None:

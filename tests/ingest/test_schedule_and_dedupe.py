@@ -40,6 +40,23 @@ def test_due_feeds_are_new_ones_and_those_whose_time_has_come_never_gone_ones() 
     assert select_due([new, due, later, gone], states, NOW) == [new, due]
 
 
+def test_a_feed_due_just_after_the_plan_is_polled_now_at_most_a_quarter_of_its_interval_early() -> None:
+    """A once-a-minute plan would otherwise poll a 60 s feed every 120 s (the Freshness benchmark)."""
+    minute, short, hourly = (FeedSpec(url=f"http://e.com/{n}") for n in range(3))
+    fetched = NOW - timedelta(seconds=50)
+    states = {  # all due 10 s after the plan
+        minute.key: FeedState(key=minute.key, url=minute.url, last_fetched_at=fetched,
+                              next_due_at=fetched + timedelta(seconds=60)),
+        short.key: FeedState(key=short.key, url=short.url, last_fetched_at=NOW - timedelta(seconds=20),
+                             next_due_at=NOW + timedelta(seconds=10)),  # 30 s interval: 7.5 s early at most
+        hourly.key: FeedState(key=hourly.key, url=hourly.url, last_fetched_at=NOW - timedelta(minutes=59),
+                              next_due_at=NOW + timedelta(seconds=10)),
+    }
+    assert select_due([minute, short, hourly], states, NOW) == [minute, hourly]
+    assert select_due([minute, short, hourly], states, NOW, slack=timedelta(0)) == []
+    assert select_due([minute], states, NOW - timedelta(seconds=11)) == []  # 21 s early: beyond the slack
+
+
 def test_the_interval_follows_the_publishers_hints_within_floor_and_ceiling() -> None:
     spec = FeedSpec(url="http://e.com/f")
     assert poll_interval(spec, PollHints(), FETCH) == FETCH.default_interval
