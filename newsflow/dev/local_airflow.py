@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 
-from newsflow.core.errors import StackError
+from newsflow.core.errors import LocalAirflowError
 from newsflow.core.settings import Settings
 from newsflow.dev.local_postgres import LocalPostgres
 from newsflow.dev.paths import project_dir
@@ -77,10 +77,6 @@ def default_parallelism(cpus: int | None = None, memory: int | None = None) -> i
         except (ValueError, OSError):
             memory = 4 * SLOT_MEMORY
     return max(2, min(2 * cpus, memory // SLOT_MEMORY))
-
-
-class LocalAirflowError(StackError):
-    """The local Airflow could not be set up, started, reached or asked to run a DAG."""
 
 
 @dataclass(frozen=True, slots=True)
