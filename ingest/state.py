@@ -25,7 +25,7 @@ from elasticsearch import Elasticsearch, helpers
 from ingest.schedule import MAX_DELAY, RECENT_ITEMS, seconds_or_none
 from ingest.types import FeedState
 from newsflow.core.errors import IndexError_
-from newsflow.core.es import translate_errors
+from newsflow.core.es import create_index, translate_errors
 from newsflow.core.models import parse_utc, utc_now
 from newsflow.core.settings import Settings
 
@@ -198,9 +198,9 @@ class FeedStateStore:
             if self.client.indices.exists(index=self.index):
                 self.client.indices.put_mapping(index=self.index, properties=FEEDS_MAPPING["properties"])
             else:
-                # 400 = created meanwhile by another worker (resource_already_exists_exception).
-                self.client.options(ignore_status=400).indices.create(
-                    index=self.index, mappings=FEEDS_MAPPING,
+                # Exists already: created meanwhile by another worker, which is fine.
+                create_index(
+                    self.client, index=self.index, mappings=FEEDS_MAPPING,
                     settings={"number_of_shards": 1, "number_of_replicas": self.settings.index.replicas},
                 )
         self._ensured = True

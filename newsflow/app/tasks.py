@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from newsflow.core.errors import ConfigError, IndexError_
+from newsflow.core.errors import ConfigError, IndexError_, IndexNotFound
 from newsflow.core.models import utc_now
 from newsflow.core.settings import Settings
 
@@ -331,10 +331,8 @@ def _ignore_missing_index(load: Any, default: Any) -> Any:
     """Run a loader; an index that does not exist yet (nothing polled or saved) means no data."""
     try:
         return load()
-    except IndexError_ as exc:
-        if "index_not_found" in str(exc) or "no such index" in str(exc):
-            return default
-        raise
+    except IndexNotFound:
+        return default
 
 
 def _lifecycle(client: Elasticsearch, settings: Settings) -> dict[str, Any]:
