@@ -26,7 +26,7 @@ from ingest.schedule import MAX_DELAY, RECENT_ITEMS, seconds_or_none
 from ingest.types import FeedState
 from newsflow.core.errors import IndexError_
 from newsflow.core.es import create_index, translate_errors
-from newsflow.core.models import parse_utc, utc_now
+from newsflow.core.models import format_utc, parse_utc, utc_now
 from newsflow.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -282,6 +282,6 @@ def _is_missing(error: Mapping[str, Any]) -> bool:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return format_utc(value) if value is not None else None
 
 

@@ -21,7 +21,7 @@ from elasticsearch import Elasticsearch
 from newsflow.alerts.channels import parse_channel
 from newsflow.core.errors import AlertError, ElasticsearchUnavailable, QueryError, SearchTimeout
 from newsflow.core.es import create_index, translate_errors
-from newsflow.core.models import parse_utc, utc_now
+from newsflow.core.models import format_utc, parse_utc, utc_now
 from newsflow.core.redact import is_redacted_channel, redact_channel
 from newsflow.core.settings import Settings
 from newsflow.index.entity_query import rewrite_entity_fields
@@ -109,7 +109,7 @@ class Rule:
                 "name": self.name,
                 "query": self.query,
                 "channels": list(self.channels),
-                "created_at": self.created_at.isoformat(),
+                "created_at": format_utc(self.created_at),
             },
         }
 

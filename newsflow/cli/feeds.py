@@ -16,7 +16,7 @@ from ingest.feeds import load_feeds
 from ingest.state import FeedStateStore
 from ingest.types import FeedSpec, FeedState
 from newsflow.core.es import make_client
-from newsflow.core.models import utc_now
+from newsflow.core.models import format_utc, parse_utc, utc_now
 from newsflow.core.redact import redact_text, redact_url
 from newsflow.core.settings import load_settings
 
@@ -102,13 +102,13 @@ def print_health(entries: list[dict[str, Any]], console: Console) -> None:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+    return format_utc(value) if value else None
 
 
 def _ago(value: str | None, now: datetime) -> str:
     if not value:
         return "-"
-    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    when = parse_utc(value)
     seconds = (when - now).total_seconds()
     span = abs(seconds)
     text = (f"{span:.0f}s" if span < 60 else f"{span / 60:.0f}m" if span < 3600
