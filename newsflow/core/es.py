@@ -90,6 +90,10 @@ def translate_errors(url: str, query: str | None = None) -> Iterator[None]:
             raise ElasticsearchOverloaded(url, exc.meta.status, _reason(exc)) from exc
         raise IndexError_(f"Elasticsearch error {exc.meta.status}: {_reason(exc)}",
                           status=exc.meta.status, error_type=kind) from exc
+    except elastic_transport.TransportError as exc:  # an answer that cannot be read (SerializationError)
+        raise IndexError_(
+            f"the answer of {url} could not be read ({type(exc).__name__}: {exc}); check that "
+            "NEWSFLOW_ES_URL points at Elasticsearch itself, not a proxy or another service") from exc
 
 
 def create_index(client: Elasticsearch, *, index: str, **body: Any) -> bool:
