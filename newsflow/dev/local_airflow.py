@@ -394,6 +394,9 @@ class LocalAirflow:
                 stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: stopped with its children
             )
+        # Kept referenced: a Popen collected while its process runs warns (ResourceWarning); the
+        # finished ones are reaped here.
+        _STARTED[:] = [*(p for p in _STARTED if p.poll() is None), process]
         (self.run_dir / f"{name}.pid").write_text(str(process.pid))
         self._say(f"started Airflow {name} (pid {process.pid}, log {log_path})")
 
@@ -497,6 +500,10 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         pass
     except PermissionError:
         os.kill(pid, sig)
+
+
+# The Airflow components this process started (they outlive the LocalAirflow that started them).
+_STARTED: list[subprocess.Popen[bytes]] = []
 
 
 def _alive(pid: int) -> bool:
