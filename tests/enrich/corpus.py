@@ -79,7 +79,7 @@ def feed_articles(name: str) -> tuple[Article, ...]:
         summary = html_to_text(str(entry.get("summary") or ""))
         body = html_to_text(body_html) if body_html else ""
         # dict.get: feedparser's own get("updated_parsed") falls back to published_parsed, with a warning.
-    when = entry.get("published_parsed") or dict.get(entry, "updated_parsed")
+        when = entry.get("published_parsed") or dict.get(entry, "updated_parsed")
         published = datetime(*when[:6], tzinfo=UTC) if when else datetime(2024, 1, 1, tzinfo=UTC)
         articles.append(Article(
             id=article_id_for(link), url=link, title=html_to_text(str(entry.get("title") or "")),
