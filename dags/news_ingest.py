@@ -18,7 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+# The duration grammar of newsflow.core.durations, copied: a DAG file imports only the SDK at parse
+# time (tests/airflow/test_dags.py keeps the two in step).
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def _schedule(text: str) -> timedelta | str | None:
@@ -27,8 +30,10 @@ def _schedule(text: str) -> timedelta | str | None:
         return timedelta(minutes=1)
     if text.lower() in ("none", "manual", "off"):
         return None
-    duration = re.fullmatch(r"(\d+)\s*([smhd])", text)
-    return timedelta(**{_UNITS[duration[2]]: int(duration[1])}) if duration else text
+    duration = _DURATION.fullmatch(text)
+    if duration and float(duration[1]) > 0:
+        return timedelta(seconds=float(duration[1]) * _UNIT_SECONDS[duration[2].lower()])
+    return text  # a cron expression or a preset such as "@hourly"
 
 
 @dag(

@@ -37,7 +37,7 @@ import numpy as np
 
 from enrich.name_resolution import COPY_FIELDS, resolve_from_copy, story_names
 from newsflow.core.es import translate_errors
-from newsflow.core.models import Article, parse_utc
+from newsflow.core.models import Article, format_utc, parse_utc
 from newsflow.core.settings import Settings
 
 NUM_PERM = 128  # hash functions: the standard error of the Jaccard estimate is about 0.04
@@ -202,11 +202,11 @@ class ElasticsearchCandidates:
             return []
         query = {"bool": {"filter": [
             {"terms": {"story_bands": list(dict.fromkeys(bands))}},
-            {"range": {"published_at": {"gte": since.isoformat()}}},
+            {"range": {"published_at": {"gte": format_utc(since)}}},
             {"exists": {"field": "story_id"}},
         ]}}
         if self._ingested_before is not None:
-            before = self._ingested_before.isoformat()
+            before = format_utc(self._ingested_before)
             query["bool"]["filter"].append({"range": {"ingested_at": {"lt": before}}})
         with translate_errors(self._settings.es_url_redacted):
             try:

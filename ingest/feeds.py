@@ -6,7 +6,7 @@ YAML:
         name: Example World                  # optional: defaults to the feed's own title
         language: en                         # optional: for items that declare none
         tags: [world, politics]              # optional
-        poll_interval: 15m                   # optional: seconds, or a number with s/m/h/d
+        poll_interval: 15m                   # optional: seconds, or a number with s/m/h/d/w
         auth:                                # optional: HTTP Basic auth, password by reference
           username: reader
           password_env: WORLD_FEED_PASSWORD  # the environment variable holding the password
@@ -36,10 +36,9 @@ from xml.parsers import expat
 import yaml
 
 from ingest.types import FeedAuth, FeedHeader, FeedSpec
-from newsflow.core.errors import FeedsFileError
+from newsflow.core.durations import parse_seconds
+from newsflow.core.errors import DurationError, FeedsFileError
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
-_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _KNOWN_KEYS = frozenset({"url", "name", "language", "tags", "poll_interval", "auth", "headers"})
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")  # an HTTP token
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
@@ -105,22 +104,6 @@ def split_credentials(url: str) -> tuple[str, FeedAuth | None]:
     return clean, FeedAuth(username=unquote(username), password=unquote(password))
 
 
-def parse_duration(value: Any) -> float:
-    """Seconds from a number or a string like '90', '15m', '2h', '1d'."""
-    if isinstance(value, bool):
-        raise ValueError(f"poll_interval {value!r} is not a duration")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"poll_interval {value!r} is not a duration (use seconds or e.g. 15m, 2h, 1d)")
-        seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
-    if seconds <= 0:
-        raise ValueError(f"poll_interval {value!r} must be positive")
-    return seconds
-
-
 # --- YAML ----------------------------------------------------------------------------------------
 
 def _load_yaml(path: Path, raw: bytes) -> list[FeedSpec]:
@@ -180,8 +163,11 @@ def _yaml_feed(path: Path, node: yaml.Node) -> FeedSpec:
         interval_node = fields["poll_interval"]
         try:
             value = yaml.safe_load(yaml.serialize(interval_node))
-            interval = parse_duration(value)
-        except ValueError as exc:
+        except yaml.YAMLError as exc:  # e.g. a tag the safe loader refuses (!!python/...)
+            raise FeedsFileError(str(path), f"poll_interval: {exc}", _line(interval_node)) from exc
+        try:
+            interval = parse_seconds(value, "poll_interval")
+        except DurationError as exc:
             raise FeedsFileError(str(path), str(exc), _line(interval_node)) from exc
     return FeedSpec(
         url=url,

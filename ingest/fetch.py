@@ -46,7 +46,7 @@ import httpx
 
 from ingest.addresses import AddressPolicy
 from ingest.types import FeedSpec
-from newsflow.core.errors import FetchError
+from newsflow.core.errors import FetchFailed, RefusedAddress
 from newsflow.core.settings import FetchSettings
 
 _RETRY_STATUSES = frozenset({500, 502, 503, 504, 520, 521, 522, 523, 524})
@@ -203,24 +203,6 @@ def url_scheme(url: str) -> str:
 
 def is_http_url(url: str) -> bool:
     return url_scheme(url) in ("http", "https")
-
-
-class RefusedAddress(FetchError):
-    """The address policy refused a connection (raised inside the network backend)."""
-
-    def __init__(self, host: str, reason: str) -> None:
-        super().__init__(host, f"refused to connect to {host}: {reason}")
-
-
-class FetchFailed(FetchError):
-    """A fetch failure that may carry a Retry-After delay or mark the feed gone."""
-
-    def __init__(self, url: str, reason: str, status_code: int | None = None, *,
-                 retryable: bool = False, retry_after: float | None = None, gone: bool = False) -> None:
-        self.retryable = retryable  # worth another attempt in this poll (5xx, timeout, connection)
-        self.retry_after = retry_after  # seconds the server asked us to wait (429/503)
-        self.gone = gone  # HTTP 410: the feed is not polled again
-        super().__init__(url, reason, status_code)
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):

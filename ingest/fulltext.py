@@ -20,9 +20,9 @@ from urllib.robotparser import RobotFileParser
 
 import trafilatura
 
-from ingest.fetch import Fetcher, FetchFailed, is_http_url
+from ingest.fetch import Fetcher, is_http_url
 from ingest.text import normalise_whitespace, remove_control_characters
-from newsflow.core.errors import FetchError
+from newsflow.core.errors import FetchError, FetchFailed
 from newsflow.core.models import Article
 from newsflow.core.settings import Settings
 

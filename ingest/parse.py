@@ -184,7 +184,7 @@ def _parse_xml_feed(body: bytes, *, url: str, content_type: str) -> ParsedFeed:
     ttl, ttl_warning = _declared_minutes(feed.get("ttl"))
     period, period_warning = _update_period(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency"))
     bad_dates = sum(1 for entry in entries for name in ("published", "updated")
-                    if entry.get(name) and _struct_time(entry.get(f"{name}_parsed")) is None)
+                    if _own(entry, name) and _struct_time(_own(entry, f"{name}_parsed")) is None)
     date_warning = (f"{bad_dates} item dates could not be read or were out of range and were ignored",
                     ) if bad_dates else ()
     return ParsedFeed(
@@ -240,9 +240,15 @@ def _xml_entry(entry: Mapping[str, Any]) -> ParsedEntry:
         enclosures=_unique_enclosures(enclosures),
         language=str(title_detail.get("language") or ""),
         published=_struct_time(entry.get("published_parsed")),
-        updated=_struct_time(entry.get("updated_parsed")),
+        updated=_struct_time(_own(entry, "updated_parsed")),
         base=str(title_detail.get("base") or ""),
     )
+
+
+def _own(entry: Mapping[str, Any], key: str) -> Any:
+    """The entry's own value for `key`. feedparser's `entry["updated"]` falls back to "published"
+    when the item has no update date (with a DeprecationWarning: the fallback is to be removed)."""
+    return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
 
 
 def _richest_content(contents: Sequence[Mapping[str, Any]]) -> str:

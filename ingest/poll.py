@@ -32,7 +32,6 @@ from ingest.fetch import (
     FeedClock,
     Fetched,
     Fetcher,
-    FetchFailed,
     HostReservation,
     Validators,
     feed_credentials,
@@ -51,7 +50,7 @@ from ingest.schedule import (
 )
 from ingest.text import clean_title
 from ingest.types import FeedResult, FeedSpec, FeedState, FeedStatus
-from newsflow.core.errors import FeedError
+from newsflow.core.errors import FeedError, FetchFailed
 from newsflow.core.models import Article, utc_now
 from newsflow.core.settings import Settings
 

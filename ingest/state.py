@@ -25,8 +25,8 @@ from elasticsearch import Elasticsearch, helpers
 from ingest.schedule import MAX_DELAY, RECENT_ITEMS, seconds_or_none
 from ingest.types import FeedState
 from newsflow.core.errors import IndexError_
-from newsflow.core.es import translate_errors
-from newsflow.core.models import parse_utc, utc_now
+from newsflow.core.es import create_index, translate_errors
+from newsflow.core.models import format_utc, parse_utc, utc_now
 from newsflow.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -209,9 +209,9 @@ class FeedStateStore:
         self._ensured = True
 
     def _create(self) -> None:
-        # 400 = created meanwhile by another worker (resource_already_exists_exception).
-        self.client.options(ignore_status=400).indices.create(
-            index=self.index, mappings=FEEDS_MAPPING,
+        # Exists already: created meanwhile by another worker, which is fine.
+        create_index(
+            self.client, index=self.index, mappings=FEEDS_MAPPING,
             settings={"number_of_shards": 1, "number_of_replicas": self.settings.index.replicas},
         )
 
@@ -292,6 +292,6 @@ def _is_missing(error: Mapping[str, Any]) -> bool:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return format_utc(value) if value is not None else None
 
 

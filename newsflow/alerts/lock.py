@@ -33,7 +33,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from newsflow.core.errors import AlertLockLost, AlertsBusy, NewsflowError
-from newsflow.core.es import translate_errors
+from newsflow.core.es import create_index, translate_errors
 from newsflow.core.models import format_utc, parse_utc, utc_now
 from newsflow.core.settings import Settings
 
@@ -70,8 +70,8 @@ class RecordingLock:
     def ensure(self) -> None:
         with translate_errors(self._url):
             if not self.client.indices.exists(index=self.index):
-                self.client.options(ignore_status=400).indices.create(  # 400: created concurrently
-                    index=self.index,
+                create_index(  # exists already: created concurrently, fine
+                    self.client, index=self.index,
                     settings={"number_of_shards": 1, "number_of_replicas": self.settings.index.replicas},
                     mappings={"dynamic": "strict", "properties": {
                         "holder": {"type": "keyword"}, "until": {"type": "date"}}},

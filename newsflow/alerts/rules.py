@@ -20,8 +20,8 @@ from elasticsearch import Elasticsearch
 
 from newsflow.alerts.channels import parse_channel
 from newsflow.core.errors import AlertError, ElasticsearchUnavailable, QueryError, SearchTimeout
-from newsflow.core.es import translate_errors
-from newsflow.core.models import parse_utc, utc_now
+from newsflow.core.es import create_index, translate_errors
+from newsflow.core.models import format_utc, parse_utc, utc_now
 from newsflow.core.redact import is_redacted_channel, redact_channel
 from newsflow.core.settings import Settings
 from newsflow.index.entity_query import rewrite_entity_fields
@@ -109,7 +109,7 @@ class Rule:
                 "name": self.name,
                 "query": self.query,
                 "channels": list(self.channels),
-                "created_at": self.created_at.isoformat(),
+                "created_at": format_utc(self.created_at),
             },
         }
 
@@ -192,15 +192,15 @@ class RuleStore:
 
     def _create(self) -> None:
         with translate_errors(self.settings.es_url_redacted):
-            self.client.options(ignore_status=400).indices.create(
-                index=self.index,
+            create_index(
+                self.client, index=self.index,
                 settings={
                     "number_of_shards": 1,
                     "number_of_replicas": self.settings.index.replicas,
                     "analysis": ANALYSIS,
                 },
                 mappings=rules_mappings(),
-            )  # 400 resource_already_exists: another process created it first, which is fine
+            )  # False: another process created it first, which is fine
 
     def add(self, name: str, query: str, channels: Sequence[str]) -> Rule:
         """Save a rule (replacing one of the same name). Refuses a bad name, channel or query."""

@@ -19,7 +19,7 @@ from elasticsearch import Elasticsearch
 
 from newsflow.alerts.records import AlertRecord
 from newsflow.core.errors import IndexError_
-from newsflow.core.es import translate_errors
+from newsflow.core.es import create_index, translate_errors
 from newsflow.core.models import format_utc
 from newsflow.core.settings import Settings
 
@@ -142,12 +142,12 @@ class AlertStore:
 
     def _create(self) -> None:
         with translate_errors(self._url):
-            self.client.options(ignore_status=400).indices.create(
-                index=self.index,
+            create_index(
+                self.client, index=self.index,
                 settings={"number_of_shards": 1, "number_of_replicas": self.settings.index.replicas,
                           "refresh_interval": _REFRESH_INTERVAL},
                 mappings={"dynamic": "strict", "properties": ALERT_PROPERTIES},
-            )  # 400 resource_already_exists: created concurrently, which is fine
+            )  # False: created concurrently, which is fine
             # ...but its shard may not have started yet: wait, or the next read gets a 503.
             self.client.cluster.health(index=self.index, wait_for_status="yellow", timeout="30s")
 

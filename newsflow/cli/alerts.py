@@ -14,6 +14,7 @@ from newsflow.alerts.rules import Rule, RuleStore
 from newsflow.alerts.store import AlertStore
 from newsflow.core.errors import AlertError
 from newsflow.core.es import make_client
+from newsflow.core.models import format_utc
 from newsflow.core.redact import redact_channel
 from newsflow.core.settings import Settings, load_settings
 
@@ -118,4 +119,4 @@ def _alert_json(record: Any) -> dict[str, Any]:
 def _rule_json(rule: Rule) -> dict[str, Any]:
     # Channels redacted: a webhook URL is often a credential (the rule store keeps it whole).
     return {"name": rule.name, "query": rule.query, "channels": [redact_channel(c) for c in rule.channels],
-            "created_at": rule.created_at.isoformat().replace("+00:00", "Z")}
+            "created_at": format_utc(rule.created_at)}

@@ -15,7 +15,7 @@ from rich.table import Table
 from ingest.types import FeedSpec, FeedState
 from newsflow.app.feed_health import FeedHealth, health_of, load_feed_health
 from newsflow.core.es import make_client
-from newsflow.core.models import format_utc, utc_now
+from newsflow.core.models import format_utc, parse_utc, utc_now
 from newsflow.core.settings import load_settings
 
 _STATUS_STYLE = {"fetched": "green", "not_modified": "green", "failed": "red", "gone": "magenta",
@@ -99,7 +99,7 @@ def _iso(value: datetime | None) -> str | None:
 def _ago(value: str | None, now: datetime) -> str:
     if not value:
         return "-"
-    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    when = parse_utc(value)
     seconds = (when - now).total_seconds()
     span = abs(seconds)
     text = (f"{span:.0f}s" if span < 60 else f"{span / 60:.0f}m" if span < 3600

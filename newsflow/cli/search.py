@@ -11,13 +11,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from newsflow.core.durations import parse_duration
 from newsflow.core.es import make_client
 from newsflow.core.settings import load_settings
 from newsflow.index.search import (
     FACETS,
     SearchHit,
     SearchResult,
-    parse_duration,
     parse_filter,
     search_articles,
 )
@@ -41,7 +41,7 @@ def command(query: str, filters: tuple[str, ...], since: str | None, size: int, 
       newsflow search gas --filter source=BBC --json
     """
     pairs = [parse_filter(text) for text in filters]
-    window: timedelta | None = parse_duration(since) if since else None
+    window: timedelta | None = parse_duration(since, "--since") if since else None
     settings = load_settings()
     client = make_client(settings)
     try:

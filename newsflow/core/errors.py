@@ -1,19 +1,29 @@
-"""The exceptions newsflow raises. Every message says what failed and what to do.
+"""The exceptions newsflow raises, in one tree. Every message says what failed, why, and what to do.
 
     NewsflowError
     ├── ConfigError            bad settings, feeds file or CLI input
+    │   ├── SettingsError      a setting is invalid, or its config file cannot be read (names the
+    │   │                      setting, its environment variable and the fix)
+    │   ├── DurationError      a duration ("15m", "24h") that is not one
     │   └── FeedsFileError     the feeds file cannot be read (names the line and the problem)
     ├── StackError             the local Elasticsearch cannot be installed, started or stopped
+    │   ├── LocalAirflowError  the local Airflow (newsflow.dev) cannot be set up, started or reached
+    │   └── LocalPostgresError the local PostgreSQL for Airflow cannot be installed or started
     ├── FeedError              one feed failed (kept as a FeedResult value inside a cycle)
     │   ├── FetchError         network, HTTP status, size or address policy
+    │   │   ├── RefusedAddress the address policy refused the connection
+    │   │   └── FetchFailed    a failed attempt, with its retry decision (Retry-After, gone)
     │   └── ParseError         the body is not a feed, or yields no items
     ├── EnrichError            the spaCy model or a vocabulary cannot be loaded
-    ├── IndexError_            Elasticsearch refused or could not be reached
+    ├── IndexError_            Elasticsearch refused or could not be reached (carries status, error type)
     │   ├── ElasticsearchUnavailable  cannot connect: the cycle spools its articles
+    │   │   └── ElasticsearchOverloaded  429/502/503/504 after the client's retries
+    │   ├── IndexNotFound      the index or alias does not exist (error type index_not_found_exception)
     │   ├── QueryError         an invalid search or rule query (carries the parser's message)
     │   │   ├── LeadingWildcardError  a term starting with * or ?, which would scan every term
     │   │   └── SearchTimeout         a search that ran longer than `index.search_timeout`
     │   ├── SpoolFullError     the on-disk spool reached its size limit
+    │   ├── SpoolBatchCorrupt  a spool batch file cannot be read back (it is quarantined)
     │   └── KibanaError        Kibana refused or could not be reached (saved-objects import)
     └── AlertError             a rule or channel is invalid, or a delivery failed
         ├── DeliveryError      one delivery attempt over one channel failed
@@ -21,8 +31,15 @@
         └── AlertsBusy         another run holds the alert-recording lock longer than we wait
             └── AlertLockLost  this run's lock (or delivery claim) lapsed: it stopped sending
 
-Errors of dependencies (httpx, elasticsearch, feedparser, spaCy) are translated into these at the
-boundary, with `raise ... from exc`, so callers catch one family.
+Errors of dependencies (httpx, elasticsearch, pydantic, feedparser, spaCy) are translated into these
+at the boundary, with `raise ... from exc`, so callers catch one family and decide by type, never by
+the text of a message: Elasticsearch errors by their HTTP status and the error type of the response
+body (`newsflow.core.es.translate_errors`), settings by pydantic's error locations
+(`newsflow.core.settings.load_settings`). No exception class is defined outside this module
+(tests/test_errors.py checks it).
+
+Messages follow spaCy's errors catalogue: what went wrong, the value that caused it, and the fix (the
+setting, command or file to change).
 """
 
 from __future__ import annotations
@@ -34,6 +51,36 @@ class NewsflowError(Exception):
 
 class ConfigError(NewsflowError):
     """Settings, a feeds file or a command-line argument is invalid."""
+
+
+class SettingsError(ConfigError):
+    """A setting is invalid, or the config file holding the settings cannot be used.
+
+    `problems` holds one line per invalid setting, each naming the setting as a YAML key
+    (`fetch.connect_timeout`) and as its environment variable (`NEWSFLOW_FETCH__CONNECT_TIMEOUT`),
+    what is wrong and what to write instead."""
+
+    def __init__(self, problems: str | list[str], source: str = "") -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.source = source  # the config file involved, if any
+        where = f" (settings from the environment and {source})" if source else ""
+        if len(self.problems) == 1:
+            message = f"invalid settings{where}: {self.problems[0]}"
+        else:
+            message = f"{len(self.problems)} invalid settings{where}:\n" + "\n".join(
+                f"  - {p}" for p in self.problems)
+        super().__init__(message)
+
+
+class DurationError(ConfigError):
+    """A text that should be a duration ("90s", "15m", "24h", "7d", "2w", or seconds) is not one."""
+
+    def __init__(self, what: str, value: object, problem: str = "") -> None:
+        self.what = what
+        self.value = value
+        super().__init__(
+            f"{what} {value!r} {problem or 'is not a duration'}: write a positive number of seconds "
+            "or a number and a unit, s, m, h, d or w (e.g. 90, 15m, 24h, 7d)")
 
 
 class FeedsFileError(ConfigError):
@@ -49,6 +96,14 @@ class FeedsFileError(ConfigError):
 
 class StackError(NewsflowError):
     """The local Elasticsearch could not be installed, started, stopped or reached."""
+
+
+class LocalAirflowError(StackError):
+    """The local Airflow could not be set up, started, reached or asked to run a DAG."""
+
+
+class LocalPostgresError(StackError):
+    """The local PostgreSQL cluster could not be installed, created, started or stopped."""
 
 
 class FeedError(NewsflowError):
@@ -68,6 +123,24 @@ class FetchError(FeedError):
         super().__init__(url, reason)
 
 
+class RefusedAddress(FetchError):
+    """The address policy refused a connection (raised inside the network backend)."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(host, f"refused to connect to {host}: {reason}")
+
+
+class FetchFailed(FetchError):
+    """A fetch failure that may carry a Retry-After delay or mark the feed gone."""
+
+    def __init__(self, url: str, reason: str, status_code: int | None = None, *,
+                 retryable: bool = False, retry_after: float | None = None, gone: bool = False) -> None:
+        self.retryable = retryable  # worth another attempt in this poll (5xx, timeout, connection)
+        self.retry_after = retry_after  # seconds the server asked us to wait (429/503)
+        self.gone = gone  # HTTP 410: the feed is not polled again
+        super().__init__(url, reason, status_code)
+
+
 class ParseError(FeedError):
     """The downloaded body is not a feed, or nothing could be recovered from it."""
 
@@ -77,7 +150,20 @@ class EnrichError(NewsflowError):
 
 
 class IndexError_(NewsflowError):
-    """Elasticsearch refused a request or could not be reached."""
+    """Elasticsearch refused a request or could not be reached.
+
+    `status` is the HTTP status of Elasticsearch's answer (None: no answer) and `error_type` the type
+    of the error in its body (e.g. `index_not_found_exception`), for callers that decide by them."""
+
+    status: int | None = None
+    error_type: str = ""
+
+    def __init__(self, message: str, *, status: int | None = None, error_type: str = "") -> None:
+        if status is not None:
+            self.status = status
+        if error_type:
+            self.error_type = error_type
+        super().__init__(message)
 
 
 class ElasticsearchUnavailable(IndexError_):
@@ -103,6 +189,21 @@ class ElasticsearchOverloaded(ElasticsearchUnavailable):
             "articles wait in the spool until it recovers (if this persists, check the cluster's "
             "health, thread pools and disk watermarks)"
         )
+
+
+class IndexNotFound(IndexError_):
+    """The index or alias a request named does not exist (Elasticsearch's index_not_found_exception):
+    nothing was written there yet, or `newsflow setup` has not run for this prefix."""
+
+    status = 404
+    error_type = "index_not_found_exception"
+
+    def __init__(self, index: str, url: str = "") -> None:
+        self.index = index
+        at = f" at {url}" if url else ""
+        super().__init__(
+            f"Elasticsearch{at} has no index or alias {index or '(unnamed)'}: run `newsflow setup` to "
+            "create the indices of this prefix (NEWSFLOW_INDEX_PREFIX), or check that prefix")
 
 
 class QueryError(IndexError_):

@@ -18,7 +18,13 @@ import orjson
 from elasticsearch import Elasticsearch
 from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
-from newsflow.core.errors import ElasticsearchOverloaded, ElasticsearchUnavailable, IndexError_, QueryError
+from newsflow.core.errors import (
+    ElasticsearchOverloaded,
+    ElasticsearchUnavailable,
+    IndexError_,
+    IndexNotFound,
+    QueryError,
+)
 from newsflow.core.settings import Settings
 
 
@@ -74,11 +80,53 @@ def translate_errors(url: str, query: str | None = None) -> Iterator[None]:
     except elasticsearch.BadRequestError as exc:
         if query is not None:
             raise QueryError(query, _reason(exc)) from exc
-        raise IndexError_(f"Elasticsearch rejected the request: {_reason(exc)}") from exc
+        raise IndexError_(f"Elasticsearch rejected the request: {_reason(exc)}",
+                          status=exc.meta.status, error_type=error_type(exc)) from exc
     except elasticsearch.ApiError as exc:
+        kind = error_type(exc)
+        if kind == IndexNotFound.error_type:
+            raise IndexNotFound(_missing_index(exc), url) from exc
         if exc.meta.status in OVERLOADED_STATUSES:
             raise ElasticsearchOverloaded(url, exc.meta.status, _reason(exc)) from exc
-        raise IndexError_(f"Elasticsearch error {exc.meta.status}: {_reason(exc)}") from exc
+        raise IndexError_(f"Elasticsearch error {exc.meta.status}: {_reason(exc)}",
+                          status=exc.meta.status, error_type=kind) from exc
+    except elastic_transport.TransportError as exc:  # an answer that cannot be read (SerializationError)
+        raise IndexError_(
+            f"the answer of {url} could not be read ({type(exc).__name__}: {exc}); check that "
+            "NEWSFLOW_ES_URL points at Elasticsearch itself, not a proxy or another service") from exc
+
+
+def create_index(client: Elasticsearch, *, index: str, **body: Any) -> bool:
+    """Create an index; False when it exists already (another process created it first, which is
+    success). Any other refusal raises, like every call, as the client's error: wrap the call in
+    `translate_errors`."""
+    try:
+        client.indices.create(index=index, **body)
+    except elasticsearch.BadRequestError as exc:
+        if error_type(exc) == "resource_already_exists_exception":
+            return False
+        raise
+    return True
+
+
+def error_type(exc: elasticsearch.ApiError) -> str:
+    """The type of the error in Elasticsearch's answer (`body["error"]["type"]`, e.g.
+    "index_not_found_exception", "resource_already_exists_exception"); "" when the body has none.
+
+    Decide by this (and the status), never by the text of the message."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error")
+    if isinstance(error, dict) and isinstance(error.get("type"), str):
+        return str(error["type"])
+    return ""
+
+
+def _missing_index(exc: elasticsearch.ApiError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error")
+    if isinstance(error, dict):
+        return str(error.get("index") or error.get("resource.id") or "")
+    return ""
 
 
 def _reason(exc: elasticsearch.ApiError) -> str:

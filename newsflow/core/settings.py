@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
+import pydantic_settings
 import yaml
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -25,6 +26,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from newsflow.core.errors import SettingsError
 
 
 def default_home() -> Path:
@@ -278,7 +281,8 @@ def _config_file() -> Path | None:
     if explicit:
         path = Path(explicit)
         if not path.is_file():
-            raise FileNotFoundError(f"NEWSFLOW_CONFIG={explicit} does not exist")
+            raise SettingsError(f"NEWSFLOW_CONFIG={explicit} names no file: point it at a YAML file of "
+                                "settings, or unset it to use $NEWSFLOW_HOME/config.yaml")
         _check_yaml(path)
         return path
     home = os.environ.get("NEWSFLOW_HOME")
@@ -293,12 +297,76 @@ def _check_yaml(path: Path) -> None:
     # Fail with the file's name rather than deep inside pydantic-settings.
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"cannot read the config file: {exc}; fix its permissions or encoding "
+                            "(UTF-8), or point NEWSFLOW_CONFIG elsewhere", source=str(path)) from exc
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+        raise SettingsError(f"{path} is not valid YAML: {exc}", source=str(path)) from exc
     if data is not None and not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of settings at the top level")
+        raise SettingsError(f"{path}: expected a mapping of settings at the top level (e.g. "
+                            "`index_prefix: news`), found a {type(data).__name__}", source=str(path))
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read the settings from the environment and the config file; keyword arguments win."""
-    return Settings(**overrides)
+    """Read the settings from the environment and the config file; keyword arguments win.
+
+    Raises SettingsError naming each invalid setting, its environment variable and the fix."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError([_problem(error) for error in exc.errors()], _source()) from exc
+    except pydantic_settings.SettingsError as exc:
+        # A group given as one variable (NEWSFLOW_FETCH='...') that is not JSON.
+        raise SettingsError(
+            f"{exc}{f' ({exc.__cause__})' if exc.__cause__ else ''}: give a group's settings one by one "
+            "(NEWSFLOW_FETCH__CONNECT_TIMEOUT=5) or the whole group as a JSON object", _source()) from exc
+
+
+# What to write instead, by pydantic's error type (https://docs.pydantic.dev/latest/errors/validation_errors/).
+_FIXES = {
+    "float_parsing": "write a number, e.g. 10 or 2.5",
+    "float_type": "write a number, e.g. 10 or 2.5",
+    "int_parsing": "write a whole number, e.g. 30",
+    "int_type": "write a whole number, e.g. 30",
+    "int_from_float": "write a whole number, e.g. 30",
+    "bool_parsing": "write true or false",
+    "bool_type": "write true or false",
+    "string_type": "write a text value",
+    "path_type": "write a file path",
+    "model_type": "give a mapping of the group's settings (in YAML, keys indented under it; in the "
+                  "environment, one variable per setting, e.g. NEWSFLOW_FETCH__CONNECT_TIMEOUT)",
+    "model_attributes_type": "give a mapping of the group's settings",
+    "dict_type": "give a mapping",
+    "tuple_type": "give a list (in the environment: comma-separated)",
+    "list_type": "give a list",
+}
+_SECRET_PARTS = ("password", "secret", "api_key", "token")
+
+
+def _problem(error: Any) -> str:
+    """One invalid setting as a line: its YAML key, its environment variable, the value, the fix."""
+    location = [str(part) for part in error.get("loc", ()) if not isinstance(part, int)]
+    key = ".".join(location) or "(settings)"
+    variable = "NEWSFLOW_" + "__".join(location).upper()
+    where = f"{key} ({variable})"
+    if error.get("type") == "value_error" and isinstance((error.get("ctx") or {}).get("error"), Exception):
+        detail = str(error["ctx"]["error"])  # our validators' own messages name the value and the fix
+        return f"{key}: {detail}" if variable in detail else f"{where}: {detail}"
+    value = error.get("input")
+    if any(part in key for part in _SECRET_PARTS):
+        shown = "***"
+    elif isinstance(value, str) and key == "es_url":
+        shown = repr(redact_url(value))
+    else:
+        shown = repr(value) if not isinstance(value, dict) else "a mapping"
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    fix = _FIXES.get(str(error.get("type")), "see the settings in the README")
+    return f"{where} = {shown}: {error.get('msg', 'invalid')}; {fix}"
+
+
+def _source() -> str:
+    try:
+        found = _config_file()
+    except SettingsError:
+        return ""
+    return str(found) if found is not None else ""

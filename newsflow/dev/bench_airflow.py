@@ -286,8 +286,8 @@ def _timed_dag_run(airflow: Any, feeds_file: Path, client: Any) -> dict[str, Any
     0.5 s), the task instances' times and each shard's report from XCom."""
     import httpx
 
+    from newsflow.core.errors import LocalAirflowError
     from newsflow.dev.bench import elasticsearch_cpu_seconds
-    from newsflow.dev.local_airflow import LocalAirflowError
 
     es_before = elasticsearch_cpu_seconds(client)
     with httpx.Client(base_url=airflow.url, timeout=30.0,

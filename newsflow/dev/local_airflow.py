@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 
-from newsflow.core.errors import StackError
+from newsflow.core.errors import LocalAirflowError
 from newsflow.core.settings import Settings
 from newsflow.dev.local_postgres import LocalPostgres
 from newsflow.dev.paths import project_dir
@@ -77,10 +77,6 @@ def default_parallelism(cpus: int | None = None, memory: int | None = None) -> i
         except (ValueError, OSError):
             memory = 4 * SLOT_MEMORY
     return max(2, min(2 * cpus, memory // SLOT_MEMORY))
-
-
-class LocalAirflowError(StackError):
-    """The local Airflow could not be set up, started, reached or asked to run a DAG."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +394,9 @@ class LocalAirflow:
                 stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: stopped with its children
             )
+        # Kept referenced: a Popen collected while its process runs warns (ResourceWarning); the
+        # finished ones are reaped here.
+        _STARTED[:] = [*(p for p in _STARTED if p.poll() is None), process]
         (self.run_dir / f"{name}.pid").write_text(str(process.pid))
         self._say(f"started Airflow {name} (pid {process.pid}, log {log_path})")
 
@@ -501,6 +500,10 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         pass
     except PermissionError:
         os.kill(pid, sig)
+
+
+# The Airflow components this process started (they outlive the LocalAirflow that started them).
+_STARTED: list[subprocess.Popen[bytes]] = []
 
 
 def _alive(pid: int) -> bool:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from newsflow.core.errors import StackError
+from newsflow.core.errors import LocalPostgresError
 from newsflow.dev.paths import project_dir
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,6 @@ synchronous_commit = off
 log_destination = 'stderr'
 logging_collector = off
 """
-
-
-class LocalPostgresError(StackError):
-    """The local PostgreSQL cluster could not be installed, created, started or stopped."""
 
 
 def pg_bin_dir() -> Path:

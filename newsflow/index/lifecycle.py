@@ -8,7 +8,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from newsflow.core.es import translate_errors
-from newsflow.core.models import utc_now
+from newsflow.core.models import format_utc, utc_now
 from newsflow.core.settings import Settings
 
 
@@ -24,7 +24,7 @@ def inspect_lifecycle(client: Elasticsearch, settings: Settings) -> dict[str, An
         if aliases.meta.status == 404 or not aliases.body:
             return {"alias": alias, "write_index": None, "indices": [],
                     "problems": [f"alias {alias} does not exist (run `newsflow setup`)"],
-                    "checked_at": utc_now().isoformat()}
+                    "checked_at": format_utc(utc_now())}
         explain = client.ilm.explain_lifecycle(index=alias)
         stats = client.indices.stats(index=alias, metric="docs,store")
     write_index = next(
@@ -59,4 +59,4 @@ def inspect_lifecycle(client: Elasticsearch, settings: Settings) -> dict[str, An
     return {"alias": alias, "write_index": write_index, "indices": indices, "problems": problems,
             "rollover": {"max_age": settings.index.rollover_max_age,
                          "max_primary_shard_size": settings.index.rollover_max_primary_shard_size},
-            "checked_at": utc_now().isoformat()}
+            "checked_at": format_utc(utc_now())}

@@ -7,7 +7,6 @@ language-specific copies. `*` (or an empty query) matches everything.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,7 +16,7 @@ from elasticsearch import Elasticsearch
 
 from newsflow.core.errors import ElasticsearchUnavailable, LeadingWildcardError, QueryError, SearchTimeout
 from newsflow.core.es import translate_errors
-from newsflow.core.models import utc_now
+from newsflow.core.models import format_utc, utc_now
 from newsflow.core.settings import Settings
 from newsflow.index.entity_query import filter_clause, rewrite_entity_fields
 from newsflow.index.mappings import ARTICLE_PROPERTIES
@@ -41,8 +40,6 @@ LEADING_WILDCARD_MESSAGE = "not allowed as first character in WildcardQuery"
 # "timed out" itself; past it, the cluster is stalled.
 _CLIENT_GRACE_SECONDS = 5.0
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +82,6 @@ class SearchResult:
         }
 
 
-def parse_duration(text: str) -> timedelta:
-    """"30m", "24h", "7d", "2w" (or "90s") as a timedelta."""
-    match = _DURATION.match(text)
-    if not match:
-        raise QueryError(text, "a duration is a number and a unit: s, m, h, d or w (e.g. 30m, 24h, 7d)")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-
-
 def parse_filter(text: str) -> tuple[str, str]:
     """"FIELD=VALUE" as a pair (the CLI's --filter)."""
     name, sep, value = text.partition("=")
@@ -117,7 +106,7 @@ def build_query(query: str, filters: Sequence[tuple[str, str]], since: timedelta
     clauses: list[dict[str, Any]] = [filter_clause(name, value) for name, value in filters]
     if since is not None:
         start = utc_now() - since
-        clauses.append({"range": {"published_at": {"gte": start.isoformat().replace("+00:00", "Z")}}})
+        clauses.append({"range": {"published_at": {"gte": format_utc(start)}}})
     return {"bool": {"must": [must], "filter": clauses}}
 
 

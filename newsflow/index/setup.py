@@ -25,7 +25,7 @@ from typing import Any
 import elasticsearch
 from elasticsearch import Elasticsearch
 
-from newsflow.core.es import translate_errors
+from newsflow.core.es import create_index, translate_errors
 from newsflow.core.settings import Settings
 from newsflow.index.mappings import ANALYSIS, SOURCE_EXCLUDES, article_mappings
 
@@ -185,12 +185,8 @@ def ensure_indices(client: Elasticsearch, settings: Settings) -> None:
 
 def _create_if_missing(client: Elasticsearch, name: str, body: dict[str, Any]) -> None:
     # Two processes may set up at once: "already exists" is success.
-    try:
-        client.indices.create(index=name, **body)
+    if create_index(client, index=name, **body):
         log.info("created index %s", name)
-    except elasticsearch.BadRequestError as exc:
-        if exc.error != "resource_already_exists_exception":
-            raise
 
 
 def _upgrade_existing_mappings(client: Elasticsearch, names: IndexNames) -> None:

@@ -36,7 +36,7 @@ from elasticsearch import Elasticsearch, helpers
 from ingest.dedupe import StoredArticle
 from newsflow.core.errors import IndexError_
 from newsflow.core.es import translate_errors
-from newsflow.core.models import Article, parse_utc, utc_now
+from newsflow.core.models import Article, format_utc, parse_utc, utc_now
 from newsflow.core.settings import Settings
 from newsflow.index.documents import index_document
 from newsflow.index.setup import ensure_indices, names_for
@@ -182,7 +182,7 @@ class ArticleStore:
     def _queue_for_alerts(self, ids: Sequence[str]) -> BulkResult:
         """Record ids as not yet matched against the alert rules (before the articles are written).
         The ids whose entry could not be written come back deferred: their articles wait too."""
-        now = utc_now().isoformat()
+        now = format_utc(utc_now())
         actions = [{"_op_type": "index", "_index": self.names.alert_queue, "_id": doc_id,
                     "_source": {"queued_at": now}} for doc_id in ids]
         with translate_errors(self.settings.es_url_redacted):
@@ -354,7 +354,7 @@ class ArticleStore:
         """Record permanent refusals in the dead-letter index; those it cannot take come back deferred."""
         if not failures:
             return BulkResult()
-        failed_at = utc_now().isoformat().replace("+00:00", "Z")
+        failed_at = format_utc(utc_now())
         actions = [
             {"_op_type": "index", "_index": self.names.deadletter, "_id": failure.doc_id,
              "_source": {

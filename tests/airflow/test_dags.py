@@ -90,6 +90,15 @@ def test_schedule_texts(text: str, schedule: object) -> None:
     assert parse(text) == schedule
 
 
+@pytest.mark.parametrize("text", ["30s", "90", "5m", "1.5h", "2H", "1d", "2w", " 10 m "])
+def test_the_schedule_reads_durations_as_newsflow_does(text: str) -> None:
+    # The DAG file keeps a copy of newsflow.core.durations' grammar (it imports only the SDK).
+    from newsflow.core.durations import parse_duration
+
+    parse = runpy.run_path(str(DAGS / "news_ingest.py"))["_schedule"]
+    assert parse(text) == parse_duration(text)
+
+
 def test_schedule_comes_from_the_environment() -> None:
     code = (
         "from airflow.dag_processing.dagbag import DagBag;"

@@ -78,7 +78,8 @@ def feed_articles(name: str) -> tuple[Article, ...]:
         body_html = max((c.get("value", "") for c in content), key=len, default="")
         summary = html_to_text(str(entry.get("summary") or ""))
         body = html_to_text(body_html) if body_html else ""
-        when = entry.get("published_parsed") or entry.get("updated_parsed")
+        # dict.get: feedparser's own get("updated_parsed") falls back to published_parsed, with a warning.
+        when = entry.get("published_parsed") or dict.get(entry, "updated_parsed")
         published = datetime(*when[:6], tzinfo=UTC) if when else datetime(2024, 1, 1, tzinfo=UTC)
         articles.append(Article(
             id=article_id_for(link), url=link, title=html_to_text(str(entry.get("title") or "")),

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from newsflow.core.durations import parse_duration
 from newsflow.core.errors import LeadingWildcardError, QueryError, SearchTimeout
 from newsflow.core.models import utc_now
-from newsflow.index.search import SearchResult, build_query, parse_duration, parse_filter, search_articles
+from newsflow.index.search import SearchResult, build_query, parse_filter, search_articles
 from newsflow.index.setup import names_for
 from newsflow.index.store import ArticleStore
 from tests.index.articles import build_article
@@ -203,14 +204,6 @@ def test_a_filter_on_an_unknown_field_is_refused_before_searching() -> None:
     with pytest.raises(QueryError, match="FIELD=VALUE"):
         parse_filter("source")
     assert parse_filter("persons=Vladimir Putin") == ("persons", "Vladimir Putin")
-
-
-def test_durations() -> None:
-    assert parse_duration("30m") == timedelta(minutes=30)
-    assert parse_duration("24h") == timedelta(hours=24)
-    assert parse_duration("7d") == timedelta(days=7)
-    with pytest.raises(QueryError, match="duration"):
-        parse_duration("yesterday")
 
 
 def test_search_sets_up_missing_indices_itself(module_client: Any, make_settings: Any) -> None:

@@ -316,6 +316,7 @@ def test_a_parser_worker_spinning_in_a_parse_dies_with_its_parent(tmp_path: Any)
     time.sleep(0.5)  # the worker is spinning now, deaf to its pipe
     owner.send_signal(signal.SIGKILL)
     owner.wait(10)
+    owner.stdout.close()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and _alive(worker_pid):
         time.sleep(0.1)
