@@ -524,7 +524,7 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
     import httpx
 
     from newsflow.alerts.rules import RuleStore
-    from newsflow.app.cycle import ensure_all
+    from newsflow.app.indices import ensure_all
     from newsflow.core.es import make_client
     from newsflow.dev.local_airflow import LocalAirflow, default_parallelism
     from newsflow.index.cleanup import delete_prefix
