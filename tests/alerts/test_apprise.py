@@ -347,11 +347,10 @@ def test_a_failing_apprise_channel_leaks_no_secret_into_logs_report_index_cli_or
     alert_settings: Callable[..., Any], es_client: Any, make_article: Callable[..., Article],
     slack: Service, teams: Service, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import runpy
-
+    from newsflow.alerts.overview import RuleWithAlerts
+    from newsflow.app import plugin_page
     from newsflow.app.cycle import CycleReport, Pipeline
     from newsflow.app.tasks import process_alerts
-    from tests.conftest import REPO
 
     settings = alert_settings(max_delivery_attempts=1)
     ntfy_receiver = NtfyReceiver(("newsdesk",), token=NTFY_TOKEN)
@@ -397,19 +396,13 @@ def test_a_failing_apprise_channel_leaks_no_secret_into_logs_report_index_cli_or
     for output in outputs:
         _assert_no_secret(output, "CLI output")
         assert redact_channel(channels[0]) in output
-    page = runpy.run_path(str(REPO / "plugins" / "newsflow_plugin.py"))
     [rule] = RuleStore(es_client, settings).list()
-    html = page["_rules_section"]([_RuleRow(rule, AlertStore(es_client, settings).all())])
+    html = plugin_page.rules_section(
+        [RuleWithAlerts(rule, tuple(AlertStore(es_client, settings).all()))])
     _assert_no_secret(html, "the plugin page")
     assert "apprise:slack, apprise:workflows, apprise:ntfy" in html
     # The rule store keeps the URLs themselves: that is how the alerts were delivered.
     assert rule.channels == tuple(channels)
-
-
-@dataclass
-class _RuleRow:  # what the plugin page renders per rule (newsflow.app.tasks' rule summary)
-    rule: Any
-    recent: list[Any]
 
 
 def test_the_cli_shows_apprise_channels_redacted(
