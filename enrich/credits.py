@@ -57,6 +57,7 @@ class CreditLines:
     credit: tuple[str, ...]  # originating outlets, normalised ("Bloomberg")
     distributor: tuple[str, ...]  # syndication agencies ("Tribune Content Agency")
     text: str  # the text without credit and boilerplate lines (what NER sees)
+    title: str = ""  # the title without them, when it was read apart from the text
 
 
 def outlet_name(raw: str) -> str:
@@ -70,12 +71,22 @@ def outlet_name(raw: str) -> str:
     return _OUTLETS.get(name, name)
 
 
-def read_credits(text: str) -> CreditLines:
-    """Find the credit lines of a text (title and body) and cut them and other boilerplate out."""
-    if not any(marker in text for marker in _QUICK):
-        return CreditLines((), (), text)
+def read_credits(text: str, title: str = "") -> CreditLines:
+    """Find the credit lines of a text (and of its title, given apart) and cut them and other
+    boilerplate out."""
+    if not any(marker in text or marker in title for marker in _QUICK):
+        return CreditLines((), (), text, title)
     credit: list[str] = []
     distributor: list[str] = []
+    kept_title = _cut(title, credit, distributor) if title else ""
+    kept = _cut(text, credit, distributor)
+    return CreditLines(tuple(dict.fromkeys(c for c in credit if len(c) > 1)),
+                       tuple(dict.fromkeys(d for d in distributor if len(d) > 1)), kept, kept_title)
+
+
+def _cut(text: str, credit: list[str], distributor: list[str]) -> str:
+    """The text without its credit and boilerplate lines; the outlets they name added to `credit`
+    and `distributor`."""
     kept: list[str] = []
     for line in text.split("\n"):
         cut = len(line)  # a copyright or distribution notice runs to the end of its line
@@ -88,8 +99,7 @@ def read_credits(text: str) -> CreditLines:
         for match in _DATELINE.finditer(line):
             credit.append(outlet_name(match.group("name")))
         if _BOILERPLATE_LINE.match(line) or _NEWSLETTER.search(line):
-            kept.append("")  # keep the line breaks: the title is what precedes the first blank line
+            kept.append("")  # keep the line breaks (paragraphs stay paragraphs)
             continue
         kept.append(_DATELINE.sub(" - ", line[:cut]))
-    return CreditLines(tuple(dict.fromkeys(c for c in credit if len(c) > 1)),
-                       tuple(dict.fromkeys(d for d in distributor if len(d) > 1)), "\n".join(kept))
+    return "\n".join(kept)
