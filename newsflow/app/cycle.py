@@ -28,7 +28,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -355,6 +355,7 @@ class Pipeline:
         stage clock's "enrich" is the wall time of the whole, the other stages' times within it are
         this process's share.
         """
+        from newsflow.index.documents import index_documents
         from newsflow.index.store import BulkResult
 
         if not changed:
@@ -378,7 +379,8 @@ class Pipeline:
                     with clock("stories"):
                         assigned = stories.assign(group)
                     with clock("index"):
-                        result = store.write(assigned, alert_pending=True)
+                        documents = index_documents(assigned, self.settings.index)  # written and matched
+                        result = store.write_prepared(documents, alert_pending=True)
                     written += result
                     done.update(a.id for a in assigned)
                     watch.advance("index", len(assigned))
@@ -386,7 +388,7 @@ class Pipeline:
                     if match_alerts:
                         deferred = set(result.deferred)
                         self._match_group([a for a in assigned if a.id not in deferred], store, clock,
-                                          problems)
+                                          problems, documents)
             except ElasticsearchUnavailable as exc:
                 # Not written (or not known to be): spooled by the caller. Rewriting by id is
                 # idempotent, so one that did reach Elasticsearch is found unchanged next cycle.
@@ -395,14 +397,14 @@ class Pipeline:
         return written, ""
 
     def _match_group(self, articles: Sequence[Article], store: ArticleStore, clock: _StageClock,
-                     problems: list[str]) -> None:
+                     problems: list[str], documents: Mapping[str, Mapping[str, Any]]) -> None:
         """Match one indexed group against the rules (see `_match`); the group leaves the alert
         queue once matched, or stays in it for `alerts()` if another run holds the recording lock
         or Elasticsearch refused the alert writes (alerts are recorded once per story regardless)."""
         if not articles:
             return
         try:
-            matched, delivered = self._match(articles, utc_now(), self._down_receivers, clock)
+            matched, delivered = self._match(articles, utc_now(), self._down_receivers, clock, documents)
             with clock("match"):
                 store.clear_alert_pending([a.id for a in articles])
         except AlertsBusy as exc:
@@ -417,7 +419,8 @@ class Pipeline:
         self._delivered.append(delivered)
 
     def _match(self, articles: Sequence[Article], now: datetime, down: dict[str, str],
-               clock: _StageClock) -> tuple[MatchResult, DeliveryResult]:
+               clock: _StageClock, documents: Mapping[str, Mapping[str, Any]] | None = None,
+               ) -> tuple[MatchResult, DeliveryResult]:
         """Match articles against the rules and deliver the new alerts at once, each recorded with its
         outcome (one write per alert). With e-mail digests the new alerts are instead created held
         for this run (`MatchResult.claimed`), so that `alerts()` sends one digest per rule per cycle."""
@@ -428,9 +431,9 @@ class Pipeline:
             lease = timedelta(seconds=self.settings.alerts.delivery_lease)
             with clock("match"):
                 return (match_articles(self.client, self.settings, articles, now=now,
-                                       claim_until=now + lease), DeliveryResult())
+                                       claim_until=now + lease, documents=documents), DeliveryResult())
         with clock("match"):
-            found = find_alerts(self.client, self.settings, articles, now)
+            found = find_alerts(self.client, self.settings, articles, now, documents=documents)
         with clock("deliver"):
             recorded = deliver_then_record(self.client, self.settings, found.records, now=now, down=down)
         return recorded_result(found, recorded), recorded.delivery
