@@ -8,7 +8,9 @@ Public API (what the cycle, the CLI and the DAGs call; the names below, except `
   persons / organizations / locations, topics and topic_scores, in input order. The spaCy model is
   loaded once, on first use; several processes only for batches of at least
   2 x `EnrichSettings.min_texts_per_process` texts.
-- `enrich.ner.load_nlp(settings)` (the NER-only pipeline) and `enrich.ner.ner_text(article)`.
+- `enrich.ner.load_nlp(settings)` (the NER-only pipeline), `enrich.ner.ner_input(article)` (the title
+  and, beside it, the text NER reads: a `NerText`) and `enrich.ner.ner_text(article)` (the same as
+  one string).
 - `enrich.language.article_language(article)` and `detect_language(text, declared="")`.
 - `enrich.stories`: `story_signature`, `story_bands`, `StoryCandidate`, `CandidateLookup`,
   `ElasticsearchCandidates(client, settings)` and `assign_stories(articles, candidates, settings)`.

@@ -1,35 +1,59 @@
 """newsflow's spaCy components, registered under versioned names with their defaults as data.
 
 A change in behaviour gets a new name (`..._v2`), so a pipeline config always means one behaviour.
-Both components write plain lists/dicts into Doc extensions, so their results survive the trip back
-from nlp.pipe worker processes (Doc.to_bytes keeps user_data).
+Both components write their typed, frozen results into Doc extensions (`Entities`, `TopicEvidence`),
+which enrich.pipeline carries unchanged to the article. They are registered with srsly's msgpack, so
+they also survive the trip back from spaCy's own nlp.pipe worker processes (Doc.to_bytes keeps
+user_data).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import dataclasses
 from typing import Any
 
+import srsly  # type: ignore[import-untyped]
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from enrich.canonical import (
     DEFAULT_RULES_FILE,
+    Entities,
     EntityRules,
     Mention,
     canonical_entities,
     confirmed_mentions,
     standalone_mention,
 )
-from enrich.topics import DEFAULT_KEYWORDS, DEFAULT_VOCABULARY, TopicEvidenceCollector, TopicVocabulary
+from enrich.ner import NerText
+from enrich.topics import (
+    DEFAULT_KEYWORDS,
+    DEFAULT_VOCABULARY,
+    TopicEvidence,
+    TopicEvidenceCollector,
+    TopicVocabulary,
+)
 
-# {"persons": [...], ..., "persons_alias": [...], ..., "geo": [[lat, lon], ...]}
-ENTITIES_ATTR = "newsflow_entities"
-TOPIC_EVIDENCE_ATTR = "newsflow_topic_evidence"  # {"similarity_z": [...], "keyword_hits": [...]}
+NER_TEXT_ATTR = "newsflow_ner_text"  # NerText: the title beside the text, set by `ner_doc`
+ENTITIES_ATTR = "newsflow_entities"  # Entities (enrich/canonical.py)
+TOPIC_EVIDENCE_ATTR = "newsflow_topic_evidence"  # TopicEvidence (enrich/topics.py)
 
-for _attr in (ENTITIES_ATTR, TOPIC_EVIDENCE_ATTR):
+for _attr in (NER_TEXT_ATTR, ENTITIES_ATTR, TOPIC_EVIDENCE_ATTR):
     if not Doc.has_extension(_attr):
         Doc.set_extension(_attr, default=None)
+
+
+def ner_doc(nlp: Language, text: NerText) -> Doc:
+    """The Doc NER reads for an article (`text.joined`), with its title carried beside it."""
+    doc = nlp.make_doc(text.joined)
+    doc._.set(NER_TEXT_ATTR, text)
+    return doc
+
+
+def _split_title(text: str) -> NerText:
+    """A joined NER text ("title\n\nbody", enrich.ner.NerText.joined) split at its first blank line."""
+    end = text.find("\n\n")
+    return NerText(text[:end], text[end + 2:]) if end >= 0 else NerText("", text)
 
 
 class EntityCanonicalizer:
@@ -40,11 +64,12 @@ class EntityCanonicalizer:
         self.rules = rules
 
     def __call__(self, doc: Doc) -> Doc:
-        # The text is "title\n\nbody" (enrich.ner.ner_text): headline-case titles need confirming.
+        # Headline-case titles need their names confirmed by the text. The title comes beside the
+        # text (`ner_doc`); a Doc made from a plain "title\n\nbody" string is split at the blank line.
         # (doc.text and doc.ents are rebuilt from the tokens on every access: read them once.)
         full, ents = doc.text, doc.ents
-        title_end = full.find("\n\n")
-        title, text = (full[:title_end], full[title_end:]) if title_end >= 0 else ("", full)
+        parts: NerText = doc._.get(NER_TEXT_ATTR) or _split_title(full)
+        title_end = parts.title_end if parts.title else -1
         # A name alone on a body line is a heading, a tag or a signature: kept only when the text also
         # names it in a sentence.
         alone = [ent.start_char > title_end and standalone_mention(full, ent.start_char, ent.end_char)
@@ -53,11 +78,9 @@ class EntityCanonicalizer:
         mentions = confirmed_mentions(
             ((Mention(ent.text, ent.label_), ent.start_char < title_end)
              for ent, lone in zip(ents, alone, strict=True) if not lone or ent.text in in_prose),
-            title, text, self.rules,
+            parts.title, parts.text, self.rules,
         )
-        entities = canonical_entities(mentions, self.rules, text=doc.text)
-        doc._.set(ENTITIES_ATTR, {key: [list(v) if isinstance(v, tuple) else v for v in values]
-                                  for key, values in asdict(entities).items()})
+        doc._.set(ENTITIES_ATTR, canonical_entities(mentions, self.rules, text=full))
         return doc
 
 
@@ -69,10 +92,7 @@ class TopicEvidenceComponent:
         self.collector = collector
 
     def __call__(self, doc: Doc) -> Doc:
-        evidence = self.collector.evidence(doc)
-        doc._.set(TOPIC_EVIDENCE_ATTR, {
-            "similarity_z": list(evidence.similarity_z), "keyword_hits": list(evidence.keyword_hits),
-        })
+        doc._.set(TOPIC_EVIDENCE_ATTR, self.collector.evidence(doc))
         return doc
 
 
@@ -99,3 +119,30 @@ def make_topic_evidence(nlp: Language, name: str, vocabulary_file: str, keywords
         Path(keywords_file) if keywords_file else DEFAULT_KEYWORDS,
     )
     return TopicEvidenceComponent(name, TopicEvidenceCollector(nlp.vocab, nlp.tokenizer, vocabulary))
+
+
+# The typed results in msgpack (what Doc.to_bytes writes user_data with): a map naming the type.
+_TYPED: dict[str, type[Any]] = {"Entities": Entities, "TopicEvidence": TopicEvidence, "NerText": NerText}
+_TYPE_KEY = "__newsflow__"
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def _encode_typed(obj: Any, chain: Any = None) -> Any:
+    name = type(obj).__name__
+    if _TYPED.get(name) is type(obj):
+        return {_TYPE_KEY: name, "fields": {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}}
+    return obj if chain is None else chain(obj)
+
+
+def _decode_typed(obj: Any, chain: Any = None) -> Any:
+    if isinstance(obj, dict) and _TYPE_KEY in obj:
+        kind = _TYPED[obj[_TYPE_KEY]]
+        return kind(**{key: _tuples(value) for key, value in obj["fields"].items()})
+    return obj if chain is None else chain(obj)
+
+
+srsly.msgpack_encoders.register("newsflow_typed", func=_encode_typed)
+srsly.msgpack_decoders.register("newsflow_typed", func=_decode_typed)

@@ -80,6 +80,7 @@ class CreditLines:
     credit: tuple[str, ...]  # originating outlets, normalised ("Bloomberg")
     distributor: tuple[str, ...]  # syndication agencies ("Tribune Content Agency")
     text: str  # the text without credit and boilerplate lines (what NER sees)
+    title: str = ""  # the title without them, when it was read apart from the text
 
 
 def outlet_name(raw: str) -> str:
@@ -93,12 +94,22 @@ def outlet_name(raw: str) -> str:
     return _OUTLETS.get(name, name)
 
 
-def read_credits(text: str) -> CreditLines:
-    """Find the credit lines of a text (title and body) and cut them and other boilerplate out."""
-    if not any(marker in text for marker in _QUICK):
-        return CreditLines((), (), _without_body_dateline(text))
+def read_credits(text: str, title: str = "") -> CreditLines:
+    """Find the credit lines of a text (and of its title, given apart; else the text is "title, blank
+    line, body") and cut them and other boilerplate out."""
+    if not any(marker in text or marker in title for marker in _QUICK):
+        return CreditLines((), (), _without_body_dateline(text, titled=bool(title)), title)
     credit: list[str] = []
     distributor: list[str] = []
+    kept_title = _cut(title, credit, distributor) if title else ""
+    kept = _without_body_dateline(_cut(text, credit, distributor), titled=bool(title))
+    return CreditLines(tuple(dict.fromkeys(c for c in credit if len(c) > 1)),
+                       tuple(dict.fromkeys(d for d in distributor if len(d) > 1)), kept, kept_title)
+
+
+def _cut(text: str, credit: list[str], distributor: list[str]) -> str:
+    """The text without its credit and boilerplate lines; the outlets they name added to `credit`
+    and `distributor`."""
     kept: list[str] = []
     for line in text.split("\n"):
         line = _without_channel_boilerplate(line)
@@ -112,12 +123,10 @@ def read_credits(text: str) -> CreditLines:
         for match in _DATELINE.finditer(line):
             credit.append(outlet_name(match.group("name")))
         if _BOILERPLATE_LINE.match(line) or _NEWSLETTER.search(line):
-            kept.append("")  # keep the line breaks: the title is what precedes the first blank line
+            kept.append("")  # keep the line breaks (paragraphs stay paragraphs)
             continue
         kept.append(_DATELINE.sub(" - ", line[:cut]))
-    return CreditLines(tuple(dict.fromkeys(c for c in credit if len(c) > 1)),
-                       tuple(dict.fromkeys(d for d in distributor if len(d) > 1)),
-                       _without_body_dateline("\n".join(kept)))
+    return "\n".join(kept)
 
 
 def _without_channel_boilerplate(line: str) -> str:
@@ -134,12 +143,16 @@ def _without_channel_boilerplate(line: str) -> str:
     return line
 
 
-def _without_body_dateline(text: str) -> str:
-    """The text (title, blank line, body) without the dateline that opens its body, if any."""
-    title_end = text.find("\n\n")
-    if title_end < 0:
-        return text
-    start = title_end + 2
+def _without_body_dateline(text: str, *, titled: bool = False) -> str:
+    """The text without the dateline that opens its body, if any: `text` is the body itself when the
+    title came apart (`titled`), else "title, blank line, body"."""
+    if titled:
+        start = 0
+    else:
+        title_end = text.find("\n\n")
+        if title_end < 0:
+            return text
+        start = title_end + 2
     while start < len(text) and text[start] == "\n":
         start += 1
     line_end = text.find("\n", start)

@@ -6,6 +6,8 @@ and parser) is excluded with them; that roughly doubles words/s over the full pi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import spacy
 from spacy.language import Language
 
@@ -45,9 +47,42 @@ def load_nlp(settings: Settings) -> Language:
         ) from exc
 
 
-def ner_text(article: Article, max_chars: int = 20_000) -> str:
-    """The text given to NER: the title, then the body (or the summary when there is no body),
-    capped at `max_chars` (EnrichSettings.max_chars) so one huge page cannot stall a batch."""
+@dataclass(frozen=True, slots=True)
+class NerText:
+    """What NER reads of one article: the title and, beside it, the text (body, else summary).
+
+    The model reads them as one string (`joined`: title, a blank line, text); the title is carried
+    beside the text so the entity canonicalizer knows which mentions are the title's without looking
+    for the blank line again."""
+
+    title: str
+    text: str
+
+    @property
+    def joined(self) -> str:
+        return f"{self.title}{TITLE_SEPARATOR}{self.text}" if self.title else self.text
+
+    @property
+    def title_end(self) -> int:
+        """Where the title ends in `joined`: a mention starting before it is the title's."""
+        return len(self.title)
+
+
+TITLE_SEPARATOR = "\n\n"
+
+
+def ner_input(article: Article, max_chars: int = 20_000) -> NerText:
+    """The title and the text given to NER: the body (or the summary when there is no body), cut so
+    that the whole is at most `max_chars` (EnrichSettings.max_chars) and one huge page cannot stall a
+    batch."""
     text = article.body or article.summary
-    joined = f"{article.title}\n\n{text}" if article.title else text
-    return joined[:max_chars]
+    if not article.title:
+        return NerText("", text[:max_chars])
+    title = article.title[:max(0, max_chars - len(TITLE_SEPARATOR))]
+    return NerText(title, text[:max(0, max_chars - len(title) - len(TITLE_SEPARATOR))])
+
+
+def ner_text(article: Article, max_chars: int = 20_000) -> str:
+    """The text given to NER as one string: the title, then the body (or the summary when there is
+    no body), capped at `max_chars` (see `ner_input`)."""
+    return ner_input(article, max_chars).joined

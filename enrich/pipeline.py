@@ -20,14 +20,14 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
-from typing import Any
 
 from spacy.language import Language
 
 from enrich import components
+from enrich.canonical import Entities
 from enrich.credits import CreditLines, read_credits
 from enrich.language import article_language
-from enrich.ner import load_nlp, model_location, ner_text
+from enrich.ner import NerText, load_nlp, model_location, ner_input
 from enrich.stories import story_bands, story_signature
 from enrich.topics import TopicEvidence, default_calibration, score_topics
 from enrich.version import ENRICHMENT_VERSION
@@ -132,7 +132,7 @@ class Analysis:
 
     index: int
     language: str
-    entities: dict[str, list[Any]]  # facet -> names, <facet>_alias -> spellings, geo -> [lat, lon]
+    entities: Entities  # as the entity canonicalizer made them, carried unchanged to the article
     topics: tuple[str, ...]
     topic_scores: tuple[TopicScore, ...]
     story_signature: tuple[int, ...]
@@ -142,16 +142,17 @@ class Analysis:
 
 
 def _apply(article: Article, analysis: Analysis) -> Article:
+    entities = analysis.entities
     return dataclasses.replace(
         article,
         language=analysis.language,
-        persons=tuple(analysis.entities.get("persons", ())),
-        organizations=tuple(analysis.entities.get("organizations", ())),
-        locations=tuple(analysis.entities.get("locations", ())),
-        persons_alias=tuple(analysis.entities.get("persons_alias", ())),
-        organizations_alias=tuple(analysis.entities.get("organizations_alias", ())),
-        locations_alias=tuple(analysis.entities.get("locations_alias", ())),
-        geo=tuple((float(lat), float(lon)) for lat, lon in analysis.entities.get("geo", ())),
+        persons=entities.persons,
+        organizations=entities.organizations,
+        locations=entities.locations,
+        persons_alias=entities.persons_alias,
+        organizations_alias=entities.organizations_alias,
+        locations_alias=entities.locations_alias,
+        geo=entities.geo,
         credit=analysis.credit,
         distributor=analysis.distributor,
         topics=analysis.topics,
@@ -160,6 +161,9 @@ def _apply(article: Article, analysis: Analysis) -> Article:
         story_bands=analysis.story_bands,
         enrichment_version=ENRICHMENT_VERSION,
     )
+
+
+_NO_ENTITIES = Entities()
 
 
 # The pipeline and settings a forked worker inherits from its parent (set just before the pool is
@@ -204,25 +208,28 @@ def _analyse_chunk(chunk: Chunk, nlp: Language, settings: Settings) -> list[Anal
     config = settings.enrich
     languages = {i: article_language(article) for i, article in chunk}
     # Credit lines name the outlet and the distributor, and are cut from what NER sees (enrich/credits.py).
-    credits: dict[int, CreditLines] = {
-        i: read_credits(ner_text(article, config.max_chars)) for i, article in chunk}
-    english = [(credits[i].text, i) for i, _ in chunk if languages[i] == ENGLISH]
-    found: dict[int, tuple[dict[str, list[Any]], tuple[str, ...], tuple[TopicScore, ...]]] = {}
+    credits: dict[int, CreditLines] = {}
+    for i, article in chunk:
+        parts = ner_input(article, config.max_chars)
+        credits[i] = read_credits(parts.text, title=parts.title)
+    english = ((components.ner_doc(nlp, NerText(credits[i].title, credits[i].text)), i)
+               for i, _ in chunk if languages[i] == ENGLISH)
+    n_english = sum(1 for i, _ in chunk if languages[i] == ENGLISH)
+    found: dict[int, tuple[Entities, tuple[str, ...], tuple[TopicScore, ...]]] = {}
     calibration = default_calibration()
     articles = dict(chunk)
-    for doc, i in nlp.pipe(english, as_tuples=True, batch_size=max(1, len(english))):
-        entities = doc._.get(components.ENTITIES_ATTR) or {}
-        raw = doc._.get(components.TOPIC_EVIDENCE_ATTR)
+    for doc, i in nlp.pipe(english, as_tuples=True, batch_size=max(1, n_english)):
+        entities: Entities = doc._.get(components.ENTITIES_ATTR) or _NO_ENTITIES
+        evidence: TopicEvidence | None = doc._.get(components.TOPIC_EVIDENCE_ATTR)
         labels: tuple[str, ...] = ()
         scores: tuple[TopicScore, ...] = ()
-        if raw:
-            evidence = TopicEvidence(tuple(raw["similarity_z"]), tuple(raw["keyword_hits"]))
+        if evidence is not None:
             labels, scores = score_topics(evidence, categories=articles[i].categories,
                                           threshold=config.topic_threshold, calibration=calibration)
-        found[i] = ({facet: list(names) for facet, names in entities.items()}, labels, scores)
+        found[i] = (entities, labels, scores)
     analyses = []
     for i, article in chunk:
-        entities, labels, scores = found.get(i, ({}, (), ()))
+        entities, labels, scores = found.get(i, (_NO_ENTITIES, (), ()))
         signature = story_signature(article)
         analyses.append(Analysis(i, languages[i], entities, labels, scores, signature,
                                  story_bands(signature), credits[i].credit, credits[i].distributor))

@@ -272,10 +272,12 @@ class StoryAssigner:
             bands = [band for i in chunk for band in signed[i].story_bands]
             since = min(signed[i].published_at for i in chunk) - self._window
             found = self._candidates.find(bands, since) if bands else []
+            # Each candidate's band keys once, not once per article of the chunk it is checked against.
+            banded = [(c, frozenset(story_bands(c.signature))) for c in found]
             for i in chunk:
-                own = set(signed[i].story_bands)
-                stored[i] = [c for c in found if c.article_id != signed[i].id
-                             and own.intersection(story_bands(c.signature))]
+                own = signed[i].story_bands
+                stored[i] = [c for c, keys in banded if c.article_id != signed[i].id
+                             and not keys.isdisjoint(own)]
 
         results = list(signed)
         for i in order:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from newsflow.core.models import Article, Enclosure, TopicScore, article_id_for, parse_utc
 
@@ -74,3 +75,34 @@ def test_timestamps_are_read_back_as_utc() -> None:
     assert parse_utc("2026-11-25T10:30:00+01:00") == datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
     assert parse_utc("2026-11-25T09:30:00").tzinfo == UTC
     assert parse_utc(datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=2)))).hour == 22
+
+
+def test_the_content_hash_is_computed_once_and_carried_to_enriched_copies(monkeypatch: Any) -> None:
+    from newsflow.core import models
+
+    calls: list[str] = []
+
+    def counting(article: Article) -> str:
+        calls.append(article.url)
+        return original(article)
+
+    original = models.content_hash_of
+    monkeypatch.setattr(models, "content_hash_of", counting)
+    article = make_article()
+    first = article.content_hash
+    enriched = replace(article, persons=("Ana Ruiz",), topics=(), story_id="s2", extra={"k": 1})
+    assert enriched.content_hash == article.content_hash == first
+    assert enriched.to_document()["content_hash"] == first
+    assert len(calls) == 1
+    # A replaced content field is a new value: its hash is computed afresh, and is the fresh one.
+    edited = replace(enriched, body=enriched.body + "\n\nCorrection.")
+    assert edited.content_hash == original(edited) != first
+    redated = replace(article, published_at=article.published_at + timedelta(minutes=1))
+    assert redated.content_hash == original(redated) != first
+    assert len(calls) == 3  # once per content
+
+
+def test_an_equal_value_in_a_content_field_gives_the_same_hash() -> None:
+    article = make_article()
+    copy = replace(article, title="".join(article.title))  # equal, possibly another object
+    assert copy.content_hash == article.content_hash

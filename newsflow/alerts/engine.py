@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -39,6 +39,10 @@ _RULES_PAGE = 10_000
 # Internal fields no rule can usefully query; left out to keep percolate requests small.
 _NOT_MATCHED = ("story_signature", "story_bands")
 
+# Article id -> its index document, as `newsflow.index.documents.index_documents` built it for the
+# write: matched as it is instead of being built again.
+Documents = Mapping[str, Mapping[str, Any]]
+
 
 @dataclass(frozen=True, slots=True)
 class MatchResult:
@@ -58,15 +62,16 @@ class Match:
 
 def match_articles(
     client: Elasticsearch, settings: Settings, articles: Sequence[Article], *,
-    now: datetime | None = None, claim_until: datetime | None = None,
+    now: datetime | None = None, claim_until: datetime | None = None, documents: Documents | None = None,
 ) -> MatchResult:
     """Match articles against all rules of the prefix and record the new alerts (pending delivery).
 
     With `claim_until`, the new records are created already held for delivery by the caller until
     then, and returned in `MatchResult.claimed` for `deliver_claimed`. Two writes per alert (this
-    one and the delivery status); `match_and_deliver` needs one, where delivery can happen at once."""
+    one and the delivery status); `match_and_deliver` needs one, where delivery can happen at once.
+    `documents`: the articles' index documents, when the caller built them already (see find_alerts)."""
     now = now or utc_now()
-    found = find_alerts(client, settings, articles, now)
+    found = find_alerts(client, settings, articles, now, documents=documents)
     if not found.records:
         return MatchResult(matched=found.matched, duplicates=found.duplicates)
     store = AlertStore(client, settings)
@@ -83,17 +88,19 @@ def match_and_deliver(
     client: Elasticsearch, settings: Settings, articles: Sequence[Article], *,
     now: datetime | None = None, down: dict[str, str] | None = None,
     timer: Callable[[str], AbstractContextManager[object]] | None = None,
+    documents: Documents | None = None,
 ) -> tuple[MatchResult, DeliveryResult]:
     """Match articles against all rules, deliver the new alerts at once, then record them: one write
     per alert, with its delivery status (newsflow.alerts.delivery.deliver_then_record).
 
     `down`: receivers found down earlier in this run, as for `deliver_claimed`. `timer`: times the
     "match" and "deliver" parts (a cycle's stage clock). Raises AlertsBusy if another run keeps the
-    recording lock past `alerts.lock_wait`: nothing was delivered then."""
+    recording lock past `alerts.lock_wait`: nothing was delivered then.
+    `documents`: the articles' index documents, when the caller built them already (see find_alerts)."""
     now = now or utc_now()
     timed = timer or _untimed
     with timed("match"):
-        found = find_alerts(client, settings, articles, now)
+        found = find_alerts(client, settings, articles, now, documents=documents)
     with timed("deliver"):
         recorded = deliver_then_record(client, settings, found.records, now=now,
                                        down={} if down is None else down)
@@ -122,9 +129,13 @@ class FoundAlerts:
 
 
 def find_alerts(
-    client: Elasticsearch, settings: Settings, articles: Sequence[Article], now: datetime
+    client: Elasticsearch, settings: Settings, articles: Sequence[Article], now: datetime, *,
+    documents: Documents | None = None,
 ) -> FoundAlerts:
-    """Percolate the articles in batches and make one alert record per (rule, story). Writes nothing."""
+    """Percolate the articles in batches and make one alert record per (rule, story). Writes nothing.
+
+    `documents` (article id -> index document): the documents the store wrote for these articles,
+    matched as they are; an article without one gets its document built here."""
     unique = list({article.id: article for article in articles}.values())
     if not unique:
         return FoundAlerts(0, 0, 0, [])
@@ -136,7 +147,8 @@ def find_alerts(
     # Percolation is Elasticsearch's work, one search thread per request: a few requests in flight
     # use its other cores. Results are taken in batch order, so the first copy of a story wins.
     with ThreadPoolExecutor(max(1, settings.alerts.percolate_concurrency)) as pool:
-        for found in pool.map(lambda batch: list(percolate(client, settings, batch)), batches):
+        for found in pool.map(lambda batch: list(percolate(client, settings, batch, documents=documents)),
+                              batches):
             matched += len(found)
             for match in found:
                 record = new_records.make(match.rule, match.article)
@@ -149,12 +161,15 @@ def find_alerts(
 
 def percolate(
     client: Elasticsearch, settings: Settings, articles: Sequence[Article], *,
-    page_size: int = _RULES_PAGE,
+    page_size: int = _RULES_PAGE, documents: Documents | None = None,
 ) -> Iterator[Match]:
-    """Every (rule, article) pair of one batch; a rule's articles come in batch order."""
+    """Every (rule, article) pair of one batch; a rule's articles come in batch order. `documents`:
+    as for find_alerts."""
     if not articles:
         return
-    documents = [match_document(article, settings) for article in articles]
+    prepared = documents or {}
+    matched = [matched_fields(prepared[article.id]) if article.id in prepared
+               else match_document(article, settings) for article in articles]
     index = rules_index(settings)
     search_after: list[Any] | None = None
     while True:
@@ -163,7 +178,7 @@ def percolate(
                 index=index,
                 # Filter context: no scoring, and the percolator can skip rules whose terms are absent.
                 query={"constant_score": {"filter": {
-                    "percolate": {"field": "query", "documents": documents}}}},
+                    "percolate": {"field": "query", "documents": matched}}}},
                 size=page_size,
                 sort=[{"rule.name": "asc"}],
                 search_after=search_after,
@@ -228,7 +243,9 @@ _RULES = _RuleCache()
 
 def match_document(article: Article, settings: Settings) -> dict[str, Any]:
     """The article as it is indexed (truncation, language copies), so rules match what search finds."""
-    document = index_document(article, settings.index)
-    for name in _NOT_MATCHED:
-        document.pop(name, None)
-    return document
+    return matched_fields(index_document(article, settings.index))
+
+
+def matched_fields(document: Mapping[str, Any]) -> dict[str, Any]:
+    """An index document without the fields no rule matches (the document itself is left as it is)."""
+    return {name: value for name, value in document.items() if name not in _NOT_MATCHED}

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from elasticsearch import Elasticsearch
 
 from newsflow.alerts.delivery import DeliveryFailure, DeliveryResult, deliver_claimed, deliver_pending
-from newsflow.alerts.engine import MatchResult, match_and_deliver, match_articles
+from newsflow.alerts.engine import Documents, MatchResult, match_and_deliver, match_articles
 from newsflow.core.models import Article, utc_now
 from newsflow.core.settings import Settings
 
@@ -55,24 +55,25 @@ class AlertRun:
         self._down: dict[str, str] = {}  # receivers found down by a delivery during this run
 
     def match(self, articles: Sequence[Article], *, now: datetime | None = None,
-              timer: Timer | None = None) -> None:
+              timer: Timer | None = None, documents: Documents | None = None) -> None:
         """Match articles against every rule and record the new alerts once per (rule, story):
         delivered at once, or with e-mail digests held for `deliver`.
 
         `timer` times the "match" and "deliver" parts. Raises AlertsBusy when another run holds the
         recording lock (nothing was recorded or delivered), IndexError_ or AlertError when
-        Elasticsearch refused: the articles are then to be matched again later."""
+        Elasticsearch refused: the articles are then to be matched again later. `documents`: the
+        articles' index documents when the caller built them already (they are percolated as written)."""
         now = now or utc_now()
         timed = timer or _untimed
         if self._settings.alerts.email_digest:
             lease = timedelta(seconds=self._settings.alerts.delivery_lease)
             with timed("match"):
                 matched = match_articles(self._client, self._settings, articles, now=now,
-                                         claim_until=now + lease)
+                                         claim_until=now + lease, documents=documents)
             delivered = DeliveryResult()
         else:
             matched, delivered = match_and_deliver(self._client, self._settings, articles, now=now,
-                                                   down=self._down, timer=timed)
+                                                   down=self._down, timer=timed, documents=documents)
         self._matched.append(matched)
         self._delivered.append(delivered)
 

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import elastic_transport
 
@@ -271,6 +271,8 @@ class Pipeline:
         stage clock's "enrich" is the wall time of the whole, the other stages' times within it are
         this process's share.
         """
+        from newsflow.index.documents import index_documents
+
         if not changed:
             return BulkResult(), ""  # and the model (and spaCy) stay unloaded
         from enrich.stories import StoryAssigner  # numpy: imported when there is something to cluster
@@ -291,7 +293,8 @@ class Pipeline:
                     with clock("stories"):
                         assigned = stories.assign(group)
                     with clock("index"):
-                        result = store.write(assigned, alert_pending=True)
+                        documents = index_documents(assigned, self.settings.index)  # written and matched
+                        result = store.write_prepared(documents, alert_pending=True)
                     written += result
                     done.update(a.id for a in assigned)
                     watch.advance("index", len(assigned))
@@ -299,7 +302,7 @@ class Pipeline:
                     if match_alerts:
                         deferred = set(result.deferred)
                         self._match_group([a for a in assigned if a.id not in deferred], store, clock,
-                                          problems)
+                                          problems, documents)
             except ElasticsearchUnavailable as exc:
                 # Not written (or not known to be): spooled by the caller. Rewriting by id is
                 # idempotent, so one that did reach Elasticsearch is found unchanged next cycle.
@@ -308,7 +311,7 @@ class Pipeline:
         return written, ""
 
     def _match_group(self, articles: Sequence[Article], store: ArticleStorage, clock: StageClock,
-                     problems: list[str]) -> None:
+                     problems: list[str], documents: Mapping[str, Mapping[str, Any]]) -> None:
         """Match one indexed group against the rules (this run delivers the new alerts); the group
         leaves the alert queue once matched, or stays in it for `alerts()` if another run holds the
         recording lock or Elasticsearch refused the alert writes (alerts are recorded once per story
@@ -316,7 +319,7 @@ class Pipeline:
         if not articles:
             return
         try:
-            self._alerts.match(articles, timer=clock)
+            self._alerts.match(articles, timer=clock, documents=documents)
             with clock("match"):
                 store.clear_alert_pending([a.id for a in articles])
         except AlertsBusy as exc:

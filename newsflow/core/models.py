@@ -3,6 +3,10 @@
 One frozen `Article` is built by ingest (normalisation), extended by enrich with
 `dataclasses.replace`, and written by index as an Elasticsearch document (`to_document`).
 Datetimes are always timezone-aware UTC.
+
+The content hash is computed once per content: on first use, then carried by `dataclasses.replace`
+to the enriched copies for as long as the fields it covers are the very same objects (a replaced
+title or body is a new object, so its hash is computed afresh).
 """
 
 from __future__ import annotations
@@ -48,6 +52,31 @@ class TopicScore:
 
 
 @dataclass(frozen=True, slots=True)
+class _ContentHash:
+    """An article's content hash and the field values it was computed from."""
+
+    fields: tuple[object, ...]  # the values of the content fields, compared by identity
+    value: str
+
+
+def _content_fields(article: Article) -> tuple[object, ...]:
+    """What a reader sees: the fields the content hash covers."""
+    return (article.url, article.title, article.summary, article.body, article.authors,
+            article.categories, article.published_at)
+
+
+def content_hash_of(article: Article) -> str:
+    """The content hash of an article's content fields (json.dumps + SHA-256); `Article.content_hash`
+    computes it once and carries it."""
+    payload = json.dumps(
+        [article.url, article.title, article.summary, article.body, list(article.authors),
+         list(article.categories), article.published_at.isoformat()],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
     """A news article: normalised content from a feed plus what enrichment adds.
 
@@ -87,19 +116,28 @@ class Article:
     story_bands: tuple[str, ...] = ()  # LSH band keys of the signature: candidates share one
     enrichment_version: str = ""  # which enrichment produced the fields above
     extra: Mapping[str, Any] = field(default_factory=dict)  # stage-specific data, not indexed
+    # The content hash once computed, with what it was computed from: `dataclasses.replace` passes it
+    # on, and __post_init__ drops it when a content field is no longer the same object. Not content.
+    _content_hash: _ContentHash | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        carried = self._content_hash
+        if carried is not None and not all(
+                old is new for old, new in zip(carried.fields, _content_fields(self), strict=True)):
+            object.__setattr__(self, "_content_hash", None)
 
     @property
     def content_hash(self) -> str:
         """A hash of what a reader sees; volatile fields (fetch time, enrichment) are left out.
 
         Two polls of an unchanged item give the same hash; an edited title or body changes it.
+        Computed on first use and carried to the copies `dataclasses.replace` makes of this article.
         """
-        payload = json.dumps(
-            [self.url, self.title, self.summary, self.body, list(self.authors),
-             list(self.categories), self.published_at.isoformat()],
-            ensure_ascii=False,
-        )
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+        carried = self._content_hash
+        if carried is None:
+            carried = _ContentHash(_content_fields(self), content_hash_of(self))
+            object.__setattr__(self, "_content_hash", carried)
+        return carried.value
 
     @property
     def word_count(self) -> int:

@@ -4,10 +4,15 @@ Truncation is marked, not silent: a body longer than IndexSettings.max_body_char
 than max_title_chars) is cut at a word boundary before indexing and the document gets `truncated: true`,
 so a search for `truncated:true` lists every shortened article. The content_hash stays the hash of the
 full article, so a truncated article is not seen as "changed" on the next poll.
+
+A cycle builds each article's document once (`index_documents`): the store writes it
+(`ArticleStore.write_prepared`) and the alert rules percolate the same one
+(`newsflow.alerts.engine.find_alerts(..., documents=...)`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from newsflow.core.models import Article
@@ -43,3 +48,9 @@ def index_document(article: Article, settings: IndexSettings) -> dict[str, Any]:
             part for part in (title, article.summary, body) if part
         )}
     return document
+
+
+def index_documents(articles: Iterable[Article], settings: IndexSettings) -> dict[str, dict[str, Any]]:
+    """Article id -> its document (`index_document`), built once per article; a later copy of an id
+    wins. What the store writes and what the alert rules are matched against."""
+    return {article.id: index_document(article, settings) for article in articles}

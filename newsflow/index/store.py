@@ -38,7 +38,7 @@ from newsflow.core.errors import IndexError_
 from newsflow.core.es import translate_errors
 from newsflow.core.models import Article, format_utc, parse_utc, utc_now
 from newsflow.core.settings import Settings
-from newsflow.index.documents import index_document
+from newsflow.index.documents import index_documents
 from newsflow.index.setup import ensure_indices, names_for
 
 log = logging.getLogger(__name__)
@@ -226,10 +226,14 @@ class ArticleStore:
 
         Raises ElasticsearchUnavailable when the cluster cannot be reached: the caller spools.
         """
-        documents = {
-            article.id: index_document(article, self.settings.index)
-            for article in articles  # a later copy of the same id wins
-        }
+        return self.write_prepared(index_documents(articles, self.settings.index),
+                                   alert_pending=alert_pending)
+
+    def write_prepared(self, prepared: Mapping[str, Mapping[str, Any]], *,
+                       alert_pending: bool = True) -> BulkResult:
+        """Index the documents `newsflow.index.documents.index_documents` built (id -> document), as
+        `write` does; the caller keeps them for the alert rules' matching."""
+        documents = dict(prepared)
         if not (alert_pending and documents):
             return self.write_documents(documents)
         self._ensure_ready_translated()

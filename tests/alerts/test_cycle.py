@@ -92,3 +92,68 @@ def test_a_wire_story_in_two_feeds_over_two_cycles_is_delivered_once_per_rule_an
         records = AlertStore(client, settings).all()
     assert sorted(r.rule for r in records) == ["ecb", "everything", "everything"]
     assert all(r.status == "sent" for r in records)
+
+
+def test_each_article_is_hashed_once_and_its_document_built_once_for_writing_and_matching(
+    alert_settings: Callable[..., Any], feed_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from newsflow.app.cycle import run_cycle
+    from newsflow.core import models
+    from newsflow.index.store import ArticleStore
+
+    settings = alert_settings()
+    settings = settings.model_copy(update={"fetch": settings.fetch.model_copy(
+        update={"politeness_delay": 0.0})})
+    published = datetime.now(UTC) - timedelta(hours=1)
+    feed_server.route("/wire.xml", Response(body=_rss("Wire", [
+        ("ECB raises interest rates again", "https://wire.example.com/ecb-rates", WIRE_STORY),
+        ("Floods hit coastal town", "https://wire.example.com/floods", OTHER_STORY),
+    ], published), headers={"Content-Type": "application/rss+xml"}))
+    feeds_file = tmp_path / "feeds.yaml"
+    feeds_file.write_text(f"feeds:\n  - url: {feed_server.url('/wire.xml')}\n")
+    with make_client(settings) as client:
+        RuleStore(client, settings).add("everything", "*", [f"log:{tmp_path / 'all.jsonl'}"])
+
+    hashed: list[str] = []
+    built: list[str] = []
+    written: dict[str, Any] = {}
+    percolated: dict[str, Any] = {}
+    hash_of, to_document = models.content_hash_of, models.Article.to_document
+    write_prepared = ArticleStore.write_prepared
+
+    def counting_hash(article: models.Article) -> str:
+        hashed.append(article.url)
+        return hash_of(article)
+
+    def counting_document(article: models.Article) -> dict[str, Any]:
+        built.append(article.url)
+        return to_document(article)
+
+    def seeing_writes(store: ArticleStore, prepared: Any, **options: Any) -> Any:
+        written.update(prepared)
+        return write_prepared(store, prepared, **options)
+
+    def seeing_percolation(client: Any, settings: Any, articles: Any, **options: Any) -> Any:
+        percolated.update(options["documents"])
+        return percolate(client, settings, articles, **options)
+
+    import newsflow.alerts.engine as engine
+
+    percolate = engine.percolate
+    monkeypatch.setattr(models, "content_hash_of", counting_hash)
+    monkeypatch.setattr(models.Article, "to_document", counting_document)
+    monkeypatch.setattr(ArticleStore, "write_prepared", seeing_writes)
+    monkeypatch.setattr(engine, "percolate", seeing_percolation)
+    report = run_cycle(settings, feeds_file)
+
+    urls = ["https://wire.example.com/ecb-rates", "https://wire.example.com/floods"]
+    assert report.indexed == 2 and report.alerts.sent == 2
+    assert sorted(hashed) == urls  # once per article, through parsing, enrichment, stories, write, match
+    assert sorted(built) == urls  # one document per article ...
+    assert written.keys() == percolated.keys() and len(written) == 2
+    assert all(percolated[key] is written[key] for key in written)  # ... written and matched
+    with make_client(settings) as client:
+        client.indices.refresh(index=settings.index_name("articles"))
+        stored = client.search(index=settings.index_name("articles"), size=10)["hits"]["hits"]
+    assert {hit["_source"]["content_hash"] for hit in stored} == {
+        written[hit["_id"]]["content_hash"] for hit in stored}

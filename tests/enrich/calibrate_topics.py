@@ -11,7 +11,7 @@ import itertools
 
 from enrich import components
 from enrich.pipeline import build_pipeline
-from enrich.topics import Calibration, TopicEvidence, default_vocabulary, score_topics
+from enrich.topics import Calibration, default_vocabulary, score_topics
 from newsflow.core.settings import load_settings
 from tests.enrich.quality import load_gold
 
@@ -22,8 +22,7 @@ def main() -> None:
     texts = [f"{g.article.title}\n\n{g.article.body or g.article.summary}" for g in gold]
     evidence = []
     for doc in nlp.pipe(texts):
-        raw = doc._.get(components.TOPIC_EVIDENCE_ATTR)
-        evidence.append(TopicEvidence(tuple(raw["similarity_z"]), tuple(raw["keyword_hits"])))
+        evidence.append(doc._.get(components.TOPIC_EVIDENCE_ATTR))
     top = {t.label for t in default_vocabulary().topics if t.parent is None}
     results = []
     for w_vec, w_kw, w_share, bias in itertools.product(

@@ -7,6 +7,7 @@ from spacy.tokens import Span
 
 from enrich import components
 from enrich.canonical import Entities, EntityRules, Mention, canonical_entities, confirmed_mentions
+from enrich.ner import NerText
 
 
 def ents(*pairs: tuple[str, str]) -> list[Mention]:
@@ -111,11 +112,11 @@ def test_the_component_sets_the_canonical_names_on_the_doc() -> None:
     doc = nlp.make_doc("Vladimir Putin met the U.S. National Security Council . Putin left .")
     doc.ents = [Span(doc, 0, 2, "PERSON"), Span(doc, 3, 8, "ORG"), Span(doc, 10, 11, "PERSON")]
     doc = nlp.get_pipe("newsflow_entity_canonicalizer_v2")(doc)
-    assert doc._.get(components.ENTITIES_ATTR) == {
-        "persons": ["Vladimir Putin"], "organizations": ["National Security Council"], "locations": [],
-        "persons_alias": ["Vladimir Putin", "Putin", "Vladimir V. Putin"],
-        "organizations_alias": ["National Security Council"], "locations_alias": [], "geo": [],
-    }
+    assert doc._.get(components.ENTITIES_ATTR) == Entities(
+        persons=("Vladimir Putin",), organizations=("National Security Council",), locations=(),
+        persons_alias=("Vladimir Putin", "Putin", "Vladimir V. Putin"),
+        organizations_alias=("National Security Council",), locations_alias=(), geo=(),
+    )
 
 
 def test_the_components_are_registered_by_versioned_names() -> None:
@@ -156,11 +157,42 @@ def test_a_sentence_case_title_or_a_title_alone_is_trusted() -> None:
 def test_the_component_confirms_headline_names_against_the_body() -> None:
     nlp = spacy.blank("en")
     nlp.add_pipe("newsflow_entity_canonicalizer_v2")
-    doc = nlp.make_doc("Dermatitis Linked To Barrier Diseases\n\nA study in Boston .")
+    doc = components.ner_doc(nlp, NerText("Dermatitis Linked To Barrier Diseases", "A study in Boston ."))
+    assert doc.text == "Dermatitis Linked To Barrier Diseases\n\nA study in Boston ."
     doc.ents = [Span(doc, 0, 1, "ORG"), Span(doc, 9, 10, "GPE")]
     doc = nlp.get_pipe("newsflow_entity_canonicalizer_v2")(doc)
     entities = doc._.get(components.ENTITIES_ATTR)
-    assert (entities["persons"], entities["organizations"], entities["locations"]) == ([], [], ["Boston"])
+    assert (entities.persons, entities.organizations, entities.locations) == ((), (), ("Boston",))
+
+
+def test_a_text_without_a_title_beside_it_has_no_title_to_confirm() -> None:
+    # The title is carried beside the text, not looked for at the first blank line: in an article
+    # without a title, the first paragraph is text.
+    nlp = spacy.blank("en")
+    nlp.add_pipe("newsflow_entity_canonicalizer_v2")
+    doc = components.ner_doc(nlp, NerText("", "Dermatitis Linked To Barrier Diseases\n\nA study in Boston ."))
+    doc.ents = [Span(doc, 0, 1, "ORG"), Span(doc, 9, 10, "GPE")]
+    doc = nlp.get_pipe("newsflow_entity_canonicalizer_v2")(doc)
+    assert doc._.get(components.ENTITIES_ATTR).organizations == ("Dermatitis",)
+
+
+def test_the_typed_results_survive_doc_serialisation() -> None:
+    # What spaCy's own nlp.pipe(n_process=...) does with every Doc on its way back to the parent.
+    from spacy.tokens import Doc
+
+    from enrich.topics import TopicEvidence
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("newsflow_entity_canonicalizer_v2")
+    doc = components.ner_doc(nlp, NerText("Putin visits Berlin", "Vladimir Putin arrived ."))
+    doc.ents = [Span(doc, 0, 1, "PERSON"), Span(doc, 2, 3, "GPE"), Span(doc, 4, 6, "PERSON")]
+    doc = nlp.get_pipe("newsflow_entity_canonicalizer_v2")(doc)
+    doc._.set(components.TOPIC_EVIDENCE_ATTR, TopicEvidence((0.5, -1.25), (2, 0)))
+    back = Doc(nlp.vocab).from_bytes(doc.to_bytes())
+    assert back._.get(components.ENTITIES_ATTR) == doc._.get(components.ENTITIES_ATTR)
+    assert back._.get(components.ENTITIES_ATTR).geo == doc._.get(components.ENTITIES_ATTR).geo != ()
+    assert back._.get(components.TOPIC_EVIDENCE_ATTR) == TopicEvidence((0.5, -1.25), (2, 0))
+    assert back._.get(components.NER_TEXT_ATTR) == NerText("Putin visits Berlin", "Vladimir Putin arrived .")
 
 
 def test_every_spelling_of_a_known_person_gets_the_canonical_name() -> None:

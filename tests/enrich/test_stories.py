@@ -195,6 +195,38 @@ def test_a_signature_the_enricher_computed_is_used_as_it_is(offline_settings: An
     assert result.story_signature is signature  # not computed again
 
 
+class Earlier:
+    """A CandidateLookup that finds the same earlier articles for any bands."""
+
+    def __init__(self, candidates: list[StoryCandidate]) -> None:
+        self.candidates = candidates
+
+    def find(self, bands: Any, since: Any) -> list[StoryCandidate]:
+        return list(self.candidates)
+
+
+def test_a_stored_candidates_band_keys_are_computed_once_per_lookup(
+        offline_settings: Any, monkeypatch: Any) -> None:
+    import enrich.stories
+
+    original, other, third = long_articles(limit=3)
+    earlier = StoryCandidate("earlier", "story-1", story_signature(original),
+                             original.published_at - timedelta(hours=1))
+    copies = [dataclasses.replace(edited_copy(original, n), id=f"copy-{n}") for n in range(3)]
+    signed = [dataclasses.replace(a, story_signature=s, story_bands=story_bands(s))
+              for a, s in ((a, story_signature(a)) for a in [*copies, other, third])]
+    computed: list[tuple[int, ...]] = []
+
+    def counting(signature: Any) -> tuple[str, ...]:
+        computed.append(tuple(signature))
+        return story_bands(signature)
+
+    monkeypatch.setattr(enrich.stories, "story_bands", counting)
+    results = StoryAssigner(Earlier([earlier]), offline_settings).assign(signed)
+    assert [a.story_id for a in results] == ["story-1"] * 3 + [other.id, third.id]
+    assert computed.count(earlier.signature) == 1  # not once per article of the chunk
+
+
 def _create_articles_index(es_client: Any, settings: Any) -> None:
     es_client.indices.create(
         index=settings.index_name("articles-000001"), mappings=article_mappings(),
