@@ -100,7 +100,7 @@ def test_the_component_drops_headings_and_signatures_unless_the_prose_names_them
     doc.ents = [Span(doc, 8, 9, "GPE"), Span(doc, 13, 15, "PERSON"), Span(doc, 16, 17, "GPE")]
     doc = nlp.get_pipe("newsflow_entity_canonicalizer_v2")(doc)
     entities = doc._.get(components.ENTITIES_ATTR)
-    assert (entities["persons"], entities["locations"]) == ([], ["Boston"])
+    assert (entities.persons, entities.locations) == ((), ("Boston",))
 
 
 def test_channel_links_hashtags_and_self_descriptions_are_cut_before_ner() -> None:
