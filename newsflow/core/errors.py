@@ -208,3 +208,13 @@ class AlertLockLost(AlertsBusy):
             self, f"alert delivery stopped: {detail}; the alerts not yet sent stay queued for the next "
             "run (if Elasticsearch was slow or unreachable, check it; otherwise raise "
             "NEWSFLOW_ALERTS__DELIVERY_LEASE)")
+
+
+class StoryNotFound(IndexError_):
+    """No indexed article has this story id (`newsflow story STORY_ID`)."""
+
+    def __init__(self, story_id: str) -> None:
+        self.story_id = story_id
+        super().__init__(
+            f"no article has story_id {story_id!r}; the story ids are in the `story_id` of "
+            "`newsflow search QUERY --json` (or `--by-story`)")
