@@ -23,16 +23,16 @@ _CLIENT_GRACE_SECONDS = 5.0
 
 
 def bounded_search(
-    client: Elasticsearch, settings: Settings, query: str, **request: Any
+    client: Elasticsearch, settings: Settings, user_query: str, /, **request: Any
 ) -> Mapping[str, Any]:
     """Search `<prefix>-articles` (set up first when missing) with `request` (query, aggs, size, ...);
-    the response body. `query` is the user's text, named in a QueryError."""
+    the response body. `user_query` is the user's text, named in a QueryError."""
     alias = names_for(settings).alias
     seconds = settings.index.search_timeout
     bounded = client.options(request_timeout=seconds + _CLIENT_GRACE_SECONDS, max_retries=0,
                              retry_on_timeout=False)
     try:
-        with translate_errors(settings.es_url_redacted, query=query):
+        with translate_errors(settings.es_url_redacted, query=user_query):
             if not bounded.indices.exists_alias(name=alias):
                 ensure_indices(client, settings)
             response = bounded.search(index=alias, timeout=f"{max(1, int(seconds * 1000))}ms", **request)
@@ -42,9 +42,9 @@ def bounded_search(
         import elasticsearch
 
         if isinstance(exc.__cause__, elasticsearch.ConnectionTimeout):
-            raise SearchTimeout(query, seconds) from exc
+            raise SearchTimeout(user_query, seconds) from exc
         raise
     if response.body.get("timed_out"):
-        raise SearchTimeout(query, seconds)
+        raise SearchTimeout(user_query, seconds)
     body: Mapping[str, Any] = response.body
     return body

@@ -140,13 +140,21 @@ def paragraphs(body: str) -> list[str]:
     return [" ".join(part.split()) for part in _PARAGRAPH_BREAK.split(body) if part.strip()]
 
 
-def word_diff(before: str, after: str) -> str:
-    """`after` with the words changed from `before` marked `[-old-]` and `{+new+}`."""
+def word_diff(before: str, after: str, context: int | None = None) -> str:
+    """`after` with the words changed from `before` marked `[-old-]` and `{+new+}`; with `context`,
+    unchanged runs are cut to that many words either side of a change ("…" for the rest)."""
     old, new = before.split(), after.split()
     out: list[str] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+    opcodes = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    for number, (tag, i1, i2, j1, j2) in enumerate(opcodes):
         if tag == "equal":
-            out.extend(new[j1:j2])
+            same = new[j1:j2]
+            if context is not None and len(opcodes) > 1:
+                head = context if number else 0  # words kept after the change before this run
+                tail = context if number < len(opcodes) - 1 else 0  # before the change after it
+                if len(same) > head + tail:
+                    same = [*same[:head], "…", *same[len(same) - tail:]]
+            out.extend(same)
             continue
         if i2 > i1:
             out.append("[-" + " ".join(old[i1:i2]) + "-]")
