@@ -90,8 +90,8 @@ def print_trends(result: TrendsResult, console: Console) -> None:
         table.add_column("top stories", ratio=1)
         for trend in trends:
             top = "\n".join(
-                f"{escape(s.title)} [dim]({escape(s.source)}"
-                + (f", {s.copies} copies" if s.copies > 1 else "") + f"; {escape(s.story_id)})[/dim]"
+                f"• {escape(s.title)} [dim]({escape(s.source)}"
+                + (f", {s.copies} copies" if s.copies > 1 else "") + f"; story {escape(s.story_id)})[/dim]"
                 for s in trend.top_stories
             )
             table.add_row(escape(trend.value), str(trend.count), str(trend.background_count),

@@ -47,11 +47,13 @@ def _clean(text: str) -> str:
 
 
 def _timestamp(value: str, fallback: datetime) -> str:
-    """An RFC 3339 date-time (UTC, `Z`) for a stored timestamp; `fallback` when missing or unreadable."""
+    """An RFC 3339 date-time (UTC, `Z`, whole seconds) for a stored timestamp; `fallback` when missing
+    or unreadable."""
     try:
-        return format_utc(parse_utc(value)) if value else format_utc(fallback)
+        moment = parse_utc(value) if value else fallback
     except ValueError:
-        return format_utc(fallback)
+        moment = fallback
+    return format_utc(moment.replace(microsecond=0))
 
 
 def _add(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
@@ -81,7 +83,7 @@ def atom_feed(
     if subtitle:
         _add(feed, "subtitle", subtitle, type="text")
     entries_updated = [_timestamp(h.ingested_at or h.published_at, now) for h in hits]
-    _add(feed, "updated", max(entries_updated) if entries_updated else format_utc(now))
+    _add(feed, "updated", max(entries_updated) if entries_updated else _timestamp("", now))
     author = _add(feed, "author")
     _add(author, "name", FEED_AUTHOR)
     _add(feed, "generator", "newsflow")
