@@ -19,6 +19,8 @@ COMMAND_MODULES = [
     "newsflow.cli.run",
     "newsflow.cli.feeds",
     "newsflow.cli.search",
+    "newsflow.cli.trends",
+    "newsflow.cli.story",
     "newsflow.cli.alerts",
     "newsflow.cli.kibana",
     "newsflow.cli.reenrich",

@@ -324,3 +324,13 @@ class InvalidAppriseUrl(AlertError):
         super().__init__(
             f"invalid channel {shown!r}: {problem} (the URL forms of every service are listed at "
             "https://appriseit.com/services/; see docs/alerts.md, \"Chat and push channels\")")
+
+
+class StoryNotFound(IndexError_):
+    """No indexed article has this story id (`newsflow story STORY_ID`)."""
+
+    def __init__(self, story_id: str) -> None:
+        self.story_id = story_id
+        super().__init__(
+            f"no article has story_id {story_id!r}; the story ids are in the `story_id` of "
+            "`newsflow search QUERY --json` (or `--by-story`)")

@@ -1,8 +1,10 @@
 """Kibana saved objects for the articles, and their import through Kibana's saved-objects API.
 
 The package ships `newsflow/index/data/saved_objects.ndjson`, written for the default prefix `news`:
-a data view on `news-articles` (time field `published_at`), a saved search, eight visualizations
-(the facets, credit and distributor), a map of the articles by the places they name (`geo`) and a dashboard.
+a data view on `news-articles` (time field `published_at`), a saved search, ten visualizations
+(the facets, credit and distributor, trending persons and topics: `significant_terms` over the
+dashboard's time range against the whole index), a map of the articles by the places they name
+(`geo`) and a dashboard.
 Every object id and index name in it starts with `news-`; `for_prefix` rewrites them for another
 NEWSFLOW_INDEX_PREFIX, so two prefixes get two independent sets of objects in one Kibana.
 """

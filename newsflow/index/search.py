@@ -33,6 +33,15 @@ FILTER_FIELDS: frozenset[str] = frozenset(
     name for name, spec in ARTICLE_PROPERTIES.items() if spec.get("type") == "keyword"
 )
 MAX_SIZE = 10_000
+HIT_FIELDS: tuple[str, ...] = (
+    "title", "url", "source", "published_at", "story_id", "summary", "authors", "ingested_at",
+)
+# --by-story: field collapsing on story_id, one hit per story; the inner hits (none fetched) count the
+# story's matching copies. Articles without a story id (indexed without enrichment) form one group.
+BY_STORY_REQUEST: dict[str, Any] = {
+    "collapse": {"field": "story_id", "inner_hits": {"name": "copies", "size": 0, "_source": False}},
+}
+BY_STORY_AGGS: dict[str, Any] = {"stories": {"cardinality": {"field": "story_id"}}}
 
 # Elasticsearch's parser message for a term starting with * or ? (allow_leading_wildcard: false).
 LEADING_WILDCARD_MESSAGE = "not allowed as first character in WildcardQuery"
@@ -52,6 +61,10 @@ class SearchHit:
     story_id: str
     score: float
     highlights: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # field -> fragments (<em>)
+    summary: str = ""
+    authors: tuple[str, ...] = ()
+    ingested_at: str = ""  # ISO 8601 UTC: when this version was fetched (the Atom entry's `updated`)
+    copies: int | None = None  # with by_story: the story's articles that match (this one included)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +78,17 @@ class SearchResult:
     total: int
     hits: tuple[SearchHit, ...]
     facets: Mapping[str, tuple[FacetValue, ...]]
+    stories: int | None = None  # with by_story: distinct matching stories (approximate above 3,000)
 
     def to_json(self) -> dict[str, Any]:
-        """The `search --json` object of the user-facing contract."""
-        return {
+        """The `search --json` object of the user-facing contract (with by_story, `stories` and each
+        hit's `copies` too)."""
+        data: dict[str, Any] = {
             "total": self.total,
             "hits": [
                 {"id": h.id, "title": h.title, "url": h.url, "source": h.source,
                  "published_at": h.published_at, "story_id": h.story_id, "score": h.score}
+                | ({"copies": h.copies} if h.copies is not None else {})
                 for h in self.hits
             ],
             "facets": {
@@ -80,6 +96,9 @@ class SearchResult:
                 for name, values in self.facets.items()
             },
         }
+        if self.stories is not None:
+            data["stories"] = self.stories
+        return data
 
 
 def parse_filter(text: str) -> tuple[str, str]:
@@ -118,10 +137,14 @@ def search_articles(
     filters: Sequence[tuple[str, str]] = (),
     since: timedelta | None = None,
     size: int = 10,
+    by_story: bool = False,
 ) -> SearchResult:
-    """Run a search. Raises QueryError (with the parser's message) for an invalid query or filter,
-    LeadingWildcardError for a term starting with * or ?, SearchTimeout when it runs longer than
-    `index.search_timeout` (partial results are not passed off as complete)."""
+    """Run a search; with `by_story`, one hit per story (field collapsing on `story_id`: the best
+    matching copy, with the number of matching copies; `total` still counts articles).
+
+    Raises QueryError (with the parser's message) for an invalid query or filter, LeadingWildcardError
+    for a term starting with * or ?, SearchTimeout when it runs longer than `index.search_timeout`
+    (partial results are not passed off as complete)."""
     if not 0 <= size <= MAX_SIZE:
         raise QueryError(query, f"size must be between 0 and {MAX_SIZE}, not {size}")
     body = build_query(query, filters, since)
@@ -129,6 +152,11 @@ def search_articles(
     seconds = settings.index.search_timeout
     bounded = client.options(request_timeout=seconds + _CLIENT_GRACE_SECONDS, max_retries=0,
                              retry_on_timeout=False)
+    aggs: dict[str, Any] = {name: {"terms": {"field": name, "size": FACET_SIZE}} for name in FACETS}
+    extra: dict[str, Any] = {}
+    if by_story:
+        extra = BY_STORY_REQUEST
+        aggs |= BY_STORY_AGGS
     try:
         with translate_errors(settings.es_url_redacted, query=query):
             if not bounded.indices.exists_alias(name=alias):
@@ -139,8 +167,8 @@ def search_articles(
                 size=size,
                 timeout=f"{max(1, int(seconds * 1000))}ms",
                 track_total_hits=True,
-                source_includes=["title", "url", "source", "published_at", "story_id"],
-                aggs={name: {"terms": {"field": name, "size": FACET_SIZE}} for name in FACETS},
+                source_includes=list(HIT_FIELDS),
+                aggs=aggs,
                 highlight={
                     "fields": {name: {} for name in HIGHLIGHT_FIELDS},
                     "require_field_match": False,
@@ -150,6 +178,7 @@ def search_articles(
                     "post_tags": ["</em>"],
                 },
                 sort=["_score", {"published_at": "desc"}],
+                **extra,
             )
     except QueryError as exc:
         raise refined_query_error(exc) from exc
@@ -186,6 +215,10 @@ def _result(body: Mapping[str, Any]) -> SearchResult:
             story_id=hit["_source"].get("story_id") or "",
             score=float(hit.get("_score") or 0.0),
             highlights={name: tuple(fragments) for name, fragments in (hit.get("highlight") or {}).items()},
+            summary=hit["_source"].get("summary") or "",
+            authors=tuple(hit["_source"].get("authors") or ()),
+            ingested_at=hit["_source"].get("ingested_at") or "",
+            copies=_copies(hit),
         )
         for hit in body["hits"]["hits"]
     )
@@ -195,4 +228,11 @@ def _result(body: Mapping[str, Any]) -> SearchResult:
                     for b in aggregations.get(name, {}).get("buckets", []))
         for name in FACETS
     }
-    return SearchResult(total=int(body["hits"]["total"]["value"]), hits=hits, facets=facets)
+    stories = aggregations.get("stories", {}).get("value")
+    return SearchResult(total=int(body["hits"]["total"]["value"]), hits=hits, facets=facets,
+                        stories=int(stories) if stories is not None else None)
+
+
+def _copies(hit: Mapping[str, Any]) -> int | None:
+    inner = (hit.get("inner_hits") or {}).get("copies")
+    return int(inner["hits"]["total"]["value"]) if inner else None

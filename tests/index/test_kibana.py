@@ -55,6 +55,19 @@ def test_the_visualizations_aggregate_existing_keyword_fields() -> None:
         assert ARTICLE_PROPERTIES[field]["type"] == "keyword"
 
 
+def test_the_trending_panels_are_significant_terms_on_the_trend_fields() -> None:
+    from newsflow.index.trends import TREND_FIELDS
+
+    objects = _objects()
+    for field in ("persons", "topics"):
+        vis = objects[f"news-trending-{field}"]
+        aggs = json.loads(vis["attributes"]["visState"])["aggs"]
+        [bucket] = [agg for agg in aggs if agg["schema"] == "bucket"]
+        assert bucket["type"] == "significant_terms" and bucket["params"]["field"] == field in TREND_FIELDS
+        assert vis["references"][0]["id"] == "news-articles"
+        assert any(ref["id"] == vis["id"] for ref in objects["news-overview"]["references"])
+
+
 def test_the_map_plots_the_articles_geo_points() -> None:
     places = _objects()["news-places-map"]
     [layer] = [layer for layer in json.loads(places["attributes"]["layerListJSON"])
@@ -70,7 +83,7 @@ def test_the_dashboard_panels_resolve_to_shipped_objects() -> None:
     panels = json.loads(dashboard["attributes"]["panelsJSON"])
     references = {ref["name"]: ref for ref in dashboard["references"]}
 
-    assert len(panels) == 7
+    assert len(panels) == 9
     for panel in panels:
         reference = references[f"{panel['panelIndex']}:{panel['panelRefName']}"]
         assert objects[reference["id"]]["type"] == reference["type"] == panel["type"]
