@@ -223,3 +223,18 @@ class InvalidAppriseUrl(AlertError):
         super().__init__(
             f"invalid channel {shown!r}: {problem} (the URL forms of every service are listed at "
             "https://appriseit.com/services/; see docs/alerts.md, \"Chat and push channels\")")
+
+
+class PushError(NewsflowError):
+    """WebSub push (docs/push.md): a subscription request or a received push could not be handled."""
+
+
+class PushSpoolCorrupt(PushError):
+    """A file of the push spool ($NEWSFLOW_HOME/push/spool) cannot be read back (edited, or a bad
+    disk): it is moved to the spool's quarantine folder; the feed's next poll fetches its items."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(f"push spool file {name} is corrupt ({reason}): moved to the push spool's "
+                         "quarantine folder; its items come with the feed's next poll")
