@@ -243,6 +243,9 @@ class ReplayGuard:
         while len(self._seen) > self.limit:
             self._seen.popitem(last=False)
 
+    def forget(self, key: str, digest: str) -> None:
+        self._seen.pop((key, digest), None)
+
     def _expire(self, now: float) -> None:
         while self._seen:
             first, seen_at = next(iter(self._seen.items()))

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "newsflow.cli.reenrich",
     "newsflow.cli.bench",
     "newsflow.cli.airflow",
+    "newsflow.cli.push",
 ]
 
 
