@@ -65,6 +65,7 @@ class PushReceiver:
         self._rate = RateLimiter(settings.push.rate_per_feed, settings.push.rate_burst)
         self.counts: Counter[str] = Counter()
         self._stats = settings.push_dir / "stats.json"
+        self._stats.parent.mkdir(parents=True, exist_ok=True)
         now = time.time()
         for path in self.spool.paths():  # spooled, not yet processed: still replays after a restart
             parts = path.stem.split("-")

@@ -68,7 +68,7 @@ class LocalHub:
         self.requests: list[dict[str, str]] = []  # every (un)subscribe form received
         self.verifications: list[Verification] = []
         self.deliveries: list[Delivery] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # wait_for's conditions read the records under it
         self._changed = threading.Condition(self._lock)
         self._http = httpx.Client(timeout=5.0)
         hub = self
@@ -198,8 +198,8 @@ class LocalHub:
         return self._deliver(Delivery(delivery.callback, delivery.body, dict(delivery.headers)))
 
     def huge(self, topic: str, size: int) -> list[Delivery]:
-        """A validly signed push of `size` bytes."""
-        filler = b"<!-- " + b"x" * max(0, size - 200) + b" -->"
+        """A validly signed push of at least `size` bytes."""
+        filler = b"<!-- " + b"x" * size + b" -->"
         return self.publish(topic, b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">'
                             + filler + b"</feed>")
 
