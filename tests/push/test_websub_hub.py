@@ -28,7 +28,6 @@ from tests.conftest import OPT_IN_ENV, REPO
 from tests.support.feedserver import Response
 from tests.support.websub_hub import HubSubscription, LocalHub
 
-
 UPDATED = (datetime.now(UTC) - timedelta(hours=1)).isoformat()  # one time: a re-sent item is unchanged
 
 
