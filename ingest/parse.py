@@ -69,6 +69,8 @@ class ParsedFeed:
     ttl: float | None = None  # seconds, from <ttl>
     update_period: float | None = None  # seconds, from sy:updatePeriod / sy:updateFrequency
     warnings: tuple[str, ...] = ()  # what was wrong but recovered (a malformed feed)
+    hubs: tuple[str, ...] = ()  # WebSub hubs the feed announces (<link rel="hub">, JSON Feed "hubs")
+    self_url: str = ""  # the feed's own URL as it declares it (<link rel="self">, JSON "feed_url")
 
 
 MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024  # a gzip body inflating beyond this is refused
@@ -196,7 +198,16 @@ def _parse_xml_feed(body: bytes, *, url: str, content_type: str) -> ParsedFeed:
         ttl=ttl,
         update_period=period,
         warnings=defused + warnings + ttl_warning + period_warning + date_warning,
+        hubs=_feed_links(feed.get("links"), "hub"),
+        self_url=next(iter(_feed_links(feed.get("links"), "self")), ""),
     )
+
+
+def _feed_links(links: Any, rel: str) -> tuple[str, ...]:
+    """The feed-level link targets of one relation, in document order, without repeats."""
+    found = [str(link.get("href") or "").strip() for link in links or ()
+             if isinstance(link, Mapping) and str(link.get("rel") or "").lower() == rel]
+    return tuple(dict.fromkeys(href for href in found if href))
 
 
 def _xml_entry(entry: Mapping[str, Any]) -> ParsedEntry:
@@ -367,7 +378,16 @@ def parse_json_feed(body: bytes, *, url: str = "") -> ParsedFeed:
         language=_str(data.get("language")),
         entries=entries,
         warnings=warnings,
+        hubs=_json_hubs(data.get("hubs")),
+        self_url=_str(data.get("feed_url")),
     )
+
+
+def _json_hubs(hubs: Any) -> tuple[str, ...]:
+    """JSON Feed's "hubs": [{"type": "WebSub", "url": ...}, ...] -> the URLs, without repeats."""
+    listed = hubs if isinstance(hubs, list) else []
+    found = [_str(hub.get("url")) for hub in listed if isinstance(hub, dict)]
+    return tuple(dict.fromkeys(url for url in found if url))
 
 
 def _json_entry(item: Mapping[str, Any], feed_authors: tuple[str, ...]) -> ParsedEntry:

@@ -50,6 +50,7 @@ from ingest.schedule import (
 )
 from ingest.text import clean_title
 from ingest.types import FeedResult, FeedSpec, FeedState, FeedStatus
+from ingest.websub import discover
 from newsflow.core.errors import FeedError, FetchFailed
 from newsflow.core.models import Article, utc_now
 from newsflow.core.settings import Settings
@@ -507,7 +508,7 @@ def _fetched(spec: FeedSpec, state: FeedState, fetched: Fetched, feed: ParsedFee
     all_warnings = feed.warnings + warnings
     return FeedResult(spec=spec, status="fetched", state=new_state, articles=articles,
                       reason="; ".join(all_warnings), http_status=fetched.status_code or None,
-                      warnings=all_warnings)
+                      warnings=all_warnings, hub_links=discover(feed, fetched.headers, fetched.url))
 
 
 def failed_safely(spec: FeedSpec, state: FeedState | None, reason: str, settings: Settings,

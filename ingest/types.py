@@ -93,6 +93,14 @@ class FeedState:
 
 
 @dataclass(frozen=True, slots=True)
+class HubLinks:
+    """Where a feed's updates can be subscribed to (WebSub): the hub and the topic (its self URL)."""
+
+    hub: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
 class FeedResult:
     """The outcome of polling one feed once."""
 
@@ -104,3 +112,4 @@ class FeedResult:
     http_status: int | None = None
     elapsed: float = 0.0  # seconds spent fetching and parsing
     warnings: tuple[str, ...] = field(default=())
+    hub_links: HubLinks | None = None  # the WebSub hub the fetched feed announced (ingest/websub.py)

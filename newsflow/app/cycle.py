@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -67,7 +67,11 @@ if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
     from enrich.pipeline import Enricher
-    from ingest.types import FeedResult, FeedSpec, FeedState
+    from ingest.types import FeedResult, FeedSpec, FeedState, HubLinks
+
+    # What `ingest` calls to get its FeedResults: poll_feeds(specs, states, settings, on_result=...)
+    # by default; newsflow.app.push passes one that reads pushed bodies instead.
+    PollFunction = Callable[..., list[FeedResult]]
 
 log = logging.getLogger(__name__)
 install_log_redaction()  # httpx logs every request with its URL (feeds, webhooks)
@@ -89,6 +93,7 @@ class Pipeline:
         self.stores = stores if stores is not None else default_stores(self.client, settings)
         self._enricher = enricher
         self._alerts = AlertRun(self.client, settings)  # this run's alerts, delivered by alerts()
+        self.hub_links: dict[str, HubLinks] = {}  # WebSub hubs the polled feeds announced, by feed key
 
     def __enter__(self) -> Pipeline:
         return self
@@ -146,7 +151,7 @@ class Pipeline:
 
     # --- the cycle ---
     def ingest(self, specs: Sequence[FeedSpec], observer: CycleObserver | None = None, *,
-               match_alerts: bool = False) -> CycleReport:
+               match_alerts: bool = False, poll: PollFunction | None = None) -> CycleReport:
         """Poll the given feeds and index what is new or changed (plus anything spooled earlier).
 
         With `match_alerts`, each group of indexed articles is also matched against the rules while
@@ -172,8 +177,9 @@ class Pipeline:
         fetch_started = utc_now()
         with clock("fetch"):
             watch.stage("fetch", len(specs))
-            results = poll_feeds(specs, states, self.settings,
-                                 on_result=lambda _result: watch.advance("fetch"))
+            results = (poll or poll_feeds)(specs, states, self.settings,
+                                           on_result=lambda _result: watch.advance("fetch"))
+        self.hub_links.update((r.spec.key, r.hub_links) for r in results if r.hub_links is not None)
         fault_point("after_fetch")
         report = feed_counts(results)
         fresh = [article for result in results for article in result.articles]
@@ -387,10 +393,11 @@ class Pipeline:
                                failed=inline.failed, deferred=inline.deferred, skipped_reason=str(exc))
         return AlertReport.of(totals, skipped_reason=busy)
 
-    def run(self, specs: Sequence[FeedSpec], observer: CycleObserver | None = None) -> CycleReport:
+    def run(self, specs: Sequence[FeedSpec], observer: CycleObserver | None = None, *,
+            poll: PollFunction | None = None) -> CycleReport:
         """A full cycle over the given feeds: ingest, then alerts."""
         started = time.perf_counter()
-        report = self.ingest(specs, observer, match_alerts=True)
+        report = self.ingest(specs, observer, match_alerts=True, poll=poll)
         alert_started = time.perf_counter()
         alerts = self.alerts(observer)
         stages = {**report.stage_seconds, "alerts": time.perf_counter() - alert_started}
@@ -410,6 +417,11 @@ def run_cycle(settings: Settings, feeds_file: Path, *, due_only: bool = False,
     with Pipeline(settings) as pipeline:
         selected = pipeline.select_due(specs) if due_only else specs
         report = pipeline.run(selected, observer)
+        if settings.push.callback_url:  # WebSub: subscribe to the hubs found, renew, unsubscribe
+            from newsflow.app.push import reconcile_subscriptions
+
+            more = reconcile_subscriptions(pipeline.client, settings, specs, pipeline.hub_links)
+            report = replace(report, problems=tuple(dict.fromkeys(report.problems + more)))
     return replace(report, feeds_total=len(specs)) if due_only else report
 
 

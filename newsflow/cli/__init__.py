@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "newsflow.cli.reenrich",
     "newsflow.cli.bench",
     "newsflow.cli.airflow",
+    "newsflow.cli.push",
 ]
 
 

@@ -24,10 +24,14 @@
     │   │   └── SearchTimeout         a search that ran longer than `index.search_timeout`
     │   ├── SpoolFullError     the on-disk spool reached its size limit
     │   ├── SpoolBatchCorrupt  a spool batch file cannot be read back (it is quarantined)
+    │   ├── StoryNotFound      no indexed article has this story id (`newsflow story`)
     │   └── KibanaError        Kibana refused or could not be reached (saved-objects import)
+    ├── PushError              a WebSub subscription request or a received push cannot be handled
+    │   └── PushSpoolCorrupt   a push spool file cannot be read back (it is quarantined)
     └── AlertError             a rule or channel is invalid, or a delivery failed
         ├── DeliveryError      one delivery attempt over one channel failed
         ├── InsecureSmtpLogin  SMTP credentials would be sent over a plaintext connection
+        ├── InvalidAppriseUrl  an `apprise:` channel whose URL apprise cannot use (refused at save)
         └── AlertsBusy         another run holds the alert-recording lock longer than we wait
             └── AlertLockLost  this run's lock (or delivery claim) lapsed: it stopped sending
 
@@ -334,3 +338,18 @@ class StoryNotFound(IndexError_):
         super().__init__(
             f"no article has story_id {story_id!r}; the story ids are in the `story_id` of "
             "`newsflow search QUERY --json` (or `--by-story`)")
+
+
+class PushError(NewsflowError):
+    """WebSub push (docs/push.md): a subscription request or a received push could not be handled."""
+
+
+class PushSpoolCorrupt(PushError):
+    """A file of the push spool ($NEWSFLOW_HOME/push/spool) cannot be read back (edited, or a bad
+    disk): it is moved to the spool's quarantine folder; the feed's next poll fetches its items."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(f"push spool file {name} is corrupt ({reason}): moved to the push spool's "
+                         "quarantine folder; its items come with the feed's next poll")

@@ -180,6 +180,30 @@ class AlertSettings(BaseModel):
     email_digest: bool = False  # one message per rule per cycle instead of one per alert
 
 
+class PushSettings(BaseModel):
+    """WebSub push subscriptions (docs/push.md): subscribing to hubs, the callback receiver."""
+
+    # The public base URL the hubs call back (behind a reverse proxy, e.g.
+    # https://news.example.org/websub); each subscription gets <callback_url>/<feed key>/<nonce>.
+    # Empty: no subscriptions (every feed is polled).
+    callback_url: str = ""
+    # Master secret from which each subscription's hub.secret is derived (HMAC of key and nonce).
+    # Unset: generated once into $NEWSFLOW_HOME/push/secret (mode 0600); set it when the receiver
+    # and the subscribing cycle do not share NEWSFLOW_HOME.
+    secret: SecretStr | None = None
+    lease_seconds: int = 10 * 86400  # the lease asked for; the hub has the last word
+    renew_before: float = 86400.0  # renew when less than this is left (at most half the lease)
+    verify_wait: float = 3600.0  # a subscription not verified after this long is requested again
+    denied_retry: float = 86400.0  # seconds before a denied subscription is requested again
+    request_timeout: float = 10.0  # seconds for one subscribe/unsubscribe request to a hub
+    listen_host: str = "127.0.0.1"  # `newsflow push serve`: behind a reverse proxy for the public URL
+    listen_port: int = 8788
+    max_body_bytes: int = 5 * 1024 * 1024  # a larger push is refused (413), not truncated
+    rate_per_feed: float = 1.0  # pushes per second per subscription, sustained ...
+    rate_burst: int = 20  # ... with this many at once; more are answered 429
+    replay_window: float = 24 * 3600.0  # the same body for one subscription within this is a replay
+
+
 class Settings(BaseSettings):
     """newsflow's configuration. See the module docstring for where values come from."""
 
@@ -203,6 +227,7 @@ class Settings(BaseSettings):
     enrich: EnrichSettings = EnrichSettings()
     index: IndexSettings = IndexSettings()
     alerts: AlertSettings = AlertSettings()
+    push: PushSettings = PushSettings()
 
     @field_validator("feeds_file", "es_ca_certs", mode="before")
     @classmethod
@@ -242,6 +267,10 @@ class Settings(BaseSettings):
     @property
     def spool_dir(self) -> Path:
         return self.home / "spool"
+
+    @property
+    def push_dir(self) -> Path:
+        return self.home / "push"
 
     @property
     def cache_dir(self) -> Path:
