@@ -189,6 +189,8 @@ def test_sigkill_after_2xx_loses_nothing(hub: LocalHub, push_settings: Any) -> N
         if process.poll() is None:
             process.kill()
             process.wait(5)
+        assert process.stderr is not None
+        process.stderr.close()
     assert statuses == [202, 202, 202]
     spooled = [PushSpool.read(path).body for path in push_spool(push_settings).paths()]
     assert sorted(spooled) == sorted(bodies)  # every acknowledged push, whole (digest checked)
