@@ -10,6 +10,8 @@ bash scripts/bootstrap.sh
 if [ -f scripts/ensure-chromium.sh ]; then bash scripts/ensure-chromium.sh; fi
 # Airflow's metadata database in the tests (and `newsflow airflow up`) is a PostgreSQL cluster of our own.
 bash scripts/ensure-postgres.sh
+# The Celery broker of the local cluster rig (newsflow/dev) is a redis-server of our own.
+bash scripts/ensure-redis.sh
 .venv/bin/ruff check .
 # The layers (pyproject.toml [tool.importlinter]): nothing imports from a layer above its own.
 .venv/bin/lint-imports --no-cache
