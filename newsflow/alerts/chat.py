@@ -19,6 +19,7 @@ from __future__ import annotations
 import html
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -58,9 +59,9 @@ def message_for(record: AlertRecord, formats: tuple[str, ...]) -> ChatMessage:
     when = f"{article.published_at:%Y-%m-%d %H:%M} UTC"
     outlet = " ".join(article.source.split())
     if "markdown" in formats:
-        label = _markdown(f"Read at {outlet}" if outlet else "Read the story")
-        head = f"**{_markdown(outlet)}** · {when}" if outlet else when
-        body = "\n".join([head, f"[{label}]({_link_target(article.url)})",
+        label = markdown_text(f"Read at {outlet}" if outlet else "Read the story")
+        head = f"**{markdown_text(outlet)}** · {when}" if outlet else when
+        body = "\n".join([head, f"[{label}]({link_target(article.url)})",
                           f"Rule `{record.rule}` · alert `{record.id}`"])
         return ChatMessage(title, body, "markdown")
     if "html" in formats:
@@ -75,11 +76,12 @@ def message_for(record: AlertRecord, formats: tuple[str, ...]) -> ChatMessage:
                        "text")
 
 
-def _markdown(text: str) -> str:
+def markdown_text(text: str) -> str:
+    """Text with Markdown's special characters escaped. Pure."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def _link_target(url: str) -> str:
+def link_target(url: str) -> str:
     """A URL safe inside Markdown's `(…)`: spaces and parentheses percent-encoded."""
     return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
 
@@ -94,6 +96,12 @@ class ChatSender:
 
     def send(self, url: str, record: AlertRecord) -> None:
         """Send the alert to `url` (an apprise URL), or raise DeliveryError."""
+        self.send_message(url, lambda formats: message_for(record, formats), click=record.article.url)
+
+    def send_message(self, url: str, compose: Callable[[tuple[str, ...]], ChatMessage], *,
+                     click: str = "") -> None:
+        """Send the message `compose` makes for the service's formats to `url` (an apprise URL),
+        or raise DeliveryError. `click`: where a tap on a push notification leads (ntfy)."""
         import apprise
 
         channel = redact_channel(f"apprise:{url}")
@@ -106,10 +114,10 @@ class ChatSender:
         # past the deadline: a request apprise stopped waiting for ends soon after in the background.
         service.socket_connect_timeout = min(float(service.socket_connect_timeout), timeout + 1.0)
         service.socket_read_timeout = min(float(service.socket_read_timeout), timeout + 1.0)
-        if getattr(service, "click", "") is None:
-            setattr(service, "click", record.article.url)  # noqa: B010 - ntfy: a tap opens the article
+        if click and getattr(service, "click", "") is None:
+            setattr(service, "click", click)  # noqa: B010 - ntfy: a tap opens the article
         self._keep_spacing(url, service)
-        message = message_for(record, formats_of(service))
+        message = compose(formats_of(service))
         sender = apprise.Apprise(asset=asset())
         sender.add(service)
         try:

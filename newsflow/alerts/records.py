@@ -14,12 +14,15 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
+from newsflow.alerts.periods import digest_id_for, period_containing
 from newsflow.alerts.rules import Rule
 from newsflow.core.models import Article, format_utc, parse_utc
 from newsflow.core.redact import redact_channel
 from newsflow.core.settings import AlertSettings
 
-DeliveryStatus = Literal["pending", "sent", "failed"]
+# "digest": the alert goes out in its rule's digest of the period (newsflow.alerts.digests), which
+# keeps the delivery status; the record itself has no deliveries.
+DeliveryStatus = Literal["pending", "sent", "failed", "digest"]
 
 
 def alert_id_for(rule: str, story_id: str) -> str:
@@ -86,10 +89,15 @@ class AlertRecord:
     article: AlertArticle
     matched_at: datetime
     deliveries: tuple[ChannelDelivery, ...]
+    digest: str = ""  # the id of the digest this alert goes out in (a digest rule's alert)
+    digest_end: datetime | None = None  # when that digest's period ends: it is delivered after
 
     @property
     def status(self) -> DeliveryStatus:
-        """pending while any channel may still be tried; failed if any channel gave up; else sent."""
+        """pending while any channel may still be tried; failed if any channel gave up; else sent;
+        digest for the alert of a digest rule (delivered by its digest)."""
+        if self.digest and not self.deliveries:
+            return "digest"
         status: DeliveryStatus = "sent"
         for delivery in self.deliveries:  # a loop, not a set: this runs for each of ~80,000 records
             if delivery.status == "pending":
@@ -135,6 +143,10 @@ class AlertRecord:
         if errors:
             source["last_error"] = errors[-1]
         source["deliveries"] = [_delivery_source(d) for d in self.deliveries]
+        if self.digest:
+            source["digest"] = self.digest
+            if self.digest_end is not None:
+                source["digest_end"] = _iso(self.digest_end)
         return source
 
     @classmethod
@@ -161,6 +173,8 @@ class AlertRecord:
                 )
                 for d in source.get("deliveries") or ()
             ),
+            digest=source.get("digest") or "",
+            digest_end=_parse_or_none(source.get("digest_end")),
         )
 
 
@@ -191,6 +205,12 @@ class NewRecords:
                 ChannelDelivery(channel=redact_channel(c), next_attempt_at=self.now, address=c)
                 for c in rule.channels)
         story_id = story_id_of(article)
+        if rule.digest:
+            # Delivered with the rule's other alerts of the period, by the digest run.
+            period = period_containing(self.now, rule.digest, rule.timezone)
+            return AlertRecord(id=alert_id_for(rule.name, story_id), rule=rule.name, query=rule.query,
+                               story_id=story_id, article=shown, matched_at=self.now, deliveries=(),
+                               digest=digest_id_for(rule.name, period), digest_end=period.end)
         return AlertRecord(id=alert_id_for(rule.name, story_id), rule=rule.name, query=rule.query,
                            story_id=story_id, article=shown, matched_at=self.now, deliveries=deliveries)
 
@@ -205,7 +225,8 @@ def delivered(delivery: ChannelDelivery, now: datetime) -> ChannelDelivery:
 def with_deliveries(record: AlertRecord, deliveries: tuple[ChannelDelivery, ...]) -> AlertRecord:
     """The record with these delivery states (built directly, as `delivered`)."""
     return AlertRecord(id=record.id, rule=record.rule, query=record.query, story_id=record.story_id,
-                       article=record.article, matched_at=record.matched_at, deliveries=deliveries)
+                       article=record.article, matched_at=record.matched_at, deliveries=deliveries,
+                       digest=record.digest, digest_end=record.digest_end)
 
 
 def attempt_failed(

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import elasticsearch
 from elasticsearch import Elasticsearch
@@ -58,6 +59,8 @@ RULE_PROPERTIES: dict[str, Any] = {
             "query": {"type": "keyword", "ignore_above": 8191},
             "channels": {"type": "keyword"},
             "created_at": {"type": "date"},
+            "digest": {"type": "keyword"},
+            "timezone": {"type": "keyword"},
         },
     },
 }
@@ -93,6 +96,20 @@ def check_rule_name(name: str) -> str:
     return name
 
 
+DIGEST_PERIODS = ("hourly", "daily", "weekly")
+
+
+def check_digest(digest: str, timezone: str) -> None:
+    """Refuse an unknown digest period or time zone. Pure (reads the time zone database)."""
+    if digest and digest not in DIGEST_PERIODS:
+        raise AlertError(f"unknown digest period {digest!r}: use one of {', '.join(DIGEST_PERIODS)}")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise AlertError(f"unknown time zone {timezone!r}: use an IANA name such as UTC, "
+                         "Europe/Berlin or America/New_York") from exc
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """A saved query and where its alerts go."""
@@ -101,17 +118,22 @@ class Rule:
     query: str  # Lucene query string over the article fields
     channels: tuple[str, ...]  # canonical channel texts (see newsflow.alerts.channels)
     created_at: datetime  # UTC; when this version of the rule was saved
+    # "" (each new story alerted at once) or a digest period: one message per period
+    # (newsflow.alerts.digests), periods counted in `timezone` (an IANA name).
+    digest: str = ""
+    timezone: str = "UTC"
 
     def to_source(self) -> dict[str, Any]:
-        return {
-            "query": rule_query(self.query),
-            "rule": {
-                "name": self.name,
-                "query": self.query,
-                "channels": list(self.channels),
-                "created_at": format_utc(self.created_at),
-            },
+        meta: dict[str, Any] = {
+            "name": self.name,
+            "query": self.query,
+            "channels": list(self.channels),
+            "created_at": format_utc(self.created_at),
         }
+        if self.digest:
+            meta["digest"] = self.digest
+            meta["timezone"] = self.timezone
+        return {"query": rule_query(self.query), "rule": meta}
 
     @classmethod
     def from_source(cls, source: Mapping[str, Any]) -> Rule:
@@ -121,6 +143,8 @@ class Rule:
             query=meta["query"],
             channels=tuple(meta.get("channels") or ()),
             created_at=parse_utc(meta["created_at"]),
+            digest=meta.get("digest") or "",
+            timezone=meta.get("timezone") or "UTC",
         )
 
 
@@ -202,16 +226,24 @@ class RuleStore:
                 mappings=rules_mappings(),
             )  # False: another process created it first, which is fine
 
-    def add(self, name: str, query: str, channels: Sequence[str]) -> Rule:
-        """Save a rule (replacing one of the same name). Refuses a bad name, channel or query."""
+    def add(self, name: str, query: str, channels: Sequence[str], *, digest: str = "",
+            timezone: str = "UTC") -> Rule:
+        """Save a rule (replacing one of the same name). Refuses a bad name, channel, query, digest
+        period or time zone. With `digest` (hourly, daily, weekly) its alerts are delivered together,
+        one message per period of `timezone`."""
         check_rule_name(name)
+        check_digest(digest, timezone)
         if not query.strip():
             raise AlertError(f"rule {name!r}: the query is empty (use '*' to match every article)")
         if not channels:
             raise AlertError(f"rule {name!r}: give at least one channel (webhook:, email: or log:)")
         texts = tuple(dict.fromkeys(parse_channel(c).text for c in channels))
-        rule = Rule(name=name, query=query.strip(), channels=texts, created_at=utc_now())
-        self.ensure_exists()
+        rule = Rule(name=name, query=query.strip(), channels=texts, created_at=utc_now(),
+                    digest=digest, timezone=timezone if digest else "UTC")
+        if digest:
+            self.ensure()  # a rules index made before digests existed gains their fields
+        else:
+            self.ensure_exists()
         self.validate(rule.query)
         with translate_errors(self.settings.es_url_redacted):
             try:

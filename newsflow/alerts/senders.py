@@ -55,14 +55,19 @@ def sign(body: bytes, secret: str, timestamp: int) -> str:
 
 
 def send_webhook(http: httpx.Client, url: str, record: AlertRecord, config: AlertSettings) -> None:
-    """POST the alert; a few quick retries with backoff on 5xx/429/timeouts, then DeliveryError.
+    """POST the alert; a few quick retries with backoff on 5xx/429/timeouts, then DeliveryError."""
+    post_json(http, url, encode_payload(record.payload()), record.id, config)
+
+
+def post_json(http: httpx.Client, url: str, body: bytes, key: str, config: AlertSettings) -> None:
+    """POST a JSON body (an alert, or a digest) whose stable id is `key` (the Idempotency-Key);
+    a few quick retries with backoff on 5xx/429/timeouts, then DeliveryError.
 
     The error names the channel redacted, and httpx's own message (which may quote the URL) is
     scrubbed of the URL's secrets: errors end up in logs, the run report and the alerts index."""
     channel = redact_channel(f"webhook:{url}")
-    body = encode_payload(record.payload())
-    headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: record.id,
-               "X-Newsflow-Alert-Id": record.id, "User-Agent": "newsflow-alerts/0.1"}
+    headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: key,
+               "X-Newsflow-Alert-Id": key, "User-Agent": "newsflow-alerts/0.1"}
     attempts = 1 + max(0, config.webhook_retries)
     for attempt in range(attempts):
         if attempt:
@@ -122,7 +127,11 @@ def _drain(response: httpx.Response, deadline: float) -> None:
 
 def send_email(address: str, records: Sequence[AlertRecord], config: AlertSettings) -> None:
     """One message to `address`: a single alert, or a digest of several alerts of one rule."""
-    message = build_email(address, records, config)
+    send_email_message(address, build_email(address, records, config), config)
+
+
+def send_email_message(address: str, message: EmailMessage, config: AlertSettings) -> None:
+    """Send a built message to `address` over the configured SMTP server, or raise DeliveryError."""
     channel = f"email:{address}"
     try:
         check_smtp_login_security(config)  # before connecting: nothing is sent at all
@@ -197,10 +206,15 @@ def send_log(path: str, records: Sequence[AlertRecord]) -> None:
 
     One write and one fsync for all of a run's alerts to this file: an fsync per line cost more than
     the matching itself when a cycle raised thousands of alerts."""
-    channel = f"log:{path}"
     # orjson: a cycle with many rules writes tens of thousands of lines; json.dumps took a second.
-    lines = b"".join(orjson.dumps(record.payload(), option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
-                     for record in records)
+    append_json_lines(path, [record.payload() for record in records])
+
+
+def append_json_lines(path: str, payloads: Sequence[dict[str, Any]]) -> None:
+    """Append one JSON line per payload with one write and one fsync, or raise DeliveryError."""
+    channel = f"log:{path}"
+    lines = b"".join(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+                     for payload in payloads)
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         with open(path, "ab") as handle:

@@ -60,7 +60,9 @@ ALERT_PROPERTIES: dict[str, Any] = {
             "published_at": _DATE,
         },
     },
-    "status": _KEYWORD,  # pending | sent | failed, over all channels
+    "status": _KEYWORD,  # pending | sent | failed over all channels; digest: see the digests index
+    "digest": _KEYWORD,  # a digest rule's alert: the id of the digest it goes out in
+    "digest_end": _DATE,  # when that digest's period ends
     "attempts": _STORED_INTEGER,
     "next_attempt_at": _DATE,
     "delivered_at": _DATE,
@@ -253,6 +255,41 @@ class AlertStore:
                 sort=[{"matched_at": "desc"}, {"id": "asc"}])
         hits = (response.get("hits") or {}).get("hits") or []
         return [AlertRecord.from_source(hit["_source"]) for hit in hits]
+
+    def ended_digests(self, now: datetime, since: datetime) -> list[tuple[str, str]]:
+        """(rule, digest id) of every digest whose period ended in [since, now], oldest period first."""
+        if not self.exists():
+            return []
+        with translate_errors(self._url):
+            self.client.indices.refresh(index=self.index)
+        query = {"range": {"digest_end": {"gte": format_utc(since), "lte": format_utc(now)}}}
+        found: list[tuple[str, str, str]] = []
+        after: dict[str, Any] | None = None
+        while True:
+            composite: dict[str, Any] = {"size": 1000, "sources": [
+                {"end": {"terms": {"field": "digest_end"}}},
+                {"rule": {"terms": {"field": "rule"}}},
+                {"digest": {"terms": {"field": "digest"}}}]}
+            if after is not None:
+                composite["after"] = after
+            with translate_errors(self._url):
+                response = self.client.search(index=self.index, query=query, size=0,
+                                              aggs={"digests": {"composite": composite}})
+            result = response["aggregations"]["digests"]
+            buckets = result.get("buckets") or []
+            found += [(b["key"]["end"], b["key"]["rule"], b["key"]["digest"]) for b in buckets]
+            after = result.get("after_key")
+            if not buckets or after is None:
+                return [(rule, digest) for _, rule, digest in found]
+
+    def digest_records(self, digest: str, limit: int) -> tuple[list[AlertRecord], int]:
+        """The alerts of one digest, first matched first (at most `limit`), and how many there are."""
+        with translate_errors(self._url):
+            response = self.client.search(
+                index=self.index, query={"term": {"digest": digest}}, size=limit,
+                sort=[{"matched_at": "asc"}, {"id": "asc"}], track_total_hits=True)
+        hits = response["hits"]
+        return [AlertRecord.from_source(hit["_source"]) for hit in hits["hits"]], int(hits["total"]["value"])
 
     def all(self) -> list[AlertRecord]:
         """Every record, oldest first (tests and small tools)."""

@@ -94,6 +94,29 @@ def process_alerts(*, settings: Settings | None = None) -> dict[str, Any]:
             "failed": report.failed, "deferred": report.deferred, "skipped": bool(report.skipped_reason)}
 
 
+# --- news_digests --------------------------------------------------------------------------------
+
+def deliver_digests(*, settings: Settings | None = None) -> dict[str, Any]:
+    """Send the digests of every digest rule whose period has ended (each once per period)."""
+    from newsflow.alerts.digests import deliver_digests as deliver
+    from newsflow.core.es import make_client
+
+    settings = settings or _settings()
+    client = make_client(settings)
+    try:
+        run = deliver(client, settings)
+    finally:
+        client.close()
+    for outcome in run.outcomes:
+        for error in outcome.errors:
+            log.warning("digest %s of rule %s: %s", outcome.id, outcome.rule, error)
+    # Counts only in XCom (an error may name a webhook URL with its token: see the log).
+    summary = run.to_json()
+    return {"digests": len(run.outcomes), "sent": summary["sent"], "failed": summary["failed"],
+            "busy": run.busy, "already_delivered": run.finished_before,
+            "stories": sum(o.stories for o in run.outcomes if o.sent)}
+
+
 # --- news_maintenance ----------------------------------------------------------------------------
 
 def feed_health_report(feeds_file: str | None = None, *, settings: Settings | None = None,

@@ -1,4 +1,4 @@
-"""`newsflow alerts add|list|remove|recent`: manage saved queries and see what they sent."""
+"""`newsflow alerts add|list|remove|recent|digest|digests`: manage saved queries and see what they sent."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 import click
 from elasticsearch import Elasticsearch
 
-from newsflow.alerts.rules import Rule, RuleStore
+from newsflow.alerts.digests import DigestStore, deliver_digests
+from newsflow.alerts.rules import DIGEST_PERIODS, Rule, RuleStore
 from newsflow.alerts.store import AlertStore
 from newsflow.core.errors import AlertError
 from newsflow.core.es import make_client
@@ -51,11 +52,22 @@ def command() -> None:
               help='Lucene query string, e.g. \'persons:"Angela Merkel" AND topics:politics\'.')
 @click.option("--channel", "-c", "channels", multiple=True, required=True,
               help="Where alerts go (repeatable): webhook:URL, apprise:URL, email:ADDRESS or log:PATH.")
-def add(name: str, query: str, channels: tuple[str, ...]) -> None:
+@click.option("--digest", type=click.Choice(DIGEST_PERIODS), default=None,
+              help="Send this rule's alerts together, one message per hour, day or week "
+                   "(each story once), instead of each at once.")
+@click.option("--timezone", "timezone", default="UTC", show_default=True,
+              help="Time zone of the digest's days and weeks (an IANA name, e.g. Europe/Berlin).")
+def add(name: str, query: str, channels: tuple[str, ...], digest: str | None, timezone: str) -> None:
     """Save rule NAME (replacing a rule of the same name). An invalid query is refused."""
     with _connect() as (client, settings):
-        rule = RuleStore(client, settings).add(name, query, channels)
+        rule = RuleStore(client, settings).add(name, query, channels, digest=digest or "",
+                                               timezone=timezone)
+        if rule.digest:
+            AlertStore(client, settings).ensure()  # an alerts index made before digests gains their fields
     click.echo(f"saved rule {rule.name}: {rule.query}")
+    if rule.digest:
+        click.echo(f"  {rule.digest} digest ({rule.timezone}), sent after each period ends "
+                   "(the news_digests DAG, or `newsflow alerts digest`)")
     for channel in rule.channels:
         click.echo(f"  -> {redact_channel(channel)}")
 
@@ -72,7 +84,8 @@ def list_rules(as_json: bool) -> None:
     if not rules:
         click.echo("no rules (add one with `newsflow alerts add NAME --query QUERY --channel CHANNEL`)")
     for rule in rules:
-        click.echo(f"{rule.name}\t{rule.query}\t{' '.join(redact_channel(c) for c in rule.channels)}")
+        digest = f"\t{rule.digest} digest ({rule.timezone})" if rule.digest else ""
+        click.echo(f"{rule.name}\t{rule.query}\t{' '.join(redact_channel(c) for c in rule.channels)}{digest}")
 
 
 @command.command("remove")
@@ -108,6 +121,51 @@ def recent(limit: int, rule: str | None, as_json: bool) -> None:
                        f"(attempts {delivery.attempts}){detail}")
 
 
+@command.command("digest")
+@click.option("--rule", default=None, help="Only this rule's digests.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def digest(rule: str | None, as_json: bool) -> None:
+    """Send the digests whose period has ended and that were not sent yet (what the news_digests
+    DAG does every ten minutes). Each digest goes out once per channel; run it as often as you like."""
+    with _connect() as (client, settings):
+        run = deliver_digests(client, settings, rule=rule)
+    if as_json:
+        click.echo(json.dumps(run.to_json(), ensure_ascii=False, indent=2))
+        return
+    if not run.outcomes:
+        sent_before = f" ({run.finished_before} already sent)" if run.finished_before else ""
+        busy = f"; {run.busy} being sent by another run" if run.busy else ""
+        click.echo(f"no digest to send{sent_before}{busy}")
+    for outcome in run.outcomes:
+        channels = ", ".join(outcome.sent) or "nothing sent"
+        click.echo(f"{outcome.status:7} {outcome.rule}: {outcome.stories} stories, {outcome.period} "
+                   f"-> {channels}")
+        for error in outcome.errors:
+            click.echo(f"    {error}")
+
+
+@command.command("digests")
+@click.option("--limit", "-n", default=20, show_default=True, help="How many digests.")
+@click.option("--rule", default=None, help="Only this rule's digests.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
+def digests(limit: int, rule: str | None, as_json: bool) -> None:
+    """The latest digests, newest period first, with their delivery status per channel."""
+    with _connect() as (client, settings):
+        states = DigestStore(client, settings).recent(limit=limit, rule=rule)
+    if as_json:
+        click.echo(json.dumps([s.to_source(s.sent_at or s.period.end) for s in states],
+                              ensure_ascii=False, indent=2))
+        return
+    if not states:
+        click.echo("no digests yet")
+    for state in states:
+        click.echo(f"{state.status:7} {state.rule}: {state.stories} stories, {state.period.label} "
+                   f"(digest {state.id})")
+        for channel in state.channels:
+            detail = f" - {channel.last_error}" if channel.last_error else ""
+            click.echo(f"    {channel.status:7} {channel.channel} (attempts {channel.attempts}){detail}")
+
+
 def _alert_json(record: Any) -> dict[str, Any]:
     # Records written before channels were redacted in the alerts index still carry the URL.
     source: dict[str, Any] = record.to_source()
@@ -118,5 +176,10 @@ def _alert_json(record: Any) -> dict[str, Any]:
 
 def _rule_json(rule: Rule) -> dict[str, Any]:
     # Channels redacted: a webhook URL is often a credential (the rule store keeps it whole).
-    return {"name": rule.name, "query": rule.query, "channels": [redact_channel(c) for c in rule.channels],
-            "created_at": format_utc(rule.created_at)}
+    shown: dict[str, Any] = {"name": rule.name, "query": rule.query,
+                             "channels": [redact_channel(c) for c in rule.channels],
+                             "created_at": format_utc(rule.created_at)}
+    if rule.digest:
+        shown["digest"] = rule.digest
+        shown["timezone"] = rule.timezone
+    return shown

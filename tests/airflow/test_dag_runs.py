@@ -140,3 +140,33 @@ def test_news_maintenance_skips_reenrichment_unless_asked(
 
     assert str(run.state) == "success", task_states(run)
     assert task_states(run)["reenrich"] == ["skipped"]
+
+
+def test_news_digests_sends_an_ended_periods_digest_once(
+    airflow_db: None, dagbag: Any, es_connection: Any, es_client: Any, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from newsflow.alerts import match_articles
+    from newsflow.alerts.rules import RuleStore
+    from newsflow.core.models import Article, article_id_for
+
+    settings = es_connection
+    digest_log = tmp_path / "digest.jsonl"
+    RuleStore(es_client, settings).add("rates", "rates", [f"log:{digest_log}"], digest="hourly")
+    url = "https://example.com/rates"
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    match_articles(es_client, settings, [Article(
+        id=article_id_for(url), url=url, title="Rates rise", summary="", body="Rates rise.",
+        source="Example", feed_url="https://example.com/feed.xml", published_at=yesterday,
+        ingested_at=yesterday, language="en")], now=yesterday)
+
+    first = dagbag.dags["news_digests"].test()
+    second = dagbag.dags["news_digests"].test()
+
+    assert str(first.state) == "success", task_states(first)
+    assert xcom(first, "deliver") | {"busy": 0} == {"digests": 1, "sent": 1, "failed": 0, "busy": 0,
+                                                    "already_delivered": 0, "stories": 1}
+    assert xcom(second, "deliver")["already_delivered"] == 1 and xcom(second, "deliver")["sent"] == 0
+    [line] = digest_log.read_text().splitlines()
+    assert json.loads(line)["stories"][0]["url"] == url

@@ -17,7 +17,7 @@ from tests.conftest import REPO
 
 def test_every_dag_file_imports_without_errors(dagbag: Any) -> None:
     assert dagbag.import_errors == {}
-    assert sorted(dagbag.dags) == ["news_ingest", "news_maintenance"]
+    assert sorted(dagbag.dags) == ["news_digests", "news_ingest", "news_maintenance"]
 
 
 def test_news_ingest_plans_then_fans_out_shards_then_alerts(dagbag: Any) -> None:
@@ -56,7 +56,7 @@ def test_every_task_retries_with_exponential_backoff(dagbag: Any) -> None:
 
 def test_every_report_is_one_xcom_value_and_nothing_is_published_to_an_asset(dagbag: Any) -> None:
     # A `-> dict` task infers multiple_outputs=True: one XCom row per key of the report, every run.
-    for dag_id in ("news_ingest", "news_maintenance"):
+    for dag_id in ("news_ingest", "news_maintenance", "news_digests"):
         for task in dagbag.dags[dag_id].tasks:
             assert task.multiple_outputs is False, (dag_id, task.task_id)
             assert not task.outlets, (dag_id, task.task_id)  # the asset had no consumer
@@ -69,6 +69,14 @@ def test_a_configuration_error_in_a_shard_fails_it_without_retries(dagbag: Any, 
     with pytest.raises(AirflowFailException, match="feeds"):
         shard.python_callable(["http://127.0.0.1:9/a.xml"],
                               params={"feeds_file": str(tmp_path / "gone.yaml")})
+
+
+def test_news_digests_delivers_every_ten_minutes_one_run_at_a_time(dagbag: Any) -> None:
+    dag = dagbag.dags["news_digests"]
+    assert {t.task_id for t in dag.tasks} == {"deliver"}
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    assert dag.get_task("deliver").retries == 2
 
 
 def test_maintenance_reports_checks_and_reenriches_on_demand(dagbag: Any) -> None:
