@@ -55,7 +55,7 @@ def formats_of(service: NotifyBase) -> tuple[str, ...]:
 def message_for(record: AlertRecord, formats: tuple[str, ...]) -> ChatMessage:
     """The message of an alert for a service taking `formats`. Pure."""
     article = record.article
-    title = " ".join((article.title or article.url).split())
+    title = " ".join(record.headline.split())
     when = f"{article.published_at:%Y-%m-%d %H:%M} UTC"
     outlet = " ".join(article.source.split())
     if "markdown" in formats:

@@ -25,6 +25,7 @@ from elasticsearch import Elasticsearch
 
 from newsflow.alerts.delivery import DeliveryFailure, DeliveryResult, deliver_claimed, deliver_pending
 from newsflow.alerts.engine import Documents, MatchResult, match_and_deliver, match_articles
+from newsflow.alerts.signals import check_signals
 from newsflow.core.models import Article, utc_now
 from newsflow.core.settings import Settings
 
@@ -78,9 +79,13 @@ class AlertRun:
         self._delivered.append(delivered)
 
     def deliver(self, *, now: datetime | None = None) -> AlertTotals:
-        """Deliver the alerts held for this run, then every older delivery due again; the totals of
-        the run (its matches included)."""
+        """Check the volume rules, deliver the alerts held for this run, then every older delivery
+        due again; the totals of the run (its matches included)."""
         now = now or utc_now()
+        # Volume rules (spike, first seen) count what this run indexed along with what came before.
+        signals = check_signals(self._client, self._settings, now=now, down=self._down)
+        self._matched.append(MatchResult(created=signals.created, duplicates=signals.already_recorded))
+        self._delivered.append(signals.delivery)
         claimed = [record for result in self._matched for record in result.claimed]
         self._delivered.append(deliver_claimed(self._client, self._settings, claimed, now=now,
                                                down=self._down))

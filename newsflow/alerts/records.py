@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from newsflow.alerts.periods import digest_id_for, period_containing
 from newsflow.alerts.rules import Rule
+from newsflow.core.durations import format_seconds
 from newsflow.core.models import Article, format_utc, parse_utc
 from newsflow.core.redact import redact_channel
 from newsflow.core.settings import AlertSettings
@@ -55,6 +56,39 @@ class AlertArticle:
 
 
 @dataclass(frozen=True, slots=True)
+class SignalHit:
+    """What a volume rule saw (newsflow.alerts.signals): carried by its alert as `signal`."""
+
+    kind: str  # spike | first_seen
+    field: str
+    value: str
+    count: int  # articles in the window naming the value
+    stories: int  # distinct stories among them
+    baseline_mean: float  # articles per window naming it over the baseline (0 for first_seen)
+    window_start: datetime
+    window_end: datetime
+
+    @property
+    def headline(self) -> str:
+        span = format_seconds((self.window_end - self.window_start).total_seconds())
+        if self.kind == "first_seen":
+            return f"First seen: {self.value} ({self.field}), {self.count} articles in {span}"
+        usual = f"{self.baseline_mean:.1f} usually" if self.baseline_mean else "none usually"
+        return f"Spike: {self.value} ({self.field}), {self.count} articles in {span} ({usual})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "field": self.field, "value": self.value, "count": self.count,
+                "stories": self.stories, "baseline_mean": round(self.baseline_mean, 3),
+                "window_start": _iso(self.window_start), "window_end": _iso(self.window_end)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SignalHit:
+        return cls(kind=data["kind"], field=data["field"], value=data["value"], count=int(data["count"]),
+                   stories=int(data["stories"]), baseline_mean=float(data["baseline_mean"]),
+                   window_start=parse_utc(data["window_start"]), window_end=parse_utc(data["window_end"]))
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelDelivery:
     """The delivery of one alert over one channel."""
 
@@ -91,6 +125,14 @@ class AlertRecord:
     deliveries: tuple[ChannelDelivery, ...]
     digest: str = ""  # the id of the digest this alert goes out in (a digest rule's alert)
     digest_end: datetime | None = None  # when that digest's period ends: it is delivered after
+    signal: SignalHit | None = None  # a volume rule's alert: what it saw (the article: its first story)
+
+    @property
+    def headline(self) -> str:
+        """What a message leads with: the article's title, or what a volume rule saw."""
+        if self.signal is not None:
+            return self.signal.headline
+        return self.article.title or self.article.url
 
     @property
     def status(self) -> DeliveryStatus:
@@ -112,8 +154,8 @@ class AlertRecord:
         return min(times) if times else None
 
     def payload(self) -> dict[str, Any]:
-        """What every channel delivers (the contract's alert JSON)."""
-        return {
+        """What every channel delivers (the contract's alert JSON; a volume rule's adds `signal`)."""
+        payload = {
             "id": self.id,
             "rule": self.rule,
             "query": self.query,
@@ -121,6 +163,9 @@ class AlertRecord:
             "matched_at": _iso(self.matched_at),
             "article": self.article.to_json(),
         }
+        if self.signal is not None:
+            payload["signal"] = self.signal.to_json()
+        return payload
 
     def to_source(self) -> dict[str, Any]:
         """The document in `<prefix>-alerts` (flat keyword/date fields for Kibana).
@@ -175,6 +220,7 @@ class AlertRecord:
             ),
             digest=source.get("digest") or "",
             digest_end=_parse_or_none(source.get("digest_end")),
+            signal=SignalHit.from_json(source["signal"]) if source.get("signal") else None,
         )
 
 
@@ -226,7 +272,7 @@ def with_deliveries(record: AlertRecord, deliveries: tuple[ChannelDelivery, ...]
     """The record with these delivery states (built directly, as `delivered`)."""
     return AlertRecord(id=record.id, rule=record.rule, query=record.query, story_id=record.story_id,
                        article=record.article, matched_at=record.matched_at, deliveries=deliveries,
-                       digest=record.digest, digest_end=record.digest_end)
+                       digest=record.digest, digest_end=record.digest_end, signal=record.signal)
 
 
 def attempt_failed(

@@ -61,6 +61,8 @@ RULE_PROPERTIES: dict[str, Any] = {
             "created_at": {"type": "date"},
             "digest": {"type": "keyword"},
             "timezone": {"type": "keyword"},
+            "kind": {"type": "keyword"},  # "spike" or "first_seen" (newsflow.alerts.signals); else absent
+            "signal": {"type": "object", "enabled": False},
         },
     },
 }
@@ -110,6 +112,46 @@ def check_digest(digest: str, timezone: str) -> None:
                          "Europe/Berlin or America/New_York") from exc
 
 
+SIGNAL_KINDS = ("spike", "first_seen")
+SIGNAL_FIELDS = ("persons", "organizations", "locations", "topics")
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """What a volume rule watches (newsflow.alerts.signals): the values of one entity or topic field
+    among the articles published in the last `window` seconds (narrowed by the rule's query)."""
+
+    kind: str  # spike: unusually many articles name a value; first_seen: a value never seen before
+    field: str  # persons | organizations | locations | topics
+    window: float = 3600.0  # seconds
+    # spike: at least `threshold` times the value's mean per window over the baseline before it
+    threshold: float = 3.0
+    min_count: int = 3  # articles in the window naming the value, at least
+    cooldown: float = 6 * 3600.0  # seconds after an alert on a value before it may alert again
+    baseline: float = 7 * 86400.0  # seconds before the window counted as usual (first_seen: never seen in it)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "field": self.field, "window": self.window, "threshold": self.threshold,
+                "min_count": self.min_count, "cooldown": self.cooldown, "baseline": self.baseline}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Signal:
+        return cls(kind=data["kind"], field=data["field"], window=float(data["window"]),
+                   threshold=float(data["threshold"]), min_count=int(data["min_count"]),
+                   cooldown=float(data["cooldown"]), baseline=float(data["baseline"]))
+
+    def check(self) -> None:
+        if self.kind not in SIGNAL_KINDS:
+            raise AlertError(f"unknown signal {self.kind!r}: use one of {', '.join(SIGNAL_KINDS)}")
+        if self.field not in SIGNAL_FIELDS:
+            raise AlertError(f"a {self.kind} rule watches one of {', '.join(SIGNAL_FIELDS)}, "
+                             f"not {self.field!r}")
+        if self.min_count < 1 or self.threshold <= 0:
+            raise AlertError("--min-count must be at least 1 and --threshold above 0")
+        if self.baseline <= self.window:
+            raise AlertError("the baseline must be longer than the window")
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """A saved query and where its alerts go."""
@@ -122,6 +164,9 @@ class Rule:
     # (newsflow.alerts.digests), periods counted in `timezone` (an IANA name).
     digest: str = ""
     timezone: str = "UTC"
+    # A volume rule (spike or first-seen of an entity), checked each cycle: it has no percolator
+    # query, so no article alerts it on its own; its query narrows the articles counted.
+    signal: Signal | None = None
 
     def to_source(self) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -133,6 +178,10 @@ class Rule:
         if self.digest:
             meta["digest"] = self.digest
             meta["timezone"] = self.timezone
+        if self.signal is not None:
+            meta["kind"] = self.signal.kind
+            meta["signal"] = self.signal.to_json()
+            return {"rule": meta}
         return {"query": rule_query(self.query), "rule": meta}
 
     @classmethod
@@ -145,6 +194,7 @@ class Rule:
             created_at=parse_utc(meta["created_at"]),
             digest=meta.get("digest") or "",
             timezone=meta.get("timezone") or "UTC",
+            signal=Signal.from_json(meta["signal"]) if meta.get("signal") else None,
         )
 
 
@@ -227,20 +277,22 @@ class RuleStore:
             )  # False: another process created it first, which is fine
 
     def add(self, name: str, query: str, channels: Sequence[str], *, digest: str = "",
-            timezone: str = "UTC") -> Rule:
+            timezone: str = "UTC", signal: Signal | None = None) -> Rule:
         """Save a rule (replacing one of the same name). Refuses a bad name, channel, query, digest
         period or time zone. With `digest` (hourly, daily, weekly) its alerts are delivered together,
         one message per period of `timezone`."""
         check_rule_name(name)
         check_digest(digest, timezone)
+        if signal is not None:
+            signal.check()
         if not query.strip():
             raise AlertError(f"rule {name!r}: the query is empty (use '*' to match every article)")
         if not channels:
             raise AlertError(f"rule {name!r}: give at least one channel (webhook:, email: or log:)")
         texts = tuple(dict.fromkeys(parse_channel(c).text for c in channels))
         rule = Rule(name=name, query=query.strip(), channels=texts, created_at=utc_now(),
-                    digest=digest, timezone=timezone if digest else "UTC")
-        if digest:
+                    digest=digest, timezone=timezone if digest else "UTC", signal=signal)
+        if digest or signal is not None:
             self.ensure()  # a rules index made before digests existed gains their fields
         else:
             self.ensure_exists()
@@ -297,6 +349,15 @@ class RuleStore:
             response = self.client.options(ignore_status=404).delete(
                 index=self.index, id=name, refresh=True)
         return bool(response.get("result") == "deleted")
+
+    def signal_rules(self) -> tuple[Rule, ...]:
+        """The volume rules (spike, first_seen): few, found without reading every rule."""
+        with translate_errors(self.settings.es_url_redacted):
+            response = self.client.options(ignore_status=404).search(
+                index=self.index, query={"terms": {"rule.kind": list(SIGNAL_KINDS)}}, size=_PAGE,
+                sort=[{"rule.name": "asc"}], source_includes=["rule"])
+        hits = (response.get("hits") or {}).get("hits") or ()
+        return tuple(Rule.from_source(hit["_source"]) for hit in hits)
 
     def count(self) -> int:
         with translate_errors(self.settings.es_url_redacted):

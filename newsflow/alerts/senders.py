@@ -179,7 +179,7 @@ def build_email(address: str, records: Sequence[AlertRecord], config: AlertSetti
     ids = [r.id for r in records]
     if len(records) == 1:
         record = records[0]
-        message["Subject"] = f"[newsflow] {rule}: {record.article.title or record.article.url}"
+        message["Subject"] = f"[newsflow] {rule}: {record.headline}"
         message["Message-ID"] = f"<{record.id}@newsflow>"
     else:
         message["Subject"] = f"[newsflow] {rule}: {len(records)} new stories"

@@ -63,6 +63,7 @@ ALERT_PROPERTIES: dict[str, Any] = {
     "status": _KEYWORD,  # pending | sent | failed over all channels; digest: see the digests index
     "digest": _KEYWORD,  # a digest rule's alert: the id of the digest it goes out in
     "digest_end": _DATE,  # when that digest's period ends
+    "signal": {"type": "object", "enabled": False},  # a volume rule's alert: what it saw (not searched)
     "attempts": _STORED_INTEGER,
     "next_attempt_at": _DATE,
     "delivered_at": _DATE,

@@ -11,8 +11,10 @@ import click
 from elasticsearch import Elasticsearch
 
 from newsflow.alerts.digests import DigestStore, deliver_digests
-from newsflow.alerts.rules import DIGEST_PERIODS, Rule, RuleStore
+from newsflow.alerts.rules import DIGEST_PERIODS, SIGNAL_FIELDS, Rule, RuleStore, Signal
+from newsflow.alerts.signals import check_signals
 from newsflow.alerts.store import AlertStore
+from newsflow.core.durations import format_seconds, parse_seconds
 from newsflow.core.errors import AlertError
 from newsflow.core.es import make_client
 from newsflow.core.models import format_utc
@@ -48,8 +50,9 @@ def command() -> None:
 
 @command.command("add")
 @click.argument("name")
-@click.option("--query", "-q", required=True,
-              help='Lucene query string, e.g. \'persons:"Angela Merkel" AND topics:politics\'.')
+@click.option("--query", "-q", default=None,
+              help='Lucene query string, e.g. \'persons:"Angela Merkel" AND topics:politics\' '
+                   "(required, except for --spike and --first-seen, where it narrows the articles counted).")
 @click.option("--channel", "-c", "channels", multiple=True, required=True,
               help="Where alerts go (repeatable): webhook:URL, apprise:URL, email:ADDRESS or log:PATH.")
 @click.option("--digest", type=click.Choice(DIGEST_PERIODS), default=None,
@@ -57,14 +60,52 @@ def command() -> None:
                    "(each story once), instead of each at once.")
 @click.option("--timezone", "timezone", default="UTC", show_default=True,
               help="Time zone of the digest's days and weeks (an IANA name, e.g. Europe/Berlin).")
-def add(name: str, query: str, channels: tuple[str, ...], digest: str | None, timezone: str) -> None:
-    """Save rule NAME (replacing a rule of the same name). An invalid query is refused."""
+@click.option("--spike", "spike_field", type=click.Choice(SIGNAL_FIELDS), default=None,
+              help="A volume rule: alert when a value of this field is named by unusually many articles "
+                   "in the window (see --threshold).")
+@click.option("--first-seen", "first_seen_field", type=click.Choice(SIGNAL_FIELDS), default=None,
+              help="A volume rule: alert when a value of this field appears that no article of the "
+                   "baseline named.")
+@click.option("--window", default="1h", show_default=True, help="Volume rules: the span counted.")
+@click.option("--threshold", default=3.0, show_default=True, type=float,
+              help="--spike: times the value's usual count per window (at least 1).")
+@click.option("--min-count", default=3, show_default=True, type=int,
+              help="Volume rules: articles in the window naming the value, at least.")
+@click.option("--cooldown", default="6h", show_default=True,
+              help="Volume rules: after an alert on a value, how long before it may alert again.")
+@click.option("--baseline", default=None,
+              help="Volume rules: the span before the window that counts as usual "
+                   "[default: 7d for --spike, 30d for --first-seen].")
+def add(name: str, query: str | None, channels: tuple[str, ...], digest: str | None, timezone: str,
+        spike_field: str | None, first_seen_field: str | None, window: str, threshold: float,
+        min_count: int, cooldown: str, baseline: str | None) -> None:
+    """Save rule NAME (replacing a rule of the same name). An invalid query is refused.
+
+    \b
+    A rule alerts once per story that matches --query; or, with --spike or --first-seen FIELD,
+    once per value of FIELD whose volume spikes, or that appears for the first time, per --window
+    and --cooldown, e.g.:
+      newsflow alerts add people-spiking --spike persons --window 1h --threshold 4 -c log:/tmp/s.jsonl
+    """
+    if spike_field and first_seen_field:
+        raise click.UsageError("give --spike or --first-seen, not both")
+    signal = None
+    field = spike_field or first_seen_field
+    if field:
+        signal = Signal(kind="spike" if spike_field else "first_seen", field=field,
+                        window=parse_seconds(window, "--window"), threshold=threshold, min_count=min_count,
+                        cooldown=parse_seconds(cooldown, "--cooldown"),
+                        baseline=parse_seconds(baseline or ("7d" if spike_field else "30d"), "--baseline"))
+    elif query is None:
+        raise click.UsageError("give --query (or --spike / --first-seen FIELD for a volume rule)")
     with _connect() as (client, settings):
-        rule = RuleStore(client, settings).add(name, query, channels, digest=digest or "",
-                                               timezone=timezone)
+        rule = RuleStore(client, settings).add(name, query or "*", channels, digest=digest or "",
+                                               timezone=timezone, signal=signal)
         if rule.digest:
             AlertStore(client, settings).ensure()  # an alerts index made before digests gains their fields
     click.echo(f"saved rule {rule.name}: {rule.query}")
+    if rule.signal is not None:
+        click.echo(f"  {_describe_signal(rule.signal)}")
     if rule.digest:
         click.echo(f"  {rule.digest} digest ({rule.timezone}), sent after each period ends "
                    "(the news_digests DAG, or `newsflow alerts digest`)")
@@ -144,6 +185,23 @@ def digest(rule: str | None, as_json: bool) -> None:
             click.echo(f"    {error}")
 
 
+@command.command("signals")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def signals(as_json: bool) -> None:
+    """Check the volume rules (--spike, --first-seen) now and deliver what they raise; `newsflow run`
+    and the news_ingest DAG do this at the end of every cycle. Each (rule, value) alerts once per
+    window and cool-down, however often this runs."""
+    with _connect() as (client, settings):
+        recorded = check_signals(client, settings)
+    if as_json:
+        click.echo(json.dumps({"created": recorded.created, "already_alerted": recorded.already_recorded,
+                               "sent": recorded.delivery.sent, "failed": recorded.delivery.failed,
+                               "deferred": recorded.delivery.deferred}, indent=2))
+        return
+    click.echo(f"volume rules: {recorded.created} new alerts ({recorded.delivery.sent} deliveries sent, "
+               f"{recorded.delivery.failed} failed, {recorded.delivery.deferred} to retry)")
+
+
 @command.command("digests")
 @click.option("--limit", "-n", default=20, show_default=True, help="How many digests.")
 @click.option("--rule", default=None, help="Only this rule's digests.")
@@ -166,6 +224,18 @@ def digests(limit: int, rule: str | None, as_json: bool) -> None:
             click.echo(f"    {channel.status:7} {channel.channel} (attempts {channel.attempts}){detail}")
 
 
+def _describe_signal(signal: Signal) -> str:
+    window, cooldown, baseline = (format_seconds(v)
+                                  for v in (signal.window, signal.cooldown, signal.baseline))
+    if signal.kind == "spike":
+        what = (f"spike in {signal.field}: at least {signal.min_count} articles in {window} and "
+                f"{signal.threshold:g}x the usual count per {window} over the {baseline} before")
+    else:
+        what = (f"first seen in {signal.field}: at least {signal.min_count} articles in {window}, "
+                f"none in the {baseline} before")
+    return f"{what}; once per value per {window}, then quiet for {cooldown} (checked each cycle)"
+
+
 def _alert_json(record: Any) -> dict[str, Any]:
     # Records written before channels were redacted in the alerts index still carry the URL.
     source: dict[str, Any] = record.to_source()
@@ -182,4 +252,6 @@ def _rule_json(rule: Rule) -> dict[str, Any]:
     if rule.digest:
         shown["digest"] = rule.digest
         shown["timezone"] = rule.timezone
+    if rule.signal is not None:
+        shown["signal"] = rule.signal.to_json()
     return shown

@@ -46,3 +46,12 @@ def parse_duration(value: object, what: str = "duration") -> timedelta:
         return timedelta(seconds=seconds)
     except OverflowError as exc:
         raise DurationError(what, value, "is too long") from exc
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration as the largest whole unit that fits: 3600 -> "1h", 90 -> "90s", 604800 -> "7d". Pure."""
+    for unit in ("d", "h", "m"):
+        size = UNIT_SECONDS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
