@@ -3,7 +3,8 @@
 Wiring only: a small FastAPI app mounted on the API server at `/newsflow/` serves the page that
 newsflow.app.plugin_page renders (server-side HTML, no JavaScript build), and the external view puts
 it in the UI's navigation (Browse → "Newsflow feeds & alerts"), shown in the UI's frame. Only
-logged-in Airflow users see it (the same JWT cookie or bearer token as the UI).
+logged-in Airflow users see it (the same JWT cookie or bearer token as the UI). A saved search's
+Atom feed (`/newsflow/search/NAME.atom?token=…`) is for feed readers: its token is its credential.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 from airflow.api_fastapi.core_api.security import requires_authenticated
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
-from newsflow.app import plugin_page
+from newsflow.app import plugin_page, search_feed
 
 app = FastAPI(title="newsflow", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -24,6 +25,14 @@ app = FastAPI(title="newsflow", docs_url=None, redoc_url=None, openapi_url=None)
 def feed_health_page() -> HTMLResponse:
     body, status = plugin_page.render()
     return HTMLResponse(body, status_code=status)
+
+
+# No Airflow login: a feed reader cannot log in; the token of the saved search is the credential.
+@app.get("/search/{name}.atom")
+def saved_search_feed(name: str, token: str = "") -> Response:
+    body, status, content_type = search_feed.render_search_feed(name, token)
+    return Response(body, status_code=status, media_type=content_type,
+                    headers={"Cache-Control": "private, max-age=60", "Referrer-Policy": "no-referrer"})
 
 
 class NewsflowPlugin(AirflowPlugin):

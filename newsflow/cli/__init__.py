@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "newsflow.cli.run",
     "newsflow.cli.feeds",
     "newsflow.cli.search",
+    "newsflow.cli.saved_search",
     "newsflow.cli.trends",
     "newsflow.cli.story",
     "newsflow.cli.alerts",
