@@ -263,7 +263,7 @@ class LocalAirflow:
         if not _alive(pid):
             return f"pid {pid} is not running"
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            cmdline = _cmdline(pid)
         except OSError:
             return f"pid {pid} has no readable command line"
         if component.startswith(worker_name(0)[:-1]):
@@ -610,6 +610,17 @@ def is_celery_worker(cmdline: bytes, hostname: str) -> bool:
     words = text.split()
     return (is_airflow_component(cmdline, "celery") and "worker" in words
             and any(a == "--celery-hostname" and b == hostname for a, b in itertools.pairwise(words)))
+
+
+def _cmdline(pid: int, wait: float = 2.0) -> bytes:
+    """/proc/<pid>/cmdline; a process caught in the middle of its exec shows an empty one for a
+    moment (seen right after starting a worker), so an empty one is read again for up to `wait` s."""
+    deadline = time.monotonic() + wait
+    while True:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if cmdline or time.monotonic() > deadline or not _alive(pid):
+            return cmdline
+        time.sleep(0.05)
 
 
 def _environ_value(pid: int, name: str) -> str | None:
