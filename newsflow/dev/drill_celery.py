@@ -382,7 +382,11 @@ def _article_counts(client: Any, settings: Settings, expected: set[str]) -> dict
         ids[hit["_id"]] += 1
         urls[str(hit["_source"].get("url"))] += 1
     hits = sum(ids.values())
+    client.indices.flush(index=pattern)
+    store = client.indices.stats(index=pattern, metric="store")["_all"]["primaries"]["store"]
+    stored = int(store.get("size_in_bytes") or 0)
     return {"expected": len(expected), "indexed_hits": hits, "distinct_ids": len(ids),
+            "primary_store_bytes": stored, "bytes_per_article": round(stored / hits) if hits else None,
             "distinct_urls": len(urls), "lost": len(expected - set(ids)),
             "unexpected": len(set(ids) - expected),
             "duplicated": (hits - len(ids)) + (len(ids) - len(urls))}
