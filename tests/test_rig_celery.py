@@ -4,8 +4,10 @@ mid-run and counts what was lost, duplicated or alerted twice."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -262,3 +264,43 @@ def test_a_worker_killed_mid_run_loses_nothing_duplicates_nothing_and_alerts_onc
     assert alerts["repeated"] == 0 and alerts["repeated_deliveries"] == 0
     assert result["spool_batches"] == 0
     assert result["ok"] is True
+
+
+def test_down_stops_a_workers_task_process_that_runs_in_a_session_of_its_own(
+        offline_settings: Any, tmp_path: Path) -> None:
+    """Airflow's task supervisor leaves the worker's process group, so the group's SIGTERM and
+    SIGKILL miss it; `down` kills what is left of the worker's tree. The "worker" here is a
+    Python process whose command line is a worker's (`… /airflow celery worker --celery-hostname
+    worker1@newsflow-rig`) with AIRFLOW_HOME this rig's, and its "task" child ignores SIGTERM."""
+    rig = LocalAirflow(offline_settings, home=tmp_path / "rig", executor="celery", workers=1,
+                       redis_port=_free_port())
+    rig.run_dir.mkdir(parents=True)
+    task = ("import os, signal, sys, time; os.setsid(); signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(120)")
+    task_pid_file = tmp_path / "task.pid"
+    worker_code = (f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {task!r}, "
+                   f"{str(task_pid_file)!r}]); time.sleep(120)")
+    worker = subprocess.Popen(
+        [sys.executable, "-c", worker_code, str(tmp_path / "bin" / "airflow"), "celery", "worker",
+         "--celery-hostname", "worker1@newsflow-rig"],
+        env={**os.environ, "AIRFLOW_HOME": str(rig.home)}, start_new_session=True)
+    try:
+        (rig.run_dir / "celery-worker1.pid").write_text(str(worker.pid))
+        deadline = time.monotonic() + 20
+        while not task_pid_file.exists() or not task_pid_file.read_text():
+            assert time.monotonic() < deadline, "the task process did not start"
+            time.sleep(0.1)
+        task_pid = int(task_pid_file.read_text())
+        assert rig.pid("celery-worker1") == worker.pid
+        assert rig.down(timeout=5) is True
+        worker.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _state(task_pid) not in ("gone", "Z"):
+            assert time.monotonic() < deadline, "the task process outlived down()"
+            time.sleep(0.1)
+    finally:
+        worker.kill()
+        worker.wait()
+        if task_pid_file.exists() and task_pid_file.read_text():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(task_pid_file.read_text()), signal.SIGKILL)

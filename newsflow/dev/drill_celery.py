@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from newsflow.core.settings import Settings
-from newsflow.dev.local_airflow import RIG_HEARTBEAT_TIMEOUT
+from newsflow.dev.local_airflow import RIG_HEARTBEAT_TIMEOUT, parent_pids, process_tree
 
 DEFAULT_FEEDS = 12
 DEFAULT_SHARDS = 4  # shards the feeds are spread over when no shard size is given
@@ -76,20 +76,6 @@ def drill_verdict(counts: Mapping[str, Any]) -> dict[str, bool]:
     }
 
 
-def process_tree(root: int, parents: Mapping[int, int] | None = None) -> list[int]:
-    """`root` and all its descendants (from /proc/<pid>/stat's parent PIDs), parents first."""
-    parents = dict(parents) if parents is not None else _parent_pids()
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parents.items():
-        children.setdefault(ppid, []).append(pid)
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop(0)
-        tree.append(pid)
-        todo.extend(sorted(children.get(pid, ())))
-    return tree
-
-
 def kill_tree(root: int) -> list[int]:
     """SIGKILL `root`'s whole process tree (its process group too); the PIDs killed."""
     tree = process_tree(root)
@@ -102,19 +88,6 @@ def kill_tree(root: int) -> list[int]:
     except ProcessLookupError:
         pass
     return tree
-
-
-def _parent_pids() -> dict[int, int]:
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        parents[int(entry.name)] = int(fields[1])
-    return parents
 
 
 def _alive(pid: int) -> bool:
@@ -283,7 +256,7 @@ def _kill_a_running_shard(airflow: Any, rows: Sequence[Mapping[str, Any]],
         if not started or (now - datetime.fromisoformat(started)).total_seconds() < KILL_AFTER_RUNNING:
             continue
         task_pid = int(row["pid"])
-        parents = _parent_pids()
+        parents = parent_pids()
         for n in range(1, airflow.workers + 1):
             worker_pid = airflow.pid(worker_name(n))
             if worker_pid is None or task_pid not in process_tree(worker_pid, parents):

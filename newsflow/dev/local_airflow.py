@@ -349,6 +349,11 @@ class LocalAirflow:
             p.stem for p in self.run_dir.glob(f"{worker_name(0)[:-1]}*.pid")
             if p.stem not in self.components and self.executor == "celery")]
         pids = {name: self.pid(name) for name in names}
+        # A worker's task supervisors run in process groups of their own: a worker's group signal
+        # misses them, so its whole tree is noted first and what is left of it killed at the end.
+        parents = parent_pids() if self.executor == "celery" else {}
+        trees = {pid: {p: _start_time(p) for p in process_tree(pid, parents)[1:]}
+                 for name, pid in pids.items() if pid is not None and name.startswith(worker_name(0)[:-1])}
         for name, pid in pids.items():
             if pid is not None:
                 self._say(f"stopping Airflow {name} (pid {pid})")
@@ -365,6 +370,13 @@ class LocalAirflow:
                 _signal_group(pid, signal.SIGKILL)
             _reap(pid)
             (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+        for worker, tree in trees.items():
+            left = [p for p, started in tree.items() if started is not None and _start_time(p) == started]
+            if left:
+                self._say(f"killing {len(left)} process(es) left of Celery worker pid {worker}: {left}")
+                for orphan in left:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(orphan, signal.SIGKILL)
         if stopped:
             self.port_file.unlink(missing_ok=True)
         if self.redis is not None and self.redis.down():  # after the scheduler and workers
@@ -610,6 +622,43 @@ def is_celery_worker(cmdline: bytes, hostname: str) -> bool:
     words = text.split()
     return (is_airflow_component(cmdline, "celery") and "worker" in words
             and any(a == "--celery-hostname" and b == hostname for a, b in itertools.pairwise(words)))
+
+
+def process_tree(root: int, parents: Mapping[int, int] | None = None) -> list[int]:
+    """`root` and all its descendants (from /proc/<pid>/stat's parent PIDs), parents first."""
+    parents = dict(parents) if parents is not None else parent_pids()
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop(0)
+        tree.append(pid)
+        todo.extend(sorted(children.get(pid, ())))
+    return tree
+
+
+def parent_pids() -> dict[int, int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def _start_time(pid: int) -> int | None:
+    """When a live process started (clock ticks since boot; None when gone or a zombie): tells
+    the process noted before from another that later got its PID."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else int(fields[19])
 
 
 def _cmdline(pid: int, wait: float = 2.0) -> bytes:
