@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "newsflow.cli.bench",
     "newsflow.cli.airflow",
     "newsflow.cli.push",
+    "newsflow.cli.rig_celery",
 ]
 
 

@@ -8,7 +8,8 @@
     │   └── FeedsFileError     the feeds file cannot be read (names the line and the problem)
     ├── StackError             the local Elasticsearch cannot be installed, started or stopped
     │   ├── LocalAirflowError  the local Airflow (newsflow.dev) cannot be set up, started or reached
-    │   └── LocalPostgresError the local PostgreSQL for Airflow cannot be installed or started
+    │   ├── LocalPostgresError the local PostgreSQL for Airflow cannot be installed or started
+    │   └── LocalRedisError    the rig's local Redis (the Celery broker) cannot be installed or started
     ├── FeedError              one feed failed (kept as a FeedResult value inside a cycle)
     │   ├── FetchError         network, HTTP status, size or address policy
     │   │   ├── RefusedAddress the address policy refused the connection
@@ -108,6 +109,11 @@ class LocalAirflowError(StackError):
 
 class LocalPostgresError(StackError):
     """The local PostgreSQL cluster could not be installed, created, started or stopped."""
+
+
+class LocalRedisError(StackError):
+    """The rig's local Redis (the Celery broker) could not be installed, started or stopped, or was
+    asked to listen on a non-loopback address. Start-up failures carry the tail of its log."""
 
 
 class FeedError(NewsflowError):

@@ -17,11 +17,20 @@ Each component is started in a session of its own and stopped by its PID (its pr
 SIGTERM, then SIGKILL after a timeout. A PID is signalled only after /proc/<pid>/cmdline shows it is
 that Airflow component: a pid file left by a crash may name a PID the kernel has since given to an
 unrelated process.
+
+`executor="celery"` (the scale-out rig, `newsflow rig up`) runs the same DAGs on the CeleryExecutor:
+a Redis of its own as the broker (newsflow.dev.local_redis, 127.0.0.1, password), the same
+PostgreSQL database as Celery's result backend (`db+postgresql`), and N `airflow celery worker`
+processes (default 2, `--celery-hostname workerN@newsflow-rig`, a small concurrency each, their log
+servers off) beside the scheduler, dag-processor, triggerer and API server. A task whose worker dies
+stops heartbeating; the scheduler fails it after `task_instance_heartbeat_timeout` (30 s here, 300 s
+by default) and the DAG's retries run it again on a live worker.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -42,6 +51,8 @@ import httpx
 from newsflow.core.errors import LocalAirflowError
 from newsflow.core.settings import Settings
 from newsflow.dev.local_postgres import LocalPostgres
+from newsflow.dev.local_redis import DEFAULT_PORT as REDIS_PORT
+from newsflow.dev.local_redis import LocalRedis
 from newsflow.dev.paths import project_dir
 
 log = logging.getLogger(__name__)
@@ -60,6 +71,12 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
 HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 START_TIMEOUT = 180.0  # seconds; healthy in about 20 s on two idle cores, much longer when busy
 STOP_TIMEOUT = 30.0
+EXECUTORS = ("local", "celery")
+CELERY_HOSTNAME = "worker{n}@newsflow-rig"
+DEFAULT_WORKERS = 2
+DEFAULT_WORKER_CONCURRENCY = 2  # shard tasks at once per worker (each holds the spaCy model, ~1 GiB)
+# A killed worker's task is noticed after this many seconds without a heartbeat (Airflow: 300 s).
+RIG_HEARTBEAT_TIMEOUT = 30
 SLOT_MEMORY = 1 << 30  # bytes one running shard task needs: the spaCy model (~360 MB) plus its batch
 
 
@@ -102,9 +119,17 @@ class LocalAirflow:
     def __init__(self, settings: Settings, *, port: int | None = None, home: Path | None = None,
                  say: Callable[[str], None] | None = None, schedule: str | None = None,
                  extra_env: Mapping[str, str] | None = None, postgres: LocalPostgres | None = None,
-                 database: str = "airflow") -> None:
+                 database: str = "airflow", executor: str = "local", workers: int = DEFAULT_WORKERS,
+                 worker_concurrency: int = DEFAULT_WORKER_CONCURRENCY,
+                 redis_port: int | None = None) -> None:
         """`postgres`: a cluster someone else starts and stops (the tests' session cluster); by
-        default the one under `home/postgres`, started by `up` and stopped by `down`."""
+        default the one under `home/postgres`, started by `up` and stopped by `down`.
+        `executor`: "local" (the LocalExecutor) or "celery" (Redis under `home/redis` on
+        `redis_port`, `workers` Celery workers of `worker_concurrency` slots each)."""
+        if executor not in EXECUTORS:
+            raise LocalAirflowError(f"executor {executor!r}: choose one of {', '.join(EXECUTORS)}")
+        if executor == "celery" and not 1 <= workers <= 16:
+            raise LocalAirflowError(f"{workers} Celery workers: choose 1 to 16")
         self.settings = settings
         self.home = home or settings.home / "airflow"
         self._say = say or (lambda message: log.info("%s", message))
@@ -117,8 +142,23 @@ class LocalAirflow:
         self._port = port
         self._schedule = schedule
         self._extra_env = dict(extra_env or {})
+        self.executor = executor
+        self.workers = workers if executor == "celery" else 0
+        self.worker_concurrency = max(1, worker_concurrency)
+        self.redis: LocalRedis | None = None
+        self._log_offsets: dict[str, int] = {}  # component → size of its log when last started
+        if executor == "celery":
+            self.redis = LocalRedis(self.home / "redis", redis_port or REDIS_PORT, say=self._say)
 
     # --- places and settings ---
+    @property
+    def components(self) -> dict[str, tuple[str, ...]]:
+        """Component name → `airflow` arguments: the four of every instance, then the workers."""
+        listed = dict(COMPONENTS)
+        for n in range(1, self.workers + 1):
+            listed[worker_name(n)] = ("celery", "worker", "--celery-hostname", CELERY_HOSTNAME.format(n=n),
+                                      "--concurrency", str(self.worker_concurrency), "--skip-serve-logs")
+        return listed
     @property
     def port(self) -> int:
         """The port given, else the one the running instance uses, else 8080 or the next free one."""
@@ -181,6 +221,9 @@ class LocalAirflow:
             env["NEWSFLOW_ES_API_KEY"] = self.settings.es_api_key.get_secret_value()
         if self.settings.feeds_file is not None:
             env["NEWSFLOW_FEEDS_FILE"] = str(self.settings.feeds_file)
+        if self.redis is not None:
+            env.update(celery_environment(self.redis.url, self.postgres.url(self.database),
+                                          self.workers, self.worker_concurrency))
         env.update(self._extra_env)
         return env
 
@@ -191,7 +234,8 @@ class LocalAirflow:
         keep = ("AIRFLOW_HOME", "AIRFLOW__CORE__", "AIRFLOW__DATABASE__", "AIRFLOW__API__HOST",
                 "AIRFLOW__API__PORT", "AIRFLOW__API__BASE_URL", "AIRFLOW__LOGGING__", "NEWSFLOW_INDEX_PREFIX",
                 "NEWSFLOW_HOME", "NEWSFLOW_INGEST_SCHEDULE", "PYTHONPATH")
-        secret = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY")
+        secret = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY",
+                  "AIRFLOW__CELERY__BROKER_URL")
         return {k: v for k, v in env.items() if k.startswith(keep) and k not in secret}
 
     # --- lifecycle ---
@@ -219,10 +263,15 @@ class LocalAirflow:
         if not _alive(pid):
             return f"pid {pid} is not running"
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            cmdline = _cmdline(pid)
         except OSError:
             return f"pid {pid} has no readable command line"
-        if not is_airflow_component(cmdline, component):
+        if component.startswith(worker_name(0)[:-1]):
+            recognised = is_celery_worker(cmdline, CELERY_HOSTNAME.format(n=component.removeprefix(
+                worker_name(0)[:-1])))
+        else:
+            recognised = is_airflow_component(cmdline, component)
+        if not recognised:
             shown = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()[:120]
             return f"pid {pid} is not Airflow {component} but `{shown}`"
         home = _environ_value(pid, "AIRFLOW_HOME")
@@ -233,11 +282,11 @@ class LocalAirflow:
     def up(self, timeout: float = START_TIMEOUT) -> AirflowStatus:
         """Set up the metadata database if needed, start the components that are not running, and
         wait until every one reports healthy."""
-        if all(self.pid(name) for name in COMPONENTS):
+        if all(self.pid(name) for name in self.components):
             status = self.status()
             if status.healthy:
                 return status
-        elif any(self.pid(name) for name in COMPONENTS):
+        elif any(self.pid(name) for name in self.components):
             self._say("some Airflow components are not running; restarting all of them")
             self.down()
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -249,17 +298,62 @@ class LocalAirflow:
         seconds = self.postgres.up((self.database,))  # idempotent: creates the database if missing
         if seconds:
             self._say(f"PostgreSQL started in {seconds:.1f}s")
+        if self.redis is not None:
+            self.redis.up()
         self._migrate()
         self.port_file.write_text(str(self.port))
-        for name, args in COMPONENTS.items():
+        for name, args in self.components.items():
             if self.pid(name) is None:
                 self._start(name, args)
-        return self._wait_healthy(timeout)
+        status = self._wait_healthy(timeout)
+        for n in range(1, self.workers + 1):
+            self.wait_worker_ready(n, timeout)
+        return status
+
+    def wait_worker_ready(self, n: int, timeout: float = START_TIMEOUT) -> None:
+        """Wait until Celery worker `n` has connected to the broker and said `<hostname> ready.` in
+        its log since it was last started by this object (or at any time, if started before)."""
+        name, hostname = worker_name(n), CELERY_HOSTNAME.format(n=n)
+        log_path = self.run_dir / f"{name}.log"
+        offset = self._log_offsets.get(name, 0)
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(OSError), log_path.open("rb") as handle:
+                handle.seek(offset)
+                if f"{hostname} ready.".encode() in handle.read():
+                    return
+            if self.pid(name) is None:
+                raise LocalAirflowError(f"Celery worker {n} exited during start-up:\n{self._tail(name)}")
+            if time.monotonic() > deadline:
+                raise LocalAirflowError(f"Celery worker {n} not ready after {timeout:.0f}s: see {log_path}")
+            time.sleep(0.5)
+
+    def start_worker(self, n: int) -> int:
+        """Start Celery worker `n` unless it runs (e.g. after the drill killed it); its PID."""
+        name = worker_name(n)
+        if name not in self.components:
+            raise LocalAirflowError(f"this instance has no Celery worker {n} (executor {self.executor})")
+        running = self.pid(name)
+        if running is not None:
+            return running
+        self._start(name, self.components[name])
+        pid = self.pid(name)
+        if pid is None:
+            raise LocalAirflowError(f"Celery worker {n} exited at once:\n{self._tail(name)}")
+        return pid
 
     def down(self, timeout: float = STOP_TIMEOUT) -> bool:
         """Stop every component by its PID (SIGTERM, SIGKILL after `timeout`); False if none ran."""
         stopped = False
-        pids = {name: self.pid(name) for name in COMPONENTS}
+        names = [*self.components, *sorted(  # workers a rig started with more workers left behind
+            p.stem for p in self.run_dir.glob(f"{worker_name(0)[:-1]}*.pid")
+            if p.stem not in self.components and self.executor == "celery")]
+        pids = {name: self.pid(name) for name in names}
+        # A worker's task supervisors run in process groups of their own: a worker's group signal
+        # misses them, so its whole tree is noted first and what is left of it killed at the end.
+        parents = parent_pids() if self.executor == "celery" else {}
+        trees = {pid: {p: _start_time(p) for p in process_tree(pid, parents)[1:]}
+                 for name, pid in pids.items() if pid is not None and name.startswith(worker_name(0)[:-1])}
         for name, pid in pids.items():
             if pid is not None:
                 self._say(f"stopping Airflow {name} (pid {pid})")
@@ -276,17 +370,28 @@ class LocalAirflow:
                 _signal_group(pid, signal.SIGKILL)
             _reap(pid)
             (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+        for worker, tree in trees.items():
+            left = [p for p, started in tree.items() if started is not None and _start_time(p) == started]
+            if left:
+                self._say(f"killing {len(left)} process(es) left of Celery worker pid {worker}: {left}")
+                for orphan in left:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(orphan, signal.SIGKILL)
         if stopped:
             self.port_file.unlink(missing_ok=True)
+        if self.redis is not None and self.redis.down():  # after the scheduler and workers
+            stopped = True
         if self.owns_postgres and self.postgres.down():  # after the components that use it
             stopped = True
         return stopped
 
     def status(self) -> AirflowStatus:
-        pids = {name: self.pid(name) for name in COMPONENTS}
+        pids = {name: self.pid(name) for name in self.components}
         if self.owns_postgres:
             pids["postgres"] = self.postgres.pid()
-        if not any(pids[name] for name in COMPONENTS):
+        if self.redis is not None:
+            pids["redis"] = self.redis.pid()
+        if not any(pids[name] for name in self.components):
             return AirflowStatus(self.url, False, pids, detail="not running")
         try:
             response = httpx.get(f"{self.url}/api/v2/monitor/health", timeout=5.0)
@@ -387,6 +492,7 @@ class LocalAirflow:
 
     def _start(self, name: str, args: tuple[str, ...]) -> None:
         log_path = self.run_dir / f"{name}.log"
+        self._log_offsets[name] = log_path.stat().st_size if log_path.is_file() else 0
         extra = ("--port", str(self.port)) if name == "api-server" else ()
         with log_path.open("ab") as output:
             process = subprocess.Popen(
@@ -442,6 +548,37 @@ class LocalAirflow:
             handle.write(text)
 
 
+def worker_name(n: int) -> str:
+    """The component (pid and log file) name of Celery worker `n`."""
+    return f"celery-worker{n}"
+
+
+def celery_environment(broker_url: str, metadata_url: str, workers: int, concurrency: int,
+                       heartbeat_timeout: int = RIG_HEARTBEAT_TIMEOUT) -> dict[str, str]:
+    """The Airflow settings of the CeleryExecutor rig. Pure.
+
+    - broker: the rig's Redis; result backend: the metadata database through Celery's SQLAlchemy
+      backend (`db+` + the same PostgreSQL URL, psycopg2 over the Unix socket);
+    - parallelism = workers × concurrency, so the scheduler queues no more than the workers run;
+    - a dead worker's task is failed (then retried) after `heartbeat_timeout` s without a
+      heartbeat, checked every 5 s, tasks heartbeating every 5 s;
+    - Redis redelivers an unacknowledged message only after the visibility timeout: it stays at
+      Airflow's 6 h, so a killed worker's message is not run a second time beside the retry.
+    """
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__PARALLELISM": str(workers * concurrency),
+        "AIRFLOW__CELERY__BROKER_URL": broker_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url,
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(concurrency),
+        "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "21600",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(heartbeat_timeout),
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "5",
+    }
+
+
 def free_port(preferred: int = DEFAULT_PORT) -> int:
     """`preferred` when nothing listens on it on 127.0.0.1, else a free port chosen by the kernel."""
     if not _port_in_use(preferred):
@@ -473,6 +610,66 @@ def is_airflow_component(cmdline: bytes, component: str) -> bool:
             following = words[index + 1:index + 2]
             return bool(following) and following[0].replace("-", "_") == wanted
     return False
+
+
+def is_celery_worker(cmdline: bytes, hostname: str) -> bool:
+    """Whether a /proc/<pid>/cmdline is the main process of the Celery worker `hostname`: as
+    started (`.../airflow celery worker --celery-hostname <hostname> ...`) or as Celery retitles it
+    (`[celeryd: <hostname>:MainProcess] -active- (...)`). Pure."""
+    text = cmdline.replace(b"\0", b" ").decode(errors="replace")
+    if text.startswith(f"[celeryd: {hostname}:MainProcess]"):
+        return True
+    words = text.split()
+    return (is_airflow_component(cmdline, "celery") and "worker" in words
+            and any(a == "--celery-hostname" and b == hostname for a, b in itertools.pairwise(words)))
+
+
+def process_tree(root: int, parents: Mapping[int, int] | None = None) -> list[int]:
+    """`root` and all its descendants (from /proc/<pid>/stat's parent PIDs), parents first."""
+    parents = dict(parents) if parents is not None else parent_pids()
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop(0)
+        tree.append(pid)
+        todo.extend(sorted(children.get(pid, ())))
+    return tree
+
+
+def parent_pids() -> dict[int, int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def _start_time(pid: int) -> int | None:
+    """When a live process started (clock ticks since boot; None when gone or a zombie): tells
+    the process noted before from another that later got its PID."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def _cmdline(pid: int, wait: float = 2.0) -> bytes:
+    """/proc/<pid>/cmdline; a process caught in the middle of its exec shows an empty one for a
+    moment (seen right after starting a worker), so an empty one is read again for up to `wait` s."""
+    deadline = time.monotonic() + wait
+    while True:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if cmdline or time.monotonic() > deadline or not _alive(pid):
+            return cmdline
+        time.sleep(0.05)
 
 
 def _environ_value(pid: int, name: str) -> str | None:
