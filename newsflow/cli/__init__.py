@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "newsflow.cli.bench",
     "newsflow.cli.airflow",
     "newsflow.cli.push",
+    "newsflow.cli.rig",
 ]
 
 
