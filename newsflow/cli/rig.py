@@ -91,9 +91,13 @@ def es_status(nodes: int, http_base: int, heap: str, as_json: bool) -> None:
 @_cluster_options
 @click.option("--feeds", type=click.IntRange(1), default=248, show_default=True,
               help="News feeds of the shared corpus to serve and ingest.")
+@click.option("--client-on", type=click.Choice(["primary", "other"]), default="primary", show_default=True,
+              help="The node the cycle talks to: the one that is stopped (the rest of the cycle "
+                   "spools on disk) or one that stays up (the replica is promoted).")
 @click.option("--keep", is_flag=True, help="Keep the drill's indices and folder afterwards.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the JSON object.")
-def drill_es(nodes: int, http_base: int, heap: str, feeds: int, keep: bool, as_json: bool) -> None:
+def drill_es(nodes: int, http_base: int, heap: str, feeds: int, client_on: str, keep: bool,
+             as_json: bool) -> None:
     """Drill: a full cycle over N corpus feeds while the node holding the articles primary is
     stopped mid-cycle; the node comes back, a second cycle drains the spool; then count lost,
     duplicated and repeated alerts, the spool, and the time back to green. Brings the cluster up
@@ -102,7 +106,7 @@ def drill_es(nodes: int, http_base: int, heap: str, feeds: int, keep: bool, as_j
 
     settings = load_settings()
     cluster = _cluster(nodes, http_base, heap)
-    figures = run_drill(settings, cluster, DrillOptions(feeds=feeds, keep=keep),
+    figures = run_drill(settings, cluster, DrillOptions(feeds=feeds, keep=keep, client_on=client_on),
                         say=lambda message: click.echo(message, err=True))
     click.echo(json.dumps(figures))
     if not as_json:

@@ -7,7 +7,9 @@ cluster while the data node holding the articles index's primary is stopped, the
    with a few alert rules that match many stories (alerts go to a log file).
 3. Cycle 1 is `newsflow run`'s own cycle (newsflow.app.cycle.run_cycle). When the index stage has
    indexed its first group, the node holding the articles primary is stopped (in a thread, while
-   the cycle goes on). If that node is the one the client talks to, the rest spools on disk.
+   the cycle goes on). With `client_on="primary"` (the default) NEWSFLOW_ES_URL points at that
+   node: Elasticsearch is unreachable for the rest of the cycle and its articles spool on disk.
+   With "other" it points at a node that stays up: the replica is promoted and nothing spools.
 4. The node is started again; the time until the cluster is green again is measured.
 5. Cycle 2 drains the spool. Then the counts: articles expected (new in cycle 1) against documents
    indexed and distinct ids, alerts against distinct (rule, story), and the spool.
@@ -30,6 +32,7 @@ from elasticsearch import Elasticsearch, helpers
 from newsflow.alerts.rules import RuleStore
 from newsflow.alerts.store import alerts_index
 from newsflow.app.cycle import run_cycle
+from newsflow.app.indices import ensure_all
 from newsflow.app.report import CycleReport
 from newsflow.core.errors import StackError
 from newsflow.core.settings import Settings, load_settings
@@ -54,6 +57,10 @@ DRILL_RULES = {
 class DrillOptions:
     feeds: int = 248
     keep: bool = False  # keep the drill's indices and home afterwards
+    # Which node NEWSFLOW_ES_URL points at: "primary" = the node that is stopped (the cluster is
+    # unreachable for the rest of cycle 1: its articles spool on disk), "other" = a node that stays
+    # up (the cluster promotes the replica; the cycle goes on without spooling).
+    client_on: str = "primary"
 
 
 @dataclass(slots=True)
@@ -62,6 +69,7 @@ class _StopPrimary:
 
     cluster: EsCluster
     alias: str
+    es_url: str  # the node the cycle's client talks to
     say: Callable[[str], None]
     stopped: dict[str, Any] = field(default_factory=dict)
     thread: threading.Thread | None = None
@@ -81,15 +89,49 @@ class _StopPrimary:
             holders = primary_nodes(probe, self.alias)
         finally:
             probe.close()
-        by_name = {node.name: node.index for node in self.cluster.nodes}
-        index = by_name[holders[0]] if holders and holders[0] in by_name else 0
+        index = _node_index(self.cluster, holders)
         self.stopped.update(node=self.cluster.nodes[index].name, index=index,
                             after_indexed=self.indexed, at=time.monotonic(),
-                            coordinating=index == 0)
+                            coordinating=self.cluster.nodes[index].url == self.es_url)
         self.say(f"stopping {self.cluster.nodes[index].name} (holds the primary of {self.alias}) "
                  f"after {self.indexed} articles were indexed")
         self.thread = threading.Thread(target=self.cluster.stop_node, args=(index,), daemon=True)
         self.thread.start()
+
+
+class _HealthLog:
+    """Samples the cluster's colour and node count every second in a thread: the transitions."""
+
+    def __init__(self, cluster: EsCluster) -> None:
+        self.cluster = cluster
+        self.start = time.monotonic()
+        self.transitions: list[tuple[float, str, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            current = self.cluster.status()
+            state = (current.cluster_status, current.nodes_joined)
+            if not self.transitions or self.transitions[-1][1:] != state:
+                self.transitions.append((round(time.monotonic() - self.start, 1), *state))
+            self._stop.wait(1.0)
+
+    def close(self) -> list[dict[str, Any]]:
+        self._stop.set()
+        self._thread.join()
+        return [{"t": t, "status": colour, "nodes": nodes} for t, colour, nodes in self.transitions]
+
+    def seconds_not_green(self) -> float:
+        """Time spent yellow or red (or unreachable) after the first green sample."""
+        total, since = 0.0, None
+        for t, colour, _ in self.transitions:
+            if colour != "green" and since is None:
+                since = t
+            elif colour == "green" and since is not None:
+                total, since = total + t - since, None
+        return round(total, 1)
 
 
 def run_drill(base: Settings, cluster: EsCluster, options: DrillOptions,
@@ -101,10 +143,19 @@ def run_drill(base: Settings, cluster: EsCluster, options: DrillOptions,
     drill_id = uuid.uuid4().hex[:6]
     home = cluster.rig_dir / f"drill-{drill_id}"
     home.mkdir(parents=True)
+    if options.client_on not in ("primary", "other"):
+        raise StackError(f"client_on {options.client_on!r}: use primary or other")
+    client = Elasticsearch(cluster.urls, request_timeout=60, retry_on_timeout=True, max_retries=3)
     # One loopback host serves every feed: no politeness delay (as in `newsflow bench`).
     settings = load_settings(es_url=cluster.url, index_prefix=f"drill{drill_id}", home=home,
                              fetch={**base.fetch.model_dump(), "politeness_delay": 0.0,
                                     "allow_private_addresses": True})
+    ensure_all(client, settings)  # the articles index exists: its primary's node is known
+    alias = settings.index_name("articles")
+    client.cluster.health(index=alias, wait_for_status="yellow", timeout="60s")
+    holder = _node_index(cluster, primary_nodes(client, alias))
+    talk_to = holder if options.client_on == "primary" else (holder + 1) % len(cluster.nodes)
+    settings = load_settings(**{**_overrides(settings), "es_url": cluster.nodes[talk_to].url})
     corpus = BenchOptions().corpus
     if not corpus.is_dir():
         raise StackError(f"the shared corpus is not at {corpus}: set NEWSFLOW_SHARED_DIR to the folder "
@@ -112,8 +163,7 @@ def run_drill(base: Settings, cluster: EsCluster, options: DrillOptions,
     files = select_feed_files(BenchOptions(max_feeds=options.feeds))
     if not files:
         raise StackError("no corpus feeds found: set NEWSFLOW_SHARED_DIR to the folder holding corpus/")
-    client = Elasticsearch(cluster.urls, request_timeout=60, retry_on_timeout=True, max_retries=3)
-    alias = settings.index_name("articles")
+    health: _HealthLog | None = None
     try:
         with serve_directory(files[0].parent) as base_url:
             feeds_file = home / "feeds.yaml"
@@ -124,8 +174,10 @@ def run_drill(base: Settings, cluster: EsCluster, options: DrillOptions,
             channel = f"log:{home / 'alerts.jsonl'}"
             for name, query in DRILL_RULES.items():
                 rules.add(name, query, [channel])
-            observer = _StopPrimary(cluster, alias, tell)
-            tell(f"cycle 1 over {len(files)} feeds against {', '.join(cluster.urls)}")
+            observer = _StopPrimary(cluster, alias, settings.es_url, tell)
+            health = _HealthLog(cluster)
+            tell(f"cycle 1 over {len(files)} feeds via {settings.es_url} (the articles primary is on "
+                 f"{cluster.nodes[holder].name})")
             first = run_cycle(settings, feeds_file, observer=observer)
             if observer.thread is not None:
                 observer.thread.join()
@@ -143,15 +195,20 @@ def run_drill(base: Settings, cluster: EsCluster, options: DrillOptions,
             green = time.monotonic()
             tell(f"node back: joined after {joined - restart:.1f} s, green after {green - restart:.1f} s")
             second = run_cycle(settings, feeds_file)
+            transitions = health.close()
         figures = _count(client, settings, alias, first, second)
         figures.update({
             "feeds": len(files),
             "stopped_node": stopped["node"],
             "stopped_after_indexed": stopped["after_indexed"],
             "stopped_node_was_coordinating": stopped["coordinating"],
+            "client_on": options.client_on,
             "cluster_during_outage": during.cluster_status,
             "node_rejoined_seconds": round(joined - restart, 1),
             "yellow_to_green_seconds": round(green - joined, 1),
+            "seconds_not_green": health.seconds_not_green(),
+            "health_transitions": transitions,
+            "stopped_at": round(float(stopped["at"]) - health.start, 1),
             "restart_to_green_seconds": round(green - restart, 1),
             "cycle_1": _cycle(first),
             "cycle_2": _cycle(second),
@@ -164,6 +221,8 @@ def run_drill(base: Settings, cluster: EsCluster, options: DrillOptions,
                          and figures["cluster_after"] == "green")
         return figures
     finally:
+        if health is not None:
+            health.close()
         if not options.keep:
             try:
                 delete_prefix(client, settings.index_prefix)
@@ -171,6 +230,18 @@ def run_drill(base: Settings, cluster: EsCluster, options: DrillOptions,
                 log.warning("could not delete the drill's indices %s-*: %s", settings.index_prefix, exc)
             shutil.rmtree(home, ignore_errors=True)
         client.close()
+
+
+def _node_index(cluster: EsCluster, holders: list[str]) -> int:
+    by_name = {node.name: node.index for node in cluster.nodes}
+    if not holders or holders[0] not in by_name:
+        raise StackError(f"no started primary of the articles index on a rig node (found {holders})")
+    return by_name[holders[0]]
+
+
+def _overrides(settings: Settings) -> dict[str, Any]:
+    return {"es_url": settings.es_url, "index_prefix": settings.index_prefix, "home": settings.home,
+            "fetch": settings.fetch.model_dump()}
 
 
 def _count(client: Elasticsearch, settings: Settings, alias: str, first: CycleReport,
@@ -244,6 +315,9 @@ def summary(figures: dict[str, Any]) -> str:
         f"(rule, story) -> {figures['repeated_alerts']} repeated",
         f"  node back: rejoined in {figures['node_rejoined_seconds']} s, yellow -> green in "
         f"{figures['yellow_to_green_seconds']} s; cluster {figures['cluster_after']} at the end",
+        f"  not green for {figures['seconds_not_green']} s in all (node stopped at "
+        f"{figures['stopped_at']} s): "
+        + ", ".join(f"{h['t']} s {h['status']}/{h['nodes']}" for h in figures["health_transitions"]),
         f"  store: {figures['store']['bytes_per_article_primary']} bytes/article primary, "
         f"{figures['store']['bytes_per_article_with_replica']} with the replica "
         f"({figures['replicas']} replica)",
