@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 from typing import Any
 
 import click
@@ -104,6 +105,8 @@ def drill_es(nodes: int, http_base: int, heap: str, feeds: int, client_on: str, 
     if needed and leaves it running. Exit status 1 when a count is not zero."""
     from newsflow.dev.drill import DrillOptions, run_drill, summary
 
+    # The drill stops a node on purpose: the client's per-request connection tracebacks are noise.
+    logging.getLogger("elastic_transport").setLevel(logging.ERROR)
     settings = load_settings()
     cluster = _cluster(nodes, http_base, heap)
     figures = run_drill(settings, cluster, DrillOptions(feeds=feeds, keep=keep, client_on=client_on),
