@@ -1,6 +1,7 @@
 """The Elasticsearch half of the scale-out rig (issue 19): the nodes' config, `index.replicas: auto`
-against the real single node, the CLI group, and one small drill on a three-node cluster of its own
-(ports 9481-9483, not the CLI's 9281-9283)."""
+against the real single node, the CLI group, and one small drill (6 feeds; the client talks to the
+node that is stopped, so the rest of cycle 1 spools) on a three-node cluster of its own (ports
+9481-9483, not the CLI's 9281-9283)."""
 
 from __future__ import annotations
 
@@ -118,9 +119,10 @@ def test_cluster(es_url: str) -> Iterator[EsCluster]:
 def test_drill_loses_nothing_when_the_primary_node_stops(test_cluster: EsCluster) -> None:
     from newsflow.dev.drill import DrillOptions, run_drill
 
-    figures = run_drill(load_settings(), test_cluster, DrillOptions(feeds=10))
+    figures = run_drill(load_settings(), test_cluster, DrillOptions(feeds=6))
+    print({k: v for k, v in figures.items() if k not in ("health_transitions",)})  # timings, with -s
     assert figures["replicas"] == 1  # auto, on three data nodes
-    assert figures["articles_expected"] > 100
+    assert figures["articles_expected"] > 50
     assert figures["articles_distinct"] == figures["articles_expected"]
     assert (figures["lost"], figures["duplicated"]) == (0, 0)
     assert figures["alerts_total"] > 0 and figures["repeated_alerts"] == 0
