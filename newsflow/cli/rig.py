@@ -119,14 +119,18 @@ def drill_es(nodes: int, http_base: int, heap: str, feeds: int, client_on: str, 
 
 
 def _join_celery_half() -> None:
-    """Add the Celery half's commands (newsflow.cli.rig_celery), when present, to this group."""
+    """Share `newsflow rig` with the Celery half (newsflow.cli.rig_celery), when present: each
+    group gets the other's commands, so whichever of the two the top-level group registers last,
+    both halves are there."""
     try:
         other = importlib.import_module("newsflow.cli.rig_celery").command
     except ModuleNotFoundError:
         return
-    if isinstance(other, click.Group):
+    if isinstance(other, click.Group) and other is not command:
         for name, sub in other.commands.items():
             command.commands.setdefault(name, sub)
+        for name, sub in command.commands.items():
+            other.commands.setdefault(name, sub)
 
 
 _join_celery_half()

@@ -189,7 +189,8 @@ def run_drill(base: Settings, cluster: EsCluster, options: DrillOptions,
                  f"{during.cluster_status} with {during.nodes_joined} nodes")
             restart = time.monotonic()
             cluster.start_node(int(stopped["index"]))
-            cluster.wait_status("yellow", nodes=len(cluster.nodes))
+            cluster.wait_status("yellow", nodes=len(cluster.nodes),
+                                watch=[cluster.nodes[int(stopped["index"])]])
             joined = time.monotonic()
             cluster.wait_status("green")
             green = time.monotonic()
