@@ -114,8 +114,17 @@ def number_of_replicas(settings: Settings, client: Elasticsearch) -> int:
         known = _auto_replicas.get(settings.es_url)
         if known is not None:
             return known
-        with translate_errors(settings.es_url_redacted):
-            answer = client.nodes.info(filter_path="nodes.*.roles")
+        try:
+            with translate_errors(settings.es_url_redacted):
+                answer = client.nodes.info(filter_path="nodes.*.roles")
+        except IndexError_ as exc:
+            if exc.status not in (401, 403):
+                raise
+            raise IndexError_(
+                f"index.replicas is 'auto' but the credentials may not list the cluster's nodes ({exc}): "
+                "grant the cluster privilege 'monitor' or set NEWSFLOW_INDEX__REPLICAS to a number "
+                "(1 on a cluster, 0 on a single node)", status=exc.status,
+                error_type=exc.error_type) from exc
         nodes = dict(answer).get("nodes", {})
         data_nodes = sum(1 for node in nodes.values() if is_data_node(node.get("roles", ())))
         resolved = auto_replicas(data_nodes)
