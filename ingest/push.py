@@ -31,7 +31,7 @@ from ingest.addresses import AddressPolicy
 from ingest.types import FeedSpec, HubLinks
 from ingest.websub import Action, PushedBody, Subscription, SubscriptionState, plan, subscribe_form
 from newsflow.core.errors import PushSpoolCorrupt
-from newsflow.core.es import translate_errors
+from newsflow.core.es import number_of_replicas, translate_errors
 from newsflow.core.models import parse_utc, utc_now
 from newsflow.core.settings import Settings
 
@@ -113,7 +113,8 @@ class PushStore:
             if not self.client.indices.exists(index=self.index):
                 self.client.options(ignore_status=400).indices.create(
                     index=self.index, mappings=PUSH_MAPPING,
-                    settings={"number_of_shards": 1, "number_of_replicas": self.settings.index.replicas})
+                    settings={"number_of_shards": 1,
+                              "number_of_replicas": number_of_replicas(self.settings, self.client)})
 
     def load_all(self) -> dict[str, Subscription]:
         with translate_errors(self.settings.es_url_redacted):

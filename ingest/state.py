@@ -25,7 +25,7 @@ from elasticsearch import Elasticsearch, helpers
 from ingest.schedule import MAX_DELAY, RECENT_ITEMS, seconds_or_none
 from ingest.types import FeedState
 from newsflow.core.errors import IndexError_
-from newsflow.core.es import create_index, translate_errors
+from newsflow.core.es import create_index, number_of_replicas, translate_errors
 from newsflow.core.models import format_utc, parse_utc, utc_now
 from newsflow.core.settings import Settings
 
@@ -212,7 +212,8 @@ class FeedStateStore:
         # Exists already: created meanwhile by another worker, which is fine.
         create_index(
             self.client, index=self.index, mappings=FEEDS_MAPPING,
-            settings={"number_of_shards": 1, "number_of_replicas": self.settings.index.replicas},
+            settings={"number_of_shards": 1,
+                      "number_of_replicas": number_of_replicas(self.settings, self.client)},
         )
 
     def load(self, keys: Iterable[str]) -> dict[str, FeedState]:

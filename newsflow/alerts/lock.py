@@ -33,7 +33,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from newsflow.core.errors import AlertLockLost, AlertsBusy, NewsflowError
-from newsflow.core.es import create_index, translate_errors
+from newsflow.core.es import create_index, number_of_replicas, translate_errors
 from newsflow.core.models import format_utc, parse_utc, utc_now
 from newsflow.core.settings import Settings
 
@@ -72,7 +72,8 @@ class RecordingLock:
             if not self.client.indices.exists(index=self.index):
                 create_index(  # exists already: created concurrently, fine
                     self.client, index=self.index,
-                    settings={"number_of_shards": 1, "number_of_replicas": self.settings.index.replicas},
+                    settings={"number_of_shards": 1,
+                              "number_of_replicas": number_of_replicas(self.settings, self.client)},
                     mappings={"dynamic": "strict", "properties": {
                         "holder": {"type": "keyword"}, "until": {"type": "date"}}},
                 )

@@ -21,7 +21,7 @@ from elasticsearch import Elasticsearch
 
 from newsflow.alerts.channels import parse_channel
 from newsflow.core.errors import AlertError, ElasticsearchUnavailable, QueryError, SearchTimeout
-from newsflow.core.es import create_index, translate_errors
+from newsflow.core.es import create_index, number_of_replicas, translate_errors
 from newsflow.core.models import format_utc, parse_utc, utc_now
 from newsflow.core.redact import is_redacted_channel, redact_channel
 from newsflow.core.settings import Settings
@@ -270,7 +270,7 @@ class RuleStore:
                 self.client, index=self.index,
                 settings={
                     "number_of_shards": 1,
-                    "number_of_replicas": self.settings.index.replicas,
+                    "number_of_replicas": number_of_replicas(self.settings, self.client),
                     "analysis": ANALYSIS,
                 },
                 mappings=rules_mappings(),

@@ -19,7 +19,7 @@ from elasticsearch import Elasticsearch
 
 from newsflow.alerts.records import AlertRecord
 from newsflow.core.errors import IndexError_
-from newsflow.core.es import create_index, translate_errors
+from newsflow.core.es import create_index, number_of_replicas, translate_errors
 from newsflow.core.models import format_utc
 from newsflow.core.settings import Settings
 
@@ -147,7 +147,8 @@ class AlertStore:
         with translate_errors(self._url):
             create_index(
                 self.client, index=self.index,
-                settings={"number_of_shards": 1, "number_of_replicas": self.settings.index.replicas,
+                settings={"number_of_shards": 1,
+                          "number_of_replicas": number_of_replicas(self.settings, self.client),
                           "refresh_interval": _REFRESH_INTERVAL},
                 mappings={"dynamic": "strict", "properties": ALERT_PROPERTIES},
             )  # False: created concurrently, which is fine

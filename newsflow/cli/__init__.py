@@ -28,7 +28,7 @@ COMMAND_MODULES = [
     "newsflow.cli.bench",
     "newsflow.cli.airflow",
     "newsflow.cli.push",
-    "newsflow.cli.rig_celery",
+    "newsflow.cli.rig",  # its group takes the Celery half's commands (newsflow.cli.rig_celery)
 ]
 
 

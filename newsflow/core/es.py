@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,6 +95,52 @@ def translate_errors(url: str, query: str | None = None) -> Iterator[None]:
         raise IndexError_(
             f"the answer of {url} could not be read ({type(exc).__name__}: {exc}); check that "
             "NEWSFLOW_ES_URL points at Elasticsearch itself, not a proxy or another service") from exc
+
+
+# Replicas resolved for "auto", by cluster URL: asked once per process (the count of data nodes
+# does not change the replicas of indices already created, and a node down for a minute must not
+# make the next index unreplicated).
+_auto_replicas: dict[str, int] = {}
+_auto_lock = threading.Lock()
+
+
+def number_of_replicas(settings: Settings, client: Elasticsearch) -> int:
+    """The `number_of_replicas` of a new index: `index.replicas` when it is a number; for "auto",
+    min(1, data nodes - 1), from the cluster's node roles (asked once per cluster URL)."""
+    configured = settings.index.replicas
+    if isinstance(configured, int):
+        return configured
+    with _auto_lock:
+        known = _auto_replicas.get(settings.es_url)
+        if known is not None:
+            return known
+        try:
+            with translate_errors(settings.es_url_redacted):
+                answer = client.nodes.info(filter_path="nodes.*.roles")
+        except IndexError_ as exc:
+            if exc.status not in (401, 403):
+                raise
+            raise IndexError_(
+                f"index.replicas is 'auto' but the credentials may not list the cluster's nodes ({exc}): "
+                "grant the cluster privilege 'monitor' or set NEWSFLOW_INDEX__REPLICAS to a number "
+                "(1 on a cluster, 0 on a single node)", status=exc.status,
+                error_type=exc.error_type) from exc
+        nodes = dict(answer).get("nodes", {})
+        data_nodes = sum(1 for node in nodes.values() if is_data_node(node.get("roles", ())))
+        resolved = auto_replicas(data_nodes)
+        _auto_replicas[settings.es_url] = resolved
+        return resolved
+
+
+def auto_replicas(data_nodes: int) -> int:
+    """One replica when another data node can hold it, else none (a replica that no node may
+    hold leaves the cluster yellow for ever)."""
+    return max(0, min(1, data_nodes - 1))
+
+
+def is_data_node(roles: Any) -> bool:
+    """Whether a node with these roles holds shards ("data", or a tier such as "data_hot")."""
+    return any(str(role) == "data" or str(role).startswith("data_") for role in roles)
 
 
 def create_index(client: Elasticsearch, *, index: str, **body: Any) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import pydantic_settings
@@ -131,7 +131,10 @@ class IndexSettings(BaseModel):
     """The Elasticsearch indices, their lifecycle and the bulk writer."""
 
     shards: int = 1
-    replicas: int = 0  # a single local node; raise it on a cluster
+    # Replicas of every index newsflow creates: a number, or "auto" = one replica when the cluster
+    # has more than one data node, none on a single node (asked once per process, see
+    # newsflow.core.es.number_of_replicas).
+    replicas: int | Literal["auto"] = "auto"
     rollover_max_age: str = "30d"
     rollover_max_primary_shard_size: str = "25gb"
     retention: str = "365d"  # ILM deletes an articles index this long after rollover; "" keeps all
@@ -147,6 +150,23 @@ class IndexSettings(BaseModel):
     # Seconds a search (`newsflow search`, checking a rule's query) may run: Elasticsearch stops it
     # there, and the client gives up a little later (a stalled cluster).
     search_timeout: float = 10.0
+
+    @field_validator("replicas", mode="before")
+    @classmethod
+    def _check_replicas(cls, value: Any) -> Any:
+        # From the environment or YAML: "auto", or a whole number of replicas (0, 1, 2 ...).
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        text = value.strip() if isinstance(value, str) else value
+        if isinstance(text, str) and text.isdigit():
+            return int(text)
+        if isinstance(text, int) and not isinstance(text, bool) and text >= 0:
+            return text
+        raise ValueError(
+            f"NEWSFLOW_INDEX__REPLICAS={value!r} is not a number of replicas: write \"auto\" (one "
+            "replica on a cluster of several data nodes, none on a single node) or a whole number "
+            "such as 0 or 1"
+        )
 
 
 class AlertSettings(BaseModel):

@@ -25,7 +25,7 @@ from typing import Any
 import elasticsearch
 from elasticsearch import Elasticsearch
 
-from newsflow.core.es import create_index, translate_errors
+from newsflow.core.es import create_index, number_of_replicas, translate_errors
 from newsflow.core.settings import Settings
 from newsflow.index.mappings import ANALYSIS, SOURCE_EXCLUDES, article_mappings
 
@@ -124,12 +124,12 @@ def ilm_policy(settings: Settings) -> dict[str, Any]:
     return {"phases": phases, "_meta": {"managed_by": "newsflow"}}
 
 
-def settings_component(settings: Settings) -> dict[str, Any]:
+def settings_component(settings: Settings, replicas: int) -> dict[str, Any]:
     names = names_for(settings)
     return {
         "settings": {
             "number_of_shards": settings.index.shards,
-            "number_of_replicas": settings.index.replicas,
+            "number_of_replicas": replicas,
             "index.lifecycle.name": names.ilm_policy,
             "index.lifecycle.rollover_alias": names.alias,
             # Unqualified terms (Kibana's Lucene mode, alert rules) search the text fields.
@@ -151,10 +151,11 @@ def mappings_component() -> dict[str, Any]:
 def ensure_indices(client: Elasticsearch, settings: Settings) -> None:
     """Create or upgrade the templates, lifecycle policy, first index, alias and dead-letter index."""
     names = names_for(settings)
+    replicas = number_of_replicas(settings, client)
     with translate_errors(settings.es_url_redacted):
         client.ilm.put_lifecycle(name=names.ilm_policy, policy=ilm_policy(settings))
         client.cluster.put_component_template(
-            name=names.settings_component, template=settings_component(settings),
+            name=names.settings_component, template=settings_component(settings, replicas),
             meta={"managed_by": "newsflow"},
         )
         client.cluster.put_component_template(
@@ -174,11 +175,11 @@ def ensure_indices(client: Elasticsearch, settings: Settings) -> None:
             first = {"aliases": {names.alias: {"is_write_index": True}}}
             _create_if_missing(client, names.first_index, first)
         _create_if_missing(client, names.deadletter, {
-            "settings": {"number_of_shards": 1, "number_of_replicas": settings.index.replicas},
+            "settings": {"number_of_shards": 1, "number_of_replicas": replicas},
             "mappings": DEADLETTER_MAPPINGS,
         })
         _create_if_missing(client, names.alert_queue, {
-            "settings": {"number_of_shards": 1, "number_of_replicas": settings.index.replicas},
+            "settings": {"number_of_shards": 1, "number_of_replicas": replicas},
             "mappings": ALERT_QUEUE_MAPPINGS,
         })
 
