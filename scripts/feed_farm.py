@@ -1,10 +1,16 @@
 """A local feed farm: N feeds built from the corpus, served over M loopback addresses, and a
 measurement of a poll's fetch + parse throughput over it (developer tooling, not the runtime).
 
-    # serve 1,000 feeds over 100 addresses (127.0.1.1 ... 127.0.1.100), write the feeds file:
-    python scripts/feed_farm.py serve --feeds 1000 --hosts 100 --feeds-file /tmp/farm.yaml
-    # measure a cold cycle and then a no-change cycle (every feed answers 304):
-    python scripts/feed_farm.py bench --feeds 1000 --hosts 100 [--order interleaved]
+    # serve 1,000 feeds over 500 addresses (127.0.1.1 ... 127.0.2.246), write the feeds file:
+    python scripts/feed_farm.py serve --feeds 1000 --feeds-file /tmp/farm.yaml
+    # measure the poll alone: a cold cycle and then a no-change cycle (every feed answers 304):
+    python scripts/feed_farm.py bench --feeds 1000 [--hosts 500] [--order interleaved]
+
+Why 500 hosts by default: every request to one host waits out the 1 s politeness delay (2 at a
+time), so a cycle can never be shorter than (feeds per host - 1) s. Over 200 hosts, 10,000 feeds
+are 50 per host: a 49 s floor that hides the cycle's own cost (the goal is 60 s). Over 500 hosts
+the floor is 19 s, and a real list of 10,000 feeds spans thousands of hosts (issue 19 asks for
+at least 100); the cycle's own cost per feed is then what the measurement shows.
 
 Every address is bound explicitly (one server per 127.0.1.x, never 0.0.0.0), so per-host
 politeness applies to each as it would on the internet. Feed i is on host i // (N / M): the
@@ -37,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 PORT = 8765
+DEFAULT_HOSTS = 500  # 127.0.1.1 ... 127.0.2.246: a politeness floor of 19 s at 10,000 feeds
 LAST_MODIFIED = "Tue, 05 Mar 2024 10:00:00 GMT"
 
 
@@ -201,7 +208,8 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["serve", "bench"])
     parser.add_argument("--feeds", type=int, default=1000)
-    parser.add_argument("--hosts", type=int, default=100)
+    parser.add_argument("--hosts", type=int, default=DEFAULT_HOSTS,
+                        help="loopback addresses (see the module docstring for the default)")
     parser.add_argument("--max-bytes", type=int, default=64 * 1024, help="largest corpus feed used")
     parser.add_argument("--feeds-file", type=Path, help="serve: where to write the feeds file")
     parser.add_argument("--order", choices=["grouped", "interleaved"], default="grouped",
