@@ -108,7 +108,7 @@ def serve(feeds: int, hosts: int, shared: Path, max_bytes: int, ready: Path | No
             pass
 
         def do_GET(self) -> None:
-            found = served.get((self.server.server_address[0], self.path))
+            found = served.get((self.server.server_address[0], self.path))  # type: ignore[index]
             if found is None:
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
@@ -241,7 +241,7 @@ class RequestCounter:
             finally:
                 counter.note(method, target, kwargs.get("body"), time.perf_counter() - started)
 
-        elastic_transport.Transport.perform_request = perform  # type: ignore[method-assign]
+        elastic_transport.Transport.perform_request = perform  # type: ignore[method-assign, assignment]
 
     def note(self, method: str, target: str, body: Any, seconds: float) -> None:
         self.total += 1
@@ -254,7 +254,7 @@ class RequestCounter:
             self.feed_state_kinds[f"{method} {path.rpartition('/')[2] or path}"] += 1
 
 
-def _mark_due(client: Any, index: int, keys: list[str]) -> None:
+def _mark_due(client: Any, index: str, keys: list[str]) -> None:
     """Make these feeds due now (their stored next poll a minute ago), as if their interval ended."""
     from elasticsearch import helpers
 

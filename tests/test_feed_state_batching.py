@@ -44,7 +44,7 @@ class Recorded:
                 self.sent.append((method, path))
             return send(method, target, **kwargs)
 
-        self.client.transport.perform_request = record  # shared by client.options(...) copies
+        self.client.transport.perform_request = record  # type: ignore[method-assign]  # shared by options() copies
 
     def take(self) -> list[tuple[str, str]]:
         sent, self.sent = self.sent, []
