@@ -302,7 +302,15 @@ def cycle_one(feeds: int, hosts: int, es_url: str) -> None:
                 counter.reset()
                 _reset_peak_rss()
                 started, cpu_started = time.monotonic(), time.process_time()
-                report = run_cycle(settings, feeds_file, due_only=due_only)
+                profile_to = os.environ.get("FEED_FARM_PROFILE")  # a file: cProfile this cycle's
+                if profile_to and name == "no-change":         # process (developer aid)
+                    import cProfile
+
+                    with cProfile.Profile() as profile:
+                        report = run_cycle(settings, feeds_file, due_only=due_only)
+                    profile.dump_stats(profile_to)
+                else:
+                    report = run_cycle(settings, feeds_file, due_only=due_only)
                 seconds = time.monotonic() - started
                 polled = report.fetched + report.not_modified + report.failed
                 print(json.dumps({
