@@ -328,6 +328,21 @@ def cycle_one(feeds: int, hosts: int, es_url: str) -> None:
                     "stage_s": {k: round(v, 2) for k, v in report.stage_seconds.items()},
                     "peak_rss_mib": round(_peak_rss_mib(), 1),
                 }), flush=True)
+            # The Airflow plan (news_ingest's first task): read every state, pick the due, shard by host.
+            from newsflow.app.tasks import plan_shards
+
+            _mark_due(client, settings.index_name("feeds"), keys[::10])
+            _reset_peak_rss()
+            started, cpu_started = time.monotonic(), time.process_time()
+            shards = plan_shards(str(feeds_file), settings=settings)
+            seconds = time.monotonic() - started
+            print(json.dumps({
+                "cycle": "plan", "feeds": feeds, "hosts": hosts, "polled": feeds,
+                "due": sum(len(shard) for shard in shards), "shards": len(shards),
+                "seconds": round(seconds, 2), "ms_per_polled_feed": round(1000 * seconds / feeds, 3),
+                "cpu_ms_per_polled_feed": round(1000 * (time.process_time() - cpu_started) / feeds, 3),
+                "peak_rss_mib": round(_peak_rss_mib(), 1),
+            }), flush=True)
         finally:
             farm.terminate()  # by its pid
             farm.wait(10)
@@ -349,7 +364,7 @@ def cycle(sizes: list[int], hosts: int, es_url: str) -> None:
             rows.append(json.loads(line))
     smallest, largest = min(sizes), max(sizes)
     ratios: dict[str, Any] = {"ratio": f"{largest} vs {smallest} feeds"}
-    for name in ("cold", "no-change", "due"):
+    for name in ("cold", "no-change", "due", "plan"):
         small = next(r for r in rows if r["cycle"] == name and r["feeds"] == smallest)
         large = next(r for r in rows if r["cycle"] == name and r["feeds"] == largest)
         for figure in ("ms_per_polled_feed", "cpu_ms_per_polled_feed"):
