@@ -332,6 +332,7 @@ def cycle_one(feeds: int, hosts: int, es_url: str) -> None:
             from newsflow.app.tasks import plan_shards
 
             _mark_due(client, settings.index_name("feeds"), keys[::10])
+            counter.reset()
             _reset_peak_rss()
             started, cpu_started = time.monotonic(), time.process_time()
             shards = plan_shards(str(feeds_file), settings=settings)
@@ -341,6 +342,9 @@ def cycle_one(feeds: int, hosts: int, es_url: str) -> None:
                 "due": sum(len(shard) for shard in shards), "shards": len(shards),
                 "seconds": round(seconds, 2), "ms_per_polled_feed": round(1000 * seconds / feeds, 3),
                 "cpu_ms_per_polled_feed": round(1000 * (time.process_time() - cpu_started) / feeds, 3),
+                "es_requests": counter.total, "feed_state_requests": counter.feed_state,
+                "feed_state_request_kinds": dict(counter.feed_state_kinds),
+                "feed_state_es_s": round(counter.feed_state_seconds, 2),
                 "peak_rss_mib": round(_peak_rss_mib(), 1),
             }), flush=True)
         finally:
