@@ -4,11 +4,13 @@ the number of feeds (issue 19: 10,000 feeds on one machine).
 Every request the cycles send to the real Elasticsearch is recorded (the client's transport,
 wrapped, as in tests/test_cycle_setup.py). The same cycles over 20 and over 500 feeds (local feed
 files: no politeness delay to wait out) send the same small number of feed-state requests: a cold
-cycle, a no-change cycle and a `--due` plan with its cycle.
+cycle, a no-change cycle and a `--due` plan. The states of feeds that brought no articles are
+written while the poll is still running (newsflow.app.cycle._EarlyStates).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ from ingest.types import FeedSpec
 from newsflow.app.cycle import Pipeline
 from newsflow.core.es import make_client
 from newsflow.core.models import utc_now
+from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.es
 
@@ -102,3 +105,38 @@ def test_feed_state_requests_do_not_grow_with_the_number_of_feeds(two_sizes: dic
     assert any(path.endswith("/_mget") for _, path in every)
     assert any(path.endswith("/_bulk") for _, path in every)
     assert not any("/_doc/" in path or "/_update/" in path for _, path in every)
+
+
+def test_states_of_feeds_without_articles_are_saved_during_the_poll(
+        settings: Any, tmp_path: Path) -> None:
+    """500 feeds that bring no articles have their states in Elasticsearch before the poll ends (one
+    bulk, from the writer thread); a feed with articles only after its articles are indexed."""
+    from ingest.poll import poll_feeds
+    from ingest.state import FeedStateStore
+
+    empty = _feeds(tmp_path / "empty", 500)
+    with_items = FeedSpec(url=str(SAMPLES / "feeds" / "world.xml"))
+    specs = [with_items, *empty]
+    seen_during_poll: dict[str, Any] = {}
+    store = FeedStateStore(make_client(settings), settings)
+
+    def poll(specs: Any, states: Any, settings: Any, *, on_result: Any) -> Any:
+        results = poll_feeds(specs, states, settings, on_result=on_result)
+        deadline = time.monotonic() + 30  # the writer thread's bulk may still be on its way
+        while time.monotonic() < deadline:
+            seen_during_poll.update(store.load(s.key for s in specs))
+            if all(s.key in seen_during_poll for s in empty):
+                break
+            time.sleep(0.2)
+        return results
+
+    try:
+        with Pipeline(settings) as pipeline:
+            report = pipeline.ingest(specs, poll=poll)
+        assert report.fetched == 501 and report.indexed > 0 and report.problems == ()
+        assert all(s.key in seen_during_poll for s in empty)
+        assert with_items.key not in seen_during_poll  # saved only once its articles were indexed
+        stored = store.load(s.key for s in specs)
+        assert len(stored) == 501 and stored[with_items.key].articles_total == report.new
+    finally:
+        store.client.close()
