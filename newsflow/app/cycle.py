@@ -8,8 +8,11 @@ it reports is in newsflow.app.report.
 
 - Feed state (validators, next poll time) is saved only after the feed's articles are indexed,
   dead-lettered or spooled, so a cycle killed at any point is redone by the next one and never skips
-  an article. A feed whose articles could be neither indexed nor spooled (spool full, disk error)
-  keeps its old state: the next cycle fetches it again.
+  an article. A feed that brought no articles (a 304, a failure) has nothing to wait for: its state
+  goes to Elasticsearch while the poll is still running (in bulks of 500, from one thread), so at
+  10,000 feeds those writes overlap the fetching instead of following it. A feed whose articles
+  could be neither indexed nor spooled (spool full, disk error) keeps its old state: the next cycle
+  fetches it again.
 - When Elasticsearch cannot be reached, or still refuses articles with 429/5xx after every retry,
   those articles go to the on-disk spool (once per id and content hash); the next cycle indexes them
   first, even if the feeds no longer carry those items. Spool entries are discarded only for ids
@@ -27,6 +30,8 @@ it reports is in newsflow.app.report.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
@@ -53,7 +58,7 @@ from newsflow.app.report import (
     increments,
 )
 from newsflow.app.state_cache import reconcile
-from newsflow.app.stores import ArticleSpool, ArticleStorage, Stores, default_stores
+from newsflow.app.stores import ArticleSpool, ArticleStorage, FeedStates, Stores, default_stores
 from newsflow.core.errors import AlertError, AlertsBusy, ElasticsearchUnavailable, IndexError_, SpoolFullError
 from newsflow.core.es import make_client
 from newsflow.core.models import Article, utc_now
@@ -175,10 +180,19 @@ class Pipeline:
         from ingest.poll import poll_feeds  # httpx, trio: imported by the cycles that fetch
 
         fetch_started = utc_now()
+        early = _EarlyStates(self.stores.feed_states()) if es_up else None
+
+        def on_result(result: FeedResult) -> None:
+            watch.advance("fetch")
+            if early is not None:
+                early.offer(result)
+
         with clock("fetch"):
             watch.stage("fetch", len(specs))
-            results = (poll or poll_feeds)(specs, states, self.settings,
-                                           on_result=lambda _result: watch.advance("fetch"))
+            try:
+                results = (poll or poll_feeds)(specs, states, self.settings, on_result=on_result)
+            finally:
+                in_es = early.finish() if early is not None else frozenset()
         self.hub_links.update((r.spec.key, r.hub_links) for r in results if r.hub_links is not None)
         fault_point("after_fetch")
         report = feed_counts(results)
@@ -241,7 +255,7 @@ class Pipeline:
         with clock("feed_state"):
             indexed_new = {a.id for a in classified.new} - unwritten if classified is not None else set()
             saved = [r for r in results if not any((a.feed_url, a.url) in lost for a in r.articles)]
-            self._save_states(saved, indexed_new, es_up=es_up, problems=problems)
+            self._save_states(saved, indexed_new, es_up=es_up, problems=problems, in_es=in_es)
         fault_point("after_feed_state")
 
         quarantined = tuple(moved.name for moved in spool.quarantined)
@@ -338,9 +352,10 @@ class Pipeline:
         fault_point("after_match")
 
     def _save_states(self, results: Sequence[FeedResult], new_ids: set[str], *, es_up: bool,
-                     problems: list[str]) -> None:
+                     problems: list[str], in_es: frozenset[str] = frozenset()) -> None:
         """Store the feeds' new states: always in the local cache, and in Elasticsearch when it is
-        reachable (when it refuses them, the cache keeps them and a later cycle writes them back)."""
+        reachable (when it refuses them, the cache keeps them and a later cycle writes them back),
+        except those of `in_es` (feed keys): saved there during the poll already."""
         states = []
         for result in results:
             added = sum(1 for a in result.articles if a.id in new_ids)
@@ -353,7 +368,7 @@ class Pipeline:
         if not es_up:
             return
         try:
-            self.stores.feed_states().save(states)
+            self.stores.feed_states().save([state for state in states if state.key not in in_es])
         except IndexError_ as exc:
             log.warning("feed states kept in the local cache only: %s", exc)
             problems.append(f"feed states not saved in Elasticsearch, kept in the local cache "
@@ -432,6 +447,52 @@ def _retries(count: int) -> str:
 def outage_seen(problems: Sequence[str], reason: str) -> bool:
     """Whether the deferral's reason (Elasticsearch unreachable) is reported already."""
     return reason in problems
+
+
+class _EarlyStates:
+    """Saves to Elasticsearch, during the poll, the states of feeds that brought no articles
+    (nothing of theirs is to be indexed first), in bulks of `batch` from a thread of its own.
+    `offer` is called in the poll's event loop and never blocks; `finish` waits for the writes and
+    returns the keys saved. States not sent by then (the last partial bulk, or all of them after a
+    failed write) are saved after the poll with the rest, as before."""
+
+    def __init__(self, store: FeedStates, batch: int = 500) -> None:
+        self._store = store
+        self._batch = batch
+        self._pending: list[FeedState] = []
+        self._queue: queue.SimpleQueue[list[FeedState] | None] = queue.SimpleQueue()
+        self._saved: set[str] = set()
+        self._thread: threading.Thread | None = None
+
+    def offer(self, result: FeedResult) -> None:
+        if result.articles:
+            return
+        self._pending.append(result.state)
+        if len(self._pending) >= self._batch:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._write, name="feed-state-writer", daemon=True)
+                self._thread.start()
+            self._queue.put(self._pending)
+            self._pending = []
+
+    def finish(self) -> frozenset[str]:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+        return frozenset(self._saved)
+
+    def _write(self) -> None:
+        failed = False
+        while (states := self._queue.get()) is not None:
+            if failed:
+                continue  # saved after the poll, with the rest
+            try:
+                self._store.save(states)
+            except Exception as exc:  # IndexError_, or a bug: the states are saved after the poll
+                failed = True
+                log.warning("feed states not saved during the poll (saved after it): %s", exc)
+                continue
+            self._saved.update(state.key for state in states)
 
 
 class _FoundDown(Exception):

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from newsflow.core.models import parse_utc
 from newsflow.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -55,6 +56,16 @@ def reconcile(stored: Mapping[str, FeedState], cached: Mapping[str, FeedState]
             merged[key] = state
             behind.append(state)
     return merged, behind
+
+
+def _parse_fetched(value: Any) -> datetime | None:
+    """A cached document's last_fetched_at; None when it has none or it cannot be read."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_utc(value)
+    except (ValueError, OverflowError, TypeError):
+        return None
 
 
 def _fetched(state: FeedState) -> datetime:
@@ -95,16 +106,15 @@ class FeedStateCache:
             self._merge(given)
 
     def _merge(self, given: list[FeedState]) -> None:
-        from ingest.state import state_from_document, state_to_document
+        from ingest.state import state_to_document
 
         documents = self._documents()
         for state in given:
             current = documents.get(state.key)
-            try:
-                current_state = state_from_document(current) if current else None
-            except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
-                current_state = None
-            if current_state is None or not newer(current_state, state):
+            # Only the cached copy's fetch time decides (see `newer`): read that one field rather
+            # than the whole state, 10,000 times per cycle for 10,000 feeds.
+            cached_at = _parse_fetched(current.get("last_fetched_at")) if current else None
+            if cached_at is None or cached_at <= _fetched(state):
                 documents[state.key] = state_to_document(state)
         self._write(json.dumps(documents, ensure_ascii=False, sort_keys=True).encode("utf-8"))
 
