@@ -13,6 +13,7 @@ knows (`geo`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import Counter
@@ -101,6 +102,8 @@ class EntityRules:
     nationality_words: frozenset[str] = frozenset()  # demonyms and religious adjectives, plurals too
     non_entity_last_words: frozenset[str] = frozenset()  # last words of events, holidays, laws, works
     products: frozenset[str] = frozenset()  # products, platforms, software, standards (also stopped)
+    platforms: frozenset[str] = frozenset()  # companies named like their service (used_as_a_product)
+    product_nouns: frozenset[str] = frozenset()  # lowercase: "Facebook timelines", "Twitter account"
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], gazetteer: Iterable[GazetteerRow] = ()) -> EntityRules:
@@ -128,6 +131,8 @@ class EntityRules:
             nationality_words=frozenset(
                 form for w in data.get("nationality_words") or [] for form in (str(w), f"{w}s")),
             non_entity_last_words=frozenset(str(w) for w in data.get("non_entity_last_words") or []),
+            platforms=frozenset(str(w) for w in data.get("platforms") or []),
+            product_nouns=frozenset(str(w).lower() for w in data.get("product_nouns") or []),
         )
 
     @classmethod
@@ -207,7 +212,15 @@ def _from_entry(entry: KnownEntity, surface: str) -> CleanMention:
 
 def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     """One mention cleaned and looked up in the entity table, or None when it is dropped."""
-    text = _normalise(mention.text).strip(_EDGE_JUNK)
+    raw = mention.text
+    if "\n" in raw:
+        # A span across a line break joins a heading or label to the next line ("ROCKSTAR GAMES\n\n
+        # Company"): the name is the part on its first line.
+        raw = next((part for part in raw.split("\n") if part.strip(_EDGE_JUNK)), "")
+    if "â€" in raw:
+        raw = raw.split("â€")[0]  # a curly quote decoded as Latin-1 ("Huluâ€™s"): the name ends there
+    text = _normalise(raw).strip(_EDGE_JUNK)
+    text = _without_possessor(text, mention.label, rules)
     text = _uncap(_POSSESSIVE.sub("", text).strip(_EDGE_JUNK))
     entry = _known(text, mention.label, rules)
     if entry is None:
@@ -253,6 +266,60 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     if not _plausible_name(text, rules):
         return None
     return CleanMention(facet, text, None, text)
+
+
+def _without_possessor(text: str, label: str, rules: EntityRules) -> str:
+    """An organisation or place span without a known entity's possessive before it: "Trump's 'Board
+    of Peace'" -> "Board of Peace", "China's Foreign Ministry" -> "Foreign Ministry" (the possessor is a
+    mention of its own). Only a possessor the entity table knows, so "Moody's Investors Service" stays."""
+    if label not in ("ORG", "GPE", "LOC", "FAC"):
+        return text
+    match = _LEADING_POSSESSOR.match(text)
+    if match is None or rules.table.lookup(match.group(1)) is None:
+        return text
+    rest = text[match.end():].strip(_EDGE_JUNK)
+    return rest if (rest[:1].isupper() and " " in rest) or rules.table.lookup(rest) else text
+
+
+_LEADING_POSSESSOR = re.compile(r"([A-Z][\w.\-]*(?: [A-Z][\w.\-]*)?)(?:'s|'|’s)\s+")
+
+
+def used_as_a_product(text: str, start: int, end: int, rules: EntityRules) -> bool:
+    """True when the mention text[start:end] names a platform used as a product, not the company
+    acting: "posted on Facebook", "logged into TikTok", "via a channel (Facebook)", "Facebook
+    timelines", "TikTok-born"; "Facebook's secrecy" and "Twitter allows" are the companies."""
+    name = _POSSESSIVE.sub("", text[start:end].strip(_EDGE_JUNK))
+    if name not in rules.platforms:
+        return False
+    after = text[end:end + 30]
+    if after.startswith(("'s", "’s")):
+        return False
+    if after.startswith("-") or after.startswith(")"):
+        return True
+    next_word = after.split(maxsplit=1)[0].strip(_EDGE_JUNK + ".").lower() if after.strip() else ""
+    if next_word in rules.product_nouns:
+        return True
+    before = text[max(0, start - 30):start]
+    if before.rstrip().endswith("("):
+        return True
+    words = before.split()
+    return bool(words) and words[-1].lower() in _PRODUCT_USE_WORDS
+
+
+# The word before a platform used as a product: "on Facebook", "into TikTok", "using Twitter".
+_PRODUCT_USE_WORDS = frozenset({
+    "on", "onto", "into", "via", "using", "use", "uses", "used", "through", "across", "joined",
+})
+
+# "Minister of State for Finance", "Minister of Fitness and Nutrition": an office's portfolio in a job
+# title, not an organisation (the ministry itself is named "Ministry of ...").
+_PORTFOLIO = re.compile(r"\b(?:Minister|Ministers|Secretary|Secretaries|Commissioner|Minister of State)\s+"
+                        r"(?:of|for)\s+(?:the\s+)?$")
+
+
+def names_a_portfolio(text: str, start: int, label: str) -> bool:
+    """True when an ORG mention starting at `start` follows "Minister of" / "Secretary for": a job title."""
+    return label == "ORG" and bool(_PORTFOLIO.search(text, max(0, start - 40), start))
 
 
 def _plausible_name(text: str, rules: EntityRules) -> bool:
@@ -353,6 +420,8 @@ def canonical_entities(
     cleaned = _confirm_places([c for c in (clean_mention(m, rules) for m in mentions) if c is not None])
     cleaned = resolve_abbreviations(  # enrich/abbreviations.py
         cleaned, text, lambda t, label: clean_mention(Mention(t, label), rules))
+    cleaned = _people_tagged_organisations(cleaned)
+    cleaned = _short_known_organisations(cleaned)
     cleaned = resolve_short_names(cleaned)  # enrich/name_resolution.py
 
     full_people = _unique(c.name for c in cleaned if c.facet == "persons" and " " in c.name)
@@ -404,6 +473,41 @@ def canonical_entities(
         locations_alias=aliases("locations"),
         geo=geo,
     )
+
+
+def _people_tagged_organisations(cleaned: list[CleanMention]) -> list[CleanMention]:
+    """A name the model tags ORG in some places and PERSON in others is a person when the article also
+    calls that person by the surname alone ("Stormy Daniels" ORG, "Stormy Daniels" PERSON, "Daniels"
+    PERSON): organisations are not referred to by their last word as a person."""
+    people = {c.name for c in cleaned if c.facet == "persons" and c.entry is None}
+    if not people:
+        return cleaned
+    lone = {name for name in people if " " not in name}
+    out = []
+    for c in cleaned:
+        words = c.name.split()
+        if (c.facet == "organizations" and c.entry is None and c.name in people and 2 <= len(words) <= 3
+                and words[-1] in lone):
+            c = dataclasses.replace(c, facet="persons")
+        out.append(c)
+    return out
+
+
+def _short_known_organisations(cleaned: list[CleanMention]) -> list[CleanMention]:
+    """A one-word organisation the table does not know that is the first word of an organisation of
+    the article the table knows is that organisation: "Fox" beside "Fox News", "Verizon" beside
+    "Verizon Wireless". (A last or inner word is not: "House" beside "White House" is another body.)"""
+    known = {c.surface.split()[0]: c for c in cleaned
+             if c.facet == "organizations" and c.entry is not None and " " in c.surface}
+    if not known:
+        return cleaned
+    out = []
+    for c in cleaned:
+        if c.facet == "organizations" and c.entry is None and " " not in c.name and c.name in known:
+            target = known[c.name]
+            c = dataclasses.replace(c, name=target.name, entry=target.entry)
+        out.append(c)
+    return out
 
 
 # How near another place of the article a minor place must lie to confirm it (km).

@@ -23,7 +23,9 @@ from enrich.canonical import (
     Mention,
     canonical_entities,
     confirmed_mentions,
+    names_a_portfolio,
     standalone_mention,
+    used_as_a_product,
 )
 from enrich.ner import NerText
 from enrich.topics import (
@@ -67,7 +69,12 @@ class EntityCanonicalizer:
         # Headline-case titles need their names confirmed by the text. The title comes beside the
         # text (`ner_doc`); a Doc made from a plain "title\n\nbody" string is split at the blank line.
         # (doc.text and doc.ents are rebuilt from the tokens on every access: read them once.)
-        full, ents = doc.text, doc.ents
+        full, rules = doc.text, self.rules
+        # Platforms used as products ("posted on Facebook") and portfolios in job titles ("Minister
+        # of State for Finance") are not the organisations they name.
+        ents = [ent for ent in doc.ents
+                if not (used_as_a_product(full, ent.start_char, ent.end_char, rules)
+                        or names_a_portfolio(full, ent.start_char, ent.label_))]
         parts: NerText = doc._.get(NER_TEXT_ATTR) or _split_title(full)
         title_end = parts.title_end if parts.title else -1
         # A name alone on a body line is a heading, a tag or a signature: kept only when the text also

@@ -43,7 +43,7 @@ _BOILERPLATE_LINE = re.compile(
     r"\s+by\b|(?:Photo|Image|Picture|Video)s?\s*(?:credit)?\s*:|Published in\b|(?:Originally\s+)?published"
     r"\s+(?:on|in|by)\b|Read more\b|Sign up\b|Subscribe\b|Click here\b|This (?:article|story) (?:was|first)"
     r"|Follow us\b|Related:|Distributed by\b|©|Copyright\s*(?:©|\d{4})|\([cC]\)\s*\d{4}"
-    r"|Read (?:the )?full\b)",
+    r"|Read (?:the )?full\b|Get access to\b)",
     re.IGNORECASE)
 _NEWSLETTER = re.compile(r"\b(?:sign up|subscribe)\b.{0,80}\bnewsletters?\b|\bnewsletters?\b.{0,80}"
                          r"\b(?:sign up|subscribe)\b", re.IGNORECASE)
@@ -70,7 +70,8 @@ _BODY_DATELINE = re.compile(
 _SOURCE_TAG = re.compile(r"^\s*\[[A-Z][^\[\]]{1,60}\]\s*")
 _QUICK = ("©", "(c)", "(C)", "Copyright", "by", " by", "(", "Read more", "Published", "published",
           "newsletter", "Sign up", "Subscribe", "Photo", "http", "www.", "bit.ly", "#", "About ", "official",
-          "flagship", "number one", "premier", "premium", "24-hour", "[", "Read full")
+          "flagship", "number one", "premier", "premium", "24-hour", "[", "Read full",
+          "Get access")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,103 @@
+"""Organisation and person precision (issue 17, round 4): platforms used as products, portfolios in job
+titles, possessors and line breaks inside spans, short forms of known organisations, people the model
+tags as organisations. Pure rules on hand-written mentions, then the real model on text written here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from enrich.canonical import (
+    Mention,
+    canonical_entities,
+    default_rules,
+    names_a_portfolio,
+    used_as_a_product,
+)
+from enrich.credits import read_credits
+from newsflow.core.models import Article, article_id_for
+
+
+def _article(title: str, body: str) -> Article:
+    url = "https://example.org/precision/" + title.lower().replace(" ", "-")
+    return Article(id=article_id_for(url), url=url, title=title, summary="", body=body, source="Example",
+                   feed_url="https://example.org/feed", published_at=datetime(2026, 12, 3, 9, tzinfo=UTC),
+                   ingested_at=datetime(2026, 12, 3, 9, 5, tzinfo=UTC))
+
+
+def ents(*pairs: tuple[str, str]) -> list[Mention]:
+    return [Mention(text, label) for text, label in pairs]
+
+
+def _at(text: str, name: str, nth: int = 0) -> tuple[int, int]:
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(name, start + 1)
+    return start, start + len(name)
+
+
+def test_a_platform_used_as_a_product_is_not_the_company_acting() -> None:
+    rules = default_rules()
+    text = ("He logged into TikTok to vent. Posts on Facebook and Facebook timelines spread it, "
+            "via a channel (Twitter) and TikTok-born groups. Facebook's secrecy worries them; "
+            "Twitter allows access.")
+    used = [used_as_a_product(text, *_at(text, name, nth), rules) for name, nth in (
+        ("TikTok", 0), ("Facebook", 0), ("Facebook", 1), ("Twitter", 0), ("TikTok", 1),
+        ("Facebook", 2), ("Twitter", 1))]
+    assert used == [True, True, True, True, True, False, False]
+    # A company that is not a platform is never a product by context.
+    assert not used_as_a_product("It was posted on Reuters.", 15, 22, rules)
+
+
+def test_a_portfolio_after_minister_of_is_a_job_title_not_an_organisation() -> None:
+    text = "Minister of State for Finance and Corporate Affairs spoke; the Ministry of Finance agreed."
+    assert names_a_portfolio(text, text.index("State"), "ORG")
+    assert not names_a_portfolio(text, text.index("Ministry"), "ORG")
+    assert not names_a_portfolio(text, text.index("State"), "PERSON")
+
+
+def test_a_known_possessor_before_an_organisation_is_its_own_mention() -> None:
+    result = canonical_entities(ents(("Trump’s ‘Board of Peace’", "ORG"),
+                                     ("Moody's Investors Service", "ORG")))
+    assert result.organizations == ("Board of Peace", "Moody's Investors Service")
+
+
+def test_a_span_across_a_line_break_or_a_misdecoded_quote_keeps_the_name_only() -> None:
+    result = canonical_entities(ents(("ROCKSTAR GAMES\n\nCompany", "ORG"), ("Huluâ€", "ORG")))
+    assert result.organizations == ("Rockstar Games", "Hulu")
+
+
+def test_a_first_word_of_a_known_organisation_is_that_organisation() -> None:
+    result = canonical_entities(ents(("Fox", "ORG"), ("Fox News", "ORG"), ("House", "ORG"),
+                                     ("White House", "ORG")))
+    assert result.organizations == ("Fox News", "House", "White House")
+
+
+def test_a_person_tagged_an_organisation_is_a_person_when_the_surname_is_used_alone() -> None:
+    result = canonical_entities(ents(("Stormy Daniels", "ORG"), ("Stormy Daniels", "ORG"),
+                                     ("Daniels", "PERSON"), ("Stormy Daniels", "PERSON"),
+                                     ("Baker Botts", "ORG"), ("Baker Botts", "ORG"),
+                                     ("Baker Botts", "PERSON")))
+    assert result.persons == ("Stormy Daniels",)
+    assert result.organizations == ("Baker Botts",)  # never called "Botts" alone: the law firm
+
+
+def test_manifestos_and_protests_are_not_organisations() -> None:
+    result = canonical_entities(ents(("Leap Manifesto", "ORG"), ("Capitol Hill Occupied Protest", "ORG")))
+    assert result.organizations == ()
+
+
+def test_channel_promotions_are_cut_before_ner() -> None:
+    text = ("Title\n\nThe storm hit the coast.\n\n"
+            "Get access to the latest news from TV Patrol on TFC Online if you're watching overseas.")
+    assert "TFC Online" not in read_credits(text).text
+
+
+def test_the_real_model_keeps_acting_platforms_and_drops_used_ones(enricher: Any) -> None:
+    body = ("The minister shared the notice on Facebook, and within hours TikTok videos about it had "
+            "spread. Meta's Facebook said on Tuesday it had removed the posts. Shri Ravi Kumar, Minister "
+            "of State for Minority Affairs, told reporters the rumour was false.")
+    [out] = enricher.enrich([_article("Rumour spreads online", body)])
+    assert "Facebook" in out.organizations  # "Facebook said": the company acting
+    assert "TikTok" not in out.organizations  # "TikTok videos": the product
+    assert not any("Minority Affairs" in o for o in out.organizations)
