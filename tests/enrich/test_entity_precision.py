@@ -7,6 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import spacy
+from spacy.tokens import Span
+
+from enrich import components
 from enrich.canonical import (
     Mention,
     canonical_entities,
@@ -101,3 +105,33 @@ def test_the_real_model_keeps_acting_platforms_and_drops_used_ones(enricher: Any
     assert "Facebook" in out.organizations  # "Facebook said": the company acting
     assert "TikTok" not in out.organizations  # "TikTok videos": the product
     assert not any("Minority Affairs" in o for o in out.organizations)
+
+
+def test_known_names_the_model_missed_or_cut_short_are_found_in_the_text() -> None:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("newsflow_entity_canonicalizer_v2", config={"match_known_names": True})
+    doc = nlp.make_doc("Trump Tariffs Hit Toys\n\nTheresa May spoke on Powell Street , and President "
+                       "Macron agreed with the White House .")
+    doc.ents = [Span(doc, 5, 6, "PERSON")]  # "Theresa": the model stopped at the month
+    doc = nlp.get_pipe("newsflow_entity_canonicalizer_v2")(doc)
+    entities = doc._.get(components.ENTITIES_ATTR)
+    # "Powell" of "Powell Street" is part of a longer name, not Jerome Powell.
+    assert entities.persons == ("Donald Trump", "Theresa May", "Emmanuel Macron")
+    assert entities.organizations == ("White House",)
+
+
+def test_without_the_option_the_component_reads_the_models_entities_only() -> None:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("newsflow_entity_canonicalizer_v2")
+    doc = nlp.make_doc("Title\n\nTheresa May spoke .")
+    doc.ents = [Span(doc, 2, 3, "PERSON")]
+    doc = nlp.get_pipe("newsflow_entity_canonicalizer_v2")(doc)
+    assert doc._.get(components.ENTITIES_ATTR).persons == ("Theresa",)
+
+
+def test_the_real_pipeline_finds_a_known_name_in_a_headline(enricher: Any) -> None:
+    body = ("The House voted on Wednesday to end the duties on Canadian goods. Theresa May, the former "
+            "British prime minister, called the vote a rare rebuke.")
+    [out] = enricher.enrich([_article("House votes to slap back Trump's tariffs on Canada", body)])
+    assert "Donald Trump" in out.persons and "Theresa May" in out.persons
+    assert "Theresa" not in out.persons
