@@ -104,6 +104,7 @@ class EntityRules:
     products: frozenset[str] = frozenset()  # products, platforms, software, standards (also stopped)
     platforms: frozenset[str] = frozenset()  # companies named like their service (used_as_a_product)
     product_nouns: frozenset[str] = frozenset()  # lowercase: "Facebook timelines", "Twitter account"
+    wire_agencies: frozenset[str] = frozenset()  # named in credits as often as in prose (names_a_credit)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], gazetteer: Iterable[GazetteerRow] = ()) -> EntityRules:
@@ -133,6 +134,7 @@ class EntityRules:
             non_entity_last_words=frozenset(str(w) for w in data.get("non_entity_last_words") or []),
             platforms=frozenset(str(w) for w in data.get("platforms") or []),
             product_nouns=frozenset(str(w).lower() for w in data.get("product_nouns") or []),
+            wire_agencies=frozenset(str(w) for w in data.get("wire_agencies") or []),
         )
 
     @classmethod
@@ -304,6 +306,24 @@ def used_as_a_product(text: str, start: int, end: int, rules: EntityRules) -> bo
         return True
     words = before.split()
     return bool(words) and words[-1].lower() in _PRODUCT_USE_WORDS
+
+
+def names_a_credit(text: str, start: int, end: int, rules: EntityRules) -> bool:
+    """True when a wire agency's mention text[start:end] is a credit left in the text, not the agency
+    acting ("told AFP", "the Associated Press reported" are the agency): "(AP)", "AP Photo", "Jane
+    Doe/AFP", "| Reuters", "via Reuters", "Reuters file photo", "AFP/Getty"."""
+    name = text[start:end].strip(_EDGE_JUNK)
+    if name.startswith("the "):
+        name = name[4:]
+    if name not in rules.wire_agencies:
+        return False
+    before = text[max(0, start - 12):start].rstrip()
+    after = text[end:end + 16].lstrip()
+    if before.endswith(("(", "/", "|", "©", "[")) or after.startswith((")", "/", "|", "]")):
+        return True
+    if before.split()[-1:] in (["via"], ["Photo:"], ["Source:"], ["Credit:"]):
+        return True
+    return after.lower().startswith(("photo", "file photo", "pictures", "images", "video"))
 
 
 # The word before a platform used as a product: "on Facebook", "into TikTok", "using Twitter".

@@ -23,6 +23,7 @@ from enrich.canonical import (
     Mention,
     canonical_entities,
     confirmed_mentions,
+    names_a_credit,
     names_a_portfolio,
     standalone_mention,
     used_as_a_product,
@@ -75,11 +76,12 @@ class EntityCanonicalizer:
         parts: NerText = doc._.get(NER_TEXT_ATTR) or _split_title(full)
         title_end = parts.title_end if parts.title else -1
         ents = doc.ents if self.known is None else self.known.spans(doc, doc.ents, title_end)
-        # Platforms used as products ("posted on Facebook") and portfolios in job titles ("Minister
-        # of State for Finance") are not the organisations they name.
+        # Platforms used as products ("posted on Facebook"), portfolios in job titles ("Minister of
+        # State for Finance") and agencies in credits ("AP Photo") are not the organisations they name.
         ents = [ent for ent in ents
                 if not (used_as_a_product(full, ent.start_char, ent.end_char, rules)
-                        or names_a_portfolio(full, ent.start_char, ent.label_))]
+                        or names_a_portfolio(full, ent.start_char, ent.label_)
+                        or names_a_credit(full, ent.start_char, ent.end_char, rules))]
         # A name alone on a body line is a heading, a tag or a signature: kept only when the text also
         # names it in a sentence.
         alone = [ent.start_char > title_end and standalone_mention(full, ent.start_char, ent.end_char)

@@ -5,9 +5,10 @@ names short at a word that is also a common word ("Theresa" of "Theresa May"). A
 the curated spellings of people, and the spellings in several words of organisations, adds those
 mentions: where no model entity overlaps the match, or where the match contains the model's entity
 (it then replaces it). A match in one word is taken in a sentence only when it is not part of a longer
-run of capitalised words ("Powell Street"); in the title every word is capitalised, so there it is
-taken as it stands. Gazetteer places are not matched (the model finds places well, and place names are
-common words more often than people's names are).
+run of capitalised words ("Powell Street"); in the title every word may be capitalised, so there a
+person's name is taken as it stands and an organisation's not at all ("Home Office Tips").
+Gazetteer places are not matched (the model finds places well, and place names are common words
+more often than people's names are).
 """
 
 from __future__ import annotations
@@ -47,7 +48,10 @@ class KnownNameMatcher:
         found = []
         for label_id, start, end in self._matcher(doc):
             span = Span(doc, start, end, label=label_id)
-            if end - start == 1 and span.start_char > title_end and not self._alone(doc, start):
+            in_title = span.start_char <= title_end
+            if span.label_ == "ORG" and in_title:
+                continue  # "Home Office Tips" in a Title Case headline: organisations only in sentences
+            if end - start == 1 and not in_title and not self._alone(doc, start):
                 continue
             found.append(span)
         if not found:
