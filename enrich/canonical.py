@@ -18,7 +18,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -105,6 +105,10 @@ class EntityRules:
     platforms: frozenset[str] = frozenset()  # companies named like their service (used_as_a_product)
     product_nouns: frozenset[str] = frozenset()  # lowercase: "Facebook timelines", "Twitter account"
     wire_agencies: frozenset[str] = frozenset()  # named in credits as often as in prose (names_a_credit)
+    facility_not_surnames: frozenset[str] = frozenset()  # "Hart Building" tagged PERSON is a place
+    place_first_words: frozenset[str] = frozenset()  # "Lake Berryessa" tagged FAC is a place
+    # The first word of each product in several words -> those products ("Sling" -> "Sling TV").
+    product_heads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], gazetteer: Iterable[GazetteerRow] = ()) -> EntityRules:
@@ -135,6 +139,9 @@ class EntityRules:
             platforms=frozenset(str(w) for w in data.get("platforms") or []),
             product_nouns=frozenset(str(w).lower() for w in data.get("product_nouns") or []),
             wire_agencies=frozenset(str(w) for w in data.get("wire_agencies") or []),
+            facility_not_surnames=frozenset(str(w) for w in data.get("facility_not_surnames") or []),
+            place_first_words=frozenset(str(w) for w in data.get("place_first_words") or []),
+            product_heads=_heads(str(w) for w in data.get("products") or []),
         )
 
     @classmethod
@@ -148,6 +155,14 @@ class EntityRules:
         if not isinstance(data, dict):
             raise EnrichError(f"entity rules {path}: expected a mapping at the top level")
         return cls.from_mapping(data, load_gazetteer(gazetteer_path))
+
+
+def _heads(products: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    heads: dict[str, list[str]] = {}
+    for product in products:
+        if " " in product:
+            heads.setdefault(product.split()[0], []).append(product)
+    return {head: tuple(names) for head, names in heads.items()}
 
 
 @cache
@@ -251,7 +266,10 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         if entry is None and mention.label != "PERSON":
             return CleanMention("organizations", maker, None, maker)
         return None
-    if mention.label == "FAC" and tokens[-1] not in rules.facility_place_words:
+    if facet == "persons" and len(tokens) > 1 and tokens[-1] in rules.facility_not_surnames:
+        facet = "locations"  # "Hart Building" tagged PERSON: a facility, which is a place
+    elif mention.label == "FAC" and tokens[-1] not in rules.facility_place_words and not (
+            len(tokens) > 1 and tokens[0] in rules.place_first_words):
         return None
     if facet != "persons" and len(tokens) > 1 and tokens[-1] in rules.non_entity_last_words:
         return None  # events, holidays, laws and works: "Paris Olympics", "Inflation Reduction Act"
@@ -438,6 +456,7 @@ def canonical_entities(
     text, for the abbreviations it defines (enrich/abbreviations.py)."""
     rules = rules or default_rules()
     cleaned = _confirm_places([c for c in (clean_mention(m, rules) for m in mentions) if c is not None])
+    cleaned = _without_product_short_forms(cleaned, rules, text)
     cleaned = resolve_abbreviations(  # enrich/abbreviations.py
         cleaned, text, lambda t, label: clean_mention(Mention(t, label), rules))
     cleaned = _people_tagged_organisations(cleaned)
@@ -493,6 +512,17 @@ def canonical_entities(
         locations_alias=aliases("locations"),
         geo=geo,
     )
+
+
+def _without_product_short_forms(cleaned: list[CleanMention], rules: EntityRules,
+                                 text: str) -> list[CleanMention]:
+    """Without the one-word short form of a product the article names in full: "Sling" after "Sling
+    TV", "Vue" after "PlayStation Vue" is not counted (only the first word: "Sling")."""
+    if not text or not rules.product_heads:
+        return cleaned
+    return [c for c in cleaned if not (
+        c.entry is None and " " not in c.surface
+        and any(p in text for p in rules.product_heads.get(c.surface, ())))]
 
 
 def _people_tagged_organisations(cleaned: list[CleanMention]) -> list[CleanMention]:

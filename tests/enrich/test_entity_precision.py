@@ -167,3 +167,29 @@ def test_a_known_organisation_in_a_title_case_headline_is_left_to_the_model() ->
     doc = nlp.make_doc("Ten Home Office Tips\n\nWork from the kitchen table .")
     doc = nlp.get_pipe("newsflow_entity_canonicalizer_v2")(doc)
     assert doc._.get(components.ENTITIES_ATTR).organizations == ()
+
+
+def test_facilities_the_model_calls_people_and_lakes_it_calls_facilities_are_places() -> None:
+    result = canonical_entities(ents(("Hart Building", "PERSON"), ("Lake Berryessa", "FAC"),
+                                     ("the Paranal Observatory", "FAC"), ("Charlotte Church", "PERSON")))
+    assert result.locations == ("Hart Building", "Lake Berryessa", "Paranal Observatory")
+    assert result.persons == ("Charlotte Church",)  # a church is also a surname
+
+
+def test_the_short_form_of_a_product_the_article_names_in_full_is_not_an_entity() -> None:
+    text = "Hulu plans to challenge Sling TV. Sling starts at $20, and Sling Murray said so."
+    result = canonical_entities(ents(("Hulu", "ORG"), ("Sling", "PERSON")), text=text)
+    assert result.organizations == ("Hulu",) and result.persons == ()
+    alone = canonical_entities(ents(("Sling", "PERSON"),), text="Sling starts at $20.")
+    assert alone.persons == ("Sling",)
+
+
+def test_the_capitol_and_malacanang_are_the_table_entities() -> None:
+    result = canonical_entities(ents(("Capitol", "ORG"), ("Malacañang", "GPE")))
+    assert result.locations == ("U.S. Capitol",) and result.organizations == ("Malacañang",)
+
+
+def test_podcast_sign_ups_are_cut_before_ner() -> None:
+    text = ("Title\n\nPrices rose.\n\nFor sponsor-free episodes of Consider This, sign up for "
+            "Consider This+ via Apple Podcasts.")
+    assert "Apple" not in read_credits(text).text
