@@ -271,6 +271,8 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     elif mention.label == "FAC" and tokens[-1] not in rules.facility_place_words and not (
             len(tokens) > 1 and tokens[0] in rules.place_first_words):
         return None
+    if facet != "locations" and _COMMA_INSIDE.search(text):
+        return None  # "Fly, Wild Swans": a list or a title run together, not one name ("Inc." aside)
     if facet != "persons" and len(tokens) > 1 and tokens[-1] in rules.non_entity_last_words:
         return None  # events, holidays, laws and works: "Paris Olympics", "Inflation Reduction Act"
     if facet == "organizations" and _titled_person(tokens, rules):
@@ -279,6 +281,8 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         tokens = _strip_leading(tokens, rules.person_titles, keep=1)
     elif facet == "organizations":
         tokens = _strip_leading(tokens, rules.org_location_prefixes, keep=2)
+        if len(tokens) > 2 and tokens[0] in rules.nationality_words:
+            tokens = tokens[1:]  # "the Chinese Red Guard" -> "Red Guard", as "U.S." is cut above
     text = " ".join(tokens)
     entry = _known(text, mention.label, rules)
     if entry is not None:
@@ -300,6 +304,9 @@ def _without_possessor(text: str, label: str, rules: EntityRules) -> str:
     rest = text[match.end():].strip(_EDGE_JUNK)
     return rest if (rest[:1].isupper() and " " in rest) or rules.table.lookup(rest) else text
 
+
+# A comma inside an organisation's or person's name, but before a legal or generational suffix.
+_COMMA_INSIDE = re.compile(r",\s+(?!(?:Inc|Ltd|LLC|L\.?P|Co|Corp|Jr|Sr|II|III|IV|PLC|plc|S\.A|AG|GmbH)\b)")
 
 _LEADING_POSSESSOR = re.compile(r"([A-Z][\w.\-]*(?: [A-Z][\w.\-]*)?)(?:'s|'|’s)\s+")
 
@@ -353,6 +360,20 @@ _PRODUCT_USE_WORDS = frozenset({
 # title, not an organisation (the ministry itself is named "Ministry of ...").
 _PORTFOLIO = re.compile(r"\b(?:Minister|Ministers|Secretary|Secretaries|Commissioner|Minister of State)\s+"
                         r"(?:of|for)\s+(?:the\s+)?$")
+
+
+# A version after a name: " 19", " 4.11", " v2"; not an amount ("Acme 30 percent", "Acme 2024").
+_VERSION_AFTER = re.compile(r"\s(?:v|V)?\d{1,3}(?:\.\d+)*(?![\d,.]*\d)"
+                            r"(?!\s*(?:%|percent|per\b|million|billion|years?|days?|people|of\b))")
+
+
+def names_a_release(text: str, start: int, end: int, label: str, rules: EntityRules) -> bool:
+    """True when an ORG or PERSON mention is followed by a version number: a product release, not a
+    company or person ("Korora 19 'Bruce'", "KDE Plasma Workspaces 4.11"); table entries ("Boeing
+    737", "Channel 4") are kept."""
+    if label not in ("ORG", "PERSON") or not _VERSION_AFTER.match(text, end):
+        return False
+    return rules.table.lookup(_POSSESSIVE.sub("", text[start:end].strip(_EDGE_JUNK))) is None
 
 
 def names_a_portfolio(text: str, start: int, label: str) -> bool:

@@ -25,6 +25,7 @@ from enrich.canonical import (
     confirmed_mentions,
     names_a_credit,
     names_a_portfolio,
+    names_a_release,
     standalone_mention,
     used_as_a_product,
 )
@@ -81,7 +82,8 @@ class EntityCanonicalizer:
         ents = [ent for ent in ents
                 if not (used_as_a_product(full, ent.start_char, ent.end_char, rules)
                         or names_a_portfolio(full, ent.start_char, ent.label_)
-                        or names_a_credit(full, ent.start_char, ent.end_char, rules))]
+                        or names_a_credit(full, ent.start_char, ent.end_char, rules)
+                        or names_a_release(full, ent.start_char, ent.end_char, ent.label_, rules))]
         # A name alone on a body line is a heading, a tag or a signature: kept only when the text also
         # names it in a sentence.
         alone = [ent.start_char > title_end and standalone_mention(full, ent.start_char, ent.end_char)

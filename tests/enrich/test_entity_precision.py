@@ -17,6 +17,7 @@ from enrich.canonical import (
     default_rules,
     names_a_credit,
     names_a_portfolio,
+    names_a_release,
     used_as_a_product,
 )
 from enrich.credits import read_credits
@@ -193,3 +194,28 @@ def test_podcast_sign_ups_are_cut_before_ner() -> None:
     text = ("Title\n\nPrices rose.\n\nFor sponsor-free episodes of Consider This, sign up for "
             "Consider This+ via Apple Podcasts.")
     assert "Apple" not in read_credits(text).text
+
+
+def test_a_nationality_before_an_organisation_is_cut_like_a_country() -> None:
+    result = canonical_entities(ents(("the Chinese Red Guard", "ORG"), ("British Airways", "ORG"),
+                                     ("Chinese Communist Party", "ORG")))
+    # Two words left at least; a name the table knows is its own.
+    assert result.organizations == ("Red Guard", "British Airways", "Chinese Communist Party")
+
+
+def test_a_title_or_list_run_together_with_a_comma_is_not_one_name() -> None:
+    result = canonical_entities(ents(("Fly, Wild Swans", "ORG"), ("Acme Holdings, Inc.", "ORG"),
+                                     ("Martin Luther King, Jr.", "PERSON"), ("Portland, Oregon", "GPE")))
+    assert result.organizations == ("Acme Holdings, Inc.",)
+    assert result.persons == ("Martin Luther King Jr.",) and result.locations == ("Portland, Oregon",)
+
+
+def test_a_name_followed_by_a_version_number_is_a_release() -> None:
+    rules = default_rules()
+    text = ("Korora 19 is out with KDE Plasma Workspaces 4.11. Boeing 737 jets flew; Acme 30 percent up; "
+            "Acme 2024 results.")
+    released = [names_a_release(text, *_at(text, name), label, rules) for name, label in (
+        ("Korora", "PERSON"), ("KDE Plasma Workspaces", "ORG"), ("Boeing", "ORG"), ("Acme", "ORG"))]
+    assert released == [True, True, False, False]
+    second = text.rindex("Acme")
+    assert not names_a_release(text, second, second + 4, "ORG", rules)  # a year is no version
