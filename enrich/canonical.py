@@ -107,6 +107,8 @@ class EntityRules:
     wire_agencies: frozenset[str] = frozenset()  # named in credits as often as in prose (names_a_credit)
     facility_not_surnames: frozenset[str] = frozenset()  # "Hart Building" tagged PERSON is a place
     place_first_words: frozenset[str] = frozenset()  # "Lake Berryessa" tagged FAC is a place
+    given_names: frozenset[str] = frozenset()  # "Heath Ledger" tagged ORG is a person
+    org_words: frozenset[str] = frozenset()  # words that make a name an organisation's: Associates, Group
     # The first word of each product in several words -> those products ("Sling" -> "Sling TV").
     product_heads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -142,6 +144,8 @@ class EntityRules:
             facility_not_surnames=frozenset(str(w) for w in data.get("facility_not_surnames") or []),
             place_first_words=frozenset(str(w) for w in data.get("place_first_words") or []),
             product_heads=_heads(str(w) for w in data.get("products") or []),
+            given_names=frozenset(str(w) for w in data.get("given_names") or []),
+            org_words=frozenset(str(w) for w in data.get("org_words") or []),
         )
 
     @classmethod
@@ -236,6 +240,8 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         raw = next((part for part in raw.split("\n") if part.strip(_EDGE_JUNK)), "")
     if "â€" in raw:
         raw = raw.split("â€")[0]  # a curly quote decoded as Latin-1 ("Huluâ€™s"): the name ends there
+    if "(" in raw and ")" not in raw:
+        raw = _OPEN_ABBREVIATION.sub("", raw)  # "Department of Health (DOH": the span ran into a bracket
     text = _normalise(raw).strip(_EDGE_JUNK)
     text = _without_possessor(text, mention.label, rules)
     text = _uncap(_POSSESSIVE.sub("", text).strip(_EDGE_JUNK))
@@ -266,6 +272,10 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         if entry is None and mention.label != "PERSON":
             return CleanMention("organizations", maker, None, maker)
         return None
+    if len(tokens) > 1 and tokens[0] in rules.products and len(tokens) <= 3:
+        return None  # a product and its edition or part: "Windows XP", "Pokémon Red"
+    if facet == "organizations" and _given_and_surname(tokens, rules):
+        facet = "persons"  # "Heath Ledger" tagged ORG: a given name and a surname
     if facet == "persons" and len(tokens) > 1 and tokens[-1] in rules.facility_not_surnames:
         facet = "locations"  # "Hart Building" tagged PERSON: a facility, which is a place
     elif mention.label == "FAC" and tokens[-1] not in rules.facility_place_words and not (
@@ -302,8 +312,11 @@ def _without_possessor(text: str, label: str, rules: EntityRules) -> str:
     if match is None or rules.table.lookup(match.group(1)) is None:
         return text
     rest = text[match.end():].strip(_EDGE_JUNK)
-    return rest if (rest[:1].isupper() and " " in rest) or rules.table.lookup(rest) else text
+    keep = rest[:1].isupper() and (" " in rest or len(rest) > 2)
+    return rest if keep or rules.table.lookup(rest) else text
 
+
+_OPEN_ABBREVIATION = re.compile(r"\s+\([A-Z][A-Za-z.&]{1,9}$")
 
 # A comma inside an organisation's or person's name, but before a legal or generational suffix.
 _COMMA_INSIDE = re.compile(r",\s+(?!(?:Inc|Ltd|LLC|L\.?P|Co|Corp|Jr|Sr|II|III|IV|PLC|plc|S\.A|AG|GmbH)\b)")
@@ -404,6 +417,18 @@ def _maker(tokens: list[str], rules: EntityRules) -> str:
             if _plausible_name(maker, rules) and len(tokens) - n <= 3:
                 return maker
     return ""
+
+
+def _given_and_surname(tokens: list[str], rules: EntityRules) -> bool:
+    """True for an ORG span that reads as a person's name: a known given name and one or two
+    capitalised words that name no kind of organisation or place ("Heath Ledger", "Diego Rivera";
+    not "Charles River Associates", "Victoria Cross"). Companies named after people are in the table."""
+    if not 2 <= len(tokens) <= 3 or tokens[0] not in rules.given_names:
+        return False
+    rest = tokens[1:]
+    return all(t[:1].isupper() and t.replace("-", "").replace("'", "").isalpha() and not t.isupper()
+               and t not in rules.stop_entities and t not in rules.facility_place_words
+               and t not in rules.non_entity_last_words and t not in rules.org_words for t in rest)
 
 
 def _titled_person(tokens: list[str], rules: EntityRules) -> bool:

@@ -219,3 +219,18 @@ def test_a_name_followed_by_a_version_number_is_a_release() -> None:
     assert released == [True, True, False, False]
     second = text.rindex("Acme")
     assert not names_a_release(text, second, second + 4, "ORG", rules)  # a year is no version
+
+
+def test_a_given_name_and_a_surname_tagged_an_organisation_is_a_person() -> None:
+    result = canonical_entities(ents(("Heath Ledger", "ORG"), ("Diego Rivera", "ORG"),
+                                     ("Charles River Associates", "ORG"), ("Victoria Cross", "ORG"),
+                                     ("John Lewis", "ORG"), ("Morgan Stanley", "ORG")))
+    assert result.persons == ("Heath Ledger", "Diego Rivera")
+    assert result.organizations == ("Charles River Associates", "Victoria Cross", "John Lewis",
+                                     "Morgan Stanley")
+
+
+def test_product_lines_generic_words_and_open_brackets() -> None:
+    result = canonical_entities(ents(("Windows XP", "ORG"), ("Software", "ORG"), ("Supreme Leader", "ORG"),
+                                     ("Department of Health (DOH", "ORG"), ("Xi's Evergrande", "ORG")))
+    assert result.organizations == ("Department of Health", "Evergrande")
