@@ -242,7 +242,9 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         raw = raw.split("â€")[0]  # a curly quote decoded as Latin-1 ("Huluâ€™s"): the name ends there
     if "(" in raw and ")" not in raw:
         raw = _OPEN_ABBREVIATION.sub("", raw)  # "Department of Health (DOH": the span ran into a bracket
-    text = _normalise(raw).strip(_EDGE_JUNK)
+    if mention.label == "PERSON" and _SPACED_DASH.search(raw):
+        raw = _SPACED_DASH.split(raw)[0]  # "Haidar Al Yousuf - Director": the name before its job title
+    text = _normalise(raw).strip(_EDGE_JUNK).lstrip(".")  # ".ByteDance" after a full stop
     text = _without_possessor(text, mention.label, rules)
     text = _uncap(_POSSESSIVE.sub("", text).strip(_EDGE_JUNK))
     entry = _known(text, mention.label, rules)
@@ -316,6 +318,7 @@ def _without_possessor(text: str, label: str, rules: EntityRules) -> str:
     return rest if keep or rules.table.lookup(rest) else text
 
 
+_SPACED_DASH = re.compile(r"\s+[-–—]+\s+")
 _OPEN_ABBREVIATION = re.compile(r"\s+\([A-Z][A-Za-z.&]{1,9}$")
 
 # A comma inside an organisation's or person's name, but before a legal or generational suffix.

@@ -234,3 +234,13 @@ def test_product_lines_generic_words_and_open_brackets() -> None:
     result = canonical_entities(ents(("Windows XP", "ORG"), ("Software", "ORG"), ("Supreme Leader", "ORG"),
                                      ("Department of Health (DOH", "ORG"), ("Xi's Evergrande", "ORG")))
     assert result.organizations == ("Department of Health", "Evergrande")
+
+
+def test_person_spans_lose_job_titles_after_a_dash_and_local_titles_before() -> None:
+    result = canonical_entities(ents(("Haidar Al Yousuf - Director", "PERSON"),
+                                     ("Assemblymember Tasha Boerner", "PERSON"),
+                                     ("Prince William County", "PERSON"), (".ByteDance", "PERSON"),
+                                     ("Qwen", "PERSON"), ("Coroner", "PERSON")))
+    assert result.persons == ("Haidar Al Yousuf", "Tasha Boerner")
+    assert result.locations == ("Prince William County",)
+    assert result.organizations == ("ByteDance",)
