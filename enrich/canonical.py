@@ -54,7 +54,7 @@ _POSSESSIVE = re.compile(r"(?:'s|'|’s|’)$")
 # Not ".": it ends abbreviations ("U.S.", "Inc."), and the model leaves a sentence's full stop out.
 _EDGE_JUNK = " \t\"'“”‘’«»()[]{}<>,;:!?-–—|*•/\\&+"
 _MAX_WORDS = 8  # longer "entities" are mis-segmented spans, not names
-_NOT_A_NAME = re.compile(r":|https?|www\.|[a-z]{2}\.\s+[A-Z]|\s@")
+_NOT_A_NAME = re.compile(r":|https?|www\.|[a-z]{2}\.\s+[A-Z]|\s@|^@")  # "@realDonaldTrump": a handle
 # Photo and staff credits the model reads as names ("Jane Doe/Getty Images", "AFP via Getty").
 _PHOTO_CREDIT = re.compile(r"Getty|Shutterstock|Alamy|EPA-EFE|\bvia\b|/(?:AP|AFP|Reuters|EPA)\b|Photo")
 # A name ending in a bare number, a version or a year is a product, pipeline, mission or an edition of

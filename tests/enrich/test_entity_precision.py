@@ -244,3 +244,12 @@ def test_person_spans_lose_job_titles_after_a_dash_and_local_titles_before() -> 
     assert result.persons == ("Haidar Al Yousuf", "Tasha Boerner")
     assert result.locations == ("Prince William County",)
     assert result.organizations == ("ByteDance",)
+
+
+def test_handles_laws_papers_and_more_generic_words_are_not_organisations() -> None:
+    result = canonical_entities(ents(("@realDonaldTrump", "ORG"),
+                                     ("General Data Protection Regulation", "ORG"),
+                                     ("Chemical Weapons Convention", "ORG"), ("White Paper", "ORG"),
+                                     ("Women", "ORG"), ("Social Media", "ORG"), ("Justice Dept", "ORG"),
+                                     ("Ebay", "ORG")))
+    assert result.organizations == ("Justice Department", "eBay") and result.persons == ()
