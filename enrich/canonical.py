@@ -13,11 +13,12 @@ knows (`geo`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -53,7 +54,7 @@ _POSSESSIVE = re.compile(r"(?:'s|'|’s|’)$")
 # Not ".": it ends abbreviations ("U.S.", "Inc."), and the model leaves a sentence's full stop out.
 _EDGE_JUNK = " \t\"'“”‘’«»()[]{}<>,;:!?-–—|*•/\\&+"
 _MAX_WORDS = 8  # longer "entities" are mis-segmented spans, not names
-_NOT_A_NAME = re.compile(r":|https?|www\.|[a-z]{2}\.\s+[A-Z]|\s@")
+_NOT_A_NAME = re.compile(r":|https?|www\.|[a-z]{2}\.\s+[A-Z]|\s@|^@")  # "@realDonaldTrump": a handle
 # Photo and staff credits the model reads as names ("Jane Doe/Getty Images", "AFP via Getty").
 _PHOTO_CREDIT = re.compile(r"Getty|Shutterstock|Alamy|EPA-EFE|\bvia\b|/(?:AP|AFP|Reuters|EPA)\b|Photo")
 # A name ending in a bare number, a version or a year is a product, pipeline, mission or an edition of
@@ -101,6 +102,15 @@ class EntityRules:
     nationality_words: frozenset[str] = frozenset()  # demonyms and religious adjectives, plurals too
     non_entity_last_words: frozenset[str] = frozenset()  # last words of events, holidays, laws, works
     products: frozenset[str] = frozenset()  # products, platforms, software, standards (also stopped)
+    platforms: frozenset[str] = frozenset()  # companies named like their service (used_as_a_product)
+    product_nouns: frozenset[str] = frozenset()  # lowercase: "Facebook timelines", "Twitter account"
+    wire_agencies: frozenset[str] = frozenset()  # named in credits as often as in prose (names_a_credit)
+    facility_not_surnames: frozenset[str] = frozenset()  # "Hart Building" tagged PERSON is a place
+    place_first_words: frozenset[str] = frozenset()  # "Lake Berryessa" tagged FAC is a place
+    given_names: frozenset[str] = frozenset()  # "Heath Ledger" tagged ORG is a person
+    org_words: frozenset[str] = frozenset()  # words that make a name an organisation's: Associates, Group
+    # The first word of each product in several words -> those products ("Sling" -> "Sling TV").
+    product_heads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], gazetteer: Iterable[GazetteerRow] = ()) -> EntityRules:
@@ -128,6 +138,14 @@ class EntityRules:
             nationality_words=frozenset(
                 form for w in data.get("nationality_words") or [] for form in (str(w), f"{w}s")),
             non_entity_last_words=frozenset(str(w) for w in data.get("non_entity_last_words") or []),
+            platforms=frozenset(str(w) for w in data.get("platforms") or []),
+            product_nouns=frozenset(str(w).lower() for w in data.get("product_nouns") or []),
+            wire_agencies=frozenset(str(w) for w in data.get("wire_agencies") or []),
+            facility_not_surnames=frozenset(str(w) for w in data.get("facility_not_surnames") or []),
+            place_first_words=frozenset(str(w) for w in data.get("place_first_words") or []),
+            product_heads=_heads(str(w) for w in data.get("products") or []),
+            given_names=frozenset(str(w) for w in data.get("given_names") or []),
+            org_words=frozenset(str(w) for w in data.get("org_words") or []),
         )
 
     @classmethod
@@ -141,6 +159,14 @@ class EntityRules:
         if not isinstance(data, dict):
             raise EnrichError(f"entity rules {path}: expected a mapping at the top level")
         return cls.from_mapping(data, load_gazetteer(gazetteer_path))
+
+
+def _heads(products: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    heads: dict[str, list[str]] = {}
+    for product in products:
+        if " " in product:
+            heads.setdefault(product.split()[0], []).append(product)
+    return {head: tuple(names) for head, names in heads.items()}
 
 
 @cache
@@ -207,7 +233,19 @@ def _from_entry(entry: KnownEntity, surface: str) -> CleanMention:
 
 def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     """One mention cleaned and looked up in the entity table, or None when it is dropped."""
-    text = _normalise(mention.text).strip(_EDGE_JUNK)
+    raw = mention.text
+    if "\n" in raw:
+        # A span across a line break joins a heading or label to the next line ("ROCKSTAR GAMES\n\n
+        # Company"): the name is the part on its first line.
+        raw = next((part for part in raw.split("\n") if part.strip(_EDGE_JUNK)), "")
+    if "â€" in raw:
+        raw = raw.split("â€")[0]  # a curly quote decoded as Latin-1 ("Huluâ€™s"): the name ends there
+    if "(" in raw and ")" not in raw:
+        raw = _OPEN_ABBREVIATION.sub("", raw)  # "Department of Health (DOH": the span ran into a bracket
+    if mention.label == "PERSON" and _SPACED_DASH.search(raw):
+        raw = _SPACED_DASH.split(raw)[0]  # "Haidar Al Yousuf - Director": the name before its job title
+    text = _normalise(raw).strip(_EDGE_JUNK).lstrip(".")  # ".ByteDance" after a full stop
+    text = _without_possessor(text, mention.label, rules)
     text = _uncap(_POSSESSIVE.sub("", text).strip(_EDGE_JUNK))
     entry = _known(text, mention.label, rules)
     if entry is None:
@@ -236,8 +274,17 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         if entry is None and mention.label != "PERSON":
             return CleanMention("organizations", maker, None, maker)
         return None
-    if mention.label == "FAC" and tokens[-1] not in rules.facility_place_words:
+    if len(tokens) > 1 and tokens[0] in rules.products and len(tokens) <= 3:
+        return None  # a product and its edition or part: "Windows XP", "Pokémon Red"
+    if facet == "organizations" and _given_and_surname(tokens, rules):
+        facet = "persons"  # "Heath Ledger" tagged ORG: a given name and a surname
+    if facet == "persons" and len(tokens) > 1 and tokens[-1] in rules.facility_not_surnames:
+        facet = "locations"  # "Hart Building" tagged PERSON: a facility, which is a place
+    elif mention.label == "FAC" and tokens[-1] not in rules.facility_place_words and not (
+            len(tokens) > 1 and tokens[0] in rules.place_first_words):
         return None
+    if facet != "locations" and _COMMA_INSIDE.search(text):
+        return None  # "Fly, Wild Swans": a list or a title run together, not one name ("Inc." aside)
     if facet != "persons" and len(tokens) > 1 and tokens[-1] in rules.non_entity_last_words:
         return None  # events, holidays, laws and works: "Paris Olympics", "Inflation Reduction Act"
     if facet == "organizations" and _titled_person(tokens, rules):
@@ -246,6 +293,8 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         tokens = _strip_leading(tokens, rules.person_titles, keep=1)
     elif facet == "organizations":
         tokens = _strip_leading(tokens, rules.org_location_prefixes, keep=2)
+        if len(tokens) > 2 and tokens[0] in rules.nationality_words:
+            tokens = tokens[1:]  # "the Chinese Red Guard" -> "Red Guard", as "U.S." is cut above
     text = " ".join(tokens)
     entry = _known(text, mention.label, rules)
     if entry is not None:
@@ -253,6 +302,99 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     if not _plausible_name(text, rules):
         return None
     return CleanMention(facet, text, None, text)
+
+
+def _without_possessor(text: str, label: str, rules: EntityRules) -> str:
+    """An organisation or place span without a known entity's possessive before it: "Trump's 'Board
+    of Peace'" -> "Board of Peace", "China's Foreign Ministry" -> "Foreign Ministry" (the possessor is a
+    mention of its own). Only a possessor the entity table knows, so "Moody's Investors Service" stays."""
+    if label not in ("ORG", "GPE", "LOC", "FAC"):
+        return text
+    match = _LEADING_POSSESSOR.match(text)
+    if match is None or rules.table.lookup(match.group(1)) is None:
+        return text
+    rest = text[match.end():].strip(_EDGE_JUNK)
+    keep = rest[:1].isupper() and (" " in rest or len(rest) > 2)
+    return rest if keep or rules.table.lookup(rest) else text
+
+
+_SPACED_DASH = re.compile(r"\s+[-–—]+\s+")
+_OPEN_ABBREVIATION = re.compile(r"\s+\([A-Z][A-Za-z.&]{1,9}$")
+
+# A comma inside an organisation's or person's name, but before a legal or generational suffix.
+_COMMA_INSIDE = re.compile(r",\s+(?!(?:Inc|Ltd|LLC|L\.?P|Co|Corp|Jr|Sr|II|III|IV|PLC|plc|S\.A|AG|GmbH)\b)")
+
+_LEADING_POSSESSOR = re.compile(r"([A-Z][\w.\-]*(?: [A-Z][\w.\-]*)?)(?:'s|'|’s)\s+")
+
+
+def used_as_a_product(text: str, start: int, end: int, rules: EntityRules) -> bool:
+    """True when the mention text[start:end] names a platform used as a product, not the company
+    acting: "posted on Facebook", "logged into TikTok", "via a channel (Facebook)", "Facebook
+    timelines", "TikTok-born"; "Facebook's secrecy" and "Twitter allows" are the companies."""
+    name = _POSSESSIVE.sub("", text[start:end].strip(_EDGE_JUNK))
+    if name not in rules.platforms:
+        return False
+    after = text[end:end + 30]
+    if after.startswith(("'s", "’s")):
+        return False
+    if after.startswith("-") or after.startswith(")"):
+        return True
+    next_word = after.split(maxsplit=1)[0].strip(_EDGE_JUNK + ".").lower() if after.strip() else ""
+    if next_word in rules.product_nouns:
+        return True
+    before = text[max(0, start - 30):start]
+    if before.rstrip().endswith("("):
+        return True
+    words = before.split()
+    return bool(words) and words[-1].lower() in _PRODUCT_USE_WORDS
+
+
+def names_a_credit(text: str, start: int, end: int, rules: EntityRules) -> bool:
+    """True when a wire agency's mention text[start:end] is a credit left in the text, not the agency
+    acting ("told AFP", "the Associated Press reported" are the agency): "(AP)", "AP Photo", "Jane
+    Doe/AFP", "| Reuters", "via Reuters", "Reuters file photo", "AFP/Getty"."""
+    name = text[start:end].strip(_EDGE_JUNK)
+    if name.startswith("the "):
+        name = name[4:]
+    if name not in rules.wire_agencies:
+        return False
+    before = text[max(0, start - 12):start].rstrip()
+    after = text[end:end + 16].lstrip()
+    if before.endswith(("(", "/", "|", "©", "[")) or after.startswith((")", "/", "|", "]")):
+        return True
+    if before.split()[-1:] in (["via"], ["Photo:"], ["Source:"], ["Credit:"]):
+        return True
+    return after.lower().startswith(("photo", "file photo", "pictures", "images", "video"))
+
+
+# The word before a platform used as a product: "on Facebook", "into TikTok", "using Twitter".
+_PRODUCT_USE_WORDS = frozenset({
+    "on", "onto", "into", "via", "using", "use", "uses", "used", "through", "across", "joined",
+})
+
+# "Minister of State for Finance", "Minister of Fitness and Nutrition": an office's portfolio in a job
+# title, not an organisation (the ministry itself is named "Ministry of ...").
+_PORTFOLIO = re.compile(r"\b(?:Minister|Ministers|Secretary|Secretaries|Commissioner|Minister of State)\s+"
+                        r"(?:of|for)\s+(?:the\s+)?$")
+
+
+# A version after a name: " 19", " 4.11", " v2"; not an amount ("Acme 30 percent", "Acme 2024").
+_VERSION_AFTER = re.compile(r"\s(?:v|V)?\d{1,3}(?:\.\d+)*(?![\d,.]*\d)"
+                            r"(?!\s*(?:%|percent|per\b|million|billion|years?|days?|people|of\b))")
+
+
+def names_a_release(text: str, start: int, end: int, label: str, rules: EntityRules) -> bool:
+    """True when an ORG or PERSON mention is followed by a version number: a product release, not a
+    company or person ("Korora 19 'Bruce'", "KDE Plasma Workspaces 4.11"); table entries ("Boeing
+    737", "Channel 4") are kept."""
+    if label not in ("ORG", "PERSON") or not _VERSION_AFTER.match(text, end):
+        return False
+    return rules.table.lookup(_POSSESSIVE.sub("", text[start:end].strip(_EDGE_JUNK))) is None
+
+
+def names_a_portfolio(text: str, start: int, label: str) -> bool:
+    """True when an ORG mention starting at `start` follows "Minister of" / "Secretary for": a job title."""
+    return label == "ORG" and bool(_PORTFOLIO.search(text, max(0, start - 40), start))
 
 
 def _plausible_name(text: str, rules: EntityRules) -> bool:
@@ -278,6 +420,18 @@ def _maker(tokens: list[str], rules: EntityRules) -> str:
             if _plausible_name(maker, rules) and len(tokens) - n <= 3:
                 return maker
     return ""
+
+
+def _given_and_surname(tokens: list[str], rules: EntityRules) -> bool:
+    """True for an ORG span that reads as a person's name: a known given name and one or two
+    capitalised words that name no kind of organisation or place ("Heath Ledger", "Diego Rivera";
+    not "Charles River Associates", "Victoria Cross"). Companies named after people are in the table."""
+    if not 2 <= len(tokens) <= 3 or tokens[0] not in rules.given_names:
+        return False
+    rest = tokens[1:]
+    return all(t[:1].isupper() and t.replace("-", "").replace("'", "").isalpha() and not t.isupper()
+               and t not in rules.stop_entities and t not in rules.facility_place_words
+               and t not in rules.non_entity_last_words and t not in rules.org_words for t in rest)
 
 
 def _titled_person(tokens: list[str], rules: EntityRules) -> bool:
@@ -351,8 +505,11 @@ def canonical_entities(
     text, for the abbreviations it defines (enrich/abbreviations.py)."""
     rules = rules or default_rules()
     cleaned = _confirm_places([c for c in (clean_mention(m, rules) for m in mentions) if c is not None])
+    cleaned = _without_product_short_forms(cleaned, rules, text)
     cleaned = resolve_abbreviations(  # enrich/abbreviations.py
         cleaned, text, lambda t, label: clean_mention(Mention(t, label), rules))
+    cleaned = _people_tagged_organisations(cleaned)
+    cleaned = _short_known_organisations(cleaned)
     cleaned = resolve_short_names(cleaned)  # enrich/name_resolution.py
 
     full_people = _unique(c.name for c in cleaned if c.facet == "persons" and " " in c.name)
@@ -404,6 +561,52 @@ def canonical_entities(
         locations_alias=aliases("locations"),
         geo=geo,
     )
+
+
+def _without_product_short_forms(cleaned: list[CleanMention], rules: EntityRules,
+                                 text: str) -> list[CleanMention]:
+    """Without the one-word short form of a product the article names in full: "Sling" after "Sling
+    TV", "Vue" after "PlayStation Vue" is not counted (only the first word: "Sling")."""
+    if not text or not rules.product_heads:
+        return cleaned
+    return [c for c in cleaned if not (
+        c.entry is None and " " not in c.surface
+        and any(p in text for p in rules.product_heads.get(c.surface, ())))]
+
+
+def _people_tagged_organisations(cleaned: list[CleanMention]) -> list[CleanMention]:
+    """A name the model tags ORG in some places and PERSON in others is a person when the article also
+    calls that person by the surname alone ("Stormy Daniels" ORG, "Stormy Daniels" PERSON, "Daniels"
+    PERSON): organisations are not referred to by their last word as a person."""
+    people = {c.name for c in cleaned if c.facet == "persons" and c.entry is None}
+    if not people:
+        return cleaned
+    lone = {name for name in people if " " not in name}
+    out = []
+    for c in cleaned:
+        words = c.name.split()
+        if (c.facet == "organizations" and c.entry is None and c.name in people and 2 <= len(words) <= 3
+                and words[-1] in lone):
+            c = dataclasses.replace(c, facet="persons")
+        out.append(c)
+    return out
+
+
+def _short_known_organisations(cleaned: list[CleanMention]) -> list[CleanMention]:
+    """A one-word organisation the table does not know that is the first word of an organisation of
+    the article the table knows is that organisation: "Fox" beside "Fox News", "Verizon" beside
+    "Verizon Wireless". (A last or inner word is not: "House" beside "White House" is another body.)"""
+    known = {c.surface.split()[0]: c for c in cleaned
+             if c.facet == "organizations" and c.entry is not None and " " in c.surface}
+    if not known:
+        return cleaned
+    out = []
+    for c in cleaned:
+        if c.facet == "organizations" and c.entry is None and " " not in c.name and c.name in known:
+            target = known[c.name]
+            c = dataclasses.replace(c, name=target.name, entry=target.entry)
+        out.append(c)
+    return out
 
 
 # How near another place of the article a minor place must lie to confirm it (km).

@@ -23,8 +23,13 @@ from enrich.canonical import (
     Mention,
     canonical_entities,
     confirmed_mentions,
+    names_a_credit,
+    names_a_portfolio,
+    names_a_release,
     standalone_mention,
+    used_as_a_product,
 )
+from enrich.known_names import KnownNameMatcher
 from enrich.ner import NerText
 from enrich.topics import (
     DEFAULT_KEYWORDS,
@@ -59,17 +64,26 @@ def _split_title(text: str) -> NerText:
 class EntityCanonicalizer:
     """Turns doc.ents into canonical persons / organizations / locations (enrich/canonical.py)."""
 
-    def __init__(self, name: str, rules: EntityRules) -> None:
+    def __init__(self, name: str, rules: EntityRules, known: KnownNameMatcher | None = None) -> None:
         self.name = name
         self.rules = rules
+        self.known = known  # the table's names the model missed (enrich/known_names.py)
 
     def __call__(self, doc: Doc) -> Doc:
         # Headline-case titles need their names confirmed by the text. The title comes beside the
         # text (`ner_doc`); a Doc made from a plain "title\n\nbody" string is split at the blank line.
         # (doc.text and doc.ents are rebuilt from the tokens on every access: read them once.)
-        full, ents = doc.text, doc.ents
+        full, rules = doc.text, self.rules
         parts: NerText = doc._.get(NER_TEXT_ATTR) or _split_title(full)
         title_end = parts.title_end if parts.title else -1
+        ents = doc.ents if self.known is None else self.known.spans(doc, doc.ents, title_end)
+        # Platforms used as products ("posted on Facebook"), portfolios in job titles ("Minister of
+        # State for Finance") and agencies in credits ("AP Photo") are not the organisations they name.
+        ents = [ent for ent in ents
+                if not (used_as_a_product(full, ent.start_char, ent.end_char, rules)
+                        or names_a_portfolio(full, ent.start_char, ent.label_)
+                        or names_a_credit(full, ent.start_char, ent.end_char, rules)
+                        or names_a_release(full, ent.start_char, ent.end_char, ent.label_, rules))]
         # A name alone on a body line is a heading, a tag or a signature: kept only when the text also
         # names it in a sentence.
         alone = [ent.start_char > title_end and standalone_mention(full, ent.start_char, ent.end_char)
@@ -98,12 +112,18 @@ class TopicEvidenceComponent:
 
 @Language.factory(
     "newsflow_entity_canonicalizer_v2",  # v2: the entity table (gazetteer), spellings and coordinates
-    default_config={"rules_file": ""},
+    default_config={"rules_file": "", "match_known_names": False},
     requires=["doc.ents"],
     assigns=[f"doc._.{ENTITIES_ATTR}"],
 )
-def make_entity_canonicalizer(nlp: Language, name: str, rules_file: str) -> EntityCanonicalizer:
-    return EntityCanonicalizer(name, EntityRules.from_file(rules_file or DEFAULT_RULES_FILE))
+def make_entity_canonicalizer(nlp: Language, name: str, rules_file: str,
+                              match_known_names: bool) -> EntityCanonicalizer:
+    rules = EntityRules.from_file(rules_file or DEFAULT_RULES_FILE)
+    known = None
+    if match_known_names:
+        titles = {t for title in rules.person_titles for t in title}
+        known = KnownNameMatcher(nlp, rules.table, titles)
+    return EntityCanonicalizer(name, rules, known)
 
 
 @Language.factory(

@@ -43,10 +43,12 @@ _BOILERPLATE_LINE = re.compile(
     r"\s+by\b|(?:Photo|Image|Picture|Video)s?\s*(?:credit)?\s*:|Published in\b|(?:Originally\s+)?published"
     r"\s+(?:on|in|by)\b|Read more\b|Sign up\b|Subscribe\b|Click here\b|This (?:article|story) (?:was|first)"
     r"|Follow us\b|Related:|Distributed by\b|©|Copyright\s*(?:©|\d{4})|\([cC]\)\s*\d{4}"
-    r"|Read (?:the )?full\b)",
+    r"|Read (?:the )?full\b|Get access to\b)",
     re.IGNORECASE)
-_NEWSLETTER = re.compile(r"\b(?:sign up|subscribe)\b.{0,80}\bnewsletters?\b|\bnewsletters?\b.{0,80}"
-                         r"\b(?:sign up|subscribe)\b", re.IGNORECASE)
+# Newsletter and podcast sign-ups ("For sponsor-free episodes, sign up for ... via Apple Podcasts").
+_NEWSLETTER = re.compile(r"\b(?:sign up|subscribe)\b.{0,80}\b(?:newsletters?|podcasts?|episodes?)\b|"
+                         r"\b(?:newsletters?|podcasts?|episodes?)\b.{0,80}\b(?:sign up|subscribe)\b",
+                         re.IGNORECASE)
 # Channel boilerplate, which video and aggregator feeds repeat under every item: links (a sentence
 # or link list with a URL: "Facebook: http://...", "For more videos, visit http://..."), hashtags,
 # "About <channel>:" paragraphs and a channel's description of itself ("TV Patrol is the flagship
@@ -70,7 +72,8 @@ _BODY_DATELINE = re.compile(
 _SOURCE_TAG = re.compile(r"^\s*\[[A-Z][^\[\]]{1,60}\]\s*")
 _QUICK = ("©", "(c)", "(C)", "Copyright", "by", " by", "(", "Read more", "Published", "published",
           "newsletter", "Sign up", "Subscribe", "Photo", "http", "www.", "bit.ly", "#", "About ", "official",
-          "flagship", "number one", "premier", "premium", "24-hour", "[", "Read full")
+          "flagship", "number one", "premier", "premium", "24-hour", "[", "Read full",
+          "Get access", "sign up", "subscribe", "odcast")
 
 
 @dataclass(frozen=True, slots=True)

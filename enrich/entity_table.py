@@ -90,6 +90,10 @@ class EntityTable:
             place = self._places[row[0]] = _place(row)
         return place
 
+    def curated_spellings(self) -> list[tuple[str, KnownEntity]]:
+        """Every (spelling, entry) of the curated entries (not the gazetteer's places)."""
+        return list(self._curated.items())
+
     def __len__(self) -> int:
         """The number of entities: curated entries plus the gazetteer places none of them curates."""
         return len({e.id for e in self._curated.values()}) + self._n_rows - len(self._curated_ids)

@@ -53,7 +53,7 @@ def processes_for(n_texts: int, settings: Settings) -> int:
 def build_pipeline(settings: Settings) -> Language:
     """load_nlp's NER pipeline plus newsflow's components."""
     nlp = load_nlp(settings)
-    nlp.add_pipe("newsflow_entity_canonicalizer_v2")
+    nlp.add_pipe("newsflow_entity_canonicalizer_v2", config={"match_known_names": True})
     nlp.add_pipe("newsflow_topic_evidence_v1")
     return nlp
 
