@@ -40,7 +40,7 @@ from newsflow.alerts.rules import Rule, RuleStore
 from newsflow.alerts.senders import append_json_lines, encode_payload, post_json, send_email_message
 from newsflow.alerts.store import AlertStore
 from newsflow.core.errors import DeliveryError
-from newsflow.core.es import create_index, translate_errors
+from newsflow.core.es import create_index, number_of_replicas, translate_errors
 from newsflow.core.models import format_utc, parse_utc, utc_now
 from newsflow.core.redact import redact_channel
 from newsflow.core.settings import AlertSettings, Settings
@@ -296,7 +296,7 @@ class DigestStore:
                 return
             create_index(self.client, index=self.index,
                          settings={"number_of_shards": 1,
-                                   "number_of_replicas": self.settings.index.replicas},
+                                   "number_of_replicas": number_of_replicas(self.settings, self.client)},
                          mappings={"dynamic": "strict", "properties": DIGEST_PROPERTIES})
             self.client.cluster.health(index=self.index, wait_for_status="yellow", timeout="30s")
 

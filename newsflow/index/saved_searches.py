@@ -23,7 +23,7 @@ from elasticsearch import Elasticsearch
 
 from newsflow.core.durations import parse_duration
 from newsflow.core.errors import QueryError
-from newsflow.core.es import create_index, translate_errors
+from newsflow.core.es import create_index, number_of_replicas, translate_errors
 from newsflow.core.models import format_utc, parse_utc, utc_now
 from newsflow.core.settings import Settings
 from newsflow.index.atom import atom_feed, search_feed_id
@@ -93,7 +93,7 @@ class SavedSearchStore:
             if not self.client.indices.exists(index=self.index):
                 create_index(self.client, index=self.index,
                              settings={"number_of_shards": 1,
-                                       "number_of_replicas": self.settings.index.replicas},
+                                       "number_of_replicas": number_of_replicas(self.settings, self.client)},
                              mappings={"dynamic": "strict", "properties": SEARCH_PROPERTIES})
                 self.client.cluster.health(index=self.index, wait_for_status="yellow", timeout="30s")
 
