@@ -241,6 +241,7 @@ def test_the_drill_verdict_fails_on_any_loss_duplicate_or_repeat() -> None:
 
 # --- the drill ---
 
+@pytest.mark.drill
 @pytest.mark.slow
 @pytest.mark.corpus
 def test_a_worker_killed_mid_run_loses_nothing_duplicates_nothing_and_alerts_once(

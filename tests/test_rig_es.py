@@ -114,6 +114,7 @@ def test_cluster(es_url: str) -> Iterator[EsCluster]:
         shutil.rmtree(rig_dir, ignore_errors=True)
 
 
+@pytest.mark.drill
 @pytest.mark.slow
 @pytest.mark.corpus
 def test_drill_loses_nothing_when_the_primary_node_stops(test_cluster: EsCluster) -> None:
