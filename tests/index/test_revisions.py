@@ -3,18 +3,25 @@ keeps its previous version in `<prefix>-revisions`, once per version, bounded pe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import pytest
+from click.testing import CliRunner
+
 from ingest.dedupe import classify
+from newsflow.cli import cli
 from newsflow.core.es import make_client
 from newsflow.core.models import Article
 from newsflow.index.revisions import revision_id_for, revision_names, revisions_of, search_revisions
 from newsflow.index.store import ArticleStore
 from tests.index.articles import build_article
 
-FIRST = build_article("harbour", title="Harbour crane collapses",
+pytestmark = pytest.mark.es
+
+FIRST = build_article("harbour", title="Harbour crane collapses", story_id="st-crane",
                       body="A crane fell at the harbour on Monday.\n\nNo one was hurt.")
 SECOND = replace(FIRST, title="Harbour crane collapses, two injured",
                  body="A crane fell at the harbour on Monday.\n\nTwo workers were taken to hospital.")
@@ -89,3 +96,39 @@ def test_new_and_unchanged_articles_read_no_previous_version(settings: Any) -> N
         # The hashes the lookup saw are the ones about to be written: nothing is read back.
         assert store._keep_revisions({a.id: a.to_document() for a in (FIRST, other)}).revisions == 0
         assert store._revisions.previous_versions({}) == {}
+
+
+def test_story_shows_each_copys_revisions_with_what_each_edit_changed(
+    settings: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    copy = build_article("crane-copy", title="Crane falls at harbour", story_id="st-crane",
+                         source="Daily Local", body=FIRST.body)
+    for batch in ([FIRST, copy], [SECOND, copy], [THIRD, copy]):
+        cycle(settings, batch)
+    for name, value in (("NEWSFLOW_ES_URL", settings.es_url),
+                        ("NEWSFLOW_INDEX_PREFIX", settings.index_prefix),
+                        ("NEWSFLOW_HOME", str(settings.home)), ("COLUMNS", "200")):
+        monkeypatch.setenv(name, value)
+    outcome = CliRunner().invoke(cli, ["story", "st-crane", "--json"])
+    assert outcome.exit_code == 0, outcome.output
+    data = json.loads(outcome.stdout)
+    assert data["revisions"] == 2
+    by_id = {entry["id"]: entry for entry in data["timeline"]}
+    assert by_id[copy.id]["revisions"] == []
+    first, second = by_id[FIRST.id]["revisions"]
+    assert (first["revision"], first["title"]) == (1, FIRST.title)
+    assert first["changes"]["title"]["to"] == SECOND.title
+    assert first["changes"]["paragraphs_removed"] == ["No one was hurt."]
+    assert first["changes"]["paragraphs_added"] == ["Two workers were taken to hospital."]
+    assert (second["revision"], second["changes"]["title"]) == (2, None)
+    assert second["changes"]["paragraphs_added"] == ["The port authority opened an inquiry."]
+    human = CliRunner().invoke(cli, ["story", "st-crane"])
+    assert human.exit_code == 0, human.output
+    assert "2 copies from 2 outlet(s): Daily Local, Example News, 2 revision(s)" in human.stdout
+    assert "edit 1 (version fetched 2026-11-20 10:00, replaced " in human.stdout
+    assert "title: Harbour crane [-collapses-] {+collapses, two injured+}" in human.stdout
+    assert "     + The port authority opened an inquiry." in human.stdout
+    found = CliRunner().invoke(cli, ["search", "--revisions", "hurt", "--json"])
+    assert found.exit_code == 0, found.output
+    listed = json.loads(found.stdout)["revisions"]
+    assert [(r["article_id"], r["revision"]) for r in listed] == [(FIRST.id, 1)]
