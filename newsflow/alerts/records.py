@@ -30,6 +30,11 @@ def alert_id_for(rule: str, story_id: str) -> str:
     return hashlib.sha256(f"{rule}\n{story_id}".encode()).hexdigest()[:32]
 
 
+def edit_alert_id_for(rule: str, story_id: str, revision_id: str) -> str:
+    """The stable id of the alert of one `--on-edit` rule for one revision of a story's article."""
+    return hashlib.sha256(f"{rule}\n{story_id}\n{revision_id}".encode()).hexdigest()[:32]
+
+
 def story_id_of(article: Article) -> str:
     """The story an article belongs to; an article not (yet) clustered is a story of its own."""
     return article.story_id or article.id
@@ -52,6 +57,38 @@ class AlertArticle:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "url": self.url, "source": self.source,
                 "published_at": _iso(self.published_at)}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRevision:
+    """The edit an `--on-edit` alert is about: the revision (previous version) the article's current
+    content replaced, and what changed."""
+
+    id: str  # the revision's id in <prefix>-revisions
+    number: int  # 1 for the first edit of the article
+    previous_title: str
+    previous_ingested_at: str  # ISO 8601 UTC: when the previous version was fetched
+    replaced_at: str  # ISO 8601 UTC: when the edit was indexed
+    title_changed: bool
+    paragraphs_added: int
+    paragraphs_removed: int
+    paragraphs_edited: int = 0  # reworded
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "number": self.number, "previous_title": self.previous_title,
+                "previous_ingested_at": self.previous_ingested_at, "replaced_at": self.replaced_at,
+                "title_changed": self.title_changed, "paragraphs_added": self.paragraphs_added,
+                "paragraphs_removed": self.paragraphs_removed, "paragraphs_edited": self.paragraphs_edited}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AlertRevision:
+        return cls(id=data["id"], number=int(data.get("number") or 0),
+                   previous_title=data.get("previous_title") or "",
+                   previous_ingested_at=data.get("previous_ingested_at") or "",
+                   replaced_at=data.get("replaced_at") or "", title_changed=bool(data.get("title_changed")),
+                   paragraphs_added=int(data.get("paragraphs_added") or 0),
+                   paragraphs_removed=int(data.get("paragraphs_removed") or 0),
+                   paragraphs_edited=int(data.get("paragraphs_edited") or 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +128,7 @@ class AlertRecord:
     deliveries: tuple[ChannelDelivery, ...]
     digest: str = ""  # the id of the digest this alert goes out in (a digest rule's alert)
     digest_end: datetime | None = None  # when that digest's period ends: it is delivered after
+    revision: AlertRevision | None = None  # an `--on-edit` rule's alert of an edit
 
     @property
     def status(self) -> DeliveryStatus:
@@ -120,6 +158,7 @@ class AlertRecord:
             "story_id": self.story_id,
             "matched_at": _iso(self.matched_at),
             "article": self.article.to_json(),
+            **({"revision": self.revision.to_json()} if self.revision is not None else {}),
         }
 
     def to_source(self) -> dict[str, Any]:
@@ -175,6 +214,7 @@ class AlertRecord:
             ),
             digest=source.get("digest") or "",
             digest_end=_parse_or_none(source.get("digest_end")),
+            revision=AlertRevision.from_json(source["revision"]) if source.get("revision") else None,
         )
 
 
@@ -195,7 +235,15 @@ class NewRecords:
         self._articles: dict[str, AlertArticle] = {}
         self._deliveries: dict[tuple[str, ...], tuple[ChannelDelivery, ...]] = {}
 
-    def make(self, rule: Rule, article: Article) -> AlertRecord:
+    def make(self, rule: Rule, article: Article, revision: AlertRevision | None = None) -> AlertRecord:
+        """The record of `rule` for the story of `article`; with `revision`, of that edit."""
+        record = self._make(rule, article)
+        if revision is None:
+            return record
+        return replace(record, id=edit_alert_id_for(rule.name, record.story_id, revision.id),
+                       revision=revision)
+
+    def _make(self, rule: Rule, article: Article) -> AlertRecord:
         shown = self._articles.get(article.id)
         if shown is None:
             shown = self._articles[article.id] = AlertArticle.of(article)
@@ -226,7 +274,7 @@ def with_deliveries(record: AlertRecord, deliveries: tuple[ChannelDelivery, ...]
     """The record with these delivery states (built directly, as `delivered`)."""
     return AlertRecord(id=record.id, rule=record.rule, query=record.query, story_id=record.story_id,
                        article=record.article, matched_at=record.matched_at, deliveries=deliveries,
-                       digest=record.digest, digest_end=record.digest_end)
+                       digest=record.digest, digest_end=record.digest_end, revision=record.revision)
 
 
 def attempt_failed(

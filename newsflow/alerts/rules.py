@@ -61,6 +61,7 @@ RULE_PROPERTIES: dict[str, Any] = {
             "created_at": {"type": "date"},
             "digest": {"type": "keyword"},
             "timezone": {"type": "keyword"},
+            "on_edit": {"type": "boolean"},
         },
     },
 }
@@ -122,6 +123,9 @@ class Rule:
     # (newsflow.alerts.digests), periods counted in `timezone` (an IANA name).
     digest: str = ""
     timezone: str = "UTC"
+    # Also alert when an article the rule matches is updated (its content changed): once per
+    # revision (newsflow/index/revisions.py), the alert carrying "revision".
+    on_edit: bool = False
 
     def to_source(self) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -133,6 +137,8 @@ class Rule:
         if self.digest:
             meta["digest"] = self.digest
             meta["timezone"] = self.timezone
+        if self.on_edit:
+            meta["on_edit"] = True
         return {"query": rule_query(self.query), "rule": meta}
 
     @classmethod
@@ -145,6 +151,7 @@ class Rule:
             created_at=parse_utc(meta["created_at"]),
             digest=meta.get("digest") or "",
             timezone=meta.get("timezone") or "UTC",
+            on_edit=bool(meta.get("on_edit")),
         )
 
 
@@ -227,10 +234,11 @@ class RuleStore:
             )  # False: another process created it first, which is fine
 
     def add(self, name: str, query: str, channels: Sequence[str], *, digest: str = "",
-            timezone: str = "UTC") -> Rule:
+            timezone: str = "UTC", on_edit: bool = False) -> Rule:
         """Save a rule (replacing one of the same name). Refuses a bad name, channel, query, digest
         period or time zone. With `digest` (hourly, daily, weekly) its alerts are delivered together,
-        one message per period of `timezone`."""
+        one message per period of `timezone`. With `on_edit` it also alerts on each edit of a
+        matching article."""
         check_rule_name(name)
         check_digest(digest, timezone)
         if not query.strip():
@@ -239,9 +247,9 @@ class RuleStore:
             raise AlertError(f"rule {name!r}: give at least one channel (webhook:, email: or log:)")
         texts = tuple(dict.fromkeys(parse_channel(c).text for c in channels))
         rule = Rule(name=name, query=query.strip(), channels=texts, created_at=utc_now(),
-                    digest=digest, timezone=timezone if digest else "UTC")
-        if digest:
-            self.ensure()  # a rules index made before digests existed gains their fields
+                    digest=digest, timezone=timezone if digest else "UTC", on_edit=on_edit)
+        if digest or on_edit:
+            self.ensure()  # a rules index made before digests (or on_edit) existed gains their fields
         else:
             self.ensure_exists()
         self.validate(rule.query)

@@ -57,14 +57,19 @@ def command() -> None:
                    "(each story once), instead of each at once.")
 @click.option("--timezone", "timezone", default="UTC", show_default=True,
               help="Time zone of the digest's days and weeks (an IANA name, e.g. Europe/Berlin).")
-def add(name: str, query: str, channels: tuple[str, ...], digest: str | None, timezone: str) -> None:
+@click.option("--on-edit", "on_edit", is_flag=True,
+              help="Also alert when a matching article is edited (its content changed), once per edit.")
+def add(name: str, query: str, channels: tuple[str, ...], digest: str | None, timezone: str,
+        on_edit: bool) -> None:
     """Save rule NAME (replacing a rule of the same name). An invalid query is refused."""
     with _connect() as (client, settings):
         rule = RuleStore(client, settings).add(name, query, channels, digest=digest or "",
-                                               timezone=timezone)
-        if rule.digest:
-            AlertStore(client, settings).ensure()  # an alerts index made before digests gains their fields
+                                               timezone=timezone, on_edit=on_edit)
+        if rule.digest or rule.on_edit:
+            AlertStore(client, settings).ensure()  # an older alerts index gains the new fields
     click.echo(f"saved rule {rule.name}: {rule.query}")
+    if rule.on_edit:
+        click.echo("  also alerts on each edit of a matching article (once per revision)")
     if rule.digest:
         click.echo(f"  {rule.digest} digest ({rule.timezone}), sent after each period ends "
                    "(the news_digests DAG, or `newsflow alerts digest`)")
@@ -85,6 +90,7 @@ def list_rules(as_json: bool) -> None:
         click.echo("no rules (add one with `newsflow alerts add NAME --query QUERY --channel CHANNEL`)")
     for rule in rules:
         digest = f"\t{rule.digest} digest ({rule.timezone})" if rule.digest else ""
+        digest += "\ton edit" if rule.on_edit else ""
         click.echo(f"{rule.name}\t{rule.query}\t{' '.join(redact_channel(c) for c in rule.channels)}{digest}")
 
 
@@ -182,4 +188,6 @@ def _rule_json(rule: Rule) -> dict[str, Any]:
     if rule.digest:
         shown["digest"] = rule.digest
         shown["timezone"] = rule.timezone
+    if rule.on_edit:
+        shown["on_edit"] = True
     return shown

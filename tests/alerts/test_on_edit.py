@@ -1,0 +1,97 @@
+"""`--on-edit` rules against the real Elasticsearch: an article edited twice over three cycles alerts
+such a rule once per edit (the alert JSON carrying "revision"), a re-run never again, and a plain rule
+alerts the story once and never on its edits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from ingest.dedupe import classify
+from newsflow.alerts import AlertStore, RuleStore
+from newsflow.alerts.processing import AlertRun
+from newsflow.alerts.records import alert_id_for, edit_alert_id_for
+from newsflow.cli import cli
+from newsflow.core.es import make_client
+from newsflow.core.models import Article
+from newsflow.index.documents import index_documents
+from newsflow.index.revisions import revision_id_for
+from newsflow.index.store import ArticleStore
+
+pytestmark = pytest.mark.es
+
+
+def cycle(settings: Any, articles: Sequence[Article]) -> int:
+    """A cycle's index and alert steps, as `newsflow run` does them (a new process each time): the
+    new and updated articles are written, then matched and delivered. The alerts created."""
+    with make_client(settings) as client:
+        store = ArticleStore(client, settings)
+        store.refresh()
+        classified = classify(list(articles), store.stored_articles([a.id for a in articles]))
+        changed = [*classified.new, *classified.updated]
+        documents = index_documents(changed, settings.index)
+        written = store.write_prepared(documents)
+        assert not written.deferred and not written.errors
+        run = AlertRun(client, settings)
+        run.match(changed, documents=documents)
+        store.clear_alert_pending([a.id for a in changed])
+        totals = run.deliver()
+    assert totals.failed == 0
+    return totals.created
+
+
+def test_an_on_edit_rule_alerts_once_per_revision_and_a_plain_rule_not_on_edits(
+    alert_settings: Any, make_article: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = alert_settings()
+    edits_log, plain_log = tmp_path / "edits.jsonl", tmp_path / "plain.jsonl"
+    for name, value in (("NEWSFLOW_ES_URL", settings.es_url),
+                        ("NEWSFLOW_INDEX_PREFIX", settings.index_prefix),
+                        ("NEWSFLOW_HOME", str(settings.home))):
+        monkeypatch.setenv(name, value)
+    added = CliRunner().invoke(cli, ["alerts", "add", "rates-edits", "--query", "interest rates",
+                                     "--channel", f"log:{edits_log}", "--on-edit"])
+    assert added.exit_code == 0, added.output
+    assert "also alerts on each edit of a matching article (once per revision)" in added.stdout
+    with make_client(settings) as client:
+        RuleStore(client, settings).add("rates", "interest rates", [f"log:{plain_log}"])
+        assert RuleStore(client, settings).get("rates-edits").on_edit  # type: ignore[union-attr]
+    first = make_article(story_id="st-rates")
+    second = replace(first, title="Central bank raises interest rates to 4%")
+    third = replace(second, body=second.body + "\n\nMarkets had expected the move.")
+
+    assert cycle(settings, [first]) == 2  # the new story: both rules
+    assert cycle(settings, [second]) == 1  # the first edit: the on-edit rule only
+    assert cycle(settings, [third]) == 1  # the second edit
+    assert cycle(settings, [third]) == 0  # a re-run: unchanged, nothing
+    # Matching the edited article again (the alert queue after a crash) repeats nothing either.
+    with make_client(settings) as client:
+        run = AlertRun(client, settings)
+        run.match([third])
+        assert run.deliver().created == 0
+        records = {r.id: r for r in AlertStore(client, settings).all()}
+
+    plain = [json.loads(line) for line in plain_log.read_text().splitlines()]
+    assert [(a["rule"], a["article"]["title"], "revision" in a) for a in plain] == [
+        ("rates", first.title, False)]
+    sent = [json.loads(line) for line in edits_log.read_text().splitlines()]
+    assert [("revision" in a) for a in sent] == [False, True, True]
+    one, two = sent[1]["revision"], sent[2]["revision"]
+    assert (one["id"], one["number"], one["previous_title"], one["title_changed"]) == (
+        revision_id_for(first.id, first.content_hash), 1, first.title, True)
+    assert (two["id"], two["number"], two["title_changed"], two["paragraphs_added"]) == (
+        revision_id_for(first.id, second.content_hash), 2, False, 1)
+    assert sent[1]["id"] == edit_alert_id_for("rates-edits", "st-rates", one["id"])
+    assert sent[2]["article"]["title"] == second.title  # the alert shows the edited article
+    # The contract's fields are all there, as for any alert.
+    assert set(sent[0]) == {"id", "rule", "query", "story_id", "matched_at", "article"}
+    assert set(sent[1]) == set(sent[0]) | {"revision"}
+    assert sorted(records) == sorted({alert_id_for("rates", "st-rates"),
+                                      alert_id_for("rates-edits", "st-rates"), sent[1]["id"], sent[2]["id"]})
+    assert records[sent[2]["id"]].revision is not None and records[sent[2]["id"]].status == "sent"
