@@ -80,6 +80,15 @@ class AlertRevision:
                 "title_changed": self.title_changed, "paragraphs_added": self.paragraphs_added,
                 "paragraphs_removed": self.paragraphs_removed, "paragraphs_edited": self.paragraphs_edited}
 
+    def describe(self) -> str:
+        """One line for people, e.g. "edit 2: title changed, 1 paragraph added". Pure."""
+        parts = ["title changed"] if self.title_changed else []
+        for count, what in ((self.paragraphs_added, "added"), (self.paragraphs_removed, "removed"),
+                            (self.paragraphs_edited, "reworded")):
+            if count:
+                parts.append(f"{count} {'paragraph' if count == 1 else 'paragraphs'} {what}")
+        return f"edit {self.number}: {', '.join(parts) or 'wording changed'}"
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AlertRevision:
         return cls(id=data["id"], number=int(data.get("number") or 0),
