@@ -119,8 +119,9 @@ def recent(limit: int, rule: str | None, as_json: bool) -> None:
     if not records:
         click.echo("no alerts yet")
     for record in records:
+        edit = f" · {record.revision.describe()}" if record.revision is not None else ""
         click.echo(f"{record.matched_at:%Y-%m-%d %H:%M} {record.status:7} {record.rule}: "
-                   f"{record.article.title} ({record.article.source})")
+                   f"{record.article.title} ({record.article.source}){edit}")
         for delivery in record.deliveries:
             detail = f" - {delivery.last_error}" if delivery.last_error else ""
             click.echo(f"    {delivery.status:7} {redact_channel(delivery.channel)} "

@@ -95,3 +95,7 @@ def test_an_on_edit_rule_alerts_once_per_revision_and_a_plain_rule_not_on_edits(
     assert sorted(records) == sorted({alert_id_for("rates", "st-rates"),
                                       alert_id_for("rates-edits", "st-rates"), sent[1]["id"], sent[2]["id"]})
     assert records[sent[2]["id"]].revision is not None and records[sent[2]["id"]].status == "sent"
+    shown = CliRunner().invoke(cli, ["alerts", "recent", "--rule", "rates-edits"])
+    assert shown.exit_code == 0, shown.output
+    assert f"rates-edits: {second.title} ({second.source}) · edit 2: 1 paragraph added" in shown.stdout
+    assert f"rates-edits: {second.title} ({second.source}) · edit 1: title changed" in shown.stdout
