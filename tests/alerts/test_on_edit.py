@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,13 @@ from click.testing import CliRunner
 
 from ingest.dedupe import classify
 from newsflow.alerts import AlertStore, RuleStore
+from newsflow.alerts.digests import deliver_digests
+from newsflow.alerts.periods import period_containing
 from newsflow.alerts.processing import AlertRun
 from newsflow.alerts.records import alert_id_for, edit_alert_id_for
 from newsflow.cli import cli
 from newsflow.core.es import make_client
-from newsflow.core.models import Article
+from newsflow.core.models import Article, utc_now
 from newsflow.index.documents import index_documents
 from newsflow.index.revisions import revision_id_for
 from newsflow.index.store import ArticleStore
@@ -99,3 +102,32 @@ def test_an_on_edit_rule_alerts_once_per_revision_and_a_plain_rule_not_on_edits(
     assert shown.exit_code == 0, shown.output
     assert f"rates-edits: {second.title} ({second.source}) · edit 2: 1 paragraph added" in shown.stdout
     assert f"rates-edits: {second.title} ({second.source}) · edit 1: title changed" in shown.stdout
+
+
+def test_an_on_edit_digest_rule_lists_each_edit_as_an_entry_of_its_own(
+    alert_settings: Any, make_article: Any, tmp_path: Path,
+) -> None:
+    settings = alert_settings()
+    log_file = tmp_path / "digest.jsonl"
+    with make_client(settings) as client:
+        RuleStore(client, settings).add("rates-daily", "interest rates", [f"log:{log_file}"],
+                                        digest="daily", on_edit=True)
+        AlertStore(client, settings).ensure()
+    first = make_article(story_id="st-daily")
+    edited = replace(first, body=first.body + "\n\nMarkets had expected the move.")
+    assert cycle(settings, [first]) == 1
+    assert cycle(settings, [edited]) == 1
+    assert not log_file.exists()  # held for the digest
+
+    period = period_containing(utc_now(), "daily", "UTC")  # (the cycles may straddle midnight UTC)
+    with make_client(settings) as client:
+        sent = deliver_digests(client, settings, now=period.end + timedelta(minutes=1))
+        again = deliver_digests(client, settings, now=period.end + timedelta(minutes=11))
+    assert {o.status for o in sent.outcomes} == {"sent"} and sum(o.stories for o in sent.outcomes) == 2
+    assert again.outcomes == ()
+    story, edit = [entry for line in log_file.read_text().splitlines()
+                   for entry in json.loads(line)["stories"]]
+    assert (story["story_id"], "revision" in story) == ("st-daily", False)
+    assert (edit["story_id"], edit["revision"]["number"], edit["revision"]["paragraphs_added"]) == (
+        "st-daily", 1, 1)
+    assert edit["alert_id"] == edit_alert_id_for("rates-daily", "st-daily", edit["revision"]["id"])
