@@ -87,7 +87,8 @@ class AlertRevision:
                             (self.paragraphs_edited, "reworded")):
             if count:
                 parts.append(f"{count} {'paragraph' if count == 1 else 'paragraphs'} {what}")
-        return f"edit {self.number}: {', '.join(parts) or 'wording changed'}"
+        # Nothing counted: the summary, or a field outside the text (authors, categories, date) changed.
+        return f"edit {self.number}: {', '.join(parts) or 'title and paragraphs unchanged'}"
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AlertRevision:

@@ -112,7 +112,7 @@ def test_an_edit_alert_has_its_own_id_per_revision_and_reads_back_unchanged() ->
 def test_an_edit_is_described_for_people_in_the_email_and_chat_message() -> None:
     assert EDIT.describe() == "edit 2: title changed, 1 paragraph added, 2 paragraphs reworded"
     assert replace(EDIT, title_changed=False, paragraphs_added=0, paragraphs_edited=0).describe() == (
-        "edit 2: wording changed")
+        "edit 2: title and paragraphs unchanged")
     record = NewRecords(NOW).make(RULE, article(), EDIT)
     message = build_email("desk@example.org", [record], AlertSettings())
     assert message["Subject"] == "[newsflow] rates: edited: Rates rise (a1)"
