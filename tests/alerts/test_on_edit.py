@@ -131,3 +131,18 @@ def test_an_on_edit_digest_rule_lists_each_edit_as_an_entry_of_its_own(
     assert (edit["story_id"], edit["revision"]["number"], edit["revision"]["paragraphs_added"]) == (
         "st-daily", 1, 1)
     assert edit["alert_id"] == edit_alert_id_for("rates-daily", "st-daily", edit["revision"]["id"])
+
+
+def test_alerts_list_shows_which_rules_alert_on_edits(alert_settings: Any, tmp_path: Path) -> None:
+    settings = alert_settings()
+    env = {"NEWSFLOW_ES_URL": settings.es_url, "NEWSFLOW_INDEX_PREFIX": settings.index_prefix,
+           "NEWSFLOW_HOME": str(settings.home)}
+    for args in (["edits", "--on-edit"], ["plain"]):
+        added = CliRunner().invoke(cli, ["alerts", "add", args[0], "--query", "rates",
+                                         "--channel", f"log:{tmp_path / 'a.jsonl'}", *args[1:]], env=env)
+        assert added.exit_code == 0, added.output
+    listed = CliRunner().invoke(cli, ["alerts", "list", "--json"], env=env)
+    shown = {rule["name"]: rule.get("on_edit", False) for rule in json.loads(listed.stdout)}
+    assert shown == {"edits": True, "plain": False}
+    text = CliRunner().invoke(cli, ["alerts", "list"], env=env).stdout
+    assert [line.endswith("\ton edit") for line in text.splitlines()] == [True, False]
