@@ -57,6 +57,8 @@ def message_for(record: AlertRecord, formats: tuple[str, ...]) -> ChatMessage:
     article = record.article
     title = " ".join(record.headline.split())
     when = f"{article.published_at:%Y-%m-%d %H:%M} UTC"
+    if record.revision is not None:  # an `--on-edit` rule's alert of an edit
+        when += f" · {record.revision.describe()}"
     outlet = " ".join(article.source.split())
     if "markdown" in formats:
         label = markdown_text(f"Read at {outlet}" if outlet else "Read the story")

@@ -8,6 +8,7 @@ does, one per (rule, story), but sends none at once: each record names the diges
     for each digest whose period ended (alerts with digest_end <= now, within the look-back):
         claim it in `<prefix>-digests` (create, or take over a claim whose lease has passed)
         build the message: the period's stories, each with its copies' outlets and first-seen time
+        (an `--on-edit` rule's alerts of edits are entries of their own, saying what the edit changed)
         send it over each of the rule's channels not yet sent, then record each channel's outcome
 
 Once per period: the digest document records what was sent, and a digest every channel has taken
@@ -35,7 +36,7 @@ from elasticsearch import Elasticsearch
 
 from newsflow.alerts import chat
 from newsflow.alerts.periods import Period, period_containing
-from newsflow.alerts.records import AlertRecord
+from newsflow.alerts.records import AlertRecord, AlertRevision
 from newsflow.alerts.rules import Rule, RuleStore
 from newsflow.alerts.senders import append_json_lines, encode_payload, post_json, send_email_message
 from newsflow.alerts.store import AlertStore
@@ -82,12 +83,19 @@ class DigestStory:
     first_seen: datetime  # the earliest published (or fetched) time of any copy
     copies: int
     outlets: tuple[str, ...]  # sources of the copies, first-seen first
+    revision: AlertRevision | None = None  # an `--on-edit` rule's alert of an edit: an entry of its own
+
+    @property
+    def edit(self) -> str:
+        """What an edit's entry adds after its outlets (" · edit 2: title changed"); "" otherwise."""
+        return f" · {self.revision.describe()}" if self.revision is not None else ""
 
     def to_json(self) -> dict[str, Any]:
         return {"story_id": self.story_id, "alert_id": self.alert_id, "title": self.title, "url": self.url,
                 "source": self.source, "published_at": format_utc(self.published_at),
                 "first_seen": format_utc(self.first_seen), "copies": self.copies,
-                "outlets": list(self.outlets)}
+                "outlets": list(self.outlets),
+                **({"revision": self.revision.to_json()} if self.revision is not None else {})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +128,7 @@ class Digest:
             lines += [f"* {story.title or story.url}",
                       f"  first seen {story.first_seen:%Y-%m-%d %H:%M} UTC; "
                       f"{story.copies} {'copy' if story.copies == 1 else 'copies'}: "
-                      f"{', '.join(story.outlets)}",
+                      f"{', '.join(story.outlets)}{story.edit}",
                       f"  {story.url}", ""]
         if self.total > len(self.stories):
             lines.append(f"... and {self.total - len(self.stories)} more (newsflow alerts recent "
@@ -133,13 +141,13 @@ class Digest:
         more = self.total - len(self.stories)
         if "markdown" in formats:
             items = [f"- [{chat.markdown_text(s.title or s.url)}]({chat.link_target(s.url)}) · "
-                     f"{chat.markdown_text(', '.join(s.outlets))}" for s in self.stories]
+                     f"{chat.markdown_text(', '.join(s.outlets) + s.edit)}" for s in self.stories]
             tail = [f"… and {more} more"] if more > 0 else []
             return chat.ChatMessage(self.title, "\n".join([*items, *tail, f"digest `{self.id}`"]),
                                     "markdown")
         if "html" in formats:
             items = [f'<a href="{html.escape(s.url, quote=True)}">{html.escape(s.title or s.url)}</a> · '
-                     f"{html.escape(', '.join(s.outlets))}" for s in self.stories]
+                     f"{html.escape(', '.join(s.outlets) + s.edit)}" for s in self.stories]
             tail = [f"… and {more} more"] if more > 0 else []
             lines = [*items, *tail, f"digest <code>{self.id}</code>"]
             return chat.ChatMessage(self.title, "<br>\n".join(lines), "html")
@@ -185,8 +193,9 @@ def build_digest(digest_id: str, rule: Rule, period: Period, records: Sequence[A
             story_id=record.story_id, alert_id=record.id, title=record.article.title, url=record.article.url,
             source=record.article.source, published_at=record.article.published_at,
             first_seen=min(first_seen, record.article.published_at), copies=count,
-            outlets=outlets or (record.article.source,)))
-    stories.sort(key=lambda story: (story.first_seen, story.story_id))
+            outlets=outlets or (record.article.source,), revision=record.revision))
+    stories.sort(key=lambda story: (story.first_seen, story.story_id,
+                                    story.revision.number if story.revision is not None else 0))
     return Digest(id=digest_id, rule=rule.name, query=rule.query, period=period, stories=tuple(stories),
                   total=max(total, len(stories)))
 

@@ -5,7 +5,10 @@ comes back with `_percolator_document_slot`, the positions of the documents it m
 rules are paged through (sorted by name, `search_after`) if a batch matches more than 10,000 of them.
 A few batches are percolated at once (`percolate_concurrency`), each on its own search thread.
 Recording is idempotent (see newsflow.alerts.store): copies of a story and re-runs are counted as duplicates
-and never alert again. Every run records under the prefix's recording lock (newsflow.alerts.lock).
+and never alert again. A rule with `on_edit` also gets one record per edit of a matching article: the
+revision its current content replaced (newsflow/index/revisions.py, looked up once per call and only
+when such a rule matched), recorded under (rule, story, revision). Every run records under the
+prefix's recording lock (newsflow.alerts.lock).
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ from elasticsearch import Elasticsearch
 
 from newsflow.alerts.delivery import DeliveryResult, Recorded, deliver_then_record
 from newsflow.alerts.lock import RecordingLock
-from newsflow.alerts.records import AlertRecord, NewRecords
+from newsflow.alerts.records import AlertRecord, AlertRevision, NewRecords
 from newsflow.alerts.rules import Rule, rules_index
 from newsflow.alerts.store import AlertStore, Versioned
 from newsflow.core.es import translate_errors
 from newsflow.core.models import Article, utc_now
 from newsflow.core.settings import Settings
 from newsflow.index.documents import index_document
+from newsflow.index.revisions import Revision, replaced_revisions
+from newsflow.index.timeline import StoryCopy, compare
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +146,7 @@ def find_alerts(
         return FoundAlerts(0, 0, 0, [])
     matched = duplicates = 0
     records: dict[str, AlertRecord] = {}
+    edits: list[Match] = []  # the matches of `on_edit` rules
     new_records = NewRecords(now)
     size = max(1, settings.alerts.percolate_batch_size)
     batches = [unique[start:start + size] for start in range(0, len(unique), size)]
@@ -156,7 +162,34 @@ def find_alerts(
                     duplicates += 1
                 else:
                     records[record.id] = record
+                if match.rule.on_edit:
+                    edits.append(match)
+    if edits:
+        replaced = replaced_revisions(client, settings,
+                                      {m.article.id: m.article.content_hash for m in edits})
+        for match in edits:
+            revision = replaced.get(match.article.id)
+            if revision is None:
+                continue  # a new article (or one unchanged since): no edit to alert on
+            record = new_records.make(match.rule, match.article, alert_revision(revision, match.article))
+            records.setdefault(record.id, record)
     return FoundAlerts(len(unique), matched, duplicates, list(records.values()))
+
+
+def alert_revision(revision: Revision, article: Article) -> AlertRevision:
+    """What an `--on-edit` alert says about the edit: the previous version and what changed. Pure."""
+    before = StoryCopy(id=revision.article_id, title=revision.title, summary=revision.summary,
+                       body=revision.body, url=revision.url, source=revision.source, feed_url="",
+                       credit=(), distributor=(), authors=(), published_at="", ingested_at="")
+    after = StoryCopy(id=article.id, title=article.title, summary=article.summary, body=article.body,
+                      url=article.url, source=article.source, feed_url="", credit=(), distributor=(),
+                      authors=(), published_at="", ingested_at="")
+    changes = compare(before, after)
+    return AlertRevision(id=revision.id, number=revision.number, previous_title=revision.title,
+                         previous_ingested_at=revision.ingested_at, replaced_at=revision.replaced_at,
+                         title_changed=changes.title is not None,
+                         paragraphs_added=len(changes.added), paragraphs_removed=len(changes.removed),
+                         paragraphs_edited=len(changes.edited))
 
 
 def percolate(

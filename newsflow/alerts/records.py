@@ -31,6 +31,11 @@ def alert_id_for(rule: str, story_id: str) -> str:
     return hashlib.sha256(f"{rule}\n{story_id}".encode()).hexdigest()[:32]
 
 
+def edit_alert_id_for(rule: str, story_id: str, revision_id: str) -> str:
+    """The stable id of the alert of one `--on-edit` rule for one revision of a story's article."""
+    return hashlib.sha256(f"{rule}\n{story_id}\n{revision_id}".encode()).hexdigest()[:32]
+
+
 def story_id_of(article: Article) -> str:
     """The story an article belongs to; an article not (yet) clustered is a story of its own."""
     return article.story_id or article.id
@@ -89,6 +94,48 @@ class SignalHit:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertRevision:
+    """The edit an `--on-edit` alert is about: the revision (previous version) the article's current
+    content replaced, and what changed."""
+
+    id: str  # the revision's id in <prefix>-revisions
+    number: int  # 1 for the first edit of the article
+    previous_title: str
+    previous_ingested_at: str  # ISO 8601 UTC: when the previous version was fetched
+    replaced_at: str  # ISO 8601 UTC: when the edit was indexed
+    title_changed: bool
+    paragraphs_added: int
+    paragraphs_removed: int
+    paragraphs_edited: int = 0  # reworded
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "number": self.number, "previous_title": self.previous_title,
+                "previous_ingested_at": self.previous_ingested_at, "replaced_at": self.replaced_at,
+                "title_changed": self.title_changed, "paragraphs_added": self.paragraphs_added,
+                "paragraphs_removed": self.paragraphs_removed, "paragraphs_edited": self.paragraphs_edited}
+
+    def describe(self) -> str:
+        """One line for people, e.g. "edit 2: title changed, 1 paragraph added". Pure."""
+        parts = ["title changed"] if self.title_changed else []
+        for count, what in ((self.paragraphs_added, "added"), (self.paragraphs_removed, "removed"),
+                            (self.paragraphs_edited, "reworded")):
+            if count:
+                parts.append(f"{count} {'paragraph' if count == 1 else 'paragraphs'} {what}")
+        # Nothing counted: the summary, or a field outside the text (authors, categories, date) changed.
+        return f"edit {self.number}: {', '.join(parts) or 'title and paragraphs unchanged'}"
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AlertRevision:
+        return cls(id=data["id"], number=int(data.get("number") or 0),
+                   previous_title=data.get("previous_title") or "",
+                   previous_ingested_at=data.get("previous_ingested_at") or "",
+                   replaced_at=data.get("replaced_at") or "", title_changed=bool(data.get("title_changed")),
+                   paragraphs_added=int(data.get("paragraphs_added") or 0),
+                   paragraphs_removed=int(data.get("paragraphs_removed") or 0),
+                   paragraphs_edited=int(data.get("paragraphs_edited") or 0))
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelDelivery:
     """The delivery of one alert over one channel."""
 
@@ -126,6 +173,7 @@ class AlertRecord:
     digest: str = ""  # the id of the digest this alert goes out in (a digest rule's alert)
     digest_end: datetime | None = None  # when that digest's period ends: it is delivered after
     signal: SignalHit | None = None  # a volume rule's alert: what it saw (the article: its first story)
+    revision: AlertRevision | None = None  # an `--on-edit` rule's alert of an edit
 
     @property
     def headline(self) -> str:
@@ -162,6 +210,7 @@ class AlertRecord:
             "story_id": self.story_id,
             "matched_at": _iso(self.matched_at),
             "article": self.article.to_json(),
+            **({"revision": self.revision.to_json()} if self.revision is not None else {}),
         }
         if self.signal is not None:
             payload["signal"] = self.signal.to_json()
@@ -221,6 +270,7 @@ class AlertRecord:
             digest=source.get("digest") or "",
             digest_end=_parse_or_none(source.get("digest_end")),
             signal=SignalHit.from_json(source["signal"]) if source.get("signal") else None,
+            revision=AlertRevision.from_json(source["revision"]) if source.get("revision") else None,
         )
 
 
@@ -241,7 +291,15 @@ class NewRecords:
         self._articles: dict[str, AlertArticle] = {}
         self._deliveries: dict[tuple[str, ...], tuple[ChannelDelivery, ...]] = {}
 
-    def make(self, rule: Rule, article: Article) -> AlertRecord:
+    def make(self, rule: Rule, article: Article, revision: AlertRevision | None = None) -> AlertRecord:
+        """The record of `rule` for the story of `article`; with `revision`, of that edit."""
+        record = self._make(rule, article)
+        if revision is None:
+            return record
+        return replace(record, id=edit_alert_id_for(rule.name, record.story_id, revision.id),
+                       revision=revision)
+
+    def _make(self, rule: Rule, article: Article) -> AlertRecord:
         shown = self._articles.get(article.id)
         if shown is None:
             shown = self._articles[article.id] = AlertArticle.of(article)
@@ -272,7 +330,8 @@ def with_deliveries(record: AlertRecord, deliveries: tuple[ChannelDelivery, ...]
     """The record with these delivery states (built directly, as `delivered`)."""
     return AlertRecord(id=record.id, rule=record.rule, query=record.query, story_id=record.story_id,
                        article=record.article, matched_at=record.matched_at, deliveries=deliveries,
-                       digest=record.digest, digest_end=record.digest_end, signal=record.signal)
+                       digest=record.digest, digest_end=record.digest_end, signal=record.signal,
+                       revision=record.revision)
 
 
 def attempt_failed(

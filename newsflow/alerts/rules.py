@@ -63,6 +63,7 @@ RULE_PROPERTIES: dict[str, Any] = {
             "timezone": {"type": "keyword"},
             "kind": {"type": "keyword"},  # "spike" or "first_seen" (newsflow.alerts.signals); else absent
             "signal": {"type": "object", "enabled": False},
+            "on_edit": {"type": "boolean"},
         },
     },
 }
@@ -167,6 +168,9 @@ class Rule:
     # A volume rule (spike or first-seen of an entity), checked each cycle: it has no percolator
     # query, so no article alerts it on its own; its query narrows the articles counted.
     signal: Signal | None = None
+    # Also alert when an article the rule matches is updated (its content changed): once per
+    # revision (newsflow/index/revisions.py), the alert carrying "revision".
+    on_edit: bool = False
 
     def to_source(self) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -178,6 +182,8 @@ class Rule:
         if self.digest:
             meta["digest"] = self.digest
             meta["timezone"] = self.timezone
+        if self.on_edit:
+            meta["on_edit"] = True
         if self.signal is not None:
             meta["kind"] = self.signal.kind
             meta["signal"] = self.signal.to_json()
@@ -195,6 +201,7 @@ class Rule:
             digest=meta.get("digest") or "",
             timezone=meta.get("timezone") or "UTC",
             signal=Signal.from_json(meta["signal"]) if meta.get("signal") else None,
+            on_edit=bool(meta.get("on_edit")),
         )
 
 
@@ -277,10 +284,11 @@ class RuleStore:
             )  # False: another process created it first, which is fine
 
     def add(self, name: str, query: str, channels: Sequence[str], *, digest: str = "",
-            timezone: str = "UTC", signal: Signal | None = None) -> Rule:
+            timezone: str = "UTC", signal: Signal | None = None, on_edit: bool = False) -> Rule:
         """Save a rule (replacing one of the same name). Refuses a bad name, channel, query, digest
         period or time zone. With `digest` (hourly, daily, weekly) its alerts are delivered together,
-        one message per period of `timezone`."""
+        one message per period of `timezone`. With `on_edit` it also alerts on each edit of a
+        matching article."""
         check_rule_name(name)
         check_digest(digest, timezone)
         if signal is not None:
@@ -291,9 +299,10 @@ class RuleStore:
             raise AlertError(f"rule {name!r}: give at least one channel (webhook:, email: or log:)")
         texts = tuple(dict.fromkeys(parse_channel(c).text for c in channels))
         rule = Rule(name=name, query=query.strip(), channels=texts, created_at=utc_now(),
-                    digest=digest, timezone=timezone if digest else "UTC", signal=signal)
-        if digest or signal is not None:
-            self.ensure()  # a rules index made before digests existed gains their fields
+                    digest=digest, timezone=timezone if digest else "UTC", signal=signal,
+                    on_edit=on_edit)
+        if digest or signal is not None or on_edit:
+            self.ensure()  # a rules index made before digests, signals or on_edit existed gains their fields
         else:
             self.ensure_exists()
         self.validate(rule.query)

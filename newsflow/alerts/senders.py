@@ -179,7 +179,8 @@ def build_email(address: str, records: Sequence[AlertRecord], config: AlertSetti
     ids = [r.id for r in records]
     if len(records) == 1:
         record = records[0]
-        message["Subject"] = f"[newsflow] {rule}: {record.headline}"
+        edited = "edited: " if record.revision is not None else ""
+        message["Subject"] = f"[newsflow] {rule}: {edited}{record.headline}"
         message["Message-ID"] = f"<{record.id}@newsflow>"
     else:
         message["Subject"] = f"[newsflow] {rule}: {len(records)} new stories"
@@ -191,8 +192,10 @@ def build_email(address: str, records: Sequence[AlertRecord], config: AlertSetti
              f"{'story' if len(records) == 1 else 'stories'}:", ""]
     for record in records:
         article = record.article
-        lines += [f"* {article.title}", f"  {article.source}, {article.published_at:%Y-%m-%d %H:%M} UTC",
-                  f"  {article.url}", f"  alert {record.id}", ""]
+        lines += [f"* {article.title}", f"  {article.source}, {article.published_at:%Y-%m-%d %H:%M} UTC"]
+        if record.revision is not None:  # an `--on-edit` rule's alert of an edit
+            lines += [f"  {record.revision.describe()} (was: {record.revision.previous_title})"]
+        lines += [f"  {article.url}", f"  alert {record.id}", ""]
     message.set_content("\n".join(lines))
     payloads = [r.payload() for r in records]
     message.add_attachment(

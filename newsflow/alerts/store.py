@@ -64,6 +64,22 @@ ALERT_PROPERTIES: dict[str, Any] = {
     "digest": _KEYWORD,  # a digest rule's alert: the id of the digest it goes out in
     "digest_end": _DATE,  # when that digest's period ends
     "signal": {"type": "object", "enabled": False},  # a volume rule's alert: what it saw (not searched)
+    # An `--on-edit` rule's alert of an edit: the revision the article's current content replaced.
+    "revision": {
+        "type": "object",
+        "dynamic": "strict",
+        "properties": {
+            "id": _KEYWORD,
+            "number": _STORED_INTEGER,
+            "previous_title": _STORED_TEXT,
+            "previous_ingested_at": _STORED_DATE,
+            "replaced_at": _DATE,
+            "title_changed": {"type": "boolean"},
+            "paragraphs_added": _STORED_INTEGER,
+            "paragraphs_removed": _STORED_INTEGER,
+            "paragraphs_edited": _STORED_INTEGER,
+        },
+    },
     "attempts": _STORED_INTEGER,
     "next_attempt_at": _DATE,
     "delivered_at": _DATE,

@@ -58,7 +58,8 @@ def all_present(client: Elasticsearch, settings: Settings) -> bool:
     from newsflow.index.setup import names_for
 
     names = names_for(settings)
-    indices = [names.deadletter, names.alert_queue, settings.index_name("feeds"), rules_index(settings),
+    indices = [names.deadletter, names.alert_queue, names.revisions, settings.index_name("feeds"),
+               rules_index(settings),
                alerts_index(settings), locks_index(settings)]
     with translate_errors(settings.es_url_redacted):
         policy = client.options(ignore_status=404).ilm.get_lifecycle(name=names.ilm_policy)

@@ -76,9 +76,11 @@ def command() -> None:
 @click.option("--baseline", default=None,
               help="Volume rules: the span before the window that counts as usual "
                    "[default: 7d for --spike, 30d for --first-seen].")
+@click.option("--on-edit", "on_edit", is_flag=True,
+              help="Also alert when a matching article is edited (its content changed), once per edit.")
 def add(name: str, query: str | None, channels: tuple[str, ...], digest: str | None, timezone: str,
         spike_field: str | None, first_seen_field: str | None, window: str, threshold: float,
-        min_count: int, cooldown: str, baseline: str | None) -> None:
+        min_count: int, cooldown: str, baseline: str | None, on_edit: bool) -> None:
     """Save rule NAME (replacing a rule of the same name). An invalid query is refused.
 
     \b
@@ -100,12 +102,15 @@ def add(name: str, query: str | None, channels: tuple[str, ...], digest: str | N
         raise click.UsageError("give --query (or --spike / --first-seen FIELD for a volume rule)")
     with _connect() as (client, settings):
         rule = RuleStore(client, settings).add(name, query or "*", channels, digest=digest or "",
-                                               timezone=timezone, signal=signal)
-        if rule.digest:
-            AlertStore(client, settings).ensure()  # an alerts index made before digests gains their fields
+                                               timezone=timezone, signal=signal,
+                                               on_edit=on_edit)
+        if rule.digest or rule.on_edit:
+            AlertStore(client, settings).ensure()  # an older alerts index gains the new fields
     click.echo(f"saved rule {rule.name}: {rule.query}")
     if rule.signal is not None:
         click.echo(f"  {_describe_signal(rule.signal)}")
+    if rule.on_edit:
+        click.echo("  also alerts on each edit of a matching article (once per revision)")
     if rule.digest:
         click.echo(f"  {rule.digest} digest ({rule.timezone}), sent after each period ends "
                    "(the news_digests DAG, or `newsflow alerts digest`)")
@@ -126,6 +131,7 @@ def list_rules(as_json: bool) -> None:
         click.echo("no rules (add one with `newsflow alerts add NAME --query QUERY --channel CHANNEL`)")
     for rule in rules:
         digest = f"\t{rule.digest} digest ({rule.timezone})" if rule.digest else ""
+        digest += "\ton edit" if rule.on_edit else ""
         click.echo(f"{rule.name}\t{rule.query}\t{' '.join(redact_channel(c) for c in rule.channels)}{digest}")
 
 
@@ -154,8 +160,9 @@ def recent(limit: int, rule: str | None, as_json: bool) -> None:
     if not records:
         click.echo("no alerts yet")
     for record in records:
+        edit = f" · {record.revision.describe()}" if record.revision is not None else ""
         click.echo(f"{record.matched_at:%Y-%m-%d %H:%M} {record.status:7} {record.rule}: "
-                   f"{record.article.title} ({record.article.source})")
+                   f"{record.article.title} ({record.article.source}){edit}")
         for delivery in record.deliveries:
             detail = f" - {delivery.last_error}" if delivery.last_error else ""
             click.echo(f"    {delivery.status:7} {redact_channel(delivery.channel)} "
@@ -254,4 +261,6 @@ def _rule_json(rule: Rule) -> dict[str, Any]:
         shown["timezone"] = rule.timezone
     if rule.signal is not None:
         shown["signal"] = rule.signal.to_json()
+    if rule.on_edit:
+        shown["on_edit"] = True
     return shown

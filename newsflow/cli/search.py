@@ -43,8 +43,10 @@ _EMPHASIS = re.compile(r"<em>(.*?)</em>", re.DOTALL)
 @click.option("--format", "output", type=click.Choice(["table", "json", "atom"]), default="table",
               show_default=True, help="table for people, json (= --json) or an Atom 1.0 feed of the hits.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout (see the contract).")
+@click.option("--revisions", "in_revisions", is_flag=True,
+              help="Search the earlier versions of edited articles (<prefix>-revisions) instead.")
 def command(query: str, filters: tuple[str, ...], since: str | None, size: int, by_story: bool,
-            with_trends: bool, output: str, as_json: bool) -> None:
+            with_trends: bool, output: str, as_json: bool, in_revisions: bool) -> None:
     """Search the articles with a Lucene QUERY ('*' matches all), e.g.
 
     \b
@@ -52,8 +54,12 @@ def command(query: str, filters: tuple[str, ...], since: str | None, size: int, 
       newsflow search gas --filter source=BBC --json
       newsflow search 'topics:energy' --since 24h --by-story --trends
       newsflow search 'organizations:Gazprom' --format atom > gazprom.atom
+      newsflow search --revisions 'title:"no one was hurt"' --json
     """
     output = "json" if as_json else output
+    if in_revisions:
+        _search_revisions(query, size, output)
+        return
     pairs = [parse_filter(text) for text in filters]
     window = parse_window(since) if since else None
     settings = load_settings()
@@ -82,6 +88,28 @@ def command(query: str, filters: tuple[str, ...], since: str | None, size: int, 
             from newsflow.cli.trends import print_trends
 
             print_trends(trends, console)
+
+
+def _search_revisions(query: str, size: int, output: str) -> None:
+    """`--revisions`: the earlier versions of articles matching QUERY, newest replaced first."""
+    from newsflow.index.revisions import search_revisions
+
+    if output == "atom":
+        raise click.UsageError("--revisions gives a table or JSON, not an Atom feed")
+    settings = load_settings()
+    with make_client(settings) as client:
+        total, revisions = search_revisions(client, settings, query, size=size)
+    if output == "json":
+        click.echo(json.dumps({"total": total, "revisions": [
+            {"id": r.id, "article_id": r.article_id, "revision": r.number, "title": r.title,
+             "url": r.url, "source": r.source, "ingested_at": r.ingested_at,
+             "replaced_at": r.replaced_at} for r in revisions]}, ensure_ascii=False))
+        return
+    console = Console()
+    console.print(f"[bold]{total}[/bold] revision(s) match; showing {len(revisions)}")
+    for r in revisions:
+        console.print(f"[dim]{r.replaced_at[:16].replace('T', ' ')}[/dim]  [cyan]{escape(r.source)}[/cyan]  "
+                      f"revision {r.number}: [bold]{escape(r.title)}[/bold]\n   [blue]{escape(r.url)}[/blue]")
 
 
 def parse_window(text: str) -> timedelta:

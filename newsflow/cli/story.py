@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from newsflow.core.es import make_client
 from newsflow.core.settings import load_settings
-from newsflow.index.timeline import Timeline, TimelineEntry, story_timeline, word_diff
+from newsflow.index.timeline import Changes, Timeline, TimelineEntry, story_timeline, word_diff
 
 # How much of an added or removed paragraph the human view shows.
 _EXCERPT = 200
@@ -23,7 +23,8 @@ _CONTEXT = 6  # unchanged words shown either side of a change in a reworded para
 def command(story_id: str, as_json: bool) -> None:
     """The timeline of a story: its copies in every feed (outlet, feed, credit and distributor, time,
     title), first seen first, with each copy's changes from the one before: title edits, paragraphs
-    added, removed or reworded. STORY_ID is the `story_id` of a search hit, e.g.
+    added, removed or reworded; and each copy's revisions (its earlier versions, replaced when its
+    content changed) with what each edit changed. STORY_ID is the `story_id` of a search hit, e.g.
 
     \b
       newsflow search 'pipeline' --by-story --json | jq -r '.hits[].story_id'
@@ -44,8 +45,10 @@ def command(story_id: str, as_json: bool) -> None:
 def print_timeline(timeline: Timeline, console: Console) -> None:
     shown = len(timeline.entries)
     more = f" (the first {shown} shown)" if timeline.total > shown else ""
+    edits = sum(len(entry.revisions) for entry in timeline.entries)
+    revised = f", {edits} revision(s)" if edits else ""
     console.print(f"[bold]story {escape(timeline.story_id)}[/bold]: {timeline.total} copies{more} from "
-                  f"{len(timeline.outlets)} outlet(s): {escape(', '.join(timeline.outlets))}")
+                  f"{len(timeline.outlets)} outlet(s): {escape(', '.join(timeline.outlets))}{revised}")
     for number, entry in enumerate(timeline.entries, 1):
         _print_entry(number, entry, console)
 
@@ -64,22 +67,34 @@ def _print_entry(number: int, entry: TimelineEntry, console: Console) -> None:
     if copy.ingested_at and copy.ingested_at != copy.published_at:
         details.append("fetched " + copy.ingested_at[:16].replace("T", " "))
     console.print("   [dim]" + escape("; ".join(details)) + "[/dim]")
-    changes = entry.changes
-    if changes is None:
-        return
+    if entry.changes is not None:
+        _print_changes(entry.changes, "   ", "same title and text as the copy before", console)
+    for revision in entry.revisions:  # this copy's own earlier versions, and what each edit changed
+        r = revision.revision
+        console.print(f"   [magenta]edit {r.number}[/magenta] [dim](version fetched {_when(r.ingested_at)}, "
+                      f"replaced {_when(r.replaced_at)})[/dim]: was {escape(r.title)}")
+        _print_changes(revision.changes, "     ", "same title and text as the next version", console)
+
+
+def _when(stamp: str) -> str:
+    return stamp[:16].replace("T", " ")
+
+
+def _print_changes(changes: Changes, indent: str, identical: str, console: Console) -> None:
     if changes.identical:
-        console.print("   [dim]same title and text as the copy before[/dim]")
+        console.print(f"{indent}[dim]{identical}[/dim]")
         return
     if changes.title is not None:
-        console.print(f"   [yellow]title:[/yellow] {escape(changes.title.diff)}")
+        console.print(f"{indent}[yellow]title:[/yellow] {escape(changes.title.diff)}")
     if changes.summary_changed:
-        console.print("   [yellow]summary changed[/yellow]")
+        console.print(f"{indent}[yellow]summary changed[/yellow]")
     for text in changes.added:
-        console.print(f"   [green]+ {escape(_excerpt(text))}[/green]")
+        console.print(f"{indent}[green]+ {escape(_excerpt(text))}[/green]")
     for text in changes.removed:
-        console.print(f"   [red]- {escape(_excerpt(text))}[/red]")
+        console.print(f"{indent}[red]- {escape(_excerpt(text))}[/red]")
     for edit in changes.edited:
-        console.print(f"   [yellow]~[/yellow] {escape(word_diff(edit.before, edit.after, context=_CONTEXT))}")
+        console.print(f"{indent}[yellow]~[/yellow] "
+                      f"{escape(word_diff(edit.before, edit.after, context=_CONTEXT))}")
 
 
 def _excerpt(text: str) -> str:

@@ -145,6 +145,9 @@ class IndexSettings(BaseModel):
     bulk_max_backoff: float = 60.0  # longest wait between two bulk retries
     max_body_chars: int = 100_000  # longer bodies are truncated (and marked) before indexing
     max_title_chars: int = 1_000
+    # Previous versions kept per article in <prefix>-revisions (newsflow/index/revisions.py); older
+    # ones are deleted when a newer one is written.
+    max_revisions: int = 20
     spool_max_bytes: int = 1024 * 1024 * 1024  # the on-disk queue of not-yet-indexed articles
     request_timeout: float = 30.0
     # Seconds a search (`newsflow search`, checking a rule's query) may run: Elasticsearch stops it

@@ -10,6 +10,8 @@ Layout (prefix `p`, from NEWSFLOW_INDEX_PREFIX):
     indices              p-articles-000001...  time-based; created by rollover
     alias                p-articles            every articles index; the newest is the write index
     dead-letter index    p-deadletter          documents Elasticsearch refused, with the reason
+    revisions            p-revisions           previous versions of updated articles, with a policy,
+                                               template and rollover of their own (index/revisions.py)
 
 Search, Kibana and alerts read through the alias. `ensure_indices` is idempotent: templates and the
 policy are put again (an upgrade reaches new indices at the next rollover; new fields are also added to
@@ -28,6 +30,7 @@ from elasticsearch import Elasticsearch
 from newsflow.core.es import create_index, number_of_replicas, translate_errors
 from newsflow.core.settings import Settings
 from newsflow.index.mappings import ANALYSIS, SOURCE_EXCLUDES, article_mappings
+from newsflow.index.revisions import RevisionNames, ensure_revisions
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,10 @@ class IndexNames:
     @property
     def alert_queue(self) -> str:
         return f"{self.prefix}-alert-queue"
+
+    @property
+    def revisions(self) -> str:
+        return RevisionNames(self.prefix).alias
 
 
 def names_for(settings: Settings) -> IndexNames:
@@ -182,6 +189,7 @@ def ensure_indices(client: Elasticsearch, settings: Settings) -> None:
             "settings": {"number_of_shards": 1, "number_of_replicas": replicas},
             "mappings": ALERT_QUEUE_MAPPINGS,
         })
+        ensure_revisions(client, settings)
 
 
 def _create_if_missing(client: Elasticsearch, name: str, body: dict[str, Any]) -> None:

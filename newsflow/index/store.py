@@ -17,6 +17,12 @@ bulk_max_bytes bytes). Backpressure never loses an article:
 
 The document `_id` is the article id, and an article that is already stored is rewritten in the
 concrete index that holds it (it may have rolled over), so re-runs never duplicate.
+
+Before an article whose content changed is rewritten, its stored version is kept in
+`<prefix>-revisions` (newsflow.index.revisions): one mget per write for the ids being updated only
+(the store remembers the content hashes its lookups saw, so unchanged rewrites cost nothing). An
+article whose previous version could not be kept is deferred like the others: never overwritten
+without its revision.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from newsflow.core.es import translate_errors
 from newsflow.core.models import Article, format_utc, parse_utc, utc_now
 from newsflow.core.settings import Settings
 from newsflow.index.documents import index_documents
+from newsflow.index.revisions import RevisionWriter
 from newsflow.index.setup import ensure_indices, names_for
 
 log = logging.getLogger(__name__)
@@ -57,12 +64,14 @@ class BulkResult:
     errors: tuple[str, ...] = ()  # one line per refused document (and per dead-letter failure)
     deferred: tuple[str, ...] = ()  # ids neither indexed nor dead-lettered: the caller must spool them
     deferred_reason: str = ""  # why (the last refusal), for the cycle's report
+    revisions: int = 0  # previous versions of updated articles kept in <prefix>-revisions
 
     def __add__(self, other: BulkResult) -> BulkResult:
         """Both writes together (a cycle writes group by group)."""
         return BulkResult(self.indexed + other.indexed, self.dead_lettered + other.dead_lettered,
                           self.retried + other.retried, self.errors + other.errors,
-                          self.deferred + other.deferred, other.deferred_reason or self.deferred_reason)
+                          self.deferred + other.deferred, other.deferred_reason or self.deferred_reason,
+                          self.revisions + other.revisions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +113,10 @@ class ArticleStore:
         self._seen: dict[str, str | None] = {}
         # Set once a write ran out of retries: later writes try once (see the module docstring).
         self._overloaded = False
+        # The stored content hash of each id a lookup (or a write) saw: a write of the same content
+        # keeps no revision and reads nothing back.
+        self._hashes: dict[str, str] = {}
+        self._revisions = RevisionWriter(client, settings)
 
     # --- reads ---
     def locate(self, ids: Sequence[str]) -> dict[str, str]:
@@ -150,6 +163,9 @@ class ArticleStore:
                 )
                 for hit in response["hits"]["hits"]:
                     found[hit["_id"]] = hit
+                    stored_hash = (hit.get("_source") or {}).get("content_hash")
+                    if stored_hash:
+                        self._hashes[hit["_id"]] = str(stored_hash)
                 for doc_id in chunk:
                     self._seen[doc_id] = found[doc_id]["_index"] if doc_id in found else None
         return found
@@ -217,7 +233,7 @@ class ArticleStore:
     def refresh(self) -> None:
         """Make every write so far visible to searches (and to the alert rules' matching)."""
         with translate_errors(self.settings.es_url_redacted):
-            self.client.indices.refresh(index=[self.names.alias, self.names.deadletter],
+            self.client.indices.refresh(index=[self.names.alias, self.names.deadletter, self.names.revisions],
                                         ignore_unavailable=True, allow_no_indices=True)
 
     # --- writes ---
@@ -237,17 +253,62 @@ class ArticleStore:
         if not (alert_pending and documents):
             return self.write_documents(documents)
         self._ensure_ready_translated()
+        # The previous versions first, then the queue: an article is rewritten only once both are kept.
+        kept = self._keep_revisions(documents)
+        for doc_id in kept.deferred:
+            documents.pop(doc_id, None)
         # Queued first: a crash between the two writes leaves a queue entry and no article (the
         # feed brings the article again), never an article that no rule will see.
         queued = self._queue_for_alerts(list(documents))
         for doc_id in queued.deferred:
             documents.pop(doc_id, None)
-        written = self.write_documents(documents)
-        return written + BulkResult(retried=queued.retried, errors=queued.errors,
-                                    deferred=queued.deferred, deferred_reason=queued.deferred_reason)
+        written = self._write_articles(documents)
+        return written + kept + BulkResult(retried=queued.retried, errors=queued.errors,
+                                           deferred=queued.deferred, deferred_reason=queued.deferred_reason)
 
     def write_documents(self, documents: Mapping[str, Mapping[str, Any]]) -> BulkResult:
-        """Index ready-made documents by id; `write` is the way for Articles."""
+        """Index ready-made documents by id (keeping the previous version of each updated one);
+        `write` is the way for Articles."""
+        if not documents:
+            return BulkResult()
+        self._ensure_ready_translated()
+        remaining = dict(documents)
+        kept = self._keep_revisions(remaining)
+        for doc_id in kept.deferred:
+            remaining.pop(doc_id, None)
+        return self._write_articles(remaining) + kept
+
+    def _keep_revisions(self, documents: Mapping[str, Mapping[str, Any]]) -> BulkResult:
+        """Write the stored versions that `documents` replace with other content to the revisions
+        index; the articles whose revision could not be written come back deferred."""
+        if not documents:
+            return BulkResult()
+        with translate_errors(self.settings.es_url_redacted):
+            located = self.locate(list(documents))
+            # An id whose stored hash is known and the same is rewritten unchanged: nothing to keep.
+            updating = {doc_id: index for doc_id, index in located.items()
+                        if self._hashes.get(doc_id) != documents[doc_id].get("content_hash")}
+            if not updating:
+                return BulkResult()
+            previous = self._revisions.previous_versions(updating)
+            revisions = self._revisions.numbered(previous, documents, utc_now())
+            if not revisions:
+                return BulkResult()
+            actions = [{"_op_type": "index", "_index": self._revisions.names.alias, "_id": revision_id,
+                        "_source": document} for revision_id, document in revisions.items()]
+            outcome = self._bulk_with_retries(actions)
+            failed = {f.doc_id: f for f in (*outcome.permanent, *outcome.deferred)}
+            self._revisions.prune({rid: doc for rid, doc in revisions.items() if rid not in failed})
+        deferred = tuple(str(revisions[rid]["article_id"]) for rid in failed)
+        messages = tuple(f"revisions index refused the previous version of article "
+                         f"{revisions[rid]['article_id']}, the article waits in the spool: {f.describe()}"
+                         for rid, f in failed.items())
+        for message in messages:
+            log.warning(message)
+        return BulkResult(retried=outcome.retried, errors=messages, deferred=deferred,
+                          deferred_reason=messages[-1] if messages else "", revisions=outcome.indexed)
+
+    def _write_articles(self, documents: Mapping[str, Mapping[str, Any]]) -> BulkResult:
         if not documents:
             return BulkResult()
         with translate_errors(self.settings.es_url_redacted):
@@ -269,6 +330,10 @@ class ArticleStore:
         for failure in outcome.deferred:
             log.warning("deferred (to be spooled) %s", failure.describe())
         deferred = tuple(f.doc_id for f in outcome.deferred) + letters.deferred
+        unwritten = {*deferred, *(f.doc_id for f in outcome.permanent)}
+        for doc_id, document in documents.items():
+            if doc_id not in unwritten and document.get("content_hash"):
+                self._hashes[doc_id] = str(document["content_hash"])
         reason = letters.deferred_reason or (outcome.deferred[-1].describe() if outcome.deferred else "")
         return BulkResult(
             indexed=outcome.indexed, dead_lettered=letters.dead_lettered,
@@ -298,7 +363,7 @@ class ArticleStore:
         # every item: set the indices up first.
         if not self._ready:
             if not (self.client.indices.exists_alias(name=self.names.alias)
-                    and self.client.indices.exists(index=self.names.alert_queue)):
+                    and self.client.indices.exists(index=[self.names.alert_queue, self.names.revisions])):
                 ensure_indices(self.client, self.settings)
             self._ready = True
 

@@ -5,7 +5,12 @@ newsflow keeps no separate first-seen time: an article's `published_at` falls ba
 and is never in the future, so copies are ordered by `published_at`, then `ingested_at` (when that
 version was fetched), then URL.
 
-`story_request` and `build_timeline` (with the diffs) are pure; `story_timeline` runs the search.
+Each copy also lists its revisions: the earlier versions of that same article that were replaced
+when its content changed (newsflow/index/revisions.py), oldest first, each with what the next version
+changed from it (the same diff as between copies).
+
+`story_request`, `build_timeline` and `revision_history` (with the diffs) are pure; `story_timeline`
+runs the searches.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -21,6 +26,7 @@ from elasticsearch import Elasticsearch
 from newsflow.core.errors import StoryNotFound
 from newsflow.core.settings import Settings
 from newsflow.index.bounded import bounded_search
+from newsflow.index.revisions import Revision, revisions_of
 
 MAX_COPIES = 1000
 COPY_FIELDS: tuple[str, ...] = (
@@ -97,9 +103,24 @@ class Changes:
 
 
 @dataclass(frozen=True, slots=True)
+class RevisionEntry:
+    """An earlier version of a copy, and what the version after it changed."""
+
+    revision: Revision
+    changes: Changes  # from this version to the next one (a later revision or the copy as it is)
+
+    def to_json(self) -> dict[str, Any]:
+        r = self.revision
+        return {"id": r.id, "revision": r.number, "title": r.title, "ingested_at": r.ingested_at,
+                "replaced_at": r.replaced_at, "content_hash": r.content_hash,
+                "paragraphs": len(paragraphs(r.body)), "changes": self.changes.to_json()}
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineEntry:
     copy: StoryCopy
     changes: Changes | None  # None for the first copy
+    revisions: tuple[RevisionEntry, ...] = ()  # this copy's earlier versions, oldest first
 
     def to_json(self) -> dict[str, Any]:
         c = self.copy
@@ -109,6 +130,7 @@ class TimelineEntry:
             "published_at": c.published_at, "ingested_at": c.ingested_at,
             "paragraphs": len(paragraphs(c.body)),
             "changes": self.changes.to_json() if self.changes is not None else None,
+            "revisions": [entry.to_json() for entry in self.revisions],
         }
 
 
@@ -129,6 +151,7 @@ class Timeline:
             "story_id": self.story_id,
             "copies": self.total,
             "outlets": list(self.outlets),
+            "revisions": sum(len(e.revisions) for e in self.entries),
             "first_seen": self.entries[0].copy.published_at if self.entries else None,
             "last_seen": self.entries[-1].copy.published_at if self.entries else None,
             "timeline": [entry.to_json() for entry in self.entries],
@@ -191,10 +214,26 @@ def compare(previous: StoryCopy, current: StoryCopy) -> Changes:
                    edited=tuple(edited))
 
 
-def build_timeline(story_id: str, copies: Sequence[StoryCopy], total: int | None = None) -> Timeline:
-    """The timeline of copies already in first-seen order: each compared with the one before."""
+def revision_history(copy: StoryCopy, revisions: Sequence[Revision]) -> tuple[RevisionEntry, ...]:
+    """A copy's earlier versions (oldest first), each compared with the version after it: pure."""
+    ordered = sorted(revisions, key=lambda r: r.number)
+    versions = [replace(copy, title=r.title, summary=r.summary, body=r.body, ingested_at=r.ingested_at)
+                for r in ordered]
+    return tuple(
+        RevisionEntry(revision, compare(versions[i], versions[i + 1] if i + 1 < len(versions) else copy))
+        for i, revision in enumerate(ordered)
+    )
+
+
+def build_timeline(story_id: str, copies: Sequence[StoryCopy], total: int | None = None,
+                   revisions: Mapping[str, Sequence[Revision]] | None = None) -> Timeline:
+    """The timeline of copies already in first-seen order: each compared with the one before, with
+    its revisions (`revisions`: article id -> its earlier versions)."""
+    kept = revisions or {}
     entries = tuple(
-        TimelineEntry(copy, compare(copies[i - 1], copy) if i else None) for i, copy in enumerate(copies)
+        TimelineEntry(copy, compare(copies[i - 1], copy) if i else None,
+                      revision_history(copy, kept.get(copy.id, ())))
+        for i, copy in enumerate(copies)
     )
     return Timeline(story_id=story_id, entries=entries, total=len(copies) if total is None else total)
 
@@ -220,4 +259,5 @@ def story_timeline(client: Elasticsearch, settings: Settings, story_id: str) -> 
     if not hits:
         raise StoryNotFound(story_id)
     copies = [StoryCopy.from_hit(hit) for hit in hits]
-    return build_timeline(story_id, copies, total=int(body["hits"]["total"]["value"]))
+    kept = revisions_of(client, settings, [copy.id for copy in copies])
+    return build_timeline(story_id, copies, total=int(body["hits"]["total"]["value"]), revisions=kept)

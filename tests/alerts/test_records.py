@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from newsflow.alerts.chat import message_for
 from newsflow.alerts.records import (
     AlertRecord,
+    AlertRevision,
     NewRecords,
     alert_id_for,
     attempt_failed,
     delivered,
+    edit_alert_id_for,
     new_record,
     with_deliveries,
 )
 from newsflow.alerts.rules import Rule
+from newsflow.alerts.senders import build_email
 from newsflow.core.models import Article
 from newsflow.core.settings import AlertSettings
 
@@ -86,3 +91,33 @@ def test_a_record_reads_back_from_its_document_unchanged() -> None:
     for state in (record, settled(record, "sent", "sent"), settled(record, "sent", "retry"),
                   settled(record, "failed", "sent")):
         assert AlertRecord.from_source(state.to_source()) == state
+
+
+EDIT = AlertRevision(id="r" * 32, number=2, previous_title="Rates rise",
+                     previous_ingested_at="2026-12-01T08:00:00Z", replaced_at="2026-12-01T09:30:00Z",
+                     title_changed=True, paragraphs_added=1, paragraphs_removed=0, paragraphs_edited=2)
+
+
+def test_an_edit_alert_has_its_own_id_per_revision_and_reads_back_unchanged() -> None:
+    plain = NewRecords(NOW).make(RULE, article())
+    edit = NewRecords(NOW).make(RULE, article(), EDIT)
+    other = NewRecords(NOW).make(RULE, article(), replace(EDIT, id="q" * 32))
+    assert plain.id == alert_id_for("rates", "s1") and plain.revision is None
+    assert edit.id == edit_alert_id_for("rates", "s1", EDIT.id) != other.id != plain.id
+    assert edit.payload()["revision"] == EDIT.to_json() and "revision" not in plain.payload()
+    for state in (edit, settled(edit, "sent", "retry")):
+        assert AlertRecord.from_source(state.to_source()) == state
+
+
+def test_an_edit_is_described_for_people_in_the_email_and_chat_message() -> None:
+    assert EDIT.describe() == "edit 2: title changed, 1 paragraph added, 2 paragraphs reworded"
+    assert replace(EDIT, title_changed=False, paragraphs_added=0, paragraphs_edited=0).describe() == (
+        "edit 2: title and paragraphs unchanged")
+    record = NewRecords(NOW).make(RULE, article(), EDIT)
+    message = build_email("desk@example.org", [record], AlertSettings())
+    assert message["Subject"] == "[newsflow] rates: edited: Rates rise (a1)"
+    assert "edit 2: title changed, 1 paragraph added, 2 paragraphs reworded (was: Rates rise)" in (
+        message.get_body().get_content())  # type: ignore[union-attr]
+    assert "edit 2: title changed" in message_for(record, ("text",)).body
+    plain = build_email("desk@example.org", [NewRecords(NOW).make(RULE, article())], AlertSettings())
+    assert plain["Subject"] == "[newsflow] rates: Rates rise (a1)"
