@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -326,3 +326,40 @@ def process_pushes(settings: Settings, specs: Sequence[FeedSpec], *, pipeline: A
                         "in the push spool for the next run")
     return PushRun(pushes=len(paths), feeds=len(by_key), dropped=len(paths) - sum(map(len, by_key.values())),
                    report=report, problems=tuple(problems))
+
+
+# --- processing as pushes arrive ---
+
+WATCH_EVERY = 0.25  # seconds between two looks at the push spool while it is empty
+
+
+def watch_pushes(settings: Settings, load_specs: Callable[[], Sequence[FeedSpec]], stop: threading.Event,
+                 *, every: float = WATCH_EVERY, on_batch: Callable[[PushRun], None] = lambda run: None,
+                 on_ready: Callable[[], None] = lambda: None, pipeline: Any = None) -> int:
+    """`newsflow push process --watch`: one Pipeline (one Elasticsearch client, spaCy loaded once,
+    before the first push) that runs `process_pushes` on whatever the spool holds as soon as it holds
+    something, looking every `every` seconds; the feeds file is read again for each batch. Returns
+    when `stop` is set, after the batch under way (a SIGKILL instead loses nothing: a spool file is
+    removed only once its articles are kept). The number of batches run."""
+    from newsflow.app.cycle import Pipeline
+
+    spool = push_spool(settings)
+    owned = pipeline is None
+    pipeline = pipeline or Pipeline(settings)
+    batches = 0
+    try:
+        _ = pipeline.enricher.nlp  # the model's load is paid now, not by the first push
+        on_ready()
+        while not stop.is_set():
+            if not spool.paths():
+                stop.wait(every)
+                continue
+            run = process_pushes(settings, load_specs(), pipeline=pipeline)
+            batches += 1
+            on_batch(run)
+            if run.problems and run.report is not None and run.report.not_kept:
+                stop.wait(max(every, 5.0))  # the articles could not be kept: not a busy loop on them
+    finally:
+        if owned:
+            pipeline.close()
+    return batches
