@@ -51,6 +51,21 @@ def push_spool(settings: Settings) -> PushSpool:
     return PushSpool(settings.push_dir / "spool")
 
 
+def push_marker(settings: Settings) -> Path:
+    """The file the receiver touches after each spooled push: the news_push DAG's AssetWatcher
+    (a FileDeleteTrigger on it) deletes it and starts a run (dags/news_push.py keeps the same path)."""
+    return settings.push_dir / "pushed"
+
+
+def touch_marker(marker: Path) -> None:
+    """Create the marker (a failure is logged: the push is spooled already, the next one retries)."""
+    try:
+        marker.touch()
+    except OSError as exc:
+        log.warning("push marker %s not touched (an event-driven DAG waits for the next push): %s",
+                    marker, exc)
+
+
 class PushReceiver:
     """The callback's logic, apart from HTTP: `verify` answers a GET, `receive` a POST. Thread-safe.
     `counts`: accepted, forged, replayed, too_large, rate_limited, verified, refused_verification."""
@@ -59,6 +74,7 @@ class PushReceiver:
         self.settings = settings
         self.store = store
         self.spool = push_spool(settings)
+        self.marker = push_marker(settings)
         self._master = master_secret(settings)
         self._lock = threading.Lock()
         self._replays = ReplayGuard(settings.push.replay_window)
@@ -154,6 +170,7 @@ class PushReceiver:
                 self._replays.forget(key, digest[:16])
             log.error("push to %s not spooled (the hub will retry): %s", key, exc)
             return 503
+        touch_marker(self.marker)
         self._count("accepted")
         return 202
 
