@@ -629,6 +629,8 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
                 "NEWSFLOW_FETCH__ALLOW_PRIVATE_ADDRESSES": "true",
                 # The floor of an interval the publisher declares (default 5 min): as often as it allows.
                 "NEWSFLOW_FETCH__MIN_INTERVAL": str(options.publisher_interval),
+                # The pushed feeds are the --watch processor's: news_push must not race it on the spool.
+                "NEWSFLOW_PUSH_SCHEDULE": "none",
             })
             say(f"starting a local Airflow of the benchmark's own (schedule {options.schedule}, "
                 f"prefix {prefix})")
