@@ -642,13 +642,13 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
                 airflow._wait_for_dag(api, "news_ingest", timeout=300.0)
                 api.patch("/api/v2/dags/news_ingest", json={"is_paused": False}).raise_for_status()
             say(f"waiting for the first scheduled runs to ingest and alert the backlog "
-                f"({options.feeds * BACKLOG_ITEMS} items)")
+                f"({total * BACKLOG_ITEMS} items)")
             warm_deadline = time.monotonic() + 600
             while not timelines.settled(measured=False) and time.monotonic() < warm_deadline:
                 time.sleep(1.0)
             backlog_done = time.time()
             results["backlog_settled_after_seconds"] = round(backlog_done - started_at, 1)
-            say(f"publishing {len(schedule)} items into {options.feeds} feeds over {options.duration:.0f} s")
+            say(f"publishing {len(schedule)} items into {total} feeds over {options.duration:.0f} s")
             t0 = time.time()
             loads = [os.getloadavg()[0]]
             for offset, feed in schedule:
