@@ -81,6 +81,9 @@ class LatencyBenchOptions:
     # Feeds that announce a WebSub hub, on top of `feeds` (numbered after them): subscribed, pushed
     # at each publication, processed by `newsflow push process --watch` (newsflow/dev/bench_push.py).
     pushed: int = 0
+    # What processes the pushes: "watch" (`newsflow push process --watch`) or "dag" (the news_push
+    # DAG of the benchmark's Airflow, started by its AssetWatcher on the receiver's marker).
+    push_processor: str = "watch"
 
 
 # --- pure parts: the publication schedule, item timelines, percentiles, the report ----------------
@@ -581,7 +584,8 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
     farm = FeedFarm(total, timelines, options.publisher_interval)
     drain = options.drain if options.drain is not None else 2 * options.publisher_interval + 180
     results: dict[str, Any] = {
-        "feeds": options.feeds, "pushed_feeds": options.pushed, "hosts": math.ceil(total / FEEDS_PER_HOST),
+        "feeds": options.feeds, "pushed_feeds": options.pushed, "push_processor": options.push_processor,
+        "hosts": math.ceil(total / FEEDS_PER_HOST),
         "duration_seconds": options.duration, "mean_gap_seconds": options.mean_gap,
         "publisher_interval_seconds": options.publisher_interval, "schedule": options.schedule,
         "planned_items": len(schedule), "seed": options.seed, "cores": os.cpu_count(),
@@ -621,7 +625,7 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
                 farm.hubs = {n: rig.hub.url for n in range(options.feeds, total)}
                 say(f"starting the pushed path: hub, 'newsflow push serve', 'newsflow push process --watch' "
                     f"({options.pushed} pushed feeds)")
-                rig.start()
+                rig.start(watch=options.push_processor == "watch")
                 rig.subscribe([farm.url(n) for n in range(options.feeds, total)])
             airflow = LocalAirflow(bench_settings, say=say, schedule=options.schedule, extra_env={
                 "NEWSFLOW_ES_URL": settings.es_url,
@@ -629,8 +633,9 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
                 "NEWSFLOW_FETCH__ALLOW_PRIVATE_ADDRESSES": "true",
                 # The floor of an interval the publisher declares (default 5 min): as often as it allows.
                 "NEWSFLOW_FETCH__MIN_INTERVAL": str(options.publisher_interval),
-                # The pushed feeds are the --watch processor's: news_push must not race it on the spool.
-                "NEWSFLOW_PUSH_SCHEDULE": "none",
+                # One processor of the pushes: --watch, or news_push on the receiver's marker.
+                "NEWSFLOW_PUSH_SCHEDULE": "event" if options.pushed and options.push_processor == "dag"
+                else "none",
             })
             say(f"starting a local Airflow of the benchmark's own (schedule {options.schedule}, "
                 f"prefix {prefix})")
@@ -641,6 +646,9 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
                               headers={"Authorization": f"Bearer {airflow.token()}"}) as api:
                 airflow._wait_for_dag(api, "news_ingest", timeout=300.0)
                 api.patch("/api/v2/dags/news_ingest", json={"is_paused": False}).raise_for_status()
+                if options.pushed and options.push_processor == "dag":
+                    airflow._wait_for_dag(api, "news_push", timeout=300.0)
+                    api.patch("/api/v2/dags/news_push", json={"is_paused": False}).raise_for_status()
             say(f"waiting for the first scheduled runs to ingest and alert the backlog "
                 f"({total * BACKLOG_ITEMS} items)")
             warm_deadline = time.monotonic() + 600

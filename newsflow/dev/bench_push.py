@@ -120,13 +120,17 @@ class PushRig:
         self._sender = threading.Thread(target=self._send, daemon=True)
         self.deliveries: list[dict[str, Any]] = []  # one per push: attempts' statuses, seconds
 
-    def start(self) -> None:
+    def start(self, *, watch: bool = True) -> None:
+        """The hub and the receiver; with `watch`, the --watch processor too (without it, the
+        news_push DAG of the benchmark's Airflow processes the spool, on the receiver's marker)."""
         self.hub.__enter__()
         self._sender.start()
         receiver = _Process("newsflow push serve", ["push", "serve"], self.env, "listening on ",
                             self.scratch / "push-serve.log")
         self._processes.append(receiver)
         receiver.wait_ready(60.0)
+        if not watch:
+            return
         watcher = _Process("newsflow push process --watch",
                            ["push", "process", "--feeds", str(self.feeds_file), "--watch", "--json",
                             "--every", "0.2"], self.env, "watching ", self.scratch / "push-watch.log")
