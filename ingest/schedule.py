@@ -19,7 +19,7 @@ import itertools
 import math
 import re
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -53,9 +53,11 @@ DUE_SLACK = timedelta(seconds=20)
 
 
 def select_due(specs: Sequence[FeedSpec], states: Mapping[str, FeedState], now: datetime,
-               slack: timedelta = DUE_SLACK) -> list[FeedSpec]:
-    """The feeds whose time has come: no state yet, or next_due_at reached (or within `slack`, at
-    most a quarter of the feed's interval); never a gone feed."""
+               slack: timedelta = DUE_SLACK, *, pushed: Collection[str] = frozenset(),
+               safety_poll: float = 86400.0) -> list[FeedSpec]:
+    """The feeds whose time has come: no state yet, or their due time reached (or within `slack`,
+    at most a quarter of the feed's interval); never a gone feed. A feed whose key is in `pushed`
+    (an active WebSub subscription) is due no sooner than `safety_poll` seconds after its last poll."""
     due: list[FeedSpec] = []
     for spec in specs:
         state = states.get(spec.key)
@@ -63,16 +65,28 @@ def select_due(specs: Sequence[FeedSpec], states: Mapping[str, FeedState], now: 
             due.append(spec)
         elif state.gone:
             continue
-        elif state.next_due_at is None or state.next_due_at <= now + _early(state, slack):
-            due.append(spec)
+        else:
+            at = due_at(state, safety_poll if spec.key in pushed else None)
+            if at is None or at <= now + _early(state, at, slack):
+                due.append(spec)
     return due
 
 
-def _early(state: FeedState, slack: timedelta) -> timedelta:
-    """How early `state`'s feed may be polled: `slack`, at most a quarter of its last interval."""
-    if state.next_due_at is None or state.last_fetched_at is None or slack <= timedelta(0):
+def due_at(state: FeedState, safety_poll: float | None = None) -> datetime | None:
+    """When the feed is next polled (None: now): its next_due_at, or with a `safety_poll` (a pushed
+    feed) the later of that and its last poll plus `safety_poll` seconds (clamped like `next_due`)."""
+    if safety_poll is None or state.last_fetched_at is None:
+        return state.next_due_at
+    safety = next_due(state.last_fetched_at, safety_poll)
+    return safety if state.next_due_at is None else max(state.next_due_at, safety)
+
+
+def _early(state: FeedState, at: datetime | None, slack: timedelta) -> timedelta:
+    """How early `state`'s feed may be polled: `slack`, at most a quarter of its interval (from its
+    last poll to `at`)."""
+    if at is None or state.last_fetched_at is None or slack <= timedelta(0):
         return timedelta(0)
-    interval = state.next_due_at - state.last_fetched_at
+    interval = at - state.last_fetched_at
     return max(timedelta(0), min(slack, interval / 4))
 
 

@@ -212,6 +212,13 @@ def plan(listed: Mapping[str, FeedSpec], discovered: Mapping[str, HubLinks],
     return actions
 
 
+def pushed_keys(subscriptions: Mapping[str, Subscription], now: datetime) -> frozenset[str]:
+    """The feed keys whose pushes are live: an active subscription whose lease has not expired
+    (those feeds get only the slow safety poll; any other state is polled as usual)."""
+    return frozenset(key for key, sub in subscriptions.items()
+                     if sub.state == "active" and (sub.expires_at is None or sub.expires_at > now))
+
+
 def _retry_due(sub: Subscription, now: datetime, wait: timedelta, denied_retry: timedelta) -> bool:
     """An unverified request past its wait, or a denial past its retry delay."""
     return ((sub.state == "requested" and _older(sub.requested_at, now, wait))

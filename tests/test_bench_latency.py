@@ -25,7 +25,9 @@ from newsflow.dev.bench_latency import (
     percentile,
     poll_gaps,
     publication_schedule,
+    pushed_goal,
     run_summary,
+    side_by_side,
     summary,
     webhook_receiver,
 )
@@ -158,6 +160,39 @@ def test_the_feed_farm_and_the_webhook_fill_the_timelines() -> None:
     assert timelines.unknown_alerts == 1
     assert [status for _, feed, status in timelines.requests] == [200, 304, 200]
     assert timelines.not_searchable() == []
+
+
+def test_a_pushed_feed_announces_its_hub_and_the_pushed_document_marks_its_items() -> None:
+    from ingest.parse import parse_feed
+    from ingest.websub import discover
+
+    timelines = Timelines()
+    farm = FeedFarm(2, timelines, interval=60)
+    farm.start()
+    try:
+        farm.hubs = {1: "http://127.0.0.1:9/"}
+        key = farm.publish(1, 3, "A pushed title, long enough", "Its summary.")
+        body, keys = farm.document(1)
+        assert keys == [key] and timelines.requests == []  # a push is not a poll
+        links = discover(parse_feed(body), {}, farm.url(1))
+        assert links is not None and (links.hub, links.topic) == ("http://127.0.0.1:9/", farm.url(1))
+        assert discover(parse_feed(httpx.get(farm.url(0)).content), {}, farm.url(0)) is None
+        timelines.pushed(keys, time.time())
+        [item] = timelines.snapshot()
+        assert item.polled_at is not None and item.polled_at >= item.appeared_at
+    finally:
+        farm.stop()
+
+
+def test_the_pushed_goal_and_the_side_by_side_figures() -> None:
+    assert pushed_goal({"count": 12, "p95": 9.9}) == {"pushed_alert_p95_within_10s": True}
+    assert pushed_goal({"count": 12, "p95": 10.1}) == {"pushed_alert_p95_within_10s": False}
+    assert pushed_goal({"count": 0}) == {"pushed_alert_p95_within_10s": False}
+    polled = latency_report([ItemTimeline("a", 0, 0.0, polled_at=30.0, searchable_at=35.0, alerted_at=40.0)])
+    pushed = latency_report([ItemTimeline("b", 1, 0.0, polled_at=0.1, searchable_at=2.0, alerted_at=3.0)])
+    figures = side_by_side(polled, pushed)
+    assert figures["polled_appeared_to_alert"] == {"count": 1, "p50": 40.0, "p95": 40.0, "max": 40.0}
+    assert figures["pushed_appeared_to_searchable"]["p95"] == 2.0
 
 
 def test_the_command_refuses_a_publisher_interval_below_the_floor() -> None:

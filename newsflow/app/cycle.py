@@ -145,14 +145,29 @@ class Pipeline:
         return dict(self.stores.state_cache().load(spec.key for spec in specs))
 
     def select_due(self, specs: Sequence[FeedSpec], now: datetime | None = None) -> list[FeedSpec]:
-        """The feeds whose next poll time has come (from the local cache if Elasticsearch is down)."""
+        """The feeds whose next poll time has come (from the local cache if Elasticsearch is down);
+        a feed with a live WebSub subscription only at its safety poll (`push.safety_poll`)."""
+        now = now or utc_now()
         try:
             self._ensure_indices()
             states = self.load_states(specs)
         except ElasticsearchUnavailable as exc:
             log.warning("%s; scheduling feeds from the local feed-state cache", exc)
             states = self.cached_states(specs)
-        return select_due(specs, states, now or utc_now())
+        return select_due(specs, states, now, pushed=self.pushed_feeds(now),
+                          safety_poll=self.settings.push.safety_poll)
+
+    def pushed_feeds(self, now: datetime) -> frozenset[str]:
+        """The keys of the feeds with a live WebSub subscription in `<prefix>-push`. When they cannot
+        be read, none: every feed keeps its normal schedule (polled more often, never less)."""
+        from ingest.push import PushStore
+        from ingest.websub import pushed_keys
+
+        try:
+            return pushed_keys(PushStore(self.client, self.settings).load_all(), now)
+        except IndexError_ as exc:
+            log.warning("WebSub subscriptions not read (%s); pushed feeds keep their normal schedule", exc)
+            return frozenset()
 
     # --- the cycle ---
     def ingest(self, specs: Sequence[FeedSpec], observer: CycleObserver | None = None, *,

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,6 +51,21 @@ def push_spool(settings: Settings) -> PushSpool:
     return PushSpool(settings.push_dir / "spool")
 
 
+def push_marker(settings: Settings) -> Path:
+    """The file the receiver touches after each spooled push: the news_push DAG's AssetWatcher
+    (a FileDeleteTrigger on it) deletes it and starts a run (dags/news_push.py keeps the same path)."""
+    return settings.push_dir / "pushed"
+
+
+def touch_marker(marker: Path) -> None:
+    """Create the marker (a failure is logged: the push is spooled already, the next one retries)."""
+    try:
+        marker.touch()
+    except OSError as exc:
+        log.warning("push marker %s not touched (an event-driven DAG waits for the next push): %s",
+                    marker, exc)
+
+
 class PushReceiver:
     """The callback's logic, apart from HTTP: `verify` answers a GET, `receive` a POST. Thread-safe.
     `counts`: accepted, forged, replayed, too_large, rate_limited, verified, refused_verification."""
@@ -59,6 +74,7 @@ class PushReceiver:
         self.settings = settings
         self.store = store
         self.spool = push_spool(settings)
+        self.marker = push_marker(settings)
         self._master = master_secret(settings)
         self._lock = threading.Lock()
         self._replays = ReplayGuard(settings.push.replay_window)
@@ -154,6 +170,7 @@ class PushReceiver:
                 self._replays.forget(key, digest[:16])
             log.error("push to %s not spooled (the hub will retry): %s", key, exc)
             return 503
+        touch_marker(self.marker)
         self._count("accepted")
         return 202
 
@@ -326,3 +343,40 @@ def process_pushes(settings: Settings, specs: Sequence[FeedSpec], *, pipeline: A
                         "in the push spool for the next run")
     return PushRun(pushes=len(paths), feeds=len(by_key), dropped=len(paths) - sum(map(len, by_key.values())),
                    report=report, problems=tuple(problems))
+
+
+# --- processing as pushes arrive ---
+
+WATCH_EVERY = 0.25  # seconds between two looks at the push spool while it is empty
+
+
+def watch_pushes(settings: Settings, load_specs: Callable[[], Sequence[FeedSpec]], stop: threading.Event,
+                 *, every: float = WATCH_EVERY, on_batch: Callable[[PushRun], None] = lambda run: None,
+                 on_ready: Callable[[], None] = lambda: None, pipeline: Any = None) -> int:
+    """`newsflow push process --watch`: one Pipeline (one Elasticsearch client, spaCy loaded once,
+    before the first push) that runs `process_pushes` on whatever the spool holds as soon as it holds
+    something, looking every `every` seconds; the feeds file is read again for each batch. Returns
+    when `stop` is set, after the batch under way (a SIGKILL instead loses nothing: a spool file is
+    removed only once its articles are kept). The number of batches run."""
+    from newsflow.app.cycle import Pipeline
+
+    spool = push_spool(settings)
+    owned = pipeline is None
+    pipeline = pipeline or Pipeline(settings)
+    batches = 0
+    try:
+        _ = pipeline.enricher.nlp  # the model's load is paid now, not by the first push
+        on_ready()
+        while not stop.is_set():
+            if not spool.paths():
+                stop.wait(every)
+                continue
+            run = process_pushes(settings, load_specs(), pipeline=pipeline)
+            batches += 1
+            on_batch(run)
+            if run.problems and run.report is not None and run.report.not_kept:
+                stop.wait(max(every, 5.0))  # the articles could not be kept: not a busy loop on them
+    finally:
+        if owned:
+            pipeline.close()
+    return batches

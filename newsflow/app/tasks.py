@@ -94,6 +94,28 @@ def process_alerts(*, settings: Settings | None = None) -> dict[str, Any]:
             "failed": report.failed, "deferred": report.deferred, "skipped": bool(report.skipped_reason)}
 
 
+# --- news_push -----------------------------------------------------------------------------------
+
+def process_push_spool(feeds_file: str | None, *, settings: Settings | None = None) -> dict[str, Any]:
+    """Run the cycle on the pushes received so far (newsflow.app.push.process_pushes); the counts."""
+    from newsflow.app.cycle import load_feed_specs
+    from newsflow.app.push import process_pushes
+
+    settings = settings or _settings()
+    run = process_pushes(settings, load_feed_specs(feeds_path(feeds_file, settings)))
+    for problem in run.problems:
+        log.warning("problem: %s", problem)
+    result: dict[str, Any] = {}
+    if run.report is not None:  # the cycle's counts, as a shard reports them
+        full = run.report.to_json()
+        for problem in full.get("problems") or []:
+            log.warning("problem: %s", problem)
+        result = compact_report(full, alerts_sent=(full.get("alerts") or {}).get("sent", 0))
+    result.update(pushes=run.pushes, pushed_feeds=run.feeds, dropped=run.dropped,
+                  problems=result.get("problems", 0) + len(run.problems))
+    return result
+
+
 # --- news_digests --------------------------------------------------------------------------------
 
 def deliver_digests(*, settings: Settings | None = None) -> dict[str, Any]:

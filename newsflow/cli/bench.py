@@ -61,6 +61,16 @@ from newsflow.dev.bench_latency import DEFAULT_FEEDS as DEFAULT_LATENCY_FEEDS
                    "and <ttl>); also the benchmark's fetch.min_interval, at least 60.")
 @click.option("--schedule", default="1m", show_default=True,
               help="With --airflow-latency: news_ingest's schedule (NEWSFLOW_INGEST_SCHEDULE).")
+@click.option("--pushed", type=int, default=0, show_default=True,
+              help="With --airflow-latency: this many more feeds announce a local WebSub hub, are "
+                   "subscribed and pushed at each publication, processed by 'newsflow push process "
+                   "--watch'; their latency is reported beside the polled feeds' (issue 21).")
+@click.option("--push-processor", type=click.Choice(["watch", "dag"]), default="watch", show_default=True,
+              help="With --pushed: 'newsflow push process --watch', or the news_push DAG of the "
+                   "benchmark's Airflow (event-driven on the receiver's marker).")
+@click.option("--drain", type=float, default=None,
+              help="With --airflow-latency: seconds to wait after the last publication for the items "
+                   "still on their way (default 2 poll intervals + 3 min).")
 @click.option("--shard-size", type=int, default=None,
               help="With --airflow: feeds per mapped shard task (default: the DAG's, 50).")
 @click.option("--airflow-warm-up/--no-airflow-warm-up", default=True, show_default=True,
@@ -72,8 +82,8 @@ from newsflow.dev.bench_latency import DEFAULT_FEEDS as DEFAULT_LATENCY_FEEDS
 def command(corpus: Path, all_feeds: bool, max_feeds: int | None, rules: int, many_rules: int,
             many_rules_rounds: int, naive_fraction: float, percolation_rules: str, warm_up_share: float,
             scheduled: bool, latency: bool, feeds: int | None, duration: float, mean_gap: float,
-            publisher_interval: int, schedule: str, shard_size: int | None, airflow_warm_up: bool,
-            output: Path | None) -> None:
+            publisher_interval: int, schedule: str, pushed: int, push_processor: str, drain: float | None,
+            shard_size: int | None, airflow_warm_up: bool, output: Path | None) -> None:
     """Measure a cold cycle, a no-change cycle, the NER limit, a naive pipeline, percolation cost,
     memory, parse and enrichment throughput against the local Elasticsearch; print one JSON object
     with the figures and ratios and write it to a file. Takes several minutes on the full corpus.
@@ -91,6 +101,7 @@ def command(corpus: Path, all_feeds: bool, max_feeds: int | None, rules: int, ma
         latency_options = LatencyBenchOptions(
             feeds=feeds or DEFAULT_LATENCY_FEEDS, duration=duration, mean_gap=mean_gap,
             publisher_interval=publisher_interval, schedule=schedule, corpus=corpus,
+            pushed=max(0, pushed), push_processor=push_processor, drain=drain,
             output=output or Path("bench-results") / f"bench-latency-{stamp}.json")
         latency_results = run_latency_bench(latency_options, load_settings())
         click.echo(json.dumps(latency_results, indent=2))

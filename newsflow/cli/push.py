@@ -4,6 +4,8 @@ of received pushes, the subscriptions' upkeep and their status."""
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from pathlib import Path
 
 import click
@@ -52,17 +54,41 @@ def serve(port: int | None) -> None:
 
 @command.command("process")
 @_FEEDS
-@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def process(feeds_file: Path | None, as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout (per batch with --watch).")
+@click.option("--watch", is_flag=True,
+              help="Keep running: process each push as soon as it is spooled (spaCy loaded once); "
+                   "SIGTERM or SIGINT finish the batch under way, then exit 0.")
+@click.option("--every", type=float, default=None,
+              help="With --watch: seconds between two looks at an empty spool (default 0.25).")
+def process(feeds_file: Path | None, as_json: bool, watch: bool, every: float | None) -> None:
     """Run the cycle on the pushes received so far (then remove them from the push spool)."""
-    from newsflow.app.push import process_pushes
+    from newsflow.app.push import WATCH_EVERY, PushRun, process_pushes, watch_pushes
 
     settings = load_settings()
-    run = process_pushes(settings, load_feeds(_feeds(settings, feeds_file)))
-    out = {"pushes": run.pushes, "feeds": run.feeds, "dropped": run.dropped,
-           "cycle": run.report.to_json() if run.report is not None else None, "problems": list(run.problems)}
-    click.echo(json.dumps(out) if as_json else
-               f"{run.pushes} push(es) of {run.feeds} feed(s) processed, {run.dropped} dropped")
+    path = _feeds(settings, feeds_file)
+
+    def show(run: PushRun) -> None:
+        out = {"pushes": run.pushes, "feeds": run.feeds, "dropped": run.dropped,
+               "cycle": run.report.to_json() if run.report is not None else None,
+               "problems": list(run.problems)}
+        click.echo(json.dumps(out) if as_json else
+                   f"{run.pushes} push(es) of {run.feeds} feed(s) processed, {run.dropped} dropped")
+
+    if not watch:
+        show(process_pushes(settings, load_feeds(path)))
+        return
+    stop = threading.Event()
+
+    def finish(signum: int, _frame: object) -> None:
+        click.echo(f"{signal.Signals(signum).name}: stopping after the batch under way", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, finish)
+    signal.signal(signal.SIGINT, finish)
+    batches = watch_pushes(settings, lambda: load_feeds(path), stop,
+                           every=WATCH_EVERY if every is None else max(0.05, every), on_batch=show,
+                           on_ready=lambda: click.echo(f"watching {settings.push_dir / 'spool'}", err=True))
+    click.echo(f"stopped after {batches} batch(es)", err=True)
 
 
 @command.command("subscribe")

@@ -225,6 +225,9 @@ class PushSettings(BaseModel):
     rate_per_feed: float = 1.0  # pushes per second per subscription, sustained ...
     rate_burst: int = 20  # ... with this many at once; more are answered 429
     replay_window: float = 24 * 3600.0  # the same body for one subscription within this is a replay
+    # A feed with an active subscription is polled at most this often (its safety poll, in case the
+    # hub drops deliveries) instead of its normal interval; seconds, at least 60.
+    safety_poll: float = Field(default=86400.0, ge=60.0, le=366 * 86400.0)
 
 
 class Settings(BaseSettings):

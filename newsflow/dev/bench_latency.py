@@ -41,11 +41,14 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from newsflow.core.settings import Settings
 from newsflow.dev.bench import DEFAULT_CORPUS
+
+if TYPE_CHECKING:
+    from newsflow.dev.bench_push import PushRig
 
 DEFAULT_FEEDS = 36  # "a few dozen"
 DEFAULT_DURATION = 600.0  # seconds of publishing (the issue: at least 10 minutes)
@@ -75,6 +78,12 @@ class LatencyBenchOptions:
     # Seconds to wait, after the last publication, for the items still on their way.
     drain: float | None = None  # None: 2 poll intervals + 3 minutes
     output: Path | None = None
+    # Feeds that announce a WebSub hub, on top of `feeds` (numbered after them): subscribed, pushed
+    # at each publication, processed by `newsflow push process --watch` (newsflow/dev/bench_push.py).
+    pushed: int = 0
+    # What processes the pushes: "watch" (`newsflow push process --watch`) or "dag" (the news_push
+    # DAG of the benchmark's Airflow, started by its AssetWatcher on the receiver's marker).
+    push_processor: str = "watch"
 
 
 # --- pure parts: the publication schedule, item timelines, percentiles, the report ----------------
@@ -144,6 +153,14 @@ class Timelines:
                     item = self.items.get(key)
                     if item is not None and item.polled_at is None and item.appeared_at <= at:
                         item.polled_at = at
+
+    def pushed(self, keys: Iterable[str], at: float) -> None:
+        """The hub pushed a document holding `keys` at `at` (the pushed feeds' "polled")."""
+        with self._lock:
+            for key in keys:
+                item = self.items.get(key)
+                if item is not None and item.polled_at is None and item.appeared_at <= at:
+                    item.polled_at = at
 
     def searchable(self, found: Mapping[str, str], at: float) -> None:
         """Items found by a search at `at`: key → story_id."""
@@ -285,6 +302,22 @@ def run_summary(runs: Sequence[Mapping[str, Any]],
             "request_spread_seconds": summary(fetch_spread), "per_run": per_run}
 
 
+PUSHED_P95_GOAL = 10.0  # seconds, publish-to-alert of a pushed feed (issue 21)
+
+
+def pushed_goal(alert: Mapping[str, Any]) -> dict[str, bool]:
+    """Issue 21's goal: a pushed feed's publish-to-alert p95 ≤ 10 s (none measured: not met). Pure."""
+    return {"pushed_alert_p95_within_10s": bool(alert.get("count")) and alert["p95"] <= PUSHED_P95_GOAL}
+
+
+def side_by_side(polled: Mapping[str, Any], pushed: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """count, p50, p95, max of publish-to-searchable and publish-to-alert, polled vs pushed. Pure."""
+    keep = ("count", "p50", "p95", "max")
+    return {f"{path}_{stage}": {k: report[stage].get(k) for k in keep}
+            for path, report in (("polled", polled), ("pushed", pushed))
+            for stage in ("appeared_to_searchable", "appeared_to_alert")}
+
+
 def latency_goals(alert: Mapping[str, Any], interval: float) -> dict[str, bool]:
     """The issue's goal: publish-to-alert p95 ≤ interval + 30 s, p50 ≤ interval / 2 + 20 s. Pure."""
     if not alert.get("count"):
@@ -318,6 +351,7 @@ class FeedFarm:
         self.timelines = timelines
         self.interval = interval
         self._feeds = [_Feed(n) for n in range(feeds)]
+        self.hubs: dict[int, str] = {}  # feed number -> the WebSub hub it announces
         self._lock = threading.Lock()
         self._servers: list[ThreadingHTTPServer] = []
         self._threads: list[threading.Thread] = []
@@ -367,6 +401,13 @@ class FeedFarm:
             self.timelines.appeared(key, feed, now, measured=measured)
         return key
 
+    def document(self, feed: int) -> tuple[bytes, list[str]]:
+        """The feed's document as a poll would get it now, and the keys of the items it shows (what
+        its hub pushes)."""
+        with self._lock:
+            shown = self._feeds[feed].items[-FEED_WINDOW:]
+            return self._render(self._feeds[feed], shown, time.time()), [i.key for i in shown]
+
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         path = handler.path.split("?", 1)[0]
         if path == "/robots.txt":
@@ -402,7 +443,11 @@ class FeedFarm:
             f"<pubDate>{format_datetime(i.published, usegmt=True)}</pubDate>"
             f"<category>{CATEGORY}</category><description>{escape(i.summary)}</description></item>"
             for i in reversed(shown))
-        return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        hub = self.hubs.get(feed.number)
+        links = (f'<atom:link rel="hub" href="{escape(hub)}"/>'
+                 f'<atom:link rel="self" href="{escape(self.url(feed.number))}"/>') if hub else ""
+        return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+                f'xmlns:atom="http://www.w3.org/2005/Atom"><channel>{links}'
                 f"<title>Latency feed {feed.number}</title><link>{self.url(feed.number)}</link>"
                 f"<description>newsflow latency benchmark</description><lastBuildDate>{built}</lastBuildDate>"
                 f"<ttl>{max(1, self.interval // 60)}</ttl>{entries}</channel></rss>").encode()
@@ -529,16 +574,18 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
     from newsflow.dev.local_airflow import LocalAirflow, default_parallelism
     from newsflow.index.cleanup import delete_prefix
 
-    schedule = publication_schedule(options.feeds, options.duration, options.mean_gap, options.seed)
+    total = options.feeds + options.pushed  # feed numbers from options.feeds on are pushed
+    schedule = publication_schedule(total, options.duration, options.mean_gap, options.seed)
     rng = random.Random(options.seed + 1)
-    texts = item_texts(options.corpus, len(schedule) + options.feeds * BACKLOG_ITEMS, options.seed)
+    texts = item_texts(options.corpus, len(schedule) + total * BACKLOG_ITEMS, options.seed)
     prefix = f"benchlat{uuid.uuid4().hex[:6]}"
     client = make_client(settings)
     timelines = Timelines()
-    farm = FeedFarm(options.feeds, timelines, options.publisher_interval)
+    farm = FeedFarm(total, timelines, options.publisher_interval)
     drain = options.drain if options.drain is not None else 2 * options.publisher_interval + 180
     results: dict[str, Any] = {
-        "feeds": options.feeds, "hosts": math.ceil(options.feeds / FEEDS_PER_HOST),
+        "feeds": options.feeds, "pushed_feeds": options.pushed, "push_processor": options.push_processor,
+        "hosts": math.ceil(total / FEEDS_PER_HOST),
         "duration_seconds": options.duration, "mean_gap_seconds": options.mean_gap,
         "publisher_interval_seconds": options.publisher_interval, "schedule": options.schedule,
         "planned_items": len(schedule), "seed": options.seed, "cores": os.cpu_count(),
@@ -550,18 +597,19 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
     scratch = Path(tempfile.mkdtemp(prefix="nf-latbench-"))
     scratch.chmod(0o755)  # as root PostgreSQL runs as another user, which must reach its cluster
     airflow: LocalAirflow | None = None
+    rig: PushRig | None = None
     number = 0
     try:
         farm.start()
         started_at = time.time()
-        for feed in range(options.feeds):  # the history: ingested by the first run, not measured
+        for feed in range(total):  # the history: ingested by the first run, not measured
             for offset in backlog_offsets(BACKLOG_ITEMS, options.mean_gap, rng):
                 title, text = texts[number]
                 farm.publish(feed, number, title, text, measured=False,
                              published=datetime.fromtimestamp(started_at + offset, UTC))
                 number += 1
         feeds_file = scratch / "feeds.yaml"
-        feeds_file.write_text("feeds:\n" + "".join(f"  - url: {farm.url(n)}\n" for n in range(options.feeds)))
+        feeds_file.write_text("feeds:\n" + "".join(f"  - url: {farm.url(n)}\n" for n in range(total)))
         home = scratch / "home"
         home.mkdir()
         bench_settings = settings.model_copy(update={"index_prefix": prefix, "home": home,
@@ -570,12 +618,24 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
         with webhook_receiver(timelines) as hook, SearchWatcher(
                 client, bench_settings.index_name("articles"), timelines):
             RuleStore(client, bench_settings).add(RULE_NAME, f'categories:"{CATEGORY}"', [f"webhook:{hook}"])
+            if options.pushed:
+                from newsflow.dev.bench_push import PushRig
+
+                rig = PushRig(bench_settings, feeds_file, scratch, say)
+                farm.hubs = {n: rig.hub.url for n in range(options.feeds, total)}
+                say(f"starting the pushed path: hub, 'newsflow push serve', 'newsflow push process --watch' "
+                    f"({options.pushed} pushed feeds)")
+                rig.start(watch=options.push_processor == "watch")
+                rig.subscribe([farm.url(n) for n in range(options.feeds, total)])
             airflow = LocalAirflow(bench_settings, say=say, schedule=options.schedule, extra_env={
                 "NEWSFLOW_ES_URL": settings.es_url,
                 # The feed servers listen on 127.0.0.x, which the address policy refuses by default.
                 "NEWSFLOW_FETCH__ALLOW_PRIVATE_ADDRESSES": "true",
                 # The floor of an interval the publisher declares (default 5 min): as often as it allows.
                 "NEWSFLOW_FETCH__MIN_INTERVAL": str(options.publisher_interval),
+                # One processor of the pushes: --watch, or news_push on the receiver's marker.
+                "NEWSFLOW_PUSH_SCHEDULE": "event" if options.pushed and options.push_processor == "dag"
+                else "none",
             })
             say(f"starting a local Airflow of the benchmark's own (schedule {options.schedule}, "
                 f"prefix {prefix})")
@@ -586,14 +646,17 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
                               headers={"Authorization": f"Bearer {airflow.token()}"}) as api:
                 airflow._wait_for_dag(api, "news_ingest", timeout=300.0)
                 api.patch("/api/v2/dags/news_ingest", json={"is_paused": False}).raise_for_status()
+                if options.pushed and options.push_processor == "dag":
+                    airflow._wait_for_dag(api, "news_push", timeout=300.0)
+                    api.patch("/api/v2/dags/news_push", json={"is_paused": False}).raise_for_status()
             say(f"waiting for the first scheduled runs to ingest and alert the backlog "
-                f"({options.feeds * BACKLOG_ITEMS} items)")
+                f"({total * BACKLOG_ITEMS} items)")
             warm_deadline = time.monotonic() + 600
             while not timelines.settled(measured=False) and time.monotonic() < warm_deadline:
                 time.sleep(1.0)
             backlog_done = time.time()
             results["backlog_settled_after_seconds"] = round(backlog_done - started_at, 1)
-            say(f"publishing {len(schedule)} items into {options.feeds} feeds over {options.duration:.0f} s")
+            say(f"publishing {len(schedule)} items into {total} feeds over {options.duration:.0f} s")
             t0 = time.time()
             loads = [os.getloadavg()[0]]
             for offset, feed in schedule:
@@ -603,6 +666,10 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
                 title, text = texts[number]
                 farm.publish(feed, number, title, text)
                 number += 1
+                if rig is not None and feed >= options.feeds:
+                    body, keys = farm.document(feed)
+                    rig.push(farm.url(feed), body,
+                             lambda at, ok, keys=keys: timelines.pushed(keys, at) if ok else None)
             published_until = time.time()
             say(f"waiting up to {drain:.0f} s for the items still on their way")
             drain_deadline = time.monotonic() + drain
@@ -613,6 +680,9 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
             runs = _dag_runs(airflow, settle=180.0)
             states = _feed_intervals(client, bench_settings)
     finally:
+        if rig is not None:
+            results["push_processes_exit"] = rig.stop()
+            results["push_counts"] = rig.counts()
         if airflow is not None:
             say("stopping the benchmark's Airflow and PostgreSQL")
             airflow.down()
@@ -622,7 +692,8 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
         shutil.rmtree(scratch, ignore_errors=True)
 
     items = timelines.snapshot()
-    measured = [i for i in items if i.measured]
+    measured = [i for i in items if i.measured and i.feed < options.feeds]
+    pushed = [i for i in items if i.measured and i.feed >= options.feeds]
     report = latency_report(measured)
     # The runs of the measurement: those still going at its start or later (not the backlog's).
     window = [r for r in runs if r.get("started") is not None and r["started"] <= ended_at
@@ -633,12 +704,21 @@ def run_latency_bench(options: LatencyBenchOptions, settings: Settings,
                                 "max": round(max(loads), 2)},
         "latency": report,
         "backlog_first_runs": latency_report([i for i in items if not i.measured]),
-        "poll_period": poll_gaps(timelines.requests, since=t0, interval=options.publisher_interval),
+        "poll_period": poll_gaps([r for r in timelines.requests if r[1] < options.feeds], since=t0,
+                                 interval=options.publisher_interval),
         "assigned_poll_interval_seconds": summary(states),
         "dag_runs": run_summary(window, timelines.requests),
         "unknown_alerts": timelines.unknown_alerts,
     })
     results["goals"] = latency_goals(report["appeared_to_alert"], options.publisher_interval)
+    if options.pushed:
+        pushed_report = latency_report(pushed)
+        results["pushed_latency"] = pushed_report
+        # Requests for the pushed feeds after the first poll: their safety poll (1 day) keeps them out.
+        results["pushed_feeds_requests_during_measurement"] = sum(
+            1 for at, feed, _status in timelines.requests if feed >= options.feeds and at >= t0)
+        results["goals"].update(pushed_goal(pushed_report["appeared_to_alert"]))
+        results["side_by_side"] = side_by_side(report, pushed_report)
     if options.output is not None:
         options.output.parent.mkdir(parents=True, exist_ok=True)
         options.output.write_text(json.dumps(results, indent=2) + "\n")

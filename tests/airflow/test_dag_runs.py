@@ -170,3 +170,45 @@ def test_news_digests_sends_an_ended_periods_digest_once(
     assert xcom(second, "deliver")["already_delivered"] == 1 and xcom(second, "deliver")["sent"] == 0
     [line] = digest_log.read_text().splitlines()
     assert json.loads(line)["stories"][0]["url"] == url
+
+
+def test_news_push_processes_the_spooled_pushes_and_alerts(
+    airflow_db: None, dagbag: Any, es_connection: Any, es_client: Any, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the receiver spooled is indexed and alerted by one run, then gone from the spool."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    from ingest.types import FeedSpec
+    from ingest.websub import PushedBody
+    from newsflow.alerts.rules import RuleStore
+    from newsflow.app.indices import ensure_all
+    from newsflow.app.push import push_spool
+
+    settings = es_connection
+    spec = FeedSpec(url="http://127.0.0.1:9/pushed.atom")
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - url: {spec.url}\n", encoding="utf-8")
+    monkeypatch.setenv("NEWSFLOW_FEEDS_FILE", str(feeds))
+    alert_log = tmp_path / "alerts.jsonl"
+    ensure_all(es_client, settings)
+    RuleStore(es_client, settings).add("cholera", "title:cholera", [f"log:{alert_log}"])
+    body = (b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Pushed</title>'
+            b'<id>urn:p</id><updated>2026-01-01T00:00:00Z</updated><entry><id>http://example.com/c1</id>'
+            b'<title>Cholera cases rise in the capital</title><link href="http://example.com/c1"/>'
+            b'<updated>2026-01-01T00:00:00Z</updated><content type="html">&lt;p&gt;Health officials in '
+            b'Lusaka said cholera cases rose on Monday.&lt;/p&gt;</content></entry></feed>')
+    push_spool(settings).put(PushedBody(key=spec.key, nonce="fixednonce01", body=body,
+                                        content_type="application/atom+xml", received_at=datetime.now(UTC),
+                                        digest=hashlib.sha256(body).hexdigest()))
+
+    run = dagbag.dags["news_push"].test()
+
+    assert str(run.state) == "success", task_states(run)
+    result = xcom(run, "process")
+    assert (result["pushes"], result["pushed_feeds"], result["alerts_sent"]) == (1, 1, 1)
+    assert result["articles"]["new"] == 1 and result["problems"] == 0
+    assert push_spool(settings).paths() == []
+    [line] = alert_log.read_text().splitlines()
+    assert json.loads(line)["article"]["url"] == "http://example.com/c1"

@@ -17,7 +17,7 @@ from tests.conftest import REPO
 
 def test_every_dag_file_imports_without_errors(dagbag: Any) -> None:
     assert dagbag.import_errors == {}
-    assert sorted(dagbag.dags) == ["news_digests", "news_ingest", "news_maintenance"]
+    assert sorted(dagbag.dags) == ["news_digests", "news_ingest", "news_maintenance", "news_push"]
 
 
 def test_news_ingest_plans_then_fans_out_shards_then_alerts(dagbag: Any) -> None:
@@ -56,7 +56,7 @@ def test_every_task_retries_with_exponential_backoff(dagbag: Any) -> None:
 
 def test_every_report_is_one_xcom_value_and_nothing_is_published_to_an_asset(dagbag: Any) -> None:
     # A `-> dict` task infers multiple_outputs=True: one XCom row per key of the report, every run.
-    for dag_id in ("news_ingest", "news_maintenance", "news_digests"):
+    for dag_id in ("news_ingest", "news_maintenance", "news_digests", "news_push"):
         for task in dagbag.dags[dag_id].tasks:
             assert task.multiple_outputs is False, (dag_id, task.task_id)
             assert not task.outlets, (dag_id, task.task_id)  # the asset had no consumer
@@ -86,6 +86,42 @@ def test_maintenance_reports_checks_and_reenriches_on_demand(dagbag: Any) -> Non
     assert dag.params["reenrich"] is False
     assert dag.params["query"] == "*"
     assert dag.catchup is False
+
+
+def test_news_push_runs_when_the_receiver_touches_its_marker(dagbag: Any) -> None:
+    """An AssetWatcher with a FileDeleteTrigger on the marker `newsflow push serve` touches (the
+    same path as newsflow.app.push.push_marker); one run at a time, the spool processed by one task."""
+    from airflow.providers.standard.triggers.file import FileDeleteTrigger
+
+    from newsflow.app.push import push_marker
+    from newsflow.core.settings import load_settings
+
+    dag = dagbag.dags["news_push"]
+    assert {t.task_id for t in dag.tasks} == {"process"}
+    assert (dag.catchup, dag.max_active_runs, dag.get_task("process").retries) == (False, 1, 2)
+    [asset] = dag.schedule
+    [watcher] = asset.watchers
+    assert isinstance(watcher.trigger, FileDeleteTrigger)
+    assert watcher.trigger.filepath == str(push_marker(load_settings()))
+
+
+def test_news_push_finds_the_home_as_newsflow_does(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The DAG file keeps a copy of newsflow.core.settings.default_home (it imports only the SDK).
+    from newsflow.core.settings import default_home
+
+    home = runpy.run_path(str(DAGS / "news_push.py"))["_home"]
+    monkeypatch.delenv("NEWSFLOW_HOME", raising=False)
+    assert home() == default_home()
+    monkeypatch.setenv("NEWSFLOW_HOME", str(tmp_path))
+    assert home() == tmp_path
+
+
+def test_news_push_falls_back_to_a_cron_schedule_or_none() -> None:
+    parse = runpy.run_path(str(DAGS / "news_push.py"))["_schedule"]
+    assert parse("* * * * *") == "* * * * *"
+    assert parse("none") is None
+    assert [asset.name for asset in parse("event")] == [asset.name for asset in parse("")] == [
+        "newsflow_push_spool"]
 
 
 @pytest.mark.parametrize("text, schedule", [

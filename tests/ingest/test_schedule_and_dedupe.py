@@ -15,6 +15,7 @@ from ingest.schedule import (
     MAX_RETRY_AFTER,
     PollHints,
     cache_seconds,
+    due_at,
     failure_delay,
     merge_item_times,
     next_due,
@@ -55,6 +56,27 @@ def test_a_feed_due_just_after_the_plan_is_polled_now_at_most_a_quarter_of_its_i
     assert select_due([minute, short, hourly], states, NOW) == [minute, hourly]
     assert select_due([minute, short, hourly], states, NOW, slack=timedelta(0)) == []
     assert select_due([minute], states, NOW - timedelta(seconds=11)) == []  # 21 s early: beyond the slack
+
+
+def test_a_pushed_feed_is_polled_only_at_its_safety_poll_but_a_longer_wait_still_wins() -> None:
+    pushed, polled, retry_after, never = (FeedSpec(url=f"http://e.com/{n}") for n in range(4))
+    hour_ago = NOW - timedelta(hours=1)
+    states = {spec.key: FeedState(key=spec.key, url=spec.url, last_fetched_at=hour_ago,
+                                  next_due_at=hour_ago + timedelta(minutes=30)) for spec in (pushed, polled)}
+    states[retry_after.key] = FeedState(key=retry_after.key, url=retry_after.url, last_fetched_at=hour_ago,
+                                        next_due_at=NOW + timedelta(days=3))  # a 3-day Retry-After
+    states[never.key] = FeedState(key=never.key, url=never.url)  # never polled: no safety poll to wait for
+    keys = {pushed.key, retry_after.key, never.key}
+    specs = [pushed, polled, retry_after, never]
+    assert select_due(specs, states, NOW) == [pushed, polled, never]  # no subscriptions: the usual schedule
+    assert select_due(specs, states, NOW, pushed=keys) == [polled, never]
+    day = hour_ago + timedelta(days=1)
+    assert select_due(specs, states, day - timedelta(seconds=21), pushed=keys) == [polled, never]
+    assert select_due(specs, states, day - timedelta(seconds=20), pushed=keys) == [pushed, polled, never]
+    assert select_due(specs, states, NOW + timedelta(hours=2), pushed=keys, safety_poll=3600.0) == [
+        pushed, polled, never]
+    assert select_due(specs, states, NOW + timedelta(days=3), pushed=keys) == specs
+    assert due_at(states[pushed.key], 1e300) == hour_ago + timedelta(seconds=MAX_DELAY)  # clamped
 
 
 def test_the_interval_follows_the_publishers_hints_within_floor_and_ceiling() -> None:

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import pytest
 from ingest.push import PushSpool, PushStore, Subscriber
 from ingest.types import FeedSpec, HubLinks
 from ingest.websub import callback_for, derive_secret
-from newsflow.app.push import PushServer, process_pushes, push_spool, reconcile_subscriptions
+from newsflow.app.push import process_pushes, push_spool, reconcile_subscriptions
 from newsflow.core.es import make_client
 from tests.conftest import OPT_IN_ENV, REPO
 from tests.support.feedserver import Response
@@ -40,30 +39,6 @@ def atom(title: str, entries: list[tuple[str, str]], *, hub: str = "", self_url:
                     f"Monday.&lt;/p&gt;</content></entry>" for text, link in entries)
     return (f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>{title}</title>'
             f"<id>urn:t</id><updated>{UPDATED}</updated>{links}{items}</feed>").encode()
-
-
-@pytest.fixture
-def hub() -> Iterator[LocalHub]:
-    with LocalHub() as running:
-        yield running
-
-
-@pytest.fixture
-def push_settings(make_settings: Callable[..., Any]) -> Any:
-    return make_settings(push={"secret": "test-master-secret", "rate_burst": 5, "rate_per_feed": 0.01,
-                               "max_body_bytes": 64 * 1024})
-
-
-@pytest.fixture
-def receiver(push_settings: Any) -> Iterator[tuple[PushServer, Any]]:
-    """The receiver in this process (port 0), and the settings whose callback URL points at it."""
-    client = make_client(push_settings)
-    PushStore(client, push_settings).ensure()
-    with PushServer(push_settings, client, port=0) as server:
-        settings = push_settings.model_copy(update={"push": push_settings.push.model_copy(
-            update={"callback_url": f"{server.url}/websub"})})
-        yield server, settings
-    client.close()
 
 
 def test_subscription_lifecycle_subscribe_verify_renew_unsubscribe(hub: LocalHub, receiver: Any) -> None:

@@ -10,11 +10,13 @@ from ingest.websub import (
     RateLimiter,
     ReplayGuard,
     Subscription,
+    SubscriptionState,
     callback_for,
     derive_secret,
     discover,
     parse_callback_path,
     plan,
+    pushed_keys,
     renewal_due,
     sign,
     signature_valid,
@@ -96,6 +98,22 @@ def test_the_plan_subscribes_renews_retries_and_unsubscribes() -> None:
     gone = Subscription(key=spec.key, feed_url=spec.url, hub="h", topic="t", nonce="x" * 12,
                         state="unsubscribed")
     assert plan({}, {}, {spec.key: gone}, NOW, push) == []
+
+
+def test_only_active_unexpired_subscriptions_count_as_pushed() -> None:
+    def sub(key: str, state: SubscriptionState = "requested",
+            expires_at: datetime | None = None) -> Subscription:
+        return Subscription(key=key, feed_url=f"https://ex.com/{key}", hub="https://hub.example/",
+                            topic=f"https://ex.com/{key}", nonce="n0nce-0001", state=state,
+                            expires_at=expires_at)
+
+    subs = {"live": sub("live", state="active", expires_at=NOW + timedelta(days=3)),
+            "no-lease": sub("no-lease", state="active"),
+            "lapsed": sub("lapsed", state="active", expires_at=NOW),
+            "asked": sub("asked"), "denied": sub("denied", state="denied"),
+            "leaving": sub("leaving", state="unsubscribing"), "gone": sub("gone", state="unsubscribed")}
+    assert pushed_keys(subs, NOW) == {"live", "no-lease"}
+    assert pushed_keys(subs, NOW + timedelta(days=3)) == {"no-lease"}
 
 
 def test_replay_window_and_rate_bucket() -> None:
