@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from newsflow.cli import cli
 from newsflow.core.errors import LocalAirflowError, LocalRedisError
-from newsflow.dev.drill_celery import drill_verdict, kill_tree, process_tree
+from newsflow.dev.drill_celery import choose_es_nodes, drill_verdict, kill_tree, process_tree, summary
 from newsflow.dev.local_airflow import LocalAirflow, is_celery_worker
 from newsflow.dev.local_redis import LocalRedis, is_redis_server_of
 
@@ -237,6 +237,44 @@ def test_the_drill_verdict_fails_on_any_loss_duplicate_or_repeat() -> None:
                      ("alerts", {"repeated": 1, "repeated_deliveries": 0}),
                      ("spool_batches", 3), ("run_state", "failed"), ("killed", None), ("retried", [])):
         assert not all(drill_verdict({**good, key: bad}).values()), key
+
+
+def test_the_combined_drill_stops_the_primary_node_and_the_workers_talk_to_another_or_to_it() -> None:
+    assert choose_es_nodes(0, 3, "other") == (0, 1)
+    assert choose_es_nodes(2, 3, "other") == (2, 0)  # wraps round: never the stopped node
+    assert choose_es_nodes(1, 3, "primary") == (1, 1)
+    for nodes in (2, 3, 5):
+        for holder in range(nodes):
+            stop, talk = choose_es_nodes(holder, nodes, "other")
+            assert stop == holder and talk != holder and 0 <= talk < nodes
+    for holder, nodes, client_on in ((0, 1, "other"), (3, 3, "other"), (-1, 3, "primary"), (0, 3, "any")):
+        with pytest.raises(ValueError):
+            choose_es_nodes(holder, nodes, client_on)
+
+
+def test_the_combined_drill_verdict_needs_the_node_stopped_mid_run_and_green_after() -> None:
+    good = {"killed": {"worker": 1, "at_run_seconds": 20.0, "processes_killed": 6, "map_index": 0},
+            "run_state": "success", "retried": [{"task_id": "ingest_shard", "map_index": 0}],
+            "articles": {"expected": 10, "indexed_hits": 10, "distinct_ids": 10, "distinct_urls": 10,
+                         "lost": 0, "duplicated": 0},
+            "alerts": {"records": 5, "distinct_rule_story": 5, "delivered_lines": 5, "repeated": 0,
+                       "repeated_deliveries": 0},
+            "spool_batches": 0, "feeds": 8, "workers": 2, "concurrency": 2, "run_seconds": 90.0,
+            "es_cluster": {"client_on": "other", "stopped_node": "rig-es-1", "stopped_mid_run": True,
+                           "cluster_after": "green", "workers_es_url": "http://127.0.0.1:9283"}}
+    verdict = drill_verdict(good)
+    assert verdict["es_node_stopped_mid_run"] and verdict["cluster_green_after"] and all(verdict.values())
+    assert "drain_run_succeeded" not in verdict
+    for bad in ({"stopped_node": None}, {"stopped_mid_run": False}, {"cluster_after": "yellow"}):
+        assert not all(drill_verdict({**good, "es_cluster": {**good["es_cluster"], **bad}}).values()), bad
+    spooling = {**good["es_cluster"], "client_on": "primary", "drain_run_state": "failed"}
+    assert not all(drill_verdict({**good, "es_cluster": spooling}).values())
+    assert all(drill_verdict({**good, "es_cluster": {**spooling, "drain_run_state": "success"}}).values())
+    without = {k: v for k, v in good.items() if k != "es_cluster"}
+    assert "es_node_stopped_mid_run" not in drill_verdict(without)
+    text = summary({**good, "ok": True})
+    assert text.startswith("drill PASSED") and "rig-es-1" in text and "0 lost, 0 duplicated" in text
+    assert summary({**good, "ok": False}).startswith("drill FAILED")
 
 
 # --- the drill ---

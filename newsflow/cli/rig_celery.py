@@ -108,19 +108,38 @@ def status(workers: int, redis_port: int, as_json: bool) -> None:
 @click.option("--keep-indices", is_flag=True, help="Keep the drill's indices (its own prefix).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the figures as JSON to this file.")
+@click.option("--es-cluster", is_flag=True,
+              help="The combined drill: run against the rig's three-node Elasticsearch cluster "
+                   "(127.0.0.1:9281-9283, started if not running, stopped afterwards if the drill "
+                   "started it) and stop the node holding the articles primary when the worker is "
+                   "killed; it is started again after the run and the drill waits for green.")
+@click.option("--es-client-on", type=click.Choice(["other", "primary"]), default="other", show_default=True,
+              help="With --es-cluster, the node the workers talk to: one that stays up (the replica "
+                   "is promoted) or the stopped one (the workers spool; a second run drains it).")
 def drill(feeds: int, shard_size: int | None, workers: int, concurrency: int, redis_port: int | None,
-          keep_indices: bool, output: Path | None) -> None:
+          keep_indices: bool, output: Path | None, es_cluster: bool, es_client_on: str) -> None:
     """Run news_ingest on a rig of the drill's own, SIGKILL the worker running a shard mid-run, and
     count: expected vs indexed vs distinct articles, alerts, spool, run state, retried tasks.
-    Exit 1 when anything was lost, duplicated or alerted twice."""
-    from newsflow.dev.drill_celery import DrillOptions, run_drill
+    With --es-cluster an Elasticsearch data node is stopped at the same moment. Prints the JSON,
+    then a summary on stderr. Exit 1 when anything was lost, duplicated or alerted twice."""
+    from newsflow.dev.drill_celery import DrillOptions, run_drill, summary
 
+    cluster = None
+    if es_cluster:
+        import logging
+
+        from newsflow.dev.es_cluster import EsCluster
+
+        # A node is stopped on purpose: the client's per-request connection tracebacks are noise.
+        logging.getLogger("elastic_transport").setLevel(logging.ERROR)
+        cluster = EsCluster(load_settings(), say=lambda message: click.echo(message, err=True))
     result = run_drill(DrillOptions(feeds=feeds, shard_size=shard_size, workers=workers,
                                     concurrency=concurrency, redis_port=redis_port,
-                                    keep_indices=keep_indices),
-                       load_settings(), say=lambda message: click.echo(message, err=True))
+                                    keep_indices=keep_indices, es_client_on=es_client_on),
+                       load_settings(), say=lambda message: click.echo(message, err=True), cluster=cluster)
     text = json.dumps(result, indent=2)
     click.echo(text)
+    click.echo(summary(result), err=True)
     if output is not None:
         output.write_text(text + "\n")
     sys.exit(0 if result["ok"] else 1)

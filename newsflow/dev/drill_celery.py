@@ -16,6 +16,18 @@ nothing is lost, duplicated or alerted twice.
    which worker each try ran;
 5. from the shards' reports: words per second of enrichment per task slot, fetch seconds per feed.
 
+The combined drill (`newsflow rig drill --es-cluster`, issue 19): the same run against the rig's
+three-node Elasticsearch cluster (newsflow.dev.es_cluster, started if not running). The indices are
+created and the cluster waits for green (the replicas allocated); the workers' NEWSFLOW_ES_URL
+points at a node that does NOT hold the articles primary (`es_client_on="other"`), and at the
+moment the worker is SIGKILLed the node holding that primary is stopped (SIGTERM, in a thread), so
+the cluster promotes the replica while the run goes on and the killed shard's retry runs on two
+nodes. When the run has ended the node is started again and the drill waits for green. With
+`es_client_on="primary"` the workers talk to the stopped node itself: Elasticsearch is unreachable
+for them, their articles spool on disk, and a second `news_ingest` run after the node is back
+drains the spool. The cluster's colour is sampled every second throughout. A cluster the drill
+started is stopped at the end.
+
 Everything it starts is stopped by PID at the end; its indices are deleted unless kept.
 """
 
@@ -37,15 +49,19 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsflow.core.settings import Settings
 from newsflow.dev.local_airflow import RIG_HEARTBEAT_TIMEOUT, parent_pids, process_tree
+
+if TYPE_CHECKING:
+    from newsflow.dev.es_cluster import EsCluster
 
 DEFAULT_FEEDS = 12
 DEFAULT_SHARDS = 4  # shards the feeds are spread over when no shard size is given
 KILL_AFTER_RUNNING = 4.0  # seconds a shard task runs before its worker is killed (mid-shard)
 RUN_TIMEOUT = 900.0
+ES_CLIENT_ON = ("other", "primary")  # the node the workers talk to, against the one stopped
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +76,25 @@ class DrillOptions:
     heartbeat_timeout: int = RIG_HEARTBEAT_TIMEOUT  # seconds before a silent task is failed
     keep_indices: bool = False
     corpus: Path | None = None
+    es_client_on: str = "other"  # with a cluster: see ES_CLIENT_ON and the module's docstring
+
+
+def choose_es_nodes(holder: int, nodes: int, client_on: str) -> tuple[int, int]:
+    """(the node to stop, the node the workers talk to) when node `holder` holds the articles
+    primary: "other" = the next node (it stays up, the replica is promoted), "primary" = the holder
+    itself (the workers lose Elasticsearch and spool). Pure."""
+    if client_on not in ES_CLIENT_ON:
+        raise ValueError(f"es_client_on {client_on!r}: choose one of {', '.join(ES_CLIENT_ON)}")
+    if not 0 <= holder < nodes:
+        raise ValueError(f"node {holder} is not one of the cluster's {nodes} nodes")
+    if client_on == "other" and nodes < 2:
+        raise ValueError("a node other than the stopped one needs a cluster of two or more nodes")
+    return holder, holder if client_on == "primary" else (holder + 1) % nodes
 
 
 def drill_verdict(counts: Mapping[str, Any]) -> dict[str, bool]:
-    """Which of the drill's promises held. Pure."""
-    return {
+    """Which of the drill's promises held (with a cluster, its two as well). Pure."""
+    verdict = {
         "worker_killed_mid_run": bool(counts.get("killed")),
         "run_succeeded": counts.get("run_state") == "success",
         "a_task_was_retried": bool(counts.get("retried")),
@@ -74,6 +104,13 @@ def drill_verdict(counts: Mapping[str, Any]) -> dict[str, bool]:
                               and counts["alerts"]["repeated_deliveries"] == 0),
         "spool_empty": counts["spool_batches"] == 0,
     }
+    es = counts.get("es_cluster")
+    if es is not None:
+        verdict["es_node_stopped_mid_run"] = bool(es.get("stopped_node")) and bool(es.get("stopped_mid_run"))
+        verdict["cluster_green_after"] = es.get("cluster_after") == "green"
+        if es.get("client_on") == "primary":
+            verdict["drain_run_succeeded"] = es.get("drain_run_state") == "success"
+    return verdict
 
 
 def kill_tree(root: int) -> list[int]:
@@ -105,7 +142,11 @@ def _free_port() -> int:
 
 
 def run_drill(options: DrillOptions, settings: Settings,
-              say: Callable[[str], None] = lambda message: print(message, file=sys.stderr)) -> dict[str, Any]:
+              say: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+              cluster: EsCluster | None = None) -> dict[str, Any]:
+    """The drill; with `cluster`, the combined drill against that Elasticsearch cluster."""
+    import threading
+
     import httpx
 
     from newsflow.app.indices import ensure_all
@@ -131,9 +172,27 @@ def run_drill(options: DrillOptions, settings: Settings,
     home = scratch / "home"
     home.mkdir()
     drill_settings = settings.model_copy(update={"index_prefix": prefix, "home": home})
-    client = make_client(drill_settings)
+    es: dict[str, Any] | None = None
+    cluster_started = False
+    if cluster is not None:
+        from elasticsearch import Elasticsearch
+
+        choose_es_nodes(0, len(cluster.nodes), options.es_client_on)  # refuse a bad choice early
+        cluster_started = any(node.pid() is None for node in cluster.nodes)
+        say(f"{'starting' if cluster_started else 'using'} the rig's Elasticsearch cluster "
+            f"({len(cluster.nodes)} nodes, {cluster.url})")
+        cluster.up()
+        drill_settings = drill_settings.model_copy(update={"es_url": cluster.url})
+        client = Elasticsearch(cluster.urls, request_timeout=60, retry_on_timeout=True, max_retries=3)
+        es = {"nodes": len(cluster.nodes), "client_on": options.es_client_on,
+              "cluster_started_by_drill": cluster_started}
+    else:
+        client = make_client(drill_settings)
     shard_size = options.shard_size or max(1, math.ceil(len(files) / DEFAULT_SHARDS))
     airflow: LocalAirflow | None = None
+    health: Any = None
+    stopper: threading.Thread | None = None
+    node_down: int | None = None  # the stopped node, until it is started again
     result: dict[str, Any] = {"feeds": len(files), "workers": options.workers,
                               "heartbeat_timeout": options.heartbeat_timeout,
                               "concurrency": options.concurrency, "shard_size": shard_size,
@@ -158,6 +217,23 @@ def run_drill(options: DrillOptions, settings: Settings,
             feeds_file.write_text("feeds:\n" + "".join(f"  - url: {base_url}/{p.name}\n"
                                                         for p in served_files))
             ensure_all(client, drill_settings)
+            if cluster is not None and es is not None:
+                from newsflow.dev.drill import _HealthLog, _node_index
+                from newsflow.dev.es_cluster import primary_nodes
+
+                alias = drill_settings.index_name("articles")
+                # Green: every replica allocated, so stopping the primary's node loses no shard.
+                client.cluster.health(index=f"{prefix}-*", wait_for_status="green", timeout="120s")
+                holder = _node_index(cluster, primary_nodes(client, alias))
+                stop_index, talk_to = choose_es_nodes(holder, len(cluster.nodes), options.es_client_on)
+                drill_settings = drill_settings.model_copy(update={"es_url": cluster.nodes[talk_to].url})
+                es.update(stopped_node=None, articles_primary_on=cluster.nodes[holder].name,
+                          workers_es_url=drill_settings.es_url, replicas=int(
+                              client.indices.get_settings(index=alias, name="index.number_of_replicas")
+                              .popitem()[1]["settings"]["index"]["number_of_replicas"]))
+                say(f"workers talk to {drill_settings.es_url}; the articles primary is on "
+                    f"{cluster.nodes[holder].name}, stopped when the worker is killed")
+                health = _HealthLog(cluster)
             alert_log = scratch / "alerts.jsonl"
             create_rules(client, drill_settings, options.rules, articles, channel=f"log:{alert_log}")
 
@@ -201,6 +277,15 @@ def run_drill(options: DrillOptions, settings: Settings,
                         continue  # a busy API server missed a poll
                     if killed is None:
                         killed = _kill_a_running_shard(airflow, rows, say)
+                        if killed is not None and cluster is not None and es is not None:
+                            node_down = stop_index
+                            es.update(stopped_node=cluster.nodes[stop_index].name,
+                                      stopped_at_run_seconds=round(time.perf_counter() - run_started, 1),
+                                      stopped_at_health_seconds=round(time.monotonic() - health.start, 1),
+                                      stopped_node_was_workers=stop_index == talk_to)
+                            stopper = threading.Thread(target=_stop_node, daemon=True,
+                                                       args=(cluster, stop_index, es, run_started))
+                            stopper.start()
                         if killed is not None and options.restart_worker:
                             airflow.start_worker(killed["worker"])
                             airflow.wait_worker_ready(killed["worker"])
@@ -210,6 +295,26 @@ def run_drill(options: DrillOptions, settings: Settings,
                             killed.pop("at")
                 result["run_seconds"] = round(time.perf_counter() - run_started, 1)
                 result["run_id"], result["run_state"], result["killed"] = run_id, state, killed
+                if cluster is not None and es is not None and stopper is not None and node_down is not None:
+                    stopper.join()
+                    # Down (its process gone) before the run ended: the rest of the run had 2 nodes.
+                    down_at = float(es.get("down_at_run_seconds") or math.inf)
+                    es["stopped_mid_run"] = down_at < result["run_seconds"]
+                    during = cluster.status()
+                    es["cluster_at_run_end"] = f"{during.cluster_status}/{during.nodes_joined} nodes"
+                    restart = time.monotonic()
+                    cluster.start_node(node_down)
+                    cluster.wait_status("yellow", nodes=len(cluster.nodes), watch=[cluster.nodes[node_down]])
+                    joined = time.monotonic()
+                    cluster.wait_status("green")
+                    green = time.monotonic()
+                    node_down = None
+                    es.update(node_rejoined_seconds=round(joined - restart, 1),
+                              restart_to_green_seconds=round(green - restart, 1))
+                    say(f"{es['stopped_node']} back: joined after {joined - restart:.1f} s, green after "
+                        f"{green - restart:.1f} s")
+                    if options.es_client_on == "primary":
+                        es["drain_run_state"], es["drain_run_seconds"] = _drain_run(api, feeds_file, say)
                 rows = _task_instances(api, run_id)
                 result["retried"] = _tries(api, run_id, rows)
                 shards = _shard_reports(api, run_id, rows)
@@ -222,17 +327,94 @@ def run_drill(options: DrillOptions, settings: Settings,
 
         result["spool_batches"] = len(Spool(drill_settings.spool_dir, drill_settings.index.spool_max_bytes))
         result["throughput"] = shard_throughput(shards, plan if isinstance(plan, list) else [], words_of_feed)
+        if es is not None:
+            es["cluster_after"] = str(client.cluster.health()["status"])
+            if health is not None:
+                es["seconds_not_green"] = health.seconds_not_green()
+                es["health_transitions"] = health.close()
+                health = None
+            result["es_cluster"] = es
     finally:
+        if health is not None:
+            health.close()
         if airflow is not None:
             say("stopping the drill's rig")
             airflow.down()
+        if cluster is not None and node_down is not None:
+            if stopper is not None:
+                stopper.join()
+            cluster.start_node(node_down)  # the drill failed with the node down: give it back
         if not options.keep_indices:
             delete_prefix(client, prefix)
         client.close()
         shutil.rmtree(scratch, ignore_errors=True)
+        if cluster is not None and cluster_started and not options.keep_indices:
+            say("stopping the rig cluster the drill started")
+            cluster.down()
     result["verdict"] = drill_verdict(result)
     result["ok"] = all(result["verdict"].values())
     return result
+
+
+def _stop_node(cluster: EsCluster, index: int, es: dict[str, Any], run_started: float) -> None:
+    """Stop node `index` (SIGTERM, waiting for its exit); note in `es` when it was down."""
+    cluster.stop_node(index)
+    es["down_at_run_seconds"] = round(time.perf_counter() - run_started, 1)
+
+
+def _drain_run(api: Any, feeds_file: Path, say: Callable[[str], None]) -> tuple[str, float]:
+    """A second news_ingest run over the same feeds (its shards index what the first spooled);
+    its final state and seconds."""
+    import httpx
+
+    started = time.perf_counter()
+    response = api.post("/api/v2/dags/news_ingest/dagRuns",
+                        json={"logical_date": None, "conf": {"feeds_file": str(feeds_file)}})
+    response.raise_for_status()
+    run_id = str(response.json()["dag_run_id"])
+    say(f"triggered news_ingest run {run_id} to drain the spool")
+    deadline, state = time.monotonic() + RUN_TIMEOUT, "queued"
+    while state not in ("success", "failed"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"run {run_id} did not finish in {RUN_TIMEOUT:.0f}s")
+        time.sleep(1.0)
+        try:
+            state = str(api.get(f"/api/v2/dags/news_ingest/dagRuns/{run_id}").json()["state"])
+        except (httpx.TransportError, KeyError, ValueError):
+            continue
+    return state, round(time.perf_counter() - started, 1)
+
+
+def summary(result: Mapping[str, Any]) -> str:
+    """A few lines for people, beside the JSON. Pure."""
+    articles, alerts, killed = result["articles"], result["alerts"], result.get("killed") or {}
+    lines = [
+        f"drill {'PASSED' if result.get('ok') else 'FAILED'}: {result['feeds']} feeds, "
+        f"{result['workers']} workers x {result['concurrency']}, run {result.get('run_state')} in "
+        f"{result.get('run_seconds')} s",
+        f"  worker {killed.get('worker')} SIGKILLed at {killed.get('at_run_seconds')} s "
+        f"({killed.get('processes_killed')} processes) running ingest_shard[{killed.get('map_index')}]; "
+        f"retried: " + (", ".join(f"{r['task_id']}[{r['map_index']}]" for r in result.get("retried") or [])
+                        or "none"),
+        f"  articles: {articles['expected']} expected, {articles['indexed_hits']} indexed, "
+        f"{articles['distinct_ids']} distinct ids, {articles['distinct_urls']} distinct URLs -> "
+        f"{articles['lost']} lost, {articles['duplicated']} duplicated",
+        f"  alerts: {alerts['records']} recorded, {alerts['distinct_rule_story']} distinct (rule, story), "
+        f"{alerts['delivered_lines']} delivered -> {alerts['repeated']} repeated, "
+        f"{alerts['repeated_deliveries']} repeated deliveries; spool batches left: {result['spool_batches']}",
+    ]
+    es = result.get("es_cluster")
+    if es is not None:
+        workers = ("the workers' node" if es.get("stopped_node_was_workers")
+                   else f"workers on {es.get('workers_es_url')}")
+        lines.append(
+            f"  Elasticsearch: {es.get('stopped_node')} (articles primary; {workers}) stopped at "
+            f"{es.get('stopped_at_run_seconds')} s, down at {es.get('down_at_run_seconds')} s; "
+            f"{es.get('cluster_at_run_end')} at the run's end; back: joined "
+            f"{es.get('node_rejoined_seconds')} s, green {es.get('restart_to_green_seconds')} s after "
+            f"its start; not green {es.get('seconds_not_green')} s in all; cluster "
+            f"{es.get('cluster_after')} at the end")
+    return "\n".join(lines)
 
 
 def _task_instances(api: Any, run_id: str) -> list[dict[str, Any]]:
