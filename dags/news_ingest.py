@@ -1,7 +1,8 @@
 """news_ingest: poll the due feeds in parallel shards, index their articles, then alert.
 
 plan (due feeds → shards of URLs) → ingest_shard, mapped once per shard (fetch → normalise →
-enrich → index) → alerts (match pending articles against the saved rules, deliver). Only URLs
+enrich → index, each group matched against the saved rules as it is indexed, as `newsflow run`
+does) → alerts (what no shard could match, volume rules, deliveries due: digests, retries). Only URLs
 and counts pass through XCom, each report as one value (multiple_outputs=False: a `dict` return
 would otherwise be split into one XCom row per key); the library (newsflow.app.tasks) is imported
 inside the tasks so that parsing this file stays fast.

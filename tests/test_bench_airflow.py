@@ -81,7 +81,10 @@ def test_the_command_offers_the_scheduled_path_with_a_corpus_subset_size() -> No
 
 
 def test_shard_totals_add_up_flat_and_nested_counts() -> None:
-    reports = [{"feeds": 2, "indexed": 5, "articles": {"new": 5, "unchanged": 1}, "seconds": 3.0},
-               {"feeds": 1, "indexed": 0, "articles": {"new": 0, "unchanged": 4}}]
+    reports = [{"feeds": 2, "indexed": 5, "articles": {"new": 5, "unchanged": 1}, "seconds": 3.0,
+                "alerts": {"created": 4, "sent": 4}},
+               {"feeds": 1, "indexed": 0, "articles": {"new": 0, "unchanged": 4},
+                "alerts": {"created": 0, "sent": 1}}]
 
-    assert shard_totals(reports) == {"feeds": 3, "indexed": 5, "articles": {"new": 5, "unchanged": 5}}
+    assert shard_totals(reports) == {"feeds": 3, "indexed": 5, "articles": {"new": 5, "unchanged": 5},
+                                     "alerts": {"created": 4, "sent": 5}}

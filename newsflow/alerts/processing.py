@@ -10,6 +10,11 @@ With digests (`alerts.email_digest`), `match` creates the new alerts held for th
 `deliver` sends them together: one digest per rule per run. `deliver` then sends every older
 delivery that is due again (retries, the held records of a crashed run).
 
+`digests_later=True` (the news_ingest DAG's shards, which match as they index but do not deliver
+the digests: the run's `alerts` task does): with digests, `match` creates the new alerts pending,
+due at once, instead of held for this run, so the next `deliver_pending` (that task) sends each
+rule's alerts of every shard of the run as one digest. Without digests it changes nothing.
+
 Make one AlertRun per run: the receivers a delivery found down are skipped for the rest of the run,
 and the next run (a new AlertRun) tries every receiver again.
 """
@@ -48,9 +53,10 @@ class AlertRun:
     """Matching articles against the rules during one run and delivering the alerts (see the module
     docstring). Not thread-safe."""
 
-    def __init__(self, client: Elasticsearch, settings: Settings) -> None:
+    def __init__(self, client: Elasticsearch, settings: Settings, *, digests_later: bool = False) -> None:
         self._client = client
         self._settings = settings
+        self._digests_later = digests_later
         self._matched: list[MatchResult] = []
         self._delivered: list[DeliveryResult] = []
         self._down: dict[str, str] = {}  # receivers found down by a delivery during this run
@@ -70,7 +76,8 @@ class AlertRun:
             lease = timedelta(seconds=self._settings.alerts.delivery_lease)
             with timed("match"):
                 matched = match_articles(self._client, self._settings, articles, now=now,
-                                         claim_until=now + lease, documents=documents)
+                                         claim_until=None if self._digests_later else now + lease,
+                                         documents=documents)
             delivered = DeliveryResult()
         else:
             matched, delivered = match_and_deliver(self._client, self._settings, articles, now=now,

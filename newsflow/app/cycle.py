@@ -45,7 +45,7 @@ import elastic_transport
 from ingest.dedupe import classify, lookup_ids, unique_per_publisher
 from ingest.feeds import load_feeds
 from ingest.schedule import select_due
-from newsflow.alerts.processing import AlertRun
+from newsflow.alerts.processing import AlertRun, AlertTotals
 from newsflow.app.faults import fault_point
 from newsflow.app.indices import ensure_present
 from newsflow.app.report import (
@@ -88,16 +88,20 @@ class Pipeline:
     leaving it closes the Elasticsearch client it made. Not thread-safe.
 
     `stores` (default: newsflow.app.stores.default_stores) and `enricher` replace the real ones;
-    a `client` passed in is the caller's to close."""
+    a `client` passed in is the caller's to close. `digests_later`: e-mail digests of the alerts
+    matched during `ingest` are left pending for another process's `alerts()` (the news_ingest
+    DAG's shards: see newsflow.alerts.processing.AlertRun)."""
 
     def __init__(self, settings: Settings, *, stores: Stores | None = None,
-                 enricher: Enricher | None = None, client: Elasticsearch | None = None) -> None:
+                 enricher: Enricher | None = None, client: Elasticsearch | None = None,
+                 digests_later: bool = False) -> None:
         self.settings = settings
         self._owns_client = client is None
         self.client = client if client is not None else make_client(settings)
         self.stores = stores if stores is not None else default_stores(self.client, settings)
         self._enricher = enricher
-        self._alerts = AlertRun(self.client, settings)  # this run's alerts, delivered by alerts()
+        self._digests_later = digests_later
+        self._alerts = self._new_alert_run()  # this run's alerts, delivered by alerts()
         self.hub_links: dict[str, HubLinks] = {}  # WebSub hubs the polled feeds announced, by feed key
 
     def __enter__(self) -> Pipeline:
@@ -119,6 +123,14 @@ class Pipeline:
 
             self._enricher = Enricher(self.settings)
         return self._enricher
+
+    def _new_alert_run(self) -> AlertRun:
+        return AlertRun(self.client, self.settings, digests_later=self._digests_later)
+
+    def matched_alerts(self) -> AlertTotals:
+        """What the alert matching during `ingest` (`match_alerts`) did so far: its matches, and the
+        deliveries made at once (without e-mail digests). `alerts()` starts afresh after it."""
+        return self._alerts.totals()
 
     def _ensure_indices(self) -> None:
         """Create what is missing under the prefix (once per process: newsflow.app.indices)."""
@@ -396,7 +408,7 @@ class Pipeline:
         busy = ""
         # This run's alerts (those matched during ingest); the next run starts afresh (and tries
         # every receiver again).
-        run, self._alerts = self._alerts, AlertRun(self.client, self.settings)
+        run, self._alerts = self._alerts, self._new_alert_run()
         inline = run.totals()
         try:
             self._ensure_indices()

@@ -334,10 +334,11 @@ def _timed_dag_run(airflow: Any, feeds_file: Path, client: Any) -> dict[str, Any
 
 
 def shard_totals(reports: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The shards' counts added up (nested counts such as `articles` by kind too). Pure."""
+    """The shards' counts added up (nested counts such as `articles` by kind and the alerts each
+    shard matched and delivered too). Pure."""
     totals: dict[str, Any] = {}
     for report in reports:
-        for key in ("feeds", "articles", "indexed", "dead_lettered"):
+        for key in ("feeds", "articles", "indexed", "dead_lettered", "alerts"):
             value = report.get(key)
             if isinstance(value, Mapping):
                 inner = totals.setdefault(key, {})

@@ -34,14 +34,14 @@ def ui_data(es_url: str, _es_cleanup: None, tmp_path_factory: pytest.TempPathFac
     home = tmp_path_factory.mktemp("airflow-ui")
     settings = load_settings(es_url=es_url, index_prefix=f"{_SESSION_PREFIX}-ui", home=home,
                              fetch=OPT_IN_FETCH)  # the feed server listens on 127.0.0.1
-    with FeedServer(root=SAMPLES / "feeds") as server:
+    client = make_client(settings)
+    RuleStore(client, settings).add("cholera", "title:cholera", [f"log:{home / 'alerts.jsonl'}"])
+    client.close()
+    with FeedServer(root=SAMPLES / "feeds") as server:  # the shard matches and delivers its alerts
         broken = server.route("/broken.xml", Response(status=503, body=b"maintenance"))
         feeds = home / "feeds.yaml"
         feeds.write_text(f"feeds:\n  - url: {server.url('/world.xml')}\n  - url: {broken}\n")
         tasks.ingest_shard(str(feeds), [server.url("/world.xml"), broken], settings=settings)
-    client = make_client(settings)
-    RuleStore(client, settings).add("cholera", "title:cholera", [f"log:{home / 'alerts.jsonl'}"])
-    client.close()
     tasks.process_alerts(settings=settings)
     yield settings, str(feeds), broken
 

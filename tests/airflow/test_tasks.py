@@ -174,26 +174,61 @@ def test_feed_health_report_names_the_failing_feed_and_its_reason(
 
 
 @pytest.mark.es
-def test_alerts_after_the_shards_deliver_each_matching_story_once(
+def test_shards_deliver_their_alerts_as_they_index_and_the_alerts_task_repeats_none(
     settings: Any, feed_server: Any, tmp_path: Path, es_client: Any
 ) -> None:
     from newsflow.alerts.rules import RuleStore
 
     log_path = tmp_path / "alerts.jsonl"
-    tasks.ingest_shard(write_feeds(tmp_path, feed_server.url("/world.xml")),
-                       [feed_server.url("/world.xml")], settings=settings)
-    RuleStore(es_client, settings).add("cholera", "title:cholera", [f"log:{log_path}"])
+    world, business = feed_server.url("/world.xml"), feed_server.url("/business.atom")
+    feeds = write_feeds(tmp_path, world, business)
+    RuleStore(es_client, settings).add("inflation", "title:inflation", [f"log:{log_path}"])
 
-    first = tasks.process_alerts(settings=settings)
+    shards = [tasks.ingest_shard(feeds, [url], settings=settings) for url in (world, business)]
+    # Each shard matched and delivered its own story (one in each feed), as `newsflow run` does.
+    assert [(s["alerts"]["created"], s["alerts"]["sent"]) for s in shards] == [(1, 1), (1, 1)]
+    assert len(log_path.read_text().splitlines()) == 2
+    after = tasks.process_alerts(settings=settings)  # the DAG's alerts task: nothing left to do
+    again = [tasks.ingest_shard(feeds, [url], settings=settings) for url in (world, business)]
+    assert (after["created"], after["sent"]) == (0, 0)
+    assert [s["alerts"]["sent"] for s in again] == [0, 0]
+    lines = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert len(lines) == 2 and {line["rule"] for line in lines} == {"inflation"}
+    assert len({line["id"] for line in lines}) == 2
+
+    rules = tasks.load_rules_with_alerts(settings)
+    assert [(r.rule.name, len(r.recent)) for r in rules] == [("inflation", 2)]
+    assert all("inflation" in alert.article.title.lower() for alert in rules[0].recent)
+
+
+@pytest.mark.es
+def test_what_a_shard_could_not_match_is_matched_and_delivered_once_by_the_alerts_task(
+    make_settings: Callable[..., Any], feed_server: Any, tmp_path: Path,
+) -> None:
+    from newsflow.alerts.lock import RecordingLock
+    from newsflow.alerts.rules import RuleStore
+    from newsflow.core.es import make_client
+
+    settings = make_settings(alerts={"lock_wait": 0.3})
+    log_path = tmp_path / "alerts.jsonl"
+    world = feed_server.url("/world.xml")
+    client = make_client(settings)
+    try:
+        RuleStore(client, settings).add("cholera", "title:cholera", [f"log:{log_path}"])
+        other = RecordingLock(client, settings, holder="another-run")
+        other.acquire(wait=0)  # another run records alerts: the shard cannot
+        shard = tasks.ingest_shard(write_feeds(tmp_path, world), [world], settings=settings)
+        other.release()
+    finally:
+        client.close()
+    assert shard["indexed"] > 0 and shard["alerts"]["sent"] == 0 and not log_path.exists()
+
+    first = tasks.process_alerts(settings=settings)  # the article waited in the alert queue
     again = tasks.process_alerts(settings=settings)
     assert (first["created"], first["sent"]) == (1, 1)
     assert (again["created"], again["sent"]) == (0, 0)
     lines = log_path.read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["rule"] == "cholera"
-
-    rules = tasks.load_rules_with_alerts(settings)
-    assert [(r.rule.name, len(r.recent)) for r in rules] == [("cholera", 1)]
-    assert "cholera" in rules[0].recent[0].article.title.lower()
 
 
 @pytest.mark.es
