@@ -132,7 +132,10 @@ def child_processes() -> set[int]:
 
     children: set[int] = set()
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        children.update(int(pid) for pid in (task / "children").read_text().split())
+        try:
+            children.update(int(pid) for pid in (task / "children").read_text().split())
+        except FileNotFoundError:
+            continue  # a thread (e.g. the test server's) ended between the listing and the read
     return children
 
 
