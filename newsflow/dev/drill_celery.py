@@ -34,7 +34,6 @@ Everything it starts is stopped by PID at the end; its indices are deleted unles
 from __future__ import annotations
 
 import contextlib
-import gzip
 import json
 import math
 import os
@@ -53,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsflow.core.settings import Settings
 from newsflow.dev.local_airflow import RIG_HEARTBEAT_TIMEOUT, parent_pids, process_tree
+from newsflow.dev.pids import alive
 
 if TYPE_CHECKING:
     from newsflow.dev.es_cluster import EsCluster
@@ -127,14 +127,6 @@ def kill_tree(root: int) -> list[int]:
     return tree
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -157,6 +149,7 @@ def run_drill(options: DrillOptions, settings: Settings,
         parsed_articles,
         select_feed_files,
         serve_directory,
+        unpacked_feeds,
     )
     from newsflow.dev.bench_alerts import create_rules
     from newsflow.dev.local_airflow import LocalAirflow
@@ -200,12 +193,7 @@ def run_drill(options: DrillOptions, settings: Settings,
                               "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     try:
         served = scratch / "feeds"
-        served.mkdir()
-        for path in files:
-            data = path.read_bytes()
-            (served / path.name.removesuffix(".gz")).write_bytes(
-                gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
-        served_files = sorted(served.iterdir())
+        served_files = unpacked_feeds(files, served)
         articles = parsed_articles(served_files)
         expected_ids = {a.id for a in articles}
         words_of_feed: Counter[str] = Counter()
@@ -445,7 +433,7 @@ def _kill_a_running_shard(airflow: Any, rows: Sequence[Mapping[str, Any]],
                 continue
             tree = kill_tree(worker_pid)
             time.sleep(0.5)
-            survivors = [pid for pid in tree if _alive(pid)]
+            survivors = [pid for pid in tree if alive(pid)]
             say(f"SIGKILLed Celery worker {n} (pid {worker_pid}, {len(tree)} processes) while it ran "
                 f"ingest_shard[{row.get('map_index')}] try {row.get('try_number')} (task pid {task_pid})")
             return {"worker": n, "worker_pid": worker_pid, "processes_killed": len(tree),

@@ -27,6 +27,7 @@ import httpx
 
 from newsflow.core.errors import StackError
 from newsflow.core.settings import Settings
+from newsflow.dev.pids import pid_from_file
 from newsflow.dev.stack import ES_USER, ES_VERSION, LocalElasticsearch, _ensure_system_user, _port_open
 
 log = logging.getLogger(__name__)
@@ -116,22 +117,7 @@ class EsNode:
 
     def pid(self) -> int | None:
         """Our node's PID if it is running (a stale or reused pid file is removed)."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            self.pid_file.unlink(missing_ok=True)
-            return None
-        except PermissionError:
-            return pid
-        cmdline = Path(f"/proc/{pid}/cmdline")
-        if cmdline.exists() and b"elasticsearch" not in cmdline.read_bytes():
-            self.pid_file.unlink(missing_ok=True)
-            return None
-        return pid
+        return pid_from_file(self.pid_file, b"elasticsearch")
 
     def write_config(self) -> None:
         """The distribution's config folder (JVM options, log4j, keystore), with our yml."""

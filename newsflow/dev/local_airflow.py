@@ -54,6 +54,7 @@ from newsflow.dev.local_postgres import LocalPostgres
 from newsflow.dev.local_redis import DEFAULT_PORT as REDIS_PORT
 from newsflow.dev.local_redis import LocalRedis
 from newsflow.dev.paths import project_dir
+from newsflow.dev.pids import alive
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +261,7 @@ class LocalAirflow:
 
     def _not_this_component(self, pid: int, component: str) -> str:
         """Why `pid` is not this instance's running `component` ("" when it is)."""
-        if not _alive(pid):
+        if not alive(pid):
             return f"pid {pid} is not running"
         try:
             cmdline = _cmdline(pid)
@@ -363,9 +364,9 @@ class LocalAirflow:
         for name, pid in pids.items():
             if pid is None:
                 continue
-            while _alive(pid) and time.monotonic() < deadline:
+            while alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            if _alive(pid):
+            if alive(pid):
                 self._say(f"Airflow {name} (pid {pid}) did not stop in {timeout:.0f}s; killing it")
                 _signal_group(pid, signal.SIGKILL)
             _reap(pid)
@@ -667,7 +668,7 @@ def _cmdline(pid: int, wait: float = 2.0) -> bytes:
     deadline = time.monotonic() + wait
     while True:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        if cmdline or time.monotonic() > deadline or not _alive(pid):
+        if cmdline or time.monotonic() > deadline or not alive(pid):
             return cmdline
         time.sleep(0.05)
 
@@ -701,24 +702,6 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 # The Airflow components this process started (they outlive the LocalAirflow that started them).
 _STARTED: list[subprocess.Popen[bytes]] = []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    return fields[0] == "Z"
 
 
 def _reap(pid: int) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from newsflow.core.errors import LocalPostgresError
 from newsflow.dev.paths import project_dir
+from newsflow.dev.pids import alive
 
 log = logging.getLogger(__name__)
 
@@ -159,12 +160,12 @@ class LocalPostgres:
         self._say(f"stopping PostgreSQL (pid {pid}, {self.data_dir})")
         os.kill(pid, signal.SIGINT)  # "fast" shutdown: roll back open transactions, checkpoint, exit
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _alive(pid):
+        if alive(pid):
             self._say(f"PostgreSQL (pid {pid}) did not stop in {timeout:.0f}s; immediate shutdown")
             os.kill(pid, signal.SIGQUIT)
-            while _alive(pid):
+            while alive(pid):
                 time.sleep(0.1)
         return True
 
@@ -243,19 +244,6 @@ class LocalPostgres:
             return f"(no log at {self.log_file})"
         tail = self.log_file.read_text(errors="replace").splitlines()[-lines:]
         return f"last lines of {self.log_file}:\n" + "\n".join(tail)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (our own child not yet waited for) has stopped
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def _ensure_system_user(name: str) -> None:

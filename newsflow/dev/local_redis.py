@@ -32,6 +32,7 @@ from pathlib import Path
 
 from newsflow.core.errors import LocalRedisError
 from newsflow.dev.paths import project_dir
+from newsflow.dev.pids import alive
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ class LocalRedis:
         return pid
 
     def _not_ours(self, pid: int) -> str:
-        if not _alive(pid):
+        if not alive(pid):
             return f"pid {pid} is not running"
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -249,12 +250,12 @@ class LocalRedis:
         self._say(f"stopping redis-server (pid {pid})")
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _alive(pid):
+        if alive(pid):
             self._say(f"redis-server (pid {pid}) did not stop in {timeout:.0f}s; killing it")
             os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
+            while alive(pid):
                 time.sleep(0.1)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
@@ -285,14 +286,3 @@ def _port_in_use(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (our own child not yet waited for) has stopped
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False

@@ -30,6 +30,7 @@ import httpx
 
 from newsflow.core.errors import StackError
 from newsflow.core.settings import Settings
+from newsflow.dev.pids import pid_from_file
 
 log = logging.getLogger(__name__)
 
@@ -165,22 +166,7 @@ class LocalElasticsearch:
     # --- run ---
     def pid(self) -> int | None:
         """The PID of our node if it is running, else None (a stale pid file is removed)."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            self.pid_file.unlink(missing_ok=True)
-            return None
-        except PermissionError:
-            return pid
-        cmdline = Path(f"/proc/{pid}/cmdline")
-        if cmdline.exists() and b"elasticsearch" not in cmdline.read_bytes():
-            self.pid_file.unlink(missing_ok=True)  # the PID was reused by something else
-            return None
-        return pid
+        return pid_from_file(self.pid_file, b"elasticsearch")
 
     def up(self) -> StackStatus:
         """Install if needed, start if not running, and wait until the cluster is healthy."""
