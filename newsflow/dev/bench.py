@@ -27,7 +27,6 @@ import json
 import multiprocessing
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,6 +84,17 @@ def select_feed_files(options: BenchOptions) -> list[Path]:
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+def unpacked_feeds(files: Sequence[Path], folder: Path) -> list[Path]:
+    """Copies of the corpus feed `files` in a new `folder`, gzipped ones unpacked (the corpus keeps
+    some as .gz; a feed server serves them as published), sorted by name."""
+    folder.mkdir()
+    for path in files:
+        data = path.read_bytes()
+        (folder / path.name.removesuffix(".gz")).write_bytes(
+            gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+    return sorted(folder.iterdir())
 
 
 @contextmanager
@@ -381,14 +391,7 @@ def run_bench(options: BenchOptions, settings: Settings,
             "the ratios between cycles unreliable (see docs/benchmark.md)")
     with tempfile.TemporaryDirectory(prefix="newsflow-bench-") as scratch:
         served = Path(scratch) / "feeds"
-        served.mkdir()
-        for path in files:
-            target = served / path.name.removesuffix(".gz")
-            if path.read_bytes()[:2] == b"\x1f\x8b":
-                target.write_bytes(gzip.decompress(path.read_bytes()))
-            else:
-                shutil.copyfile(path, target)
-        served_files = sorted(served.iterdir())
+        served_files = unpacked_feeds(files, served)
         home = Path(scratch) / "home"
         home.mkdir()
         env = {

@@ -20,7 +20,6 @@ Everything it starts (Airflow components, PostgreSQL, the feed server) is stoppe
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shutil
@@ -42,6 +41,7 @@ from newsflow.dev.bench import (
     run_cycle_subprocess,
     select_feed_files,
     serve_directory,
+    unpacked_feeds,
     wait_until_quiet,
 )
 from newsflow.index.cleanup import delete_prefix
@@ -181,12 +181,7 @@ def run_airflow_bench(options: AirflowBenchOptions, settings: Settings,
     airflow: LocalAirflow | None = None
     try:
         served = scratch / "feeds"
-        served.mkdir()
-        for path in files:
-            data = path.read_bytes()
-            (served / path.name.removesuffix(".gz")).write_bytes(
-                gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
-        served_files = sorted(served.iterdir())
+        served_files = unpacked_feeds(files, served)
         vocabulary = parsed_articles(served_files)
         common_env = {
             "NEWSFLOW_ES_URL": settings.es_url,
