@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -27,6 +25,7 @@ from newsflow.core.models import Article
 from newsflow.index.store import ArticleStore
 from tests.conftest import REPO
 from tests.support.feedserver import Response
+from tests.support.killed_cli import kill_cli_at_first_request
 
 MORNING = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)  # a Thursday
 NEXT_DAY = datetime(2026, 11, 27, 0, 10, tzinfo=UTC)
@@ -213,19 +212,9 @@ def test_a_digest_killed_mid_delivery_is_finished_by_the_next_run_without_resend
     env = {**os.environ, "NEWSFLOW_ES_URL": settings.es_url, "NEWSFLOW_INDEX_PREFIX": settings.index_prefix,
            "NEWSFLOW_HOME": str(settings.home), "NEWSFLOW_ALERTS__DELIVERY_LEASE": "2",
            "NEWSFLOW_ALERTS__WEBHOOK_TIMEOUT": "60", "PYTHONPATH": str(REPO)}
-    errors = tmp_path / "digest.stderr"
-    with errors.open("wb") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "newsflow", "alerts", "digest"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=stderr)
-        try:
-            deadline = time.monotonic() + 60
-            while not feed_server.requests_to("/hook") and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert feed_server.requests_to("/hook"), errors.read_text()
-            process.send_signal(signal.SIGKILL)
-        finally:
-            process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
+    returncode = kill_cli_at_first_request(["alerts", "digest"], env, feed_server, "/hook",
+                                           tmp_path / "digest.stderr")
+    assert returncode == -signal.SIGKILL
     assert len(log_file.read_text().splitlines()) == 1
 
     busy = deliver_digests(es_client, settings)  # within the dead run's lease: left alone

@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +32,7 @@ from newsflow.core.models import Article
 from newsflow.index.store import ArticleStore
 from tests.conftest import REPO
 from tests.support.feedserver import Response
+from tests.support.killed_cli import kill_cli_at_first_request
 
 HOUR = 3600.0
 
@@ -210,19 +208,9 @@ def test_a_spike_alert_killed_mid_delivery_is_sent_again_with_its_id_and_then_ne
            # The lock is stretched to cover a send's budget (3 x the timeout): 15 s here.
            "NEWSFLOW_ALERTS__WEBHOOK_TIMEOUT": "5", "NEWSFLOW_ALERTS__WEBHOOK_RETRIES": "0",
            "PYTHONPATH": str(REPO)}
-    errors = tmp_path / "signals.stderr"
-    with errors.open("wb") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "newsflow", "alerts", "signals"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=stderr)
-        try:
-            deadline = time.monotonic() + 60
-            while not feed_server.requests_to("/hook") and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert feed_server.requests_to("/hook"), errors.read_text()
-            process.send_signal(signal.SIGKILL)
-        finally:
-            process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
+    returncode = kill_cli_at_first_request(["alerts", "signals"], env, feed_server, "/hook",
+                                           tmp_path / "signals.stderr")
+    assert returncode == -signal.SIGKILL
 
     feed_server.route("/hook", Response(status=204))
     resumed = check_signals(es_client, settings)  # waits until the dead run's recording lock runs out
