@@ -33,7 +33,7 @@ from elasticsearch import Elasticsearch
 from newsflow.core.es import create_index, number_of_replicas, translate_errors
 from newsflow.core.models import format_utc
 from newsflow.core.settings import Settings
-from newsflow.index.mappings import ANALYSIS, KEYWORD, TEXT_WITH_EXACT
+from newsflow.index.mappings import ANALYSIS, ARTICLE_PROPERTIES
 
 # What a revision keeps of the article version it replaces (read in the one mget per batch).
 PREVIOUS_FIELDS: tuple[str, ...] = (
@@ -44,14 +44,10 @@ PREVIOUS_FIELDS: tuple[str, ...] = (
 REVISION_PROPERTIES: dict[str, Any] = {
     "article_id": {"type": "keyword"},
     "revision": {"type": "integer"},
-    "title": TEXT_WITH_EXACT,
-    "summary": TEXT_WITH_EXACT,
-    "body": TEXT_WITH_EXACT,
-    "url": KEYWORD,
-    "source": KEYWORD,
-    "feed_url": KEYWORD,
+    # The previous version's text and source, searched as the articles' are.
+    **{name: ARTICLE_PROPERTIES[name]
+       for name in ("title", "summary", "body", "url", "source", "feed_url", "published_at")},
     "story_id": {"type": "keyword"},
-    "published_at": {"type": "date"},
     "ingested_at": {"type": "date"},  # when this (previous) version was fetched
     "content_hash": {"type": "keyword"},  # this version's hash
     "replaced_at": {"type": "date"},  # when the newer version was indexed
