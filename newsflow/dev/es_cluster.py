@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -27,7 +26,7 @@ import httpx
 
 from newsflow.core.errors import StackError
 from newsflow.core.settings import Settings
-from newsflow.dev.pids import pid_from_file
+from newsflow.dev.pids import pid_from_file, stop_process
 from newsflow.dev.stack import ES_USER, ES_VERSION, LocalElasticsearch, _ensure_system_user, _port_open
 
 log = logging.getLogger(__name__)
@@ -162,18 +161,7 @@ class EsNode:
         pid = self.pid()
         if pid is None:
             return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.3)
-        else:
-            log.warning("rig node %s (pid %s) ignored SIGTERM for %.0f s; killing", self.name, pid,
-                        STOP_TIMEOUT)
-            os.kill(pid, signal.SIGKILL)
+        stop_process(pid, f"rig node {self.name}", STOP_TIMEOUT, log.warning)
         self.pid_file.unlink(missing_ok=True)
         return True
 

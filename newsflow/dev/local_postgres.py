@@ -28,7 +28,7 @@ from pathlib import Path
 
 from newsflow.core.errors import LocalPostgresError
 from newsflow.dev.paths import project_dir
-from newsflow.dev.pids import alive
+from newsflow.dev.pids import stop_process
 
 log = logging.getLogger(__name__)
 
@@ -158,15 +158,9 @@ class LocalPostgres:
         if pid is None:
             return False
         self._say(f"stopping PostgreSQL (pid {pid}, {self.data_dir})")
-        os.kill(pid, signal.SIGINT)  # "fast" shutdown: roll back open transactions, checkpoint, exit
-        deadline = time.monotonic() + timeout
-        while alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if alive(pid):
-            self._say(f"PostgreSQL (pid {pid}) did not stop in {timeout:.0f}s; immediate shutdown")
-            os.kill(pid, signal.SIGQUIT)
-            while alive(pid):
-                time.sleep(0.1)
+        # SIGINT is the "fast" shutdown (roll back open transactions, checkpoint, exit); SIGQUIT
+        # the immediate one.
+        stop_process(pid, "PostgreSQL", timeout, self._say, first=signal.SIGINT, last=signal.SIGQUIT)
         return True
 
     def create_database(self, name: str) -> None:

@@ -16,13 +16,11 @@ process). As root it runs as root, which Redis allows.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -32,7 +30,7 @@ from pathlib import Path
 
 from newsflow.core.errors import LocalRedisError
 from newsflow.dev.paths import project_dir
-from newsflow.dev.pids import alive
+from newsflow.dev.pids import alive, stop_process
 
 log = logging.getLogger(__name__)
 
@@ -248,17 +246,7 @@ class LocalRedis:
         if pid is None:
             return False
         self._say(f"stopping redis-server (pid {pid})")
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if alive(pid):
-            self._say(f"redis-server (pid {pid}) did not stop in {timeout:.0f}s; killing it")
-            os.kill(pid, signal.SIGKILL)
-            while alive(pid):
-                time.sleep(0.1)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
+        stop_process(pid, "redis-server", timeout, self._say)
         self.pid_file.unlink(missing_ok=True)
         return True
 

@@ -3,7 +3,11 @@ is one still running, and does a pid file still name our program (PIDs are reuse
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -40,3 +44,21 @@ def pid_from_file(pid_file: Path, program: bytes) -> int | None:
         pid_file.unlink(missing_ok=True)  # the PID was reused by something else
         return None
     return pid
+
+
+def stop_process(pid: int, what: str, timeout: float, say: Callable[[str], None],
+         first: signal.Signals = signal.SIGTERM, last: signal.Signals = signal.SIGKILL) -> None:
+    """Stop process `pid` (`what`, for the message): signal `first`, wait up to `timeout` seconds
+    for it to end, else say so and signal `last` and wait; reaped if it is our own child."""
+    os.kill(pid, first)
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if alive(pid):
+        say(f"{what} (pid {pid}) did not stop in {timeout:.0f}s after {first.name}; sending {last.name}")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, last)
+        while alive(pid):
+            time.sleep(0.1)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

@@ -17,7 +17,6 @@ import hashlib
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import tarfile
 import time
@@ -30,7 +29,7 @@ import httpx
 
 from newsflow.core.errors import StackError
 from newsflow.core.settings import Settings
-from newsflow.dev.pids import pid_from_file
+from newsflow.dev.pids import pid_from_file, stop_process
 
 log = logging.getLogger(__name__)
 
@@ -242,18 +241,7 @@ class LocalElasticsearch:
         if pid is None:
             return False
         self._say(f"stopping Elasticsearch (pid {pid})")
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.5)
-        else:
-            log.warning("Elasticsearch (pid %s) ignored SIGTERM for %.0f s; killing", pid,
-                        STOP_TIMEOUT)
-            os.kill(pid, signal.SIGKILL)
+        stop_process(pid, "Elasticsearch", STOP_TIMEOUT, log.warning)
         self.pid_file.unlink(missing_ok=True)
         return True
 
