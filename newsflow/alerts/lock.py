@@ -118,7 +118,13 @@ class RecordingLock:
         lease = self.settings.alerts.delivery_lease
         document = {"holder": self.holder, "until": format_utc(now + timedelta(seconds=lease))}
         with translate_errors(self._url):
-            found: Any = self.client.options(ignore_status=404).get(index=self.index, id=LOCK_ID)
+            found: Any = self.client.options(ignore_status=(404, 503)).get(index=self.index, id=LOCK_ID)
+            if found.get("status") == 503:
+                # Another run created the locks index a moment ago and its shard is still starting
+                # ("no shard available"): wait for it as ensure() does, then read again; a 503
+                # that outlasts the wait is an overloaded cluster and raises.
+                self.ensure()
+                found = self.client.options(ignore_status=404).get(index=self.index, id=LOCK_ID)
             if found.get("status") == 404 and found.get("error"):  # no locks index yet
                 self.ensure()
                 found = {"found": False}

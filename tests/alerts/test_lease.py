@@ -196,3 +196,23 @@ def test_the_send_budget_covers_every_quick_attempt_and_its_backoff(
     assert send_budget("webhook", config) == 3 * 10.0 + 0.5 + 1.0
     assert send_budget("email", config) == 60.0
     assert send_budget("log", config) > 0
+
+
+def test_a_lock_read_answered_no_shard_available_waits_for_the_shard_and_takes_the_lock(
+        make_settings: Callable[..., Any], es_url: str) -> None:
+    # Found by CI: two runs at once, one creating the locks index; the other's first read of the
+    # lock hit the new index before its shard started (503) and the whole run failed. Elasticsearch
+    # cannot be made to answer so on demand, so the proxy answers the first read with a 503, and the
+    # client's two retries of it too.
+    from newsflow.alerts.lock import RecordingLock
+    from tests.support.esproxy import ElasticsearchProxy
+
+    direct = make_settings()
+    RecordingLock(make_client(direct), direct).ensure()
+    with ElasticsearchProxy(es_url, plan=["503"] * 3, paths=(f"/_doc/{LOCK_ID}",)) as proxy:
+        settings = make_settings(es_url=proxy.url, index_prefix=direct.index_prefix)
+        lock = RecordingLock(make_client(settings), settings)
+        assert lock.try_acquire() is None  # taken: None means no other holder
+        assert proxy.faults == ["503"] * 3
+    stored = make_client(direct).get(index=locks_index(direct), id=LOCK_ID)["_source"]
+    assert stored["holder"] == lock.holder
