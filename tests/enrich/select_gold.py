@@ -22,6 +22,8 @@ from tests.enrich.quality import GOLD_FILE
 
 SEED = 20261202
 HELDOUT_SEED = 17_2026
+TRAIN_SEED = 20261203  # the training set (`--train N`): drawn after v2, none of v1's or v2's articles
+GOLD_V2_FILE = GOLD_FILE.parent / "gold_v2.json"
 PER_FEED = 2
 MIN_WORDS = 25
 MAX_WORDS = 300  # long texts take long to annotate by hand; some full texts are still in range
@@ -32,8 +34,12 @@ def feed_key(file: str) -> str:
     return _VERSION.sub("", file)
 
 
-def candidates() -> dict[str, list[tuple[str, int, str]]]:
-    v1 = {a["url"] for a in json.loads(GOLD_FILE.read_text(encoding="utf-8"))["articles"]}
+def _urls(path: object) -> set[str]:
+    return {a["url"] for a in json.loads(path.read_text(encoding="utf-8"))["articles"]}  # type: ignore[attr-defined]
+
+
+def candidates(exclude_v2: bool = False) -> dict[str, list[tuple[str, int, str]]]:
+    v1 = _urls(GOLD_FILE) | (_urls(GOLD_V2_FILE) if exclude_v2 else set())
     seen: set[str] = set()
     by_feed: dict[str, list[tuple[str, int, str]]] = defaultdict(list)
     for file in news_files():
@@ -55,9 +61,9 @@ def candidates() -> dict[str, list[tuple[str, int, str]]]:
     return by_feed
 
 
-def choose(total: int) -> list[tuple[str, int, str]]:
-    rng = random.Random(SEED)
-    by_feed = candidates()
+def choose(total: int, seed: int = SEED, exclude_v2: bool = False) -> list[tuple[str, int, str]]:
+    rng = random.Random(seed)
+    by_feed = candidates(exclude_v2)
     chosen: list[tuple[str, int, str]] = []
     for key in sorted(by_feed):
         items = by_feed[key]
@@ -72,6 +78,12 @@ def heldout_split(n: int) -> set[int]:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--train"]:  # the training set of the entity filter: none of v1 or v2
+        total = int(sys.argv[2])
+        chosen = choose(total, TRAIN_SEED, exclude_v2=True)
+        print(json.dumps([{"file": f, "index": i, "url": u, "split": "train"} for f, i, u in chosen], indent=1))
+        print(f"{len(chosen)} articles from {len({feed_key(f) for f, _, _ in chosen})} feeds", file=sys.stderr)
+        sys.exit(0)
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 180
     chosen = choose(total)
     held = heldout_split(len(chosen))
