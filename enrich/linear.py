@@ -1,0 +1,103 @@
+"""A small multinomial logistic regression, trained offline and shipped as data.
+
+The learned parts of enrichment (which candidate entities to keep, the main topic) are linear models
+over named features: cheap to apply (a dot product per decision, far below NER's cost), readable
+(each weight belongs to a named feature), and trained by a script from the hand-annotated gold
+sets, never at run time. Features are given as {name: value} mappings; a feature the model does not
+know is ignored and a missing one counts as 0, so models and feature extractors can grow apart
+without breaking each other. Values are standardised with the training set's mean and deviation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Features = Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class LinearModel:
+    """Weights per class over named, standardised features."""
+
+    classes: tuple[str, ...]
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[tuple[float, ...], ...]  # one row per class
+    bias: tuple[float, ...]
+    about: str = ""
+
+    def _vector(self, features: Features) -> np.ndarray:
+        x = np.array([float(features.get(name, 0.0)) for name in self.features])
+        return (x - np.array(self.mean)) / np.array(self.scale)
+
+    def probabilities(self, features: Features) -> dict[str, float]:
+        """The probability of each class for one example."""
+        logits = np.array(self.weights) @ self._vector(features) + np.array(self.bias)
+        return dict(zip(self.classes, _softmax(logits).tolist(), strict=True))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"about": self.about, "classes": list(self.classes), "features": list(self.features),
+                "mean": [round(v, 6) for v in self.mean], "scale": [round(v, 6) for v in self.scale],
+                "weights": [[round(v, 6) for v in row] for row in self.weights],
+                "bias": [round(v, 6) for v in self.bias]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LinearModel:
+        return cls(tuple(data["classes"]), tuple(data["features"]), tuple(data["mean"]),
+                   tuple(data["scale"]), tuple(tuple(row) for row in data["weights"]),
+                   tuple(data["bias"]), str(data.get("about", "")))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> LinearModel:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted: np.ndarray = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    normalised: np.ndarray = shifted / shifted.sum(axis=-1, keepdims=True)
+    return normalised
+
+
+def train(examples: Sequence[Features], labels: Sequence[str], *, l2: float = 1.0,
+          classes: Sequence[str] | None = None, weights: Sequence[float] | None = None,
+          steps: int = 2000, learning_rate: float = 0.1, about: str = "") -> LinearModel:
+    """Fit by full-batch gradient descent (Adam) on the mean cross-entropy plus `l2` / n times the
+    squared weights. `weights`: per-example weights (e.g. to balance classes). Deterministic."""
+    names = tuple(sorted({name for example in examples for name in example}))
+    classes = tuple(classes or sorted(set(labels)))
+    x = np.array([[float(example.get(name, 0.0)) for name in names] for example in examples])
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    x = (x - mean) / scale
+    index = {label: i for i, label in enumerate(classes)}
+    y = np.zeros((len(labels), len(classes)))
+    y[np.arange(len(labels)), [index[label] for label in labels]] = 1.0
+    sample = np.ones(len(labels)) if weights is None else np.array(weights, dtype=float)
+    sample = sample / sample.sum()
+    w = np.zeros((len(classes), len(names)))
+    b = np.zeros(len(classes))
+    moments = [np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)]
+    penalty = l2 / len(labels)
+    for step in range(1, steps + 1):
+        error = (_softmax(x @ w.T + b) - y) * sample[:, None]
+        grads = (error.T @ x + 2 * penalty * w, error.sum(axis=0))
+        for k, grad in enumerate(grads):
+            first, second = moments[2 * k], moments[2 * k + 1]
+            first[:] = 0.9 * first + 0.1 * grad
+            second[:] = 0.999 * second + 0.001 * grad * grad
+            corrected = first / (1 - 0.9 ** step), second / (1 - 0.999 ** step)
+            update = learning_rate * corrected[0] / (np.sqrt(corrected[1]) + 1e-8)
+            if k == 0:
+                w -= update
+            else:
+                b -= update
+    return LinearModel(classes, names, tuple(mean.tolist()), tuple(scale.tolist()),
+                       tuple(tuple(row) for row in w.tolist()), tuple(b.tolist()), about)
