@@ -35,7 +35,8 @@ class LinearModel:
 
     def _vector(self, features: Features) -> np.ndarray:
         x = np.array([float(features.get(name, 0.0)) for name in self.features])
-        return (x - np.array(self.mean)) / np.array(self.scale)
+        standardised: np.ndarray = (x - np.array(self.mean)) / np.array(self.scale)
+        return standardised
 
     def probabilities(self, features: Features) -> dict[str, float]:
         """The probability of each class for one example."""
