@@ -81,8 +81,10 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--train"]:  # the training set of the entity filter: none of v1 or v2
         total = int(sys.argv[2])
         chosen = choose(total, TRAIN_SEED, exclude_v2=True)
-        print(json.dumps([{"file": f, "index": i, "url": u, "split": "train"} for f, i, u in chosen], indent=1))
-        print(f"{len(chosen)} articles from {len({feed_key(f) for f, _, _ in chosen})} feeds", file=sys.stderr)
+        print(json.dumps([{"file": f, "index": i, "url": u, "split": "train"}
+                          for f, i, u in chosen], indent=1))
+        feeds = len({feed_key(f) for f, _, _ in chosen})
+        print(f"{len(chosen)} articles from {feeds} feeds", file=sys.stderr)
         sys.exit(0)
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 180
     chosen = choose(total)
