@@ -15,6 +15,8 @@ import random
 import re
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
 
 from enrich.language import detect_language
 from tests.enrich.corpus import feed_articles, news_files
@@ -22,7 +24,9 @@ from tests.enrich.quality import GOLD_FILE
 
 SEED = 20261202
 HELDOUT_SEED = 17_2026
-TRAIN_SEED = 20261203  # the training set (`--train N`): drawn after v2, none of v1's or v2's articles
+TRAIN_SEED = 20261203  # the training set v3 (`--train N`): drawn after v2, none of v1's or v2's articles
+# The training set v4 (`--train N --v4`): up to 4 articles per feed, none of v1's, v2's or v3's.
+TRAIN_V4_SEED, TRAIN_V4_PER_FEED = 20261204, 4
 GOLD_V2_FILE = GOLD_FILE.parent / "gold_v2.json"
 PER_FEED = 2
 MIN_WORDS = 25
@@ -38,8 +42,11 @@ def _urls(path: object) -> set[str]:
     return {a["url"] for a in json.loads(path.read_text(encoding="utf-8"))["articles"]}  # type: ignore[attr-defined]
 
 
-def candidates(exclude_v2: bool = False) -> dict[str, list[tuple[str, int, str]]]:
+def candidates(exclude_v2: bool = False,
+               exclude: Sequence[Path] = ()) -> dict[str, list[tuple[str, int, str]]]:
     v1 = _urls(GOLD_FILE) | (_urls(GOLD_V2_FILE) if exclude_v2 else set())
+    for path in exclude:
+        v1 |= _urls(path)
     seen: set[str] = set()
     by_feed: dict[str, list[tuple[str, int, str]]] = defaultdict(list)
     for file in news_files():
@@ -61,13 +68,14 @@ def candidates(exclude_v2: bool = False) -> dict[str, list[tuple[str, int, str]]
     return by_feed
 
 
-def choose(total: int, seed: int = SEED, exclude_v2: bool = False) -> list[tuple[str, int, str]]:
+def choose(total: int, seed: int = SEED, exclude_v2: bool = False, per_feed: int = PER_FEED,
+           exclude: Sequence[Path] = ()) -> list[tuple[str, int, str]]:
     rng = random.Random(seed)
-    by_feed = candidates(exclude_v2)
+    by_feed = candidates(exclude_v2, exclude)
     chosen: list[tuple[str, int, str]] = []
     for key in sorted(by_feed):
         items = by_feed[key]
-        chosen.extend(rng.sample(items, min(PER_FEED, len(items))))
+        chosen.extend(rng.sample(items, min(per_feed, len(items))))
     rng.shuffle(chosen)
     return chosen[:total]
 
@@ -80,7 +88,11 @@ def heldout_split(n: int) -> set[int]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--train"]:  # the training set of the entity filter: none of v1 or v2
         total = int(sys.argv[2])
-        chosen = choose(total, TRAIN_SEED, exclude_v2=True)
+        if "--v4" in sys.argv:
+            chosen = choose(total, TRAIN_V4_SEED, exclude_v2=True, per_feed=TRAIN_V4_PER_FEED,
+                            exclude=[GOLD_FILE.parent / "train_v3.json"])
+        else:
+            chosen = choose(total, TRAIN_SEED, exclude_v2=True)
         print(json.dumps([{"file": f, "index": i, "url": u, "split": "train"}
                           for f, i, u in chosen], indent=1))
         feeds = len({feed_key(f) for f, _, _ in chosen})
