@@ -69,6 +69,8 @@ class Mention:
 
     text: str
     label: str  # spaCy label: PERSON, ORG, GPE, LOC, FAC, ...
+    # The article puts a place preposition before it ("in Lyon", "from the Tigray"): see `_known`.
+    after_place_word: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,24 +209,37 @@ class CleanMention:
 _MISTAKEN_FOR_A_PLACE = frozenset({"PERSON", "NORP"})
 
 
-def _known(text: str, label: str, rules: EntityRules) -> KnownEntity | None:
+def _known(text: str, label: str, rules: EntityRules, after_place_word: bool = False) -> KnownEntity | None:
     """The table's entry for a cleaned mention, when it decides the mention's type.
 
     Curated entries, countries and major places decide it whatever the label. A minor gazetteer
     place ("Sylhet", "Goma") decides it when the model calls the mention a place, a person or a
     nationality (a place name is none of those; a surname that is also a town goes back to its
-    person in canonical_entities), and when it is tagged an organisation in more than one word
-    ("White Plains"); a lone word tagged ORG stays an organisation ("Reading" the club)."""
+    person in canonical_entities), when it is tagged an organisation in more than one word
+    ("White Plains"), and when the article writes it after a place preposition ("in Lyon", "from
+    Mangaluru"); otherwise a lone word tagged ORG stays an organisation ("Reading" the club)."""
     entry = rules.table.lookup(text)
     if entry is None:
         return None
     if entry.overrides_label or label in PLACE_LABELS:
+        return entry
+    if after_place_word and entry.facet == "locations" and text not in rules.nationality_words:
         return entry
     if label in _MISTAKEN_FOR_A_PLACE and text not in rules.nationality_words:
         return entry  # not "Western" (NORP), a province of Fiji
     if label == "ORG" and entry.facet == "locations" and " " in text:
         return entry
     return None
+
+
+# Words before a name that make it a place ("in", "near"), with "the" between allowed ("in the Tigray").
+_PLACE_WORD_BEFORE = re.compile(r"(?:^|[^\w])(?:in|at|from|near|outside|around|across|towards?|into)"
+                                r"(?:\s+the)?\s+$", re.IGNORECASE)
+
+
+def after_place_word(text: str, start: int) -> bool:
+    """True when text[start:] follows a place preposition: "in Lyon", "from the Tigray"."""
+    return start > 0 and _PLACE_WORD_BEFORE.search(text, max(0, start - 16), start) is not None
 
 
 def _from_entry(entry: KnownEntity, surface: str) -> CleanMention:
@@ -247,7 +262,7 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     text = _normalise(raw).strip(_EDGE_JUNK).lstrip(".")  # ".ByteDance" after a full stop
     text = _without_possessor(text, mention.label, rules)
     text = _uncap(_POSSESSIVE.sub("", text).strip(_EDGE_JUNK))
-    entry = _known(text, mention.label, rules)
+    entry = _known(text, mention.label, rules, mention.after_place_word)
     if entry is None:
         tokens = text.split()
         # Leading articles and determiners, and any lowercase word ("prophet Muhammad") that is not a
@@ -256,9 +271,10 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
                 tokens[0].islower() and tokens[0].split("-")[0] not in rules.name_particles)):
             tokens = tokens[1:]
         text = " ".join(tokens).strip(_EDGE_JUNK)  # 'the "Islamic State"': the quote follows the article
-        entry = _known(text, mention.label, rules)
+        entry = _known(text, mention.label, rules, mention.after_place_word)
     if entry is not None:
-        tentative = (mention.label == "PERSON" and not entry.overrides_label and " " not in text)
+        tentative = (mention.label == "PERSON" and not entry.overrides_label and " " not in text
+                     and not mention.after_place_word)
         return CleanMention(entry.facet, entry.name, entry, text, tentative)
     facet = LABEL_FACETS.get(mention.label)
     if facet is None or not _plausible_name(text, rules):
@@ -296,7 +312,7 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         if len(tokens) > 2 and tokens[0] in rules.nationality_words:
             tokens = tokens[1:]  # "the Chinese Red Guard" -> "Red Guard", as "U.S." is cut above
     text = " ".join(tokens)
-    entry = _known(text, mention.label, rules)
+    entry = _known(text, mention.label, rules, mention.after_place_word)
     if entry is not None:
         return _from_entry(entry, text)
     if not _plausible_name(text, rules):

@@ -21,6 +21,7 @@ from enrich.canonical import (
     Entities,
     EntityRules,
     Mention,
+    after_place_word,
     canonical_entities,
     confirmed_mentions,
     names_a_credit,
@@ -90,7 +91,8 @@ class EntityCanonicalizer:
                  for ent in ents]
         in_prose = {ent.text for ent, lone in zip(ents, alone, strict=True) if not lone}
         mentions = confirmed_mentions(
-            ((Mention(ent.text, ent.label_), ent.start_char < title_end)
+            ((Mention(ent.text, ent.label_, after_place_word(full, ent.start_char)),
+              ent.start_char < title_end)
              for ent, lone in zip(ents, alone, strict=True) if not lone or ent.text in in_prose),
             parts.title, parts.text, self.rules,
         )

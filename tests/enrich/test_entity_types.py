@@ -10,6 +10,7 @@ from enrich import components
 from enrich.canonical import (
     Entities,
     Mention,
+    after_place_word,
     canonical_entities,
     confirmed_mentions,
     default_rules,
@@ -31,6 +32,19 @@ def test_an_unplaced_surname_that_is_also_a_town_stays_a_person() -> None:
     # "Bush v. Gore": a town of that name far from anything the article places is not meant.
     result = canonical_entities(ents(("Bush", "PERSON"), ("Gore", "PERSON"), ("Washington", "GPE")))
     assert result.persons == ("Bush", "Gore")
+
+
+def test_a_lone_place_name_tagged_an_organisation_is_a_place_after_a_place_preposition() -> None:
+    def tagged_org(text: str, *names: str) -> Entities:
+        return canonical_entities([Mention(n, "ORG", after_place_word(text, text.index(n))) for n in names],
+                                  text=text)
+
+    assert tagged_org("Floods hit homes in the Sylhet region.", "Sylhet").locations == ("Sylhet",)
+    assert tagged_org("Fans in Reading cheered on Sunday.", "Reading").locations == ("Reading",)
+    assert tagged_org("Students from Mangaluru won.", "Mangaluru").locations == ("Mangaluru",)
+    # The club, as the model tagged it: a subject, or after "to" (lost to, moved to).
+    assert tagged_org("Lyon beat Reading 2-1.", "Lyon", "Reading").organizations == ("Lyon", "Reading")
+    assert tagged_org("The striker moved to Lyon.", "Lyon").organizations == ("Lyon",)
 
 
 def test_a_place_name_tagged_an_organisation_in_several_words_is_a_place() -> None:
