@@ -103,6 +103,7 @@ class EntityRules:
     stop_entities: frozenset[str]
     nationality_words: frozenset[str] = frozenset()  # demonyms and religious adjectives, plurals too
     non_entity_last_words: frozenset[str] = frozenset()  # last words of events, holidays, laws, works
+    non_entity_first_words: tuple[tuple[str, ...], ...] = ()  # storms, battles, operations: first words
     products: frozenset[str] = frozenset()  # products, platforms, software, standards (also stopped)
     platforms: frozenset[str] = frozenset()  # companies named like their service (used_as_a_product)
     product_nouns: frozenset[str] = frozenset()  # lowercase: "Facebook timelines", "Twitter account"
@@ -140,6 +141,8 @@ class EntityRules:
             nationality_words=frozenset(
                 form for w in data.get("nationality_words") or [] for form in (str(w), f"{w}s")),
             non_entity_last_words=frozenset(str(w) for w in data.get("non_entity_last_words") or []),
+            non_entity_first_words=tuple(
+                tuple(str(entry).split()) for entry in data.get("non_entity_first_words") or []),
             platforms=frozenset(str(w) for w in data.get("platforms") or []),
             product_nouns=frozenset(str(w).lower() for w in data.get("product_nouns") or []),
             wire_agencies=frozenset(str(w) for w in data.get("wire_agencies") or []),
@@ -301,6 +304,9 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         return None
     if facet != "locations" and _COMMA_INSIDE.search(text):
         return None  # "Fly, Wild Swans": a list or a title run together, not one name ("Inc." aside)
+    if any(len(tokens) > len(first) and tuple(tokens[:len(first)]) == first
+           for first in rules.non_entity_first_words):
+        return None  # a storm, a battle or an operation: "Hurricane Helene", "Siege of Boston"
     if facet != "persons" and len(tokens) > 1 and tokens[-1] in rules.non_entity_last_words:
         return None  # events, holidays, laws and works: "Paris Olympics", "Inflation Reduction Act"
     if facet == "organizations" and _titled_person(tokens, rules):

@@ -47,6 +47,15 @@ def test_a_lone_place_name_tagged_an_organisation_is_a_place_after_a_place_prepo
     assert tagged_org("The striker moved to Lyon.", "Lyon").organizations == ("Lyon",)
 
 
+def test_named_storms_battles_and_operations_are_events_in_every_facet() -> None:
+    result = canonical_entities(ents(("Hurricane Helene", "PERSON"), ("Tropical Cyclone Gezani", "ORG"),
+                                     ("Siege of Boston", "ORG"), ("Operation Sindoor", "ORG"),
+                                     ("Rose Monday Parade", "ORG"), ("Boston", "GPE"),
+                                     ("Battle Creek", "GPE")))
+    assert result == canonical_entities(ents(("Boston", "GPE"), ("Battle Creek", "GPE")))
+    assert result.locations == ("Boston", "Battle Creek")
+
+
 def test_a_place_name_tagged_an_organisation_in_several_words_is_a_place() -> None:
     result = canonical_entities(ents(("Richmond Hill", "ORG"), ("Cortina", "NORP"), ("Western", "NORP")))
     assert result.locations[:1] == ("Richmond Hill",) and result.organizations == ()
