@@ -41,7 +41,8 @@ DEFAULT_FIELDS: tuple[str, ...] = (RULE_TEXT,)
 _COPIED_TO_RULE_TEXT = ("title", "summary", "body")
 # Bumped when rule_query() changes: `RuleStore.ensure` saves every rule again with the current form.
 # 3: queries on persons/organizations/locations search every spelling (newsflow/index/entity_query.py).
-RULE_QUERY_VERSION = 3
+# 4: ... also the value without a title or possessive, and its spelling key (enrich/spellings.py).
+RULE_QUERY_VERSION = 4
 
 log = logging.getLogger(__name__)
 
