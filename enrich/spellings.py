@@ -25,19 +25,19 @@ stores for that mention is then among the forms searched.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import yaml
 
+from enrich.canonical import DEFAULT_RULES_FILE, default_rules
+from enrich.entity_table import DEFAULT_GAZETTEER_FILE, KnownEntity, load_gazetteer, normalise_spelling
 from newsflow.core.errors import EnrichError
-
-RULES_FILE = Path(str(resources.files("enrich") / "data" / "entities.yaml"))  # package data
 
 # Letters NFKD does not decompose into ASCII, as Lucene's ASCIIFoldingFilter spells them.
 _FOLD = str.maketrans({
@@ -86,7 +86,7 @@ class QueryRules:
 
 
 @cache
-def query_rules(path: Path = RULES_FILE) -> QueryRules:
+def query_rules(path: Path = DEFAULT_RULES_FILE) -> QueryRules:
     try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
@@ -118,11 +118,60 @@ def cleaned_name(facet: str, value: str, rules: QueryRules | None = None) -> str
     return " ".join(tokens)
 
 
+def known_entity(facet: str, value: str) -> KnownEntity | None:
+    """The entity of the table a query's value names on `facet`: the value as written or cleaned
+    (`cleaned_name`), looked up as the enrichment looks up a mention, else by its spelling key when
+    exactly one entity of the table has a spelling with that key ("bashar al assad", "sao-paulo")."""
+    table = default_rules().table
+    names = dict.fromkeys((value, cleaned_name(facet, value)))
+    for name in names:
+        entry = table.lookup(normalise_spelling(name))
+        if entry is not None and entry.facet == facet:
+            return entry
+    by_key = _entities_by_key()
+    for name in names:
+        entry = by_key.get((facet, spelling_key(name)))
+        if entry is not None:
+            return entry
+    return None
+
+
+@cache
+def _entities_by_key() -> dict[tuple[str, str], KnownEntity]:
+    """(facet, spelling key) -> the one entity of the table with a spelling of that key (keys two
+    entities share are left out: a key alone never decides between them)."""
+    table = default_rules().table
+    spellings = [s for s, _ in table.curated_spellings()]
+    spellings += [s for row in load_gazetteer() for s in (row[1], *row[6])]
+    found: dict[tuple[str, str], KnownEntity | None] = {}
+    for spelling in spellings:
+        entry = table.lookup(spelling)
+        if entry is None:
+            continue
+        key = (entry.facet, spelling_key(spelling))
+        other = found.get(key, entry)
+        found[key] = entry if other is not None and other.id == entry.id else None
+    return {key: entry for key, entry in found.items() if entry is not None}
+
+
+def table_fingerprint() -> str:
+    """A digest of the entity table's data files: rules saved with another one are saved again by
+    `newsflow setup` (their queries name the table's spellings)."""
+    digest = hashlib.sha256()
+    for path in (DEFAULT_RULES_FILE, DEFAULT_GAZETTEER_FILE):
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def query_spellings(facet: str, value: str) -> list[str]:
     """Every form a query's value on an entity field searches: the value as written, the name the
-    enrichment would make of it (`cleaned_name`), and the spelling key of both; forms the index's
-    case and accent folding makes equal are given once."""
+    enrichment would make of it (`cleaned_name`), every spelling of the table's entity it names
+    (`known_entity`), and the spelling key of each; forms the index's case and accent folding makes
+    equal are given once."""
     forms = [value, cleaned_name(facet, value)]
+    entry = known_entity(facet, value)
+    if entry is not None:
+        forms += entry.spellings
     forms += [spelling_key(f) for f in forms]
     seen: set[str] = set()
     unique: list[str] = []
