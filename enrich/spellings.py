@@ -53,6 +53,8 @@ _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")  # as enrich/canonical.py strip
 
 def fold(text: str) -> str:
     """`text` in lowercase ASCII where it has a Latin letter (other scripts are kept as they are)."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
