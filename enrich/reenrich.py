@@ -14,6 +14,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, helpers
 
 from enrich.pipeline import Enricher
+from enrich.spellings import with_keys
 from newsflow.core.errors import IndexError_
 from newsflow.core.es import translate_errors
 from newsflow.core.models import Article
@@ -26,8 +27,11 @@ ENRICHMENT_FIELDS = (
 
 
 def enrichment_update(article: Article) -> dict[str, Any]:
-    """The partial document holding only the enrichment fields of an article."""
+    """The partial document holding only the enrichment fields of an article; the entity spellings
+    with their keys, as newsflow.index.documents.index_document writes them."""
     document = article.to_document()
+    for facet in ("persons", "organizations", "locations"):
+        document[f"{facet}_alias"] = with_keys((*document[facet], *document[f"{facet}_alias"]))
     return {name: document[name] for name in ENRICHMENT_FIELDS}
 
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import elasticsearch
 from elasticsearch import Elasticsearch
 
+from enrich.spellings import table_fingerprint
 from newsflow.alerts.channels import parse_channel
 from newsflow.core.errors import AlertError, ElasticsearchUnavailable, QueryError, SearchTimeout
 from newsflow.core.es import create_index, number_of_replicas, translate_errors
@@ -41,7 +42,10 @@ DEFAULT_FIELDS: tuple[str, ...] = (RULE_TEXT,)
 _COPIED_TO_RULE_TEXT = ("title", "summary", "body")
 # Bumped when rule_query() changes: `RuleStore.ensure` saves every rule again with the current form.
 # 3: queries on persons/organizations/locations search every spelling (newsflow/index/entity_query.py).
-RULE_QUERY_VERSION = 3
+# 4: ... also the value without a title or possessive, every spelling of the table's entity it names
+#    and the spelling key of each (enrich/spellings.py). The queries name the table's spellings, so the
+#    rules are also saved again when the entity table changes (`_meta.entity_table`, its fingerprint).
+RULE_QUERY_VERSION = 4
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +83,8 @@ def rules_mappings() -> dict[str, Any]:
     for name in _COPIED_TO_RULE_TEXT:
         properties[name] = {**properties[name], "copy_to": RULE_TEXT}
     properties[RULE_TEXT] = {"type": "text", "analyzer": properties["body"]["analyzer"]}
-    return {"dynamic": "strict", "_meta": {"rule_query_version": RULE_QUERY_VERSION},
+    return {"dynamic": "strict",
+            "_meta": {"rule_query_version": RULE_QUERY_VERSION, "entity_table": table_fingerprint()},
             "properties": properties}
 
 
@@ -215,7 +220,8 @@ class RuleStore:
 
     def ensure(self) -> None:
         """Create the rules index, or add article fields that appeared since it was created (and
-        save the rules again if their stored queries are of an earlier form)."""
+        save the rules again if their stored queries are of an earlier form or name the spellings of
+        another entity table)."""
         with translate_errors(self.settings.es_url_redacted):
             if self.client.indices.exists(index=self.index):
                 mapping = self.client.indices.get_mapping(index=self.index)
@@ -223,7 +229,7 @@ class RuleStore:
                 wanted = rules_mappings()
                 self.client.indices.put_mapping(index=self.index, dynamic=wanted["dynamic"],
                                                 properties=wanted["properties"])
-                if meta.get("rule_query_version") != RULE_QUERY_VERSION:
+                if any(meta.get(key) != value for key, value in wanted["_meta"].items()):
                     self._save_again()  # then the version, so a failure here is retried next time
                     self.client.indices.put_mapping(index=self.index, meta=wanted["_meta"])
                 return

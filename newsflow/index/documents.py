@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from enrich.spellings import with_keys
 from newsflow.core.models import Article
 from newsflow.core.settings import IndexSettings
 from newsflow.index.entity_query import ENTITY_FIELDS, alias_field
@@ -40,8 +41,10 @@ def index_document(article: Article, settings: IndexSettings) -> dict[str, Any]:
     document["truncated"] = title != article.title or body != article.body
     document["title"] = title
     document["body"] = body
-    for facet in ENTITY_FIELDS:  # the canonical names are spellings too, whoever built the article
-        document[alias_field(facet)] = list(dict.fromkeys((*document[facet], *document[alias_field(facet)])))
+    for facet in ENTITY_FIELDS:
+        # The canonical names are spellings too, whoever built the article; each spelling's key is
+        # beside it (enrich/spellings.py), so "al Assad" finds "al-Assad" and "U.S.A" "U.S.A.".
+        document[alias_field(facet)] = with_keys((*document[facet], *document[alias_field(facet)]))
     analyzer_language = article.language.lower()[:2]
     if analyzer_language in LANGUAGE_ANALYZERS:
         document["i18n"] = {analyzer_language: "\n\n".join(

@@ -31,6 +31,7 @@ from newsflow.core.es import create_index, number_of_replicas, translate_errors
 from newsflow.core.settings import Settings
 from newsflow.index.mappings import ANALYSIS, SOURCE_EXCLUDES, article_mappings
 from newsflow.index.revisions import RevisionNames, ensure_revisions
+from newsflow.index.spelling_keys import META_KEY, SPELLING_KEYS, add_spelling_keys
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,9 @@ def mappings_component() -> dict[str, Any]:
     # The analyzers travel with the mappings: Elasticsearch validates each component on its own.
     return {
         "settings": {"analysis": ANALYSIS},
-        "mappings": {**article_mappings(), "_source": {"excludes": SOURCE_EXCLUDES}},
+        # New indices are born with the spelling keys in their documents (index/spelling_keys.py).
+        "mappings": {**article_mappings(), "_source": {"excludes": SOURCE_EXCLUDES},
+                     "_meta": {META_KEY: SPELLING_KEYS}},
     }
 
 
@@ -178,6 +181,7 @@ def ensure_indices(client: Elasticsearch, settings: Settings) -> None:
         )
         if client.indices.exists_alias(name=names.alias):
             _upgrade_existing_mappings(client, names)
+            add_spelling_keys(client, names.alias)  # to articles indexed before documents had them
         else:
             first = {"aliases": {names.alias: {"is_write_index": True}}}
             _create_if_missing(client, names.first_index, first)

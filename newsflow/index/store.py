@@ -45,6 +45,7 @@ from newsflow.core.es import translate_errors
 from newsflow.core.models import Article, format_utc, parse_utc, utc_now
 from newsflow.core.settings import Settings
 from newsflow.index.documents import index_documents
+from newsflow.index.entity_query import rewrite_entity_fields
 from newsflow.index.revisions import RevisionWriter
 from newsflow.index.setup import ensure_indices, names_for
 
@@ -213,8 +214,9 @@ class ArticleStore:
         )
 
     def count(self, query: str = "*") -> int:
-        """How many articles match a Lucene query string."""
-        body = {"match_all": {}} if query.strip() in ("", "*") else {"query_string": {"query": query}}
+        """How many articles match a Lucene query string (entity fields: every spelling)."""
+        body = {"match_all": {}} if query.strip() in ("", "*") else {
+            "query_string": {"query": rewrite_entity_fields(query)}}
         with translate_errors(self.settings.es_url_redacted, query=query):
             response = self.client.count(
                 index=self.names.alias, query=body, ignore_unavailable=True, allow_no_indices=True,

@@ -176,6 +176,16 @@ def test_count_rejects_an_invalid_query(store: ArticleStore, es_client: Any, set
         store.count("title:(unclosed")
 
 
+def test_count_matches_every_spelling_of_an_entity_as_search_does(
+    store: ArticleStore, make_article: Any
+) -> None:
+    name = ("Mary-Kate Dunleavy-Smith",)
+    store.write([make_article("dunleavy", persons=name, persons_alias=name)])
+    store.refresh()
+    assert store.count('persons:"Mary Kate Dunleavy Smith"') == 1
+    assert store.count("persons:Smith") == 0
+
+
 def test_an_unreachable_cluster_raises_elasticsearch_unavailable(
     make_settings: Any, make_article: Any
 ) -> None:
