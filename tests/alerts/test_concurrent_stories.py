@@ -252,3 +252,82 @@ def test_records_move_with_their_story_and_know_its_other_ids(make_article: Call
         alert_id_for("rates", daily.id), daily.id, wire.id)
     assert aliases == {record.id: (alert_id_for("rates", wire.id),)}
     assert merged_records([make(rule, wire)], {}) == ([make(rule, wire)], {})
+
+
+# --- two real shards (Pipelines) at once ---------------------------------------------------------
+
+class _AfterBoth:
+    """The real Elasticsearch lookup, then a wait until the other shard has looked too: both
+    cluster before either indexes, as two shards running at the same moment do."""
+
+    def __init__(self, lookup: Any, barrier: Any) -> None:
+        self._lookup, self._barrier = lookup, barrier
+
+    def find(self, bands: Sequence[str], since: Any) -> list[StoryCandidate]:
+        found: list[StoryCandidate] = self._lookup.find(bands, since)
+        self._barrier.wait()
+        return found
+
+
+def test_two_shards_running_at_once_with_copies_of_one_story_alert_once(
+    alert_settings: Callable[..., Any], es_client: Any, feed_server: Any, tmp_path: Path,
+) -> None:
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from newsflow.app.cycle import Pipeline, load_feed_specs
+    from newsflow.app.stores import default_stores
+    from newsflow.core.es import make_client
+    from tests.alerts.test_cycle import WIRE_STORY, _rss
+    from tests.support.feedserver import Response
+
+    settings = alert_settings()
+    settings = settings.model_copy(update={"fetch": settings.fetch.model_copy(
+        update={"politeness_delay": 0.0})})
+    published = datetime.now(UTC) - timedelta(hours=1)
+    rss = {"Content-Type": "application/rss+xml"}
+    wire = feed_server.route("/wire.xml", Response(body=_rss("Wire", [
+        ("ECB raises interest rates again", "https://wire.example.com/ecb-rates", WIRE_STORY)],
+        published), headers=rss))
+    daily = feed_server.route("/daily.xml", Response(body=_rss("Daily", [
+        ("Lagarde's ECB lifts rates for third time", "https://daily.example.org/business/ecb",
+         WIRE_STORY[:3])], published), headers=rss))
+    feeds_file = tmp_path / "feeds.yaml"
+    feeds_file.write_text(f"feeds:\n  - url: {wire}\n  - url: {daily}\n")
+    log_file = tmp_path / "alerts.jsonl"
+    RuleStore(es_client, settings).add("ecb", '"interest rate" OR "central bank"', [f"log:{log_file}"])
+    specs = load_feed_specs(feeds_file)
+    barrier = threading.Barrier(2, timeout=120)
+    reports: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def shard(spec: Any) -> None:
+        try:
+            client = make_client(settings)
+            real = default_stores(client, settings)
+            stores = dataclasses.replace(
+                real, candidates=lambda since: _AfterBoth(real.candidates(since), barrier))
+            with Pipeline(settings, client=client, stores=stores, digests_later=True,
+                          recheck_stories=True) as pipeline:
+                pipeline.ingest([spec], match_alerts=True)
+                reports[spec.url] = pipeline.matched_alerts()
+            client.close()
+        except BaseException as exc:  # reported by the test below
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=shard, args=(spec,)) for spec in specs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors
+
+    es_client.indices.refresh(index=settings.index_name("articles"))
+    hits = es_client.search(index=settings.index_name("articles"), size=10)["hits"]["hits"]
+    assert len(hits) == 2
+    [story] = {hit["_source"]["story_id"] for hit in hits}
+    [record] = _records(es_client, settings)
+    assert record.story_id == story
+    assert [line["story_id"] for line in _lines(log_file)] == [story]
+    assert sorted(r.created for r in reports.values()) == [0, 1]
