@@ -329,35 +329,70 @@ class StoryMerge:
     stories: tuple[str, ...]
 
 
-def story_merges(founders: Sequence[Article], found: Sequence[StoryCandidate],
-                 settings: Settings) -> dict[str, StoryMerge]:
-    """Founder story id -> its merge, for each founder (an article whose story is its own id) with
-    a similar copy of another story among `found` (articles in Elasticsearch sharing a band key),
-    judged as `assign_stories` judges: the most similar copy within the time window at or over the
-    threshold, ties to the first found. A founder with none keeps its story (no entry). Pure."""
+@dataclass(frozen=True, slots=True)
+class FounderCopies:
+    """The copies of a founder's story found in Elasticsearch: (article id, story id when found),
+    most similar first."""
+
+    story_id: str  # the founder's story: its own article id
+    copies: tuple[tuple[str, str], ...]
+
+
+def similar_copies(founders: Sequence[Article], found: Sequence[StoryCandidate],
+                   settings: Settings) -> list[FounderCopies]:
+    """For each founder (an article whose story is its own id) with copies among `found` (articles
+    in Elasticsearch sharing a band key), those copies: within the time window and at or over the
+    threshold, as `assign_stories` judges them, most similar first (ties in the order found). Pure."""
     threshold = settings.enrich.story_threshold
     window = timedelta(days=settings.enrich.story_window_days)
     banded = [(c, frozenset(story_bands(c.signature))) for c in found]
-    merges: dict[str, StoryMerge] = {}
+    result: list[FounderCopies] = []
     for founder in founders:
         if founder.story_id != founder.id or not founder.story_signature:
             continue
         own = frozenset(founder.story_bands)
-        stories = {founder.story_id}
-        best: StoryCandidate | None = None
-        best_score = threshold
-        for candidate, keys in banded:
+        scored: list[tuple[float, int, StoryCandidate]] = []
+        for order, (candidate, keys) in enumerate(banded):
             if candidate.article_id == founder.id or keys.isdisjoint(own):
                 continue
             if abs(candidate.published_at - founder.published_at) > window:
                 continue
             score = similarity(founder.story_signature, candidate.signature)
-            if score < threshold:
-                continue
-            stories.add(candidate.story_id)
-            if candidate.story_id != founder.story_id and (
-                    score > best_score or (score == best_score and best is None)):
-                best, best_score = candidate, score
-        if best is not None:
-            merges[founder.story_id] = StoryMerge(founder.story_id, best.story_id, tuple(sorted(stories)))
+            if score >= threshold:
+                scored.append((-score, order, candidate))
+        if scored:
+            result.append(FounderCopies(founder.story_id, tuple(
+                (c.article_id, c.story_id) for _, _, c in sorted(scored, key=lambda t: t[:2]))))
+    return result
+
+
+def story_merges(copies: Sequence[FounderCopies], current: Mapping[str, str]) -> dict[str, StoryMerge]:
+    """Founder story id -> its merge: into the story the most similar copy of another story has now
+    (`current`: article id -> its story id as last written; a copy not in it keeps the story it was
+    found with). A founder whose copies are all of its own story by now (another process merged them
+    into it) keeps its story. Merges that lead on to a merged story go to where that one goes; a
+    cycle (two founders each finding a copy of the other) ends in its smallest story id. Pure."""
+    direct: dict[str, str] = {}
+    seen: dict[str, set[str]] = {}
+    for entry in copies:
+        stories = {entry.story_id}
+        into = ""
+        for article_id, found_in in entry.copies:
+            now = current.get(article_id, found_in)
+            stories.update((found_in, now))
+            if not into and now != entry.story_id:
+                into = now
+        if into:
+            direct[entry.story_id] = into
+            seen[entry.story_id] = stories
+    merges: dict[str, StoryMerge] = {}
+    for story, into in direct.items():
+        path = [story]
+        while into in direct and into not in path:
+            path.append(into)
+            into = direct[into]
+        if into in path:  # a cycle: its smallest story is where all of it goes
+            into = min(path[path.index(into):])
+        if into != story:
+            merges[story] = StoryMerge(story, into, tuple(sorted(seen[story] | {into})))
     return merges

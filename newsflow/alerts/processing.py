@@ -82,8 +82,11 @@ class AlertRun:
         articles' index documents when the caller built them already (they are percolated as written)."""
         now = now or utc_now()
         timed = timer or _untimed
-        recheck = self._recheck
-        merge = partial(recheck, articles) if recheck is not None and founders(articles) else None
+        merge = None
+        if self._recheck is not None and founders(articles):
+            # The search before the lock (the shards search at once); the merge under it.
+            with timed("stories"):
+                merge = partial(self._recheck.merge, self._recheck.find(articles))
         if self._settings.alerts.email_digest:
             lease = timedelta(seconds=self._settings.alerts.delivery_lease)
             with timed("match"):

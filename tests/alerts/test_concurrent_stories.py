@@ -15,9 +15,11 @@ import pytest
 
 from enrich.stories import (
     ElasticsearchCandidates,
+    FounderCopies,
     StoryAssigner,
     StoryCandidate,
     StoryMerge,
+    similar_copies,
     story_merges,
     story_signature,
 )
@@ -228,15 +230,27 @@ def test_a_founder_with_a_copy_of_another_story_joins_it(
     wire, daily = (_signed(a) for a in _wire_and_daily(make_article))
     harvest = _signed(_copy(make_article, "https://x.example/harvest", "X", "Harvest", body=_OTHER_BODY))
 
-    merges = story_merges([wire, harvest], [_candidate(daily, daily.id), _candidate(wire, wire.id)],
-                          offline_settings)
+    copies = similar_copies([wire, harvest], [_candidate(daily, daily.id), _candidate(wire, wire.id)],
+                            offline_settings)
 
-    assert merges == {wire.id: StoryMerge(wire.id, daily.id, tuple(sorted((wire.id, daily.id))))}
-    # Only copies of its own story (or none): it keeps its story.
-    assert story_merges([wire], [_candidate(daily, wire.id)], offline_settings) == {}
+    assert copies == [FounderCopies(wire.id, ((daily.id, daily.id),))]  # itself and harvest: not
+    both = tuple(sorted((wire.id, daily.id)))
+    assert story_merges(copies, {}) == {wire.id: StoryMerge(wire.id, daily.id, both)}
+    # The copy joined another story since: the founder goes there, and knows both ids.
+    assert story_merges(copies, {daily.id: "story-x"}) == {
+        wire.id: StoryMerge(wire.id, "story-x", tuple(sorted((wire.id, daily.id, "story-x"))))}
+    # The copy was merged into the founder's story meanwhile (the other shard recorded first): no swap.
+    assert story_merges(copies, {daily.id: wire.id}) == {}
     # Not a founder (it joined a story when clustered): left alone.
     joined = dataclasses.replace(wire, story_id="story-1")
-    assert story_merges([joined], [_candidate(daily, daily.id)], offline_settings) == {}
+    assert similar_copies([joined], [_candidate(daily, daily.id)], offline_settings) == []
+
+
+def test_merges_that_lead_on_or_go_round_end_in_one_story() -> None:
+    chain = [FounderCopies("a", (("x1", "b"),)), FounderCopies("b", (("x2", "c"),))]
+    assert {s: m.into for s, m in story_merges(chain, {}).items()} == {"a": "c", "b": "c"}
+    cycle = [FounderCopies("a", (("x1", "b"),)), FounderCopies("b", (("x2", "a"),))]
+    assert {s: m.into for s, m in story_merges(cycle, {}).items()} == {"b": "a"}
 
 
 def test_records_move_with_their_story_and_know_its_other_ids(make_article: Callable[..., Article]) -> None:
