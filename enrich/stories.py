@@ -27,7 +27,7 @@ import dataclasses
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -249,8 +249,13 @@ class StoryAssigner:
     batch must not start a story of its own meanwhile.
     """
 
-    def __init__(self, candidates: CandidateLookup, settings: Settings, *, chunk_size: int = 100) -> None:
+    def __init__(self, candidates: CandidateLookup, settings: Settings, *, chunk_size: int = 100,
+                 merged: Mapping[str, str] | None = None) -> None:
+        """`merged`: story id -> the story it was merged into since (`story_merges`, applied by the
+        alert matching of earlier batches; read at each `assign`), so a later copy of a merged story
+        joins the story it became."""
         self._candidates = candidates
+        self._merged: Mapping[str, str] = merged if merged is not None else {}
         self._threshold = settings.enrich.story_threshold
         self._window = timedelta(days=settings.enrich.story_window_days)
         self._chunk_size = chunk_size
@@ -292,7 +297,7 @@ class StoryAssigner:
                 score = similarity(article.story_signature, candidate.signature)
                 if score > best_score or (score == best_score and best is None):
                     best, best_score = candidate, score
-            story_id = best.story_id if best is not None else article.id
+            story_id = self._current(best.story_id) if best is not None else article.id
             article = results[i] = dataclasses.replace(article, story_id=story_id)
             if best is not None:  # "Putin", "NSC" in a summary copy: the full names of its story
                 article = results[i] = resolve_from_copy(article, best.names)
@@ -302,3 +307,92 @@ class StoryAssigner:
                 for band in article.story_bands:
                     self._seen_by_band[band].append(candidate)
         return results
+
+    def _current(self, story_id: str) -> str:
+        """The story `story_id` became through merges (itself when never merged)."""
+        seen = {story_id}
+        while (into := self._merged.get(story_id)) is not None and into not in seen:
+            seen.add(into)
+            story_id = into
+        return story_id
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMerge:
+    """A story founded without seeing a copy that another process clustered at the same moment
+    (two shards of one run, each with a copy of one new story): it joins that copy's story."""
+
+    story_id: str  # the founder's story (its own article id), merged away
+    into: str  # the story it joins: that of the most similar copy of another story
+    # Every story of the copies found, `story_id` and `into` among them (sorted): the ids under
+    # which the story's alerts may already be recorded.
+    stories: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FounderCopies:
+    """The copies of a founder's story found in Elasticsearch: (article id, story id when found),
+    most similar first."""
+
+    story_id: str  # the founder's story: its own article id
+    copies: tuple[tuple[str, str], ...]
+
+
+def similar_copies(founders: Sequence[Article], found: Sequence[StoryCandidate],
+                   settings: Settings) -> list[FounderCopies]:
+    """For each founder (an article whose story is its own id) with copies among `found` (articles
+    in Elasticsearch sharing a band key), those copies: within the time window and at or over the
+    threshold, as `assign_stories` judges them, most similar first (ties in the order found). Pure."""
+    threshold = settings.enrich.story_threshold
+    window = timedelta(days=settings.enrich.story_window_days)
+    banded = [(c, frozenset(story_bands(c.signature))) for c in found]
+    result: list[FounderCopies] = []
+    for founder in founders:
+        if founder.story_id != founder.id or not founder.story_signature:
+            continue
+        own = frozenset(founder.story_bands)
+        scored: list[tuple[float, int, StoryCandidate]] = []
+        for order, (candidate, keys) in enumerate(banded):
+            if candidate.article_id == founder.id or keys.isdisjoint(own):
+                continue
+            if abs(candidate.published_at - founder.published_at) > window:
+                continue
+            score = similarity(founder.story_signature, candidate.signature)
+            if score >= threshold:
+                scored.append((-score, order, candidate))
+        if scored:
+            result.append(FounderCopies(founder.story_id, tuple(
+                (c.article_id, c.story_id) for _, _, c in sorted(scored, key=lambda t: t[:2]))))
+    return result
+
+
+def story_merges(copies: Sequence[FounderCopies], current: Mapping[str, str]) -> dict[str, StoryMerge]:
+    """Founder story id -> its merge: into the story the most similar copy of another story has now
+    (`current`: article id -> its story id as last written; a copy not in it keeps the story it was
+    found with). A founder whose copies are all of its own story by now (another process merged them
+    into it) keeps its story. Merges that lead on to a merged story go to where that one goes; a
+    cycle (two founders each finding a copy of the other) ends in its smallest story id. Pure."""
+    direct: dict[str, str] = {}
+    seen: dict[str, set[str]] = {}
+    for entry in copies:
+        stories = {entry.story_id}
+        into = ""
+        for article_id, found_in in entry.copies:
+            now = current.get(article_id, found_in)
+            stories.update((found_in, now))
+            if not into and now != entry.story_id:
+                into = now
+        if into:
+            direct[entry.story_id] = into
+            seen[entry.story_id] = stories
+    merges: dict[str, StoryMerge] = {}
+    for story, into in direct.items():
+        path = [story]
+        while into in direct and into not in path:
+            path.append(into)
+            into = direct[into]
+        if into in path:  # a cycle: its smallest story is where all of it goes
+            into = min(path[path.index(into):])
+        if into != story:
+            merges[story] = StoryMerge(story, into, tuple(sorted(seen[story] | {into})))
+    return merges

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 
 import httpx
 from elasticsearch import Elasticsearch
@@ -28,13 +29,23 @@ from elasticsearch import Elasticsearch
 from newsflow.alerts import chat
 from newsflow.alerts.claims import HeldClaims
 from newsflow.alerts.lock import RecordingLock
-from newsflow.alerts.records import AlertRecord, ChannelDelivery, attempt_failed, delivered, with_deliveries
+from newsflow.alerts.records import (
+    AlertRecord,
+    ChannelDelivery,
+    attempt_failed,
+    delivered,
+    merged_records,
+    with_deliveries,
+)
 from newsflow.alerts.rules import ChannelAddresses, RuleStore
 from newsflow.alerts.senders import send_email, send_log, send_webhook
 from newsflow.alerts.store import AlertStore, Versioned
 from newsflow.core.errors import AlertLockLost, DeliveryError
 from newsflow.core.models import utc_now
 from newsflow.core.settings import AlertSettings, Settings
+
+if TYPE_CHECKING:
+    from enrich.stories import StoryMerge
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +74,9 @@ class DeliveryResult:
 _Outcomes = dict[tuple[str, str], ChannelDelivery]
 # Called before each send with its records and how long it may take; raises AlertLockLost to stop.
 SendGuard = Callable[[Sequence[AlertRecord], float], None]
+# Called under the recording lock before recording: merges the stories founded at the same moment
+# as a copy elsewhere (newsflow.alerts.story_merge.StoryRecheck); founder story id -> its merge.
+MergeStories = Callable[[], Mapping[str, "StoryMerge"]]
 # Seconds a log-file append (one write and one fsync) is allowed in the budget.
 _LOG_BUDGET = 10.0
 
@@ -127,7 +141,7 @@ class Recorded:
 
 def deliver_then_record(
     client: Elasticsearch, settings: Settings, records: Sequence[AlertRecord], *, now: datetime,
-    down: dict[str, str],
+    down: dict[str, str], merge_stories: MergeStories | None = None,
 ) -> Recorded:
     """Deliver new alerts, then record each with its outcome: one write per alert.
 
@@ -135,15 +149,25 @@ def deliver_then_record(
     out, the rest are delivered, then created with op_type=create. A run that dies after sending and
     before recording leaves its articles in the alert queue: the next run sends the same alert ids
     again (at least once, as for a run that dies after claiming in `deliver_pending`). Deliveries
-    that failed are recorded pending, for `deliver_pending` to retry."""
-    if not records:
+    that failed are recorded pending, for `deliver_pending` to retry.
+
+    `merge_stories`: called under the lock first (see newsflow.alerts.engine.match_articles): the
+    records move with their merged stories, and one whose story has a record under another of its
+    ids is left out as recorded already."""
+    if not records and merge_stories is None:
         return Recorded()
     store = AlertStore(client, settings)
     store.ensure_exists()
     lost: AlertLockLost | None = None
+    matched = len(records)
     with RecordingLock(client, settings).held() as lock:
-        recorded = store.existing([record.id for record in records])
-        fresh = [record for record in records if record.id not in recorded]
+        aliases: dict[str, tuple[str, ...]] = {}
+        if merge_stories is not None:
+            records, aliases = merged_records(records, merge_stories())
+        recorded = store.existing([record.id for record in records]
+                                  + [i for ids in aliases.values() for i in ids])
+        fresh = [record for record in records
+                 if record.id not in recorded and recorded.isdisjoint(aliases.get(record.id, ()))]
         outcomes: _Outcomes = {}
         try:
             _attempt_all(fresh, settings, now, outcomes, down,
@@ -166,7 +190,7 @@ def deliver_then_record(
     if lost is not None:
         log.warning("%s (%d of %d new alerts sent and recorded)", lost, len(created), len(fresh))
         raise lost
-    return Recorded(created=len(created), already_recorded=len(recorded) + conflicts,
+    return Recorded(created=len(created), already_recorded=matched - len(fresh) + conflicts,
                     delivery=_summarise(outcomes, {record.id: record for record in fresh}))
 
 

@@ -24,9 +24,9 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from newsflow.alerts.delivery import DeliveryResult, Recorded, deliver_then_record
+from newsflow.alerts.delivery import DeliveryResult, MergeStories, Recorded, deliver_then_record
 from newsflow.alerts.lock import RecordingLock
-from newsflow.alerts.records import AlertRecord, AlertRevision, NewRecords
+from newsflow.alerts.records import AlertRecord, AlertRevision, NewRecords, merged_records
 from newsflow.alerts.rules import Rule, rules_index
 from newsflow.alerts.store import AlertStore, Versioned
 from newsflow.core.es import translate_errors
@@ -68,24 +68,36 @@ class Match:
 def match_articles(
     client: Elasticsearch, settings: Settings, articles: Sequence[Article], *,
     now: datetime | None = None, claim_until: datetime | None = None, documents: Documents | None = None,
+    merge_stories: MergeStories | None = None,
 ) -> MatchResult:
     """Match articles against all rules of the prefix and record the new alerts (pending delivery).
 
     With `claim_until`, the new records are created already held for delivery by the caller until
     then, and returned in `MatchResult.claimed` for `deliver_claimed`. Two writes per alert (this
     one and the delivery status); `match_and_deliver` needs one, where delivery can happen at once.
-    `documents`: the articles' index documents, when the caller built them already (see find_alerts)."""
+    `documents`: the articles' index documents, when the caller built them already (see find_alerts).
+    `merge_stories`: called under the recording lock before anything is recorded, it merges stories
+    founded at the same moment as a copy elsewhere (newsflow.alerts.story_merge); the records move
+    with their stories, and one whose story has a record under another of its ids is a duplicate."""
     now = now or utc_now()
     found = find_alerts(client, settings, articles, now, documents=documents)
-    if not found.records:
+    if not found.records and merge_stories is None:
         return MatchResult(matched=found.matched, duplicates=found.duplicates)
     store = AlertStore(client, settings)
     store.ensure_exists()
     with RecordingLock(client, settings).held():
-        new, existing = store.create_claimed(found.records, until=claim_until)
-    log.info("alerts: %d articles matched %d times: %d new alerts, %d already alerted stories",
-             found.articles, found.matched, len(new), found.duplicates + existing)
-    return MatchResult(matched=found.matched, created=len(new), duplicates=found.duplicates + existing,
+        records = found.records
+        if merge_stories is not None:
+            records, aliases = merged_records(records, merge_stories())
+            if aliases:
+                recorded = store.existing([i for ids in aliases.values() for i in ids])
+                records = [r for r in records if recorded.isdisjoint(aliases.get(r.id, ()))]
+        new, existing = store.create_claimed(records, until=claim_until)
+    duplicates = found.duplicates + existing + len(found.records) - len(records)
+    if found.matched:
+        log.info("alerts: %d articles matched %d times: %d new alerts, %d already alerted stories",
+                 found.articles, found.matched, len(new), duplicates)
+    return MatchResult(matched=found.matched, created=len(new), duplicates=duplicates,
                        claimed=tuple(new) if claim_until is not None else ())
 
 
@@ -93,7 +105,7 @@ def match_and_deliver(
     client: Elasticsearch, settings: Settings, articles: Sequence[Article], *,
     now: datetime | None = None, down: dict[str, str] | None = None,
     timer: Callable[[str], AbstractContextManager[object]] | None = None,
-    documents: Documents | None = None,
+    documents: Documents | None = None, merge_stories: MergeStories | None = None,
 ) -> tuple[MatchResult, DeliveryResult]:
     """Match articles against all rules, deliver the new alerts at once, then record them: one write
     per alert, with its delivery status (newsflow.alerts.delivery.deliver_then_record).
@@ -101,14 +113,15 @@ def match_and_deliver(
     `down`: receivers found down earlier in this run, as for `deliver_claimed`. `timer`: times the
     "match" and "deliver" parts (a cycle's stage clock). Raises AlertsBusy if another run keeps the
     recording lock past `alerts.lock_wait`: nothing was delivered then.
-    `documents`: the articles' index documents, when the caller built them already (see find_alerts)."""
+    `documents`: the articles' index documents, when the caller built them already (see find_alerts).
+    `merge_stories`: as for match_articles."""
     now = now or utc_now()
     timed = timer or _untimed
     with timed("match"):
         found = find_alerts(client, settings, articles, now, documents=documents)
     with timed("deliver"):
         recorded = deliver_then_record(client, settings, found.records, now=now,
-                                       down={} if down is None else down)
+                                       down={} if down is None else down, merge_stories=merge_stories)
     return recorded_result(found, recorded), recorded.delivery
 
 

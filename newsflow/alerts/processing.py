@@ -15,6 +15,12 @@ the digests: the run's `alerts` task does): with digests, `match` creates the ne
 due at once, instead of held for this run, so the next `deliver_pending` (that task) sends each
 rule's alerts of every shard of the run as one digest. Without digests it changes nothing.
 
+`recheck_stories=True` (the shards, and the run's `alerts` task after them): before recording, the
+stories that the matched articles founded are checked again against the copies other processes
+indexed meanwhile, and merged into theirs (newsflow.alerts.story_merge), so two copies of one story
+clustered by two shards at the same moment alert once. `newsflow run` (one process) sees all its
+copies when it clusters and does without.
+
 Make one AlertRun per run: the receivers a delivery found down are skipped for the rest of the run,
 and the next run (a new AlertRun) tries every receiver again.
 """
@@ -25,12 +31,14 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from elasticsearch import Elasticsearch
 
 from newsflow.alerts.delivery import DeliveryFailure, DeliveryResult, deliver_claimed, deliver_pending
 from newsflow.alerts.engine import Documents, MatchResult, match_and_deliver, match_articles
 from newsflow.alerts.signals import check_signals
+from newsflow.alerts.story_merge import StoryRecheck, founders
 from newsflow.core.models import Article, utc_now
 from newsflow.core.settings import Settings
 
@@ -53,10 +61,12 @@ class AlertRun:
     """Matching articles against the rules during one run and delivering the alerts (see the module
     docstring). Not thread-safe."""
 
-    def __init__(self, client: Elasticsearch, settings: Settings, *, digests_later: bool = False) -> None:
+    def __init__(self, client: Elasticsearch, settings: Settings, *, digests_later: bool = False,
+                 recheck_stories: bool = False) -> None:
         self._client = client
         self._settings = settings
         self._digests_later = digests_later
+        self._recheck = StoryRecheck(client, settings) if recheck_stories else None
         self._matched: list[MatchResult] = []
         self._delivered: list[DeliveryResult] = []
         self._down: dict[str, str] = {}  # receivers found down by a delivery during this run
@@ -72,18 +82,30 @@ class AlertRun:
         articles' index documents when the caller built them already (they are percolated as written)."""
         now = now or utc_now()
         timed = timer or _untimed
+        merge = None
+        if self._recheck is not None and founders(articles):
+            # The search before the lock (the shards search at once); the merge under it.
+            with timed("stories"):
+                merge = partial(self._recheck.merge, self._recheck.find(articles))
         if self._settings.alerts.email_digest:
             lease = timedelta(seconds=self._settings.alerts.delivery_lease)
             with timed("match"):
                 matched = match_articles(self._client, self._settings, articles, now=now,
                                          claim_until=None if self._digests_later else now + lease,
-                                         documents=documents)
+                                         documents=documents, merge_stories=merge)
             delivered = DeliveryResult()
         else:
             matched, delivered = match_and_deliver(self._client, self._settings, articles, now=now,
-                                                   down=self._down, timer=timed, documents=documents)
+                                                   down=self._down, timer=timed, documents=documents,
+                                                   merge_stories=merge)
         self._matched.append(matched)
         self._delivered.append(delivered)
+
+    @property
+    def merged_stories(self) -> dict[str, str]:
+        """Story id -> the story it was merged into by this run's matches (with `recheck_stories`),
+        for the clustering of the run's later articles (enrich.stories.StoryAssigner)."""
+        return self._recheck.merged if self._recheck is not None else {}
 
     def deliver(self, *, now: datetime | None = None) -> AlertTotals:
         """Check the volume rules, deliver the alerts held for this run, then every older delivery

@@ -8,11 +8,11 @@ repeated after a crash carries the same id for receivers to deduplicate.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from newsflow.alerts.periods import digest_id_for, period_containing
 from newsflow.alerts.rules import Rule
@@ -20,6 +20,9 @@ from newsflow.core.durations import format_seconds
 from newsflow.core.models import Article, format_utc, parse_utc
 from newsflow.core.redact import redact_channel
 from newsflow.core.settings import AlertSettings
+
+if TYPE_CHECKING:
+    from enrich.stories import StoryMerge
 
 # "digest": the alert goes out in its rule's digest of the period (newsflow.alerts.digests), which
 # keeps the delivery status; the record itself has no deliveries.
@@ -317,6 +320,34 @@ class NewRecords:
                                digest=digest_id_for(rule.name, period), digest_end=period.end)
         return AlertRecord(id=alert_id_for(rule.name, story_id), rule=rule.name, query=rule.query,
                            story_id=story_id, article=shown, matched_at=self.now, deliveries=deliveries)
+
+
+def merged_records(
+    records: Sequence[AlertRecord], merges: Mapping[str, StoryMerge]
+) -> tuple[list[AlertRecord], dict[str, tuple[str, ...]]]:
+    """The records once their stories are merged (enrich.stories.story_merges): each record of a
+    merged story moves to the story it joined (its id with it), one record per id, the first kept.
+    With them, record id -> the ids the same alert has under the other stories the merge saw: if
+    any of those is recorded, the story has alerted already (under another of its ids). Pure."""
+    moved: dict[str, AlertRecord] = {}
+    aliases: dict[str, tuple[str, ...]] = {}
+    for record in records:
+        merge = merges.get(record.story_id)
+        if merge is None:
+            moved.setdefault(record.id, record)
+            continue
+        revision = record.revision
+        into = replace(record, story_id=merge.into, id=_record_id(record.rule, merge.into, revision))
+        moved.setdefault(into.id, into)
+        others = (_record_id(record.rule, story, revision) for story in merge.stories if story != merge.into)
+        aliases[into.id] = tuple(dict.fromkeys((*aliases.get(into.id, ()), *others)))
+    return list(moved.values()), aliases
+
+
+def _record_id(rule: str, story_id: str, revision: AlertRevision | None) -> str:
+    if revision is None:
+        return alert_id_for(rule, story_id)
+    return edit_alert_id_for(rule, story_id, revision.id)
 
 
 def delivered(delivery: ChannelDelivery, now: datetime) -> ChannelDelivery:

@@ -90,17 +90,20 @@ class Pipeline:
     `stores` (default: newsflow.app.stores.default_stores) and `enricher` replace the real ones;
     a `client` passed in is the caller's to close. `digests_later`: e-mail digests of the alerts
     matched during `ingest` are left pending for another process's `alerts()` (the news_ingest
-    DAG's shards: see newsflow.alerts.processing.AlertRun)."""
+    DAG's shards: see newsflow.alerts.processing.AlertRun). `recheck_stories`: stories founded
+    here are checked again against other processes' copies before their alerts are recorded
+    (processes that run beside others: the shards, and the `alerts` task after them)."""
 
     def __init__(self, settings: Settings, *, stores: Stores | None = None,
                  enricher: Enricher | None = None, client: Elasticsearch | None = None,
-                 digests_later: bool = False) -> None:
+                 digests_later: bool = False, recheck_stories: bool = False) -> None:
         self.settings = settings
         self._owns_client = client is None
         self.client = client if client is not None else make_client(settings)
         self.stores = stores if stores is not None else default_stores(self.client, settings)
         self._enricher = enricher
         self._digests_later = digests_later
+        self._recheck_stories = recheck_stories
         self._alerts = self._new_alert_run()  # this run's alerts, delivered by alerts()
         self.hub_links: dict[str, HubLinks] = {}  # WebSub hubs the polled feeds announced, by feed key
 
@@ -125,7 +128,8 @@ class Pipeline:
         return self._enricher
 
     def _new_alert_run(self) -> AlertRun:
-        return AlertRun(self.client, self.settings, digests_later=self._digests_later)
+        return AlertRun(self.client, self.settings, digests_later=self._digests_later,
+                        recheck_stories=self._recheck_stories)
 
     def matched_alerts(self) -> AlertTotals:
         """What the alert matching during `ingest` (`match_alerts`) did so far: its matches, and the
@@ -325,7 +329,8 @@ class Pipeline:
         from enrich.stories import StoryAssigner  # numpy: imported when there is something to cluster
 
         written = BulkResult()
-        stories = StoryAssigner(self.stores.candidates(ingested_before), self.settings)
+        stories = StoryAssigner(self.stores.candidates(ingested_before), self.settings,
+                                merged=self._alerts.merged_stories)
         groups = self.enricher.stream(
             changed, group_size=self.settings.enrich.group_size,
             on_progress=increments(lambda n: watch.advance("enrich", n)),

@@ -330,7 +330,7 @@ def process_pushes(settings: Settings, specs: Sequence[FeedSpec], *, pipeline: A
         return results
 
     owned = pipeline is None
-    pipeline = pipeline or Pipeline(settings)
+    pipeline = pipeline or Pipeline(settings, recheck_stories=True)  # beside the polled cycles
     try:
         report = pipeline.run(pushed_specs, poll=from_spool)
     finally:
@@ -362,7 +362,7 @@ def watch_pushes(settings: Settings, load_specs: Callable[[], Sequence[FeedSpec]
 
     spool = push_spool(settings)
     owned = pipeline is None
-    pipeline = pipeline or Pipeline(settings)
+    pipeline = pipeline or Pipeline(settings, recheck_stories=True)  # beside the polled cycles
     batches = 0
     try:
         _ = pipeline.enricher.nlp  # the model's load is paid now, not by the first push

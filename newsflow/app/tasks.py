@@ -65,7 +65,9 @@ def ingest_shard(feeds_file: str | None, feed_urls: Sequence[str], *,
 
     As in `newsflow run`, each group of indexed articles is matched against the rules while later
     groups are still in NER, and its new alerts are delivered at once (alert ids are deterministic
-    per rule and story, so a shard retried or a copy in another shard never alerts twice). What the
+    per rule and story, so a shard retried never alerts twice; a story this shard founded while
+    another shard clustered a copy of it is merged into that copy's story before its alerts are
+    recorded, newsflow.alerts.story_merge, so that copy does not alert twice either). What the
     shard could not match (Elasticsearch refused, another run held the recording lock) stays in the
     alert queue for `process_alerts`; with e-mail digests the new alerts are left pending for it, so
     each rule still gets one digest per run. Volume rules (spike, first seen) are checked there too,
@@ -76,7 +78,7 @@ def ingest_shard(feeds_file: str | None, feed_urls: Sequence[str], *,
 
     settings = settings or _settings()
     specs = select_specs(load_feed_specs(feeds_path(feeds_file, settings)), feed_urls)
-    with Pipeline(settings, digests_later=True) as pipeline:
+    with Pipeline(settings, digests_later=True, recheck_stories=True) as pipeline:
         report = pipeline.ingest(specs, match_alerts=True)
         alerts = AlertReport.of(pipeline.matched_alerts())  # logs each delivery given up
     full = report.to_json()
@@ -97,7 +99,7 @@ def process_alerts(*, settings: Settings | None = None) -> dict[str, Any]:
     digests, retries)."""
     from newsflow.app.cycle import Pipeline
 
-    with Pipeline(settings or _settings()) as pipeline:
+    with Pipeline(settings or _settings(), recheck_stories=True) as pipeline:
         report = pipeline.alerts()
     for failure in report.failures:
         log.warning("delivery given up: %s", failure)
