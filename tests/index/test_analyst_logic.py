@@ -45,7 +45,6 @@ def test_a_background_window_a_query_and_filters_narrow_the_request() -> None:
     assert request["aggs"]["persons"]["significant_terms"]["background_filter"] == background
     assert "top_stories" not in request["aggs"]["persons"]["aggs"]
     assert set(request["aggs"]) == {"persons", "background"}
-    # The query searches every spelling the entity table knows of him (newsflow/index/entity_query.py).
     query = request["query"]["bool"]["must"][0]["query_string"]["query"]
     assert query == 'persons_alias:("Olaf Scholz" OR "Scholz")'
     assert {"term": {"source": "BBC"}} in request["query"]["bool"]["filter"]
