@@ -90,17 +90,42 @@ def _es_cleanup(es_url: str) -> Iterator[None]:
     client.close()
 
 
+# Prefixes of finished tests whose indices are not deleted yet: deleted in batches while the session
+# runs, because a cluster holds at most 1,000 open shards and the whole suite creates more.
+_finished_prefixes: list[str] = []
+_DELETE_BATCH = 40
+
+
+def _delete_finished_indices(es_url: str) -> None:
+    from elasticsearch import Elasticsearch
+
+    patterns = ",".join(f"{prefix}-*" for prefix in _finished_prefixes)
+    _finished_prefixes.clear()
+    client = Elasticsearch(es_url, request_timeout=120)
+    quiet = client.options(ignore_status=404)
+    found = quiet.indices.get(index=patterns, expand_wildcards="all", allow_no_indices=True)
+    names = list(found.body) if found else []
+    for start in range(0, len(names), 50):
+        quiet.indices.delete(index=",".join(names[start:start + 50]))
+    client.close()
+
+
 @pytest.fixture
 def make_settings(
     es_url: str, _es_cleanup: None, tmp_path_factory: pytest.TempPathFactory
-) -> Callable[..., Any]:
-    """Build Settings for a test: a fresh index prefix and home of its own, real Elasticsearch."""
+) -> Iterator[Callable[..., Any]]:
+    """Build Settings for a test: a fresh index prefix and home of its own, real Elasticsearch. The
+    test's indices are deleted some tests later (templates and policies at the session's end)."""
     from newsflow.core.settings import load_settings
 
+    prefixes: list[str] = []
+
     def factory(**overrides: Any) -> Any:
+        prefix = f"{_SESSION_PREFIX}-{next(_counter)}"
+        prefixes.append(prefix)
         values: dict[str, Any] = {
             "es_url": es_url,
-            "index_prefix": f"{_SESSION_PREFIX}-{next(_counter)}",
+            "index_prefix": prefix,
             "home": tmp_path_factory.mktemp("home"),
         }
         values.update(overrides)
@@ -111,7 +136,10 @@ def make_settings(
             values["fetch"] = {**OPT_IN_FETCH, **(fetch or {})}
         return load_settings(**values)
 
-    return factory
+    yield factory
+    _finished_prefixes.extend(prefixes)
+    if len(_finished_prefixes) >= _DELETE_BATCH:
+        _delete_finished_indices(es_url)
 
 
 @pytest.fixture
