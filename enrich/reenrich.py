@@ -8,7 +8,7 @@ Story ids are left alone: re-clustering would change the ids alerts have already
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
@@ -72,15 +72,21 @@ def reenrich(
     batch_size: int = 200,
     on_progress: Callable[[int], None] | None = None,
     enricher: Enricher | None = None,
+    kept_outside_source: Callable[[Article], Mapping[str, Any]] | None = None,
 ) -> int:
-    """Re-enrich every stored article matching `query` (Lucene syntax); returns how many were updated."""
+    """Re-enrich every stored article matching `query` (Lucene syntax); returns how many were updated.
+
+    `kept_outside_source`: the fields of an article's document that are not in its _source (the
+    index's language copy, newsflow.index.documents.language_copy). A partial update rebuilds the
+    document from _source, so they are sent again with the enrichment fields or they would be lost."""
     enricher = enricher or Enricher(settings)
     done = 0
     for hits in _hits(client, settings, query, batch_size):
         articles = [Article.from_document(hit["_id"], hit["_source"]) for hit in hits]
         enriched = enricher.enrich(articles)
         actions = [
-            {"_op_type": "update", "_index": hit["_index"], "_id": hit["_id"], "doc": enrichment_update(a)}
+            {"_op_type": "update", "_index": hit["_index"], "_id": hit["_id"],
+             "doc": {**enrichment_update(a), **(kept_outside_source(a) if kept_outside_source else {})}}
             for hit, a in zip(hits, enriched, strict=True)
         ]
         with translate_errors(settings.es_url_redacted):

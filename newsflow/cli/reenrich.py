@@ -19,6 +19,7 @@ def command(query: str, batch_size: int) -> None:
     """Run enrichment (language, entities, topics) again over stored articles and update them in
     place, stamping the current enrichment version."""
     from enrich.reenrich import reenrich
+    from newsflow.index.documents import language_copy
     from newsflow.index.entity_query import rewrite_entity_fields
 
     settings = load_settings()
@@ -28,7 +29,8 @@ def command(query: str, batch_size: int) -> None:
         with Progress(console=console, disable=not console.is_terminal) as progress:
             task = progress.add_task("re-enriching", total=None)
             count = reenrich(client, settings, query=rewrite_entity_fields(query), batch_size=batch_size,
-                             on_progress=lambda done: progress.update(task, completed=done))
+                             on_progress=lambda done: progress.update(task, completed=done),
+                             kept_outside_source=lambda article: language_copy(article, settings.index))
     finally:
         client.close()
     click.echo(f"re-enriched {count} article(s)")

@@ -45,12 +45,19 @@ def index_document(article: Article, settings: IndexSettings) -> dict[str, Any]:
         # The canonical names are spellings too, whoever built the article; each spelling's key is
         # beside it (enrich/spellings.py), so "al Assad" finds "al-Assad" and "U.S.A" "U.S.A.".
         document[alias_field(facet)] = with_keys((*document[facet], *document[alias_field(facet)]))
-    analyzer_language = article.language.lower()[:2]
-    if analyzer_language in LANGUAGE_ANALYZERS:
-        document["i18n"] = {analyzer_language: "\n\n".join(
-            part for part in (title, article.summary, body) if part
-        )}
+    document.update(language_copy(article, settings))
     return document
+
+
+def language_copy(article: Article, settings: IndexSettings) -> dict[str, Any]:
+    """{"i18n": {language: text}} for an article in a language Elasticsearch has an analyser for, else
+    {}. The copy is not kept in _source, so a partial update must send it again (newsflow reenrich)."""
+    analyzer_language = article.language.lower()[:2]
+    if analyzer_language not in LANGUAGE_ANALYZERS:
+        return {}
+    title = truncate_text(article.title, settings.max_title_chars)
+    body = truncate_text(article.body, settings.max_body_chars)
+    return {"i18n": {analyzer_language: "\n\n".join(part for part in (title, article.summary, body) if part)}}
 
 
 def index_documents(articles: Iterable[Article], settings: IndexSettings) -> dict[str, dict[str, Any]]:

@@ -9,7 +9,7 @@ import pytest
 
 from enrich.reenrich import reenrich
 from enrich.version import ENRICHMENT_VERSION
-from newsflow.index.mappings import ANALYSIS, article_mappings
+from newsflow.index.mappings import ANALYSIS, SOURCE_EXCLUDES, article_mappings
 from tests.enrich.quality import load_gold
 
 pytestmark = [pytest.mark.es, pytest.mark.slow, pytest.mark.corpus]
@@ -59,3 +59,41 @@ def test_a_query_limits_what_is_reenriched(es_client: Any, settings: Any, enrich
     assert reenrich(es_client, settings, query=never_enriched, enricher=enricher) == 0
     assert reenrich(es_client, settings, query=f'enrichment_version:"{ENRICHMENT_VERSION}"',
                     enricher=enricher) == 4
+
+
+def test_reenrichment_keeps_the_language_copy_that_search_uses_for_other_languages(
+    es_client: Any, settings: Any, enricher: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    from newsflow.core.models import Article, article_id_for
+    from newsflow.index.documents import index_document, language_copy
+
+    # As `newsflow setup` makes the index: the language copy is indexed, not kept in _source.
+    es_client.indices.create(
+        index=settings.index_name("articles-000001"),
+        mappings={**article_mappings(), "_source": {"excludes": SOURCE_EXCLUDES}},
+        settings={"analysis": ANALYSIS}, aliases={settings.index_name("articles"): {"is_write_index": True}},
+    )
+    url = "https://zeitung.example/politik/1"
+    now = datetime(2026, 12, 3, 12, tzinfo=UTC)
+    article = Article(id=article_id_for(url), url=url, feed_url="https://zeitung.example/feed",
+                      source="Zeitung", title="Der Bundestag beschließt neue Gesetze", summary="",
+                      body="Die Abgeordneten stimmten am Donnerstag über mehrere Gesetze zur Energie ab. "
+                           "Die Regierung begrüßte die Entscheidungen der Parlamentarier.",
+                      published_at=now, ingested_at=now, language="de")
+    es_client.index(index=settings.index_name("articles"), id=article.id,
+                    document=index_document(article, settings.index), refresh=True)
+
+    def found_by_german_stems() -> int:  # "Gesetz", "Entscheidung": not the forms the text uses
+        query = {"match": {"i18n.de": {"query": "Gesetz Entscheidung", "operator": "and"}}}
+        hits = es_client.search(index=settings.index_name("articles"), query=query)["hits"]
+        return int(hits["total"]["value"])
+
+    assert found_by_german_stems() == 1
+
+    assert reenrich(es_client, settings, enricher=enricher,
+                    kept_outside_source=lambda a: language_copy(a, settings.index)) == 1
+    es_client.indices.refresh(index=settings.index_name("articles"))
+
+    assert found_by_german_stems() == 1
