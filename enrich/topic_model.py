@@ -23,9 +23,11 @@ second-level scores stay calibrated and need their parent indexed, as before.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
+
+import numpy as np
 
 from enrich.linear import LinearModel
 from enrich.topics import (
@@ -67,11 +69,14 @@ def topic_features(
     *,
     vocabulary: TopicVocabulary | None = None,
     calibration: Calibration | None = None,
+    calibrated: Sequence[TopicScore] | None = None,
 ) -> dict[str, float]:
-    """The model's named features for one article. Pure."""
+    """The model's named features for one article. Pure. `calibrated`: calibrated_scores' scores
+    for these arguments, when the caller has them already."""
     vocabulary = vocabulary or default_vocabulary()
-    scores, _ = calibrated_scores(evidence, categories=categories, vocabulary=vocabulary,
-                                  calibration=calibration or default_calibration())
+    scores = calibrated if calibrated is not None else calibrated_scores(
+        evidence, categories=categories, vocabulary=vocabulary,
+        calibration=calibration or default_calibration())[0]
     topics = vocabulary.topics
     top_of = [t.parent or t.qcode for t in topics]
     labels = {t.qcode: t.label for t in topics if t.parent is None}
@@ -125,8 +130,8 @@ def decide_topics(
     threshold = calibration.threshold if threshold is None else threshold
     scores, hits = calibrated_scores(evidence, categories=categories, vocabulary=vocabulary,
                                      calibration=calibration)
-    probabilities = model.probabilities(
-        topic_features(evidence, categories, vocabulary=vocabulary, calibration=calibration))
+    probabilities = _apply(model, topic_features(evidence, categories, vocabulary=vocabulary,
+                                                 calibration=calibration, calibrated=scores))
     topics = vocabulary.topics
     scores = [TopicScore(s.label, probabilities.get(s.label, 0.0), s.qcode) if t.parent is None else s
               for s, t in zip(scores, topics, strict=True)]
@@ -136,6 +141,25 @@ def decide_topics(
         best = max(tops, key=lambda s: s.score)
         chosen = {best.qcode} | {s.qcode for s in tops if s.score >= SECOND_TOPIC_PROBABILITY}
     return labels_and_kept(scores, topics, chosen, threshold)
+
+
+# The model's arrays, made once per model (a LinearModel keeps tuples: converting them per article
+# would cost more than the dot product).
+_ARRAYS: dict[int, tuple[LinearModel, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _apply(model: LinearModel, features: Mapping[str, float]) -> dict[str, float]:
+    """model.probabilities(features), with the arrays made once."""
+    cached = _ARRAYS.get(id(model))
+    if cached is None or cached[0] is not model:
+        cached = (model, np.array(model.weights), np.array(model.bias), np.array(model.mean),
+                  np.array(model.scale))
+        _ARRAYS[id(model)] = cached
+    _, weights, bias, mean, scale = cached
+    x = (np.array([features.get(name, 0.0) for name in model.features]) - mean) / scale
+    logits = weights @ x + bias
+    exp = np.exp(logits - logits.max())
+    return dict(zip(model.classes, (exp / exp.sum()).tolist(), strict=True))
 
 
 def _logit(p: float) -> float:
