@@ -47,7 +47,7 @@ from newsflow.core.models import TopicScore
 DEFAULT_MODEL = DATA / "topic_model.json"
 FEATURE_KINDS = ("z", "zmax", "ztop3", "kw", "share", "cat", "calib")
 # Another top-level topic is indexed beside the model's choice when its probability reaches this.
-SECOND_TOPIC_PROBABILITY = 0.3
+SECOND_TOPIC_PROBABILITY = 0.2
 
 
 @cache
