@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 
 from spacy.language import Language
+from spacy.tokens import Doc
 
 from enrich import components
 from enrich.canonical import Entities
@@ -29,7 +30,8 @@ from enrich.credits import CreditLines, read_credits
 from enrich.language import article_language
 from enrich.ner import NerText, load_nlp, model_location, ner_input
 from enrich.stories import story_bands, story_signature
-from enrich.topics import TopicEvidence, default_calibration, score_topics
+from enrich.topic_model import decide_topics, default_topic_model
+from enrich.topics import TopicEvidence, default_calibration
 from enrich.version import ENRICHMENT_VERSION
 from newsflow.core.models import Article, TopicScore
 from newsflow.core.processes import die_with_parent
@@ -212,11 +214,10 @@ def _analyse_chunk(chunk: Chunk, nlp: Language, settings: Settings) -> list[Anal
     for i, article in chunk:
         parts = ner_input(article, config.max_chars)
         credits[i] = read_credits(parts.text, title=parts.title)
-    english = ((components.ner_doc(nlp, NerText(credits[i].title, credits[i].text)), i)
-               for i, _ in chunk if languages[i] == ENGLISH)
+    english = ((_ner_doc(nlp, credits[i]), i) for i, _ in chunk if languages[i] == ENGLISH)
     n_english = sum(1 for i, _ in chunk if languages[i] == ENGLISH)
     found: dict[int, tuple[Entities, tuple[str, ...], tuple[TopicScore, ...]]] = {}
-    calibration = default_calibration()
+    calibration, model = default_calibration(), default_topic_model()
     articles = dict(chunk)
     for doc, i in nlp.pipe(english, as_tuples=True, batch_size=max(1, n_english)):
         entities: Entities = doc._.get(components.ENTITIES_ATTR) or _NO_ENTITIES
@@ -224,8 +225,9 @@ def _analyse_chunk(chunk: Chunk, nlp: Language, settings: Settings) -> list[Anal
         labels: tuple[str, ...] = ()
         scores: tuple[TopicScore, ...] = ()
         if evidence is not None:
-            labels, scores = score_topics(evidence, categories=articles[i].categories,
-                                          threshold=config.topic_threshold, calibration=calibration)
+            labels, scores = decide_topics(evidence, categories=articles[i].categories,
+                                           threshold=config.topic_threshold, calibration=calibration,
+                                           model=model)
         found[i] = (entities, labels, scores)
     analyses = []
     for i, article in chunk:
@@ -234,3 +236,21 @@ def _analyse_chunk(chunk: Chunk, nlp: Language, settings: Settings) -> list[Anal
         analyses.append(Analysis(i, languages[i], entities, labels, scores, signature,
                                  story_bands(signature), credits[i].credit, credits[i].distributor))
     return analyses
+
+
+def _ner_doc(nlp: Language, credits: CreditLines) -> Doc:
+    return components.ner_doc(nlp, NerText(credits.title, credits.text))
+
+
+def topic_evidence(nlp: Language, articles: Sequence[Article],
+                   settings: Settings) -> list[TopicEvidence | None]:
+    """The topic evidence of each article as enrichment measures it (None when not English): what
+    the topic model is trained on (tools/train_topics.py). `nlp`: build_pipeline's pipeline."""
+    max_chars = settings.enrich.max_chars
+    english = [(_ner_doc(nlp, read_credits(parts.text, title=parts.title)), i)
+               for i, article in enumerate(articles) if article_language(article) == ENGLISH
+               for parts in (ner_input(article, max_chars),)]
+    found: list[TopicEvidence | None] = [None] * len(articles)
+    for doc, i in nlp.pipe(english, as_tuples=True):
+        found[i] = doc._.get(components.TOPIC_EVIDENCE_ATTR)
+    return found

@@ -206,21 +206,19 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.where(norms == 0, 1, norms)
 
 
-def score_topics(
+def calibrated_scores(
     evidence: TopicEvidence,
     *,
     categories: Sequence[str] = (),
-    threshold: float | None = None,
     vocabulary: TopicVocabulary | None = None,
     calibration: Calibration | None = None,
-) -> tuple[tuple[str, ...], tuple[TopicScore, ...]]:
-    """(labels at or over the threshold, the SCORES_KEPT best scores plus those of the labels, best
-    first). Pure."""
+) -> tuple[list[TopicScore], list[int]]:
+    """(the calibrated score of every topic, its hits with the feed categories counted in), in the
+    order of `vocabulary.topics`. Pure."""
     vocabulary = vocabulary or default_vocabulary()
     calibration = calibration or default_calibration()
-    threshold = calibration.threshold if threshold is None else threshold
     hits = list(evidence.keyword_hits)
-    for i in _category_topics(categories, vocabulary):
+    for i in category_topics(categories, vocabulary):
         hits[i] += 2  # an editor's own category is strong evidence, worth two keyword hits
     topics = vocabulary.topics
     totals: dict[str | None, int] = {None: 0, **{t.qcode: 0 for t in topics if t.parent is None}}
@@ -233,6 +231,25 @@ def score_topics(
         logit = calibration.w_vec * z + calibration.w_kw * math.log1p(count) + calibration.w_share * share
         score = _sigmoid(logit + calibration.bias)
         scores.append(TopicScore(label=topic.label, score=score, qcode=topic.qcode))
+    return scores, hits
+
+
+def score_topics(
+    evidence: TopicEvidence,
+    *,
+    categories: Sequence[str] = (),
+    threshold: float | None = None,
+    vocabulary: TopicVocabulary | None = None,
+    calibration: Calibration | None = None,
+) -> tuple[tuple[str, ...], tuple[TopicScore, ...]]:
+    """The calibrated decision alone (no learned main topic): (labels at or over the threshold, the
+    SCORES_KEPT best scores plus those of the labels, best first). Pure."""
+    vocabulary = vocabulary or default_vocabulary()
+    calibration = calibration or default_calibration()
+    threshold = calibration.threshold if threshold is None else threshold
+    scores, hits = calibrated_scores(evidence, categories=categories, vocabulary=vocabulary,
+                                     calibration=calibration)
+    topics = vocabulary.topics
     chosen_top = {s.qcode for s, t in zip(scores, topics, strict=True)
                   if t.parent is None and s.score >= threshold}
     if not chosen_top:
@@ -242,6 +259,13 @@ def score_topics(
         best_index = next(i for i, t in enumerate(topics) if t.qcode == best.qcode)
         if hits[best_index] > 0 and best.score >= threshold / 2:
             chosen_top = {best.qcode}
+    return labels_and_kept(scores, topics, chosen_top, threshold)
+
+
+def labels_and_kept(scores: Sequence[TopicScore], topics: Sequence[Topic], chosen_top: set[str],
+                     threshold: float) -> tuple[tuple[str, ...], tuple[TopicScore, ...]]:
+    """The chosen top-level labels with their second-level labels at or over the threshold, and the
+    scores kept (best first)."""
     labels = [s.label for s, t in zip(scores, topics, strict=True)
               if (t.parent is None and s.qcode in chosen_top)
               or (t.parent in chosen_top and s.score >= threshold)]
@@ -250,7 +274,7 @@ def score_topics(
     return tuple(labels), tuple(kept)
 
 
-def _category_topics(categories: Sequence[str], vocabulary: TopicVocabulary) -> list[int]:
+def category_topics(categories: Sequence[str], vocabulary: TopicVocabulary) -> list[int]:
     found: list[int] = []
     for category in categories:
         text = category.strip().lower()

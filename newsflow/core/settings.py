@@ -120,7 +120,7 @@ class EnrichSettings(BaseModel):
     # processes go on with the next ones (the parent and Elasticsearch would otherwise idle meanwhile).
     group_size: int = 500
     max_chars: int = 20_000  # text given to NER per article (title + body prefix)
-    topic_threshold: float = 0.5  # calibrated: labels scoring at or over it are indexed
+    topic_threshold: float = 0.5  # calibrated: second-level labels at or over it are indexed
     story_window_days: float = 7.0  # how far back a new copy is matched against earlier stories
     # Same story when this share of the shorter text's word 3-shingles is in the other (estimated
     # containment); measured on test pairs: copies >= 0.76, different stories on one subject 0.

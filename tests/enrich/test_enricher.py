@@ -22,9 +22,12 @@ FLOORS = {
     "organizations": (0.47, 0.55),  # measured P 0.524, R 0.623
     "locations": (0.83, 0.85),  # measured P 0.876, R 0.907
 }
-MIN_TOPIC_ACCURACY = 0.64  # measured 0.691 (best top-level topic among the gold labels)
-MIN_TOPIC_PRECISION = 0.62  # measured 0.673 (indexed top-level labels)
-MIN_TOPIC_RECALL = 0.63  # measured 0.687
+# Since the learned main topic (enrich/topic_model.py, trained on none of these 68 articles): accuracy
+# 0.691 -> 0.794, indexed top-level labels P 0.673 -> 0.713, R 0.687 -> 0.626 (a second top-level
+# label now needs a probability of 0.2, chosen by cross-validation on the training sets).
+MIN_TOPIC_ACCURACY = 0.75  # measured 0.794 (best top-level topic among the gold labels)
+MIN_TOPIC_PRECISION = 0.67  # measured 0.713 (indexed top-level labels)
+MIN_TOPIC_RECALL = 0.58  # measured 0.626
 
 pytestmark = [pytest.mark.slow, pytest.mark.corpus]
 
