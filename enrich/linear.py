@@ -11,7 +11,7 @@ without breaking each other. Values are standardised with the training set's mea
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,19 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return normalised
 
 
+def _adam(parameters: tuple[np.ndarray, ...], gradients: Callable[[], tuple[np.ndarray, ...]],
+          steps: int, learning_rate: float) -> None:
+    """Full-batch Adam (the usual 0.9 / 0.999 moments), updating `parameters` in place; `gradients`
+    reads them as they stand and returns one gradient per parameter."""
+    moments = [(np.zeros_like(p), np.zeros_like(p)) for p in parameters]
+    for step in range(1, steps + 1):
+        for parameter, grad, (first, second) in zip(parameters, gradients(), moments, strict=True):
+            first[:] = 0.9 * first + 0.1 * grad
+            second[:] = 0.999 * second + 0.001 * grad * grad
+            corrected = first / (1 - 0.9 ** step), second / (1 - 0.999 ** step)
+            parameter -= learning_rate * corrected[0] / (np.sqrt(corrected[1]) + 1e-8)
+
+
 def train(examples: Sequence[Features], labels: Sequence[str], *, l2: float = 1.0,
           classes: Sequence[str] | None = None, weights: Sequence[float] | None = None,
           steps: int = 2000, learning_rate: float = 0.1, about: str = "") -> LinearModel:
@@ -85,21 +98,13 @@ def train(examples: Sequence[Features], labels: Sequence[str], *, l2: float = 1.
     sample = sample / sample.sum()
     w = np.zeros((len(classes), len(names)))
     b = np.zeros(len(classes))
-    moments = [np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)]
     penalty = l2 / len(labels)
-    for step in range(1, steps + 1):
+
+    def gradients() -> tuple[np.ndarray, np.ndarray]:
         error = (_softmax(x @ w.T + b) - y) * sample[:, None]
-        grads = (error.T @ x + 2 * penalty * w, error.sum(axis=0))
-        for k, grad in enumerate(grads):
-            first, second = moments[2 * k], moments[2 * k + 1]
-            first[:] = 0.9 * first + 0.1 * grad
-            second[:] = 0.999 * second + 0.001 * grad * grad
-            corrected = first / (1 - 0.9 ** step), second / (1 - 0.999 ** step)
-            update = learning_rate * corrected[0] / (np.sqrt(corrected[1]) + 1e-8)
-            if k == 0:
-                w -= update
-            else:
-                b -= update
+        return error.T @ x + 2 * penalty * w, error.sum(axis=0)
+
+    _adam((w, b), gradients, steps, learning_rate)
     return LinearModel(classes, names, tuple(mean.tolist()), tuple(scale.tolist()),
                        tuple(tuple(row) for row in w.tolist()), tuple(b.tolist()), about)
 
@@ -126,21 +131,13 @@ def train_shared(examples: Sequence[Features], labels: Sequence[str], *, kinds: 
     sample = sample / sample.sum()
     w = np.zeros(len(kinds))
     b = np.zeros(len(classes))
-    moments = [np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)]
     penalty = l2 / len(labels)
-    for step in range(1, steps + 1):
+
+    def gradients() -> tuple[np.ndarray, np.ndarray]:
         error = (_softmax(x @ w + b) - y) * sample[:, None]
-        grads = (np.einsum("nc,nck->k", error, x) + 2 * penalty * w, error.sum(axis=0) + 2 * penalty * b)
-        for k, grad in enumerate(grads):
-            first, second = moments[2 * k], moments[2 * k + 1]
-            first[:] = 0.9 * first + 0.1 * grad
-            second[:] = 0.999 * second + 0.001 * grad * grad
-            corrected = first / (1 - 0.9 ** step), second / (1 - 0.999 ** step)
-            update = learning_rate * corrected[0] / (np.sqrt(corrected[1]) + 1e-8)
-            if k == 0:
-                w -= update
-            else:
-                b -= update
+        return np.einsum("nc,nck->k", error, x) + 2 * penalty * w, error.sum(axis=0) + 2 * penalty * b
+
+    _adam((w, b), gradients, steps, learning_rate)
     names = tuple(f"{kind}|{c}" for c in classes for kind in kinds)
     k = len(kinds)
     rows = tuple(tuple(float(w[m % k]) if m // k == ci else 0.0 for m in range(len(names)))
