@@ -37,7 +37,8 @@ from tests.enrich.corpus import corpus_article
 
 GOLD_DIR = Path(__file__).resolve().parent / "gold"
 GOLD_SETS = {"v1": GOLD_DIR / "gold.json", "v2": GOLD_DIR / "gold_v2.json",
-             "v3": GOLD_DIR / "train_v3.json", "v4": GOLD_DIR / "train_v4.json"}
+             "v3": GOLD_DIR / "train_v3.json", "v4": GOLD_DIR / "train_v4.json",
+             "v5": GOLD_DIR / "train_v5.json"}
 ENTITY_FACETS = ("persons", "organizations", "locations")
 SPLITS = ("tuning", "heldout")
 # v1 called tuning "dev"; the training set v3 is all for tuning ("train").
@@ -272,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.enrich.evaluate",
                                      description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--gold", default="v2",
-                        help="v1, v2 (default), v3 or v4 (training sets) or a path to a gold JSON file")
+                        help="v1, v2 (default), v3, v4 or v5 (training sets) or a path to a gold JSON file")
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON to FILE ('-' for stdout)")
     parser.add_argument("--errors", action="store_true", help="print the tuning part's errors per article")
     args = parser.parse_args(argv)

@@ -27,6 +27,8 @@ HELDOUT_SEED = 17_2026
 TRAIN_SEED = 20261203  # the training set v3 (`--train N`): drawn after v2, none of v1's or v2's articles
 # The training set v4 (`--train N --v4`): up to 4 articles per feed, none of v1's, v2's or v3's.
 TRAIN_V4_SEED, TRAIN_V4_PER_FEED = 20261204, 4
+# The training set v5 (`--train N --v5`): up to 10 articles per feed, none of v1's to v4's.
+TRAIN_V5_SEED, TRAIN_V5_PER_FEED = 20261205, 10
 GOLD_V2_FILE = GOLD_FILE.parent / "gold_v2.json"
 PER_FEED = 2
 MIN_WORDS = 25
@@ -88,7 +90,11 @@ def heldout_split(n: int) -> set[int]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--train"]:  # the training set of the entity filter: none of v1 or v2
         total = int(sys.argv[2])
-        if "--v4" in sys.argv:
+        if "--v5" in sys.argv:
+            chosen = choose(total, TRAIN_V5_SEED, exclude_v2=True, per_feed=TRAIN_V5_PER_FEED,
+                            exclude=[GOLD_FILE.parent / "train_v3.json",
+                                     GOLD_FILE.parent / "train_v4.json"])
+        elif "--v4" in sys.argv:
             chosen = choose(total, TRAIN_V4_SEED, exclude_v2=True, per_feed=TRAIN_V4_PER_FEED,
                             exclude=[GOLD_FILE.parent / "train_v3.json"])
         else:

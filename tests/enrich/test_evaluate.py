@@ -121,6 +121,19 @@ def test_gold_set_v2_is_large_varied_and_one_third_held_out() -> None:
                           "topics", "split"} for a in data["articles"])  # references only, no text
 
 
+def test_the_training_sets_share_no_article_with_the_test_set_or_each_other() -> None:
+    seen = {e.url for name in ("v1", "v2") for e in load_gold_entries(GOLD_SETS[name])}
+    for name in ("v3", "v4", "v5"):
+        entries = load_gold_entries(GOLD_SETS[name])
+        urls = {e.url for e in entries}
+        assert len(urls) == len(entries) and not urls & seen, name
+        assert {e.split for e in entries} == {"tuning"}  # "train" in the file: all for training
+        data = json.loads(GOLD_SETS[name].read_text(encoding="utf-8"))
+        assert all(set(a) == {"file", "index", "url", "title_starts", "persons", "organizations",
+                              "locations", "topics", "split"} for a in data["articles"])  # no text
+        seen |= urls
+
+
 @pytest.mark.corpus
 def test_every_gold_reference_still_points_at_its_corpus_item() -> None:
     for name in ("v1", "v2"):
