@@ -42,8 +42,8 @@ from tests.enrich.select_gold import feed_key
 TRAINING_SPLITS = {"tuning", "dev", "train"}
 # (form, L2 strength) tried by cross-validation: "shared" weighs each kind of evidence alike for
 # every topic (enrich.linear.train_shared), "per-topic" learns a weight per topic and feature (train).
-GRID = (("shared", 0.3), ("shared", 1.0), ("shared", 3.0), ("shared", 10.0),
-        ("per-topic", 3.0), ("per-topic", 10.0), ("per-topic", 30.0))
+GRID = (("shared", 0.3), ("shared", 1.0), ("shared", 3.0), ("shared", 10.0), ("shared", 30.0),
+        ("per-topic", 3.0), ("per-topic", 10.0), ("per-topic", 30.0), ("per-topic", 100.0))
 SECOND_LABEL_WEIGHT = 0.5
 FOLDS = 5
 STEPS = 800

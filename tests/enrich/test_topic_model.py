@@ -55,8 +55,15 @@ def test_clear_keyword_evidence_wins_and_no_evidence_means_no_topic() -> None:
 def test_a_second_level_topic_still_needs_its_parent() -> None:
     labels, _ = decide_topics(evidence(**{"election": 5, "politics": 6}))
     assert {"politics", "election"} <= set(labels)
-    orphan, _ = decide_topics(evidence(**{"election": 5, "sport": 12}), threshold=0.5)
+    # A sports text (its words and its keywords) with a few election words: politics is not chosen,
+    # so the election topic, whose parent it is, is not indexed either.
+    orphan, _ = decide_topics(evidence({"sport": 2.0}, **{"election": 5, "sport": 12}), threshold=0.5)
     assert orphan[0] == "sport" and "election" not in orphan
+    topics = default_vocabulary().topics
+    label_of = {t.qcode: t.label for t in topics}
+    parents = {t.label: label_of.get(t.parent or "") for t in topics}
+    for found in (labels, orphan):
+        assert all(parents[label] is None or parents[label] in found for label in found)
 
 
 CLEAR_TEXTS = {
