@@ -17,7 +17,7 @@ import dataclasses
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -37,7 +37,7 @@ from enrich.entity_table import (
     load_gazetteer,
     normalise_spelling,
 )
-from enrich.name_resolution import resolve_short_names
+from enrich.name_resolution import fuller_names_in_text, resolve_short_names
 from newsflow.core.errors import EnrichError
 
 __all__ = ["FACETS", "Facet"]
@@ -245,6 +245,18 @@ def after_place_word(text: str, start: int) -> bool:
     return start > 0 and _PLACE_WORD_BEFORE.search(text, max(0, start - 16), start) is not None
 
 
+_SPORT_WORDS = re.compile(
+    r"\b(?:match(?:es)?|goals?|coach|season|league|striker|midfielder|defender|goalkeeper|club|clubs|"
+    r"tournament|semi-finals?|finals?|cup|champions(?:hip)?|innings|wickets?|scored|fixtures?|derby|"
+    r"premiership|football|soccer|rugby|cricket|basketball|baseball|hockey|squad|transfer|fans|"
+    r"playoffs?|quarterbacks?|touchdowns?|defeat(?:ed)?|beat|win|won|draw|victory)\b", re.IGNORECASE)
+
+
+def about_sport(text: str, hits: int = 3) -> bool:
+    """True when `text` uses at least `hits` words of sport: a club may then bear its town's name."""
+    return sum(1 for _ in zip(range(hits), _SPORT_WORDS.finditer(text), strict=False)) >= hits
+
+
 def _from_entry(entry: KnownEntity, surface: str) -> CleanMention:
     return CleanMention(entry.facet, entry.name, entry, surface)
 
@@ -414,6 +426,28 @@ def names_a_release(text: str, start: int, end: int, label: str, rules: EntityRu
     return rules.table.lookup(_POSSESSIVE.sub("", text[start:end].strip(_EDGE_JUNK))) is None
 
 
+# A country's name before its currency ("the US dollar") or in a tournament's name ("US Open", "Qatar
+# Open") names neither the place of the story nor the country as an actor.
+_CURRENCY_OR_TOURNAMENT_AFTER = re.compile(
+    r"[\s-]+(?:dollars?|cents?|euros?|pounds?|sterling|yen|yuan|renminbi|pesos?|rupees?|rupiah|roubles?|"
+    r"rubles?|francs?|lira|rand|dinars?|riyals?|rials?|dirhams?|shekels?|kron[aeor]+|ringgit|baht|"
+    r"(?:Open|Masters|Grand Prix)\b)(?![\w-])")
+
+
+def names_a_currency_or_tournament(text: str, end: int, label: str) -> bool:
+    """True when a GPE mention ending at `end` is followed by a currency ("US dollar") or is the
+    first word of a tournament's name ("US Open")."""
+    return label == "GPE" and bool(_CURRENCY_OR_TOURNAMENT_AFTER.match(text, end))
+
+
+def signs_the_title(text: str, start: int, end: int, title_end: int) -> bool:
+    """True when a mention ends the title after a bar ("... | Naomi Klein") and the text after the
+    title never names it: an author's signature, not a person the story is about."""
+    if end > title_end or text[end:title_end].strip(" .!?\"'’”") or not text[:start].rstrip().endswith("|"):
+        return False
+    return text[start:end] not in text[title_end:]
+
+
 def names_a_portfolio(text: str, start: int, label: str) -> bool:
     """True when an ORG mention starting at `start` follows "Minister of" / "Secretary for": a job title."""
     return label == "ORG" and bool(_PORTFOLIO.search(text, max(0, start - 40), start))
@@ -502,6 +536,29 @@ def standalone_mention(text: str, start: int, end: int) -> bool:
     return not any(c.isalnum() for c in rest.replace("â€", ""))
 
 
+def lines_of_names(text: str, spans: Sequence[tuple[int, int]]) -> set[int]:
+    """The starts of the spans that share their line with other spans only (punctuation and dashes
+    aside): an outlet's edition tag ("Medscape News UK"), a list of tags or a signature with its
+    place. A line with one span is `standalone_mention`'s case."""
+    by_line: dict[int, list[tuple[int, int]]] = {}
+    for start, end in spans:
+        by_line.setdefault(text.rfind("\n", 0, start) + 1, []).append((start, end))
+    found: set[int] = set()
+    for line_start, on_line in by_line.items():
+        if len(on_line) < 2:
+            continue
+        line_end = text.find("\n", line_start)
+        line_end = len(text) if line_end < 0 else line_end
+        rest, cursor = [], line_start
+        for start, end in sorted(on_line):
+            rest.append(text[cursor:start])
+            cursor = max(cursor, end)
+        rest.append(text[cursor:line_end])
+        if not any(c.isalnum() for c in "".join(rest).replace("â€", "")):
+            found.update(start for start, _ in on_line)
+    return found
+
+
 def _uncap(text: str) -> str:
     """A name in capitals from a dateline or headline ("SINGAPORE") in its usual case; acronyms
     (up to five letters, or with dots: "NATO", "U.S.") stay as they are."""
@@ -533,6 +590,7 @@ def canonical_entities(
     cleaned = _people_tagged_organisations(cleaned)
     cleaned = _short_known_organisations(cleaned)
     cleaned = resolve_short_names(cleaned)  # enrich/name_resolution.py
+    cleaned = fuller_names_in_text(cleaned, text, _not_given_names(rules), rules.given_names)
 
     full_people = _unique(c.name for c in cleaned if c.facet == "persons" and " " in c.name)
     free_people = [(name, tuple(name.split())) for name in _unique(
@@ -583,6 +641,25 @@ def canonical_entities(
         locations_alias=aliases("locations"),
         geo=geo,
     )
+
+
+_NOT_GIVEN_CACHE: dict[int, tuple[EntityRules, frozenset[str]]] = {}
+
+
+def _not_given_names(rules: EntityRules) -> frozenset[str]:
+    """Lowercase words that never make a person's given name: titles, demonyms, leading words,
+    words of organisations and facilities, products and stopped names (once per rules object)."""
+    cached = _NOT_GIVEN_CACHE.get(id(rules))
+    if cached is not None and cached[0] is rules:
+        return cached[1]
+    words = {w.lower() for seq in (*rules.person_titles, *rules.honorifics, *rules.non_entity_first_words)
+             for w in seq}
+    for group in (rules.nationality_words, rules.org_words, rules.facility_place_words,
+                  rules.facility_not_surnames, rules.products, rules.stop_entities):
+        words.update(w.lower() for w in group)
+    found = frozenset(words | rules.leading_words)
+    _NOT_GIVEN_CACHE[id(rules)] = (rules, found)
+    return found
 
 
 def _without_product_short_forms(cleaned: list[CleanMention], rules: EntityRules,

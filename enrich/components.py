@@ -21,12 +21,16 @@ from enrich.canonical import (
     Entities,
     EntityRules,
     Mention,
+    about_sport,
     after_place_word,
     canonical_entities,
     confirmed_mentions,
+    lines_of_names,
     names_a_credit,
+    names_a_currency_or_tournament,
     names_a_portfolio,
     names_a_release,
+    signs_the_title,
     standalone_mention,
     used_as_a_product,
 )
@@ -84,14 +88,23 @@ class EntityCanonicalizer:
                 if not (used_as_a_product(full, ent.start_char, ent.end_char, rules)
                         or names_a_portfolio(full, ent.start_char, ent.label_)
                         or names_a_credit(full, ent.start_char, ent.end_char, rules)
-                        or names_a_release(full, ent.start_char, ent.end_char, ent.label_, rules))]
-        # A name alone on a body line is a heading, a tag or a signature: kept only when the text also
-        # names it in a sentence.
-        alone = [ent.start_char > title_end and standalone_mention(full, ent.start_char, ent.end_char)
-                 for ent in ents]
+                        or names_a_release(full, ent.start_char, ent.end_char, ent.label_, rules)
+                        or names_a_currency_or_tournament(full, ent.end_char, ent.label_)
+                        or signs_the_title(full, ent.start_char, ent.end_char, title_end))]
+        # A name alone on a body line is a heading, a tag or a signature, and so is a line of names
+        # and nothing else ("Medscape News UK", "Reuters Health, London"): kept only when the text
+        # also names it in a sentence.
+        names_only = lines_of_names(full, [(ent.start_char, ent.end_char) for ent in ents])
+        alone = [ent.start_char > title_end and (
+            standalone_mention(full, ent.start_char, ent.end_char) or ent.start_char in names_only)
+            for ent in ents]
         in_prose = {ent.text for ent, lone in zip(ents, alone, strict=True) if not lone}
+        # Outside sport a town's name tagged ORG is the town ("Timaru", "Tondo"); in a sports story
+        # it is as often the club named after it ("Liverpool beat Chelsea"): only after "in", "at"...
+        as_places = any(ent.label_ == "ORG" for ent in ents) and not about_sport(full)
         mentions = confirmed_mentions(
-            ((Mention(ent.text, ent.label_, after_place_word(full, ent.start_char)),
+            ((Mention(ent.text, ent.label_,
+                      after_place_word(full, ent.start_char) or (as_places and ent.label_ == "ORG")),
               ent.start_char < title_end)
              for ent, lone in zip(ents, alone, strict=True) if not lone or ent.text in in_prose),
             parts.title, parts.text, self.rules,

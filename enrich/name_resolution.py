@@ -17,6 +17,7 @@ enrich/abbreviations.py) and lists among its spellings. Pure functions over the 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from newsflow.core.models import Article
 if TYPE_CHECKING:
     from enrich.canonical import CleanMention
 
-__all__ = ["COPY_FIELDS", "resolve_from_copy", "resolve_short_names", "story_names"]
+__all__ = ["COPY_FIELDS", "fuller_names_in_text", "resolve_from_copy", "resolve_short_names", "story_names"]
 
 
 def _run_of(longer: Sequence[str], shorter: Sequence[str]) -> bool:
@@ -55,6 +56,52 @@ def resolve_short_names(cleaned: Sequence[CleanMention]) -> list[CleanMention]:
             if len(owners) == 1:
                 person, _ = spelled[owners[0]]
                 m = dataclasses.replace(m, facet="persons", name=person.name, entry=person.entry)
+        out.append(m)
+    return out
+
+
+# Capitalised words before a surname that are not given names: sentence openers and function words.
+_NOT_GIVEN = frozenset("""a an the this that these those his her their its our my your in on at for
+from by with of to and but or nor so yet if as when while after before since until because though
+although where whether then than also even only just not no yes all both each every some many most
+more much such what which who whom whose why how said says told asked is are was were be been
+will would can could should shall might must do does did has had have meet meets dear
+january february march april may june july august september october november december monday
+tuesday wednesday thursday friday saturday sunday""".split())
+_CAPITALISED = r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
+_SENTENCE_END = re.compile(r"(?:[\n.!?:;|—–]|\s[-–—])\s*$")
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    """True when text[start:] begins the text, a line or a sentence, where every word is capitalised."""
+    return start == 0 or _SENTENCE_END.search(text[max(0, start - 4):start]) is not None
+
+
+def fuller_names_in_text(cleaned: Sequence[CleanMention], text: str,
+                         not_given: frozenset[str] = frozenset(),
+                         given_names: frozenset[str] = frozenset()) -> list[CleanMention]:
+    """`cleaned` with a one-word person the table does not know ("Fresco", "Weiwei") set to the
+    fuller name the text writes it in when the model tagged only the short form: the one
+    capitalised word the text puts right before it ("Jacque Fresco", "Ai Weiwei"), when there is
+    exactly one such word and it is no function word, title or other known word (`not_given`,
+    lowercase). At the start of a line or sentence, where any word is capitalised ("Startup
+    Agari"), only a known given name counts (`given_names`). The surface is kept, so the
+    article's spelling still finds the person."""
+    full_tokens = {t for m in cleaned if m.facet == "persons" and " " in m.name for t in m.name.split()}
+    out = []
+    for m in cleaned:
+        if (m.facet == "persons" and m.entry is None and " " not in m.name and len(m.name) >= 3
+                and m.name not in full_tokens):
+            pattern = rf"(?<![\w.'’-])({_CAPITALISED}) {re.escape(m.name)}(?![\w-])"
+            before: dict[str, bool] = {}  # word -> seen inside a sentence
+            for match in re.finditer(pattern, text):
+                word = match.group(1)
+                if word.lower() not in _NOT_GIVEN and word.lower() not in not_given:
+                    before[word] = before.get(word, False) or not _starts_sentence(text, match.start())
+            if len(before) == 1:
+                (word, inside), = before.items()
+                if inside or word in given_names:
+                    m = dataclasses.replace(m, name=f"{word} {m.name}")
         out.append(m)
     return out
 
