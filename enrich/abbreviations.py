@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from enrich.canonical import CleanMention, Facet
 
-__all__ = ["best_long_form", "definitions", "implicit_definitions", "resolve_abbreviations"]
+__all__ = ["best_long_form", "definitions", "implicit_definitions", "is_short_form", "resolve_abbreviations"]
 
 # A short form: one token, a capital first, at least two capitals or digits in all.
 _SHORT = re.compile(r"[A-Z][A-Za-z0-9.&\-]{1,9}")
@@ -55,7 +55,8 @@ _FUNCTION_WORDS = frozenset({
 Labelled = Callable[[str, str], "CleanMention | None"]  # (text, spaCy label) -> cleaned mention
 
 
-def _is_short_form(token: str) -> bool:
+def is_short_form(token: str) -> bool:
+    """True for a token that can be a short form: "NSC", "U.N.", "AT&T", "M23"."""
     return bool(_SHORT.fullmatch(token)) and sum(c.isupper() or c.isdigit() for c in token) >= _MIN_CAPITALS
 
 
@@ -105,7 +106,7 @@ def _valid_long_form(long: str, short: str) -> str | None:
 
 
 def _define(short: str, candidate: str) -> str | None:
-    if not _is_short_form(short):
+    if not is_short_form(short):
         return None
     found = best_long_form(short, _window(candidate, short))
     return _valid_long_form(found, short) if found else None
@@ -126,7 +127,7 @@ def definitions(text: str) -> dict[str, str]:
             # "NSC (National Security Council)": the word before the bracket is the short form.
             words = before.split()
             short = words[-1].strip(_LEADING_JUNK) if words else ""
-            long = _define(short, inside) if _is_short_form(short) else None
+            long = _define(short, inside) if is_short_form(short) else None
             if long is not None and long != inside.strip(_TRAILING_JUNK + " "):
                 long = None  # the whole bracket must be the long form, not a tail of a remark
         if long is not None:

@@ -38,6 +38,7 @@ from enrich.entity_table import (
     normalise_spelling,
 )
 from enrich.name_resolution import fuller_names_in_text, resolve_short_names
+from enrich.span_splits import known_possessor, split_joined
 from newsflow.core.errors import EnrichError
 
 __all__ = ["FACETS", "Facet"]
@@ -112,6 +113,7 @@ class EntityRules:
     place_first_words: frozenset[str] = frozenset()  # "Lake Berryessa" tagged FAC is a place
     given_names: frozenset[str] = frozenset()  # "Heath Ledger" tagged ORG is a person
     org_words: frozenset[str] = frozenset()  # words that make a name an organisation's: Associates, Group
+    headline_lead_words: frozenset[str] = frozenset()  # "Will", "How" before a name in a headline
     # The first word of each product in several words -> those products ("Sling" -> "Sling TV").
     product_heads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -151,6 +153,7 @@ class EntityRules:
             product_heads=_heads(str(w) for w in data.get("products") or []),
             given_names=frozenset(str(w) for w in data.get("given_names") or []),
             org_words=frozenset(str(w) for w in data.get("org_words") or []),
+            headline_lead_words=frozenset(str(w) for w in data.get("headline_lead_words") or []),
         )
 
     @classmethod
@@ -340,16 +343,10 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
 
 def _without_possessor(text: str, label: str, rules: EntityRules) -> str:
     """An organisation or place span without a known entity's possessive before it: "Trump's 'Board
-    of Peace'" -> "Board of Peace", "China's Foreign Ministry" -> "Foreign Ministry" (the possessor is a
-    mention of its own). Only a possessor the entity table knows, so "Moody's Investors Service" stays."""
-    if label not in ("ORG", "GPE", "LOC", "FAC"):
-        return text
-    match = _LEADING_POSSESSOR.match(text)
-    if match is None or rules.table.lookup(match.group(1)) is None:
-        return text
-    rest = text[match.end():].strip(_EDGE_JUNK)
-    keep = rest[:1].isupper() and (" " in rest or len(rest) > 2)
-    return rest if keep or rules.table.lookup(rest) else text
+    of Peace'" -> "Board of Peace" (enrich/span_splits.py: `known_possessor`; split_joined makes the
+    possessor a mention of its own before this; this is for texts cleaned on their own)."""
+    split = known_possessor(text, label, rules)
+    return split[1] if split is not None else text
 
 
 _SPACED_DASH = re.compile(r"\s+[-–—]+\s+")
@@ -357,8 +354,6 @@ _OPEN_ABBREVIATION = re.compile(r"\s+\([A-Z][A-Za-z.&]{1,9}$")
 
 # A comma inside an organisation's or person's name, but before a legal or generational suffix.
 _COMMA_INSIDE = re.compile(r",\s+(?!(?:Inc|Ltd|LLC|L\.?P|Co|Corp|Jr|Sr|II|III|IV|PLC|plc|S\.A|AG|GmbH)\b)")
-
-_LEADING_POSSESSOR = re.compile(r"([A-Z][\w.\-]*(?: [A-Z][\w.\-]*)?)(?:'s|'|’s)\s+")
 
 
 def used_as_a_product(text: str, start: int, end: int, rules: EntityRules) -> bool:
@@ -583,7 +578,9 @@ def canonical_entities(
     """Reduce an article's mentions to one canonical name per entity and facet; `text`, the article's
     text, for the abbreviations it defines (enrich/abbreviations.py)."""
     rules = rules or default_rules()
-    cleaned = _confirm_places([c for c in (clean_mention(m, rules) for m in mentions) if c is not None])
+    # Spans running several entities together are split first (enrich/span_splits.py).
+    parts = (part for m in mentions for part in split_joined(m, rules))
+    cleaned = _confirm_places([c for c in (clean_mention(m, rules) for m in parts) if c is not None])
     cleaned = _without_product_short_forms(cleaned, rules, text)
     cleaned = resolve_abbreviations(  # enrich/abbreviations.py
         cleaned, text, lambda t, label: clean_mention(Mention(t, label), rules))

@@ -68,6 +68,10 @@ _DATE = r",?\s+[A-Z][a-z]{2,8}\.?\s+\d{1,2}(?:,\s*\d{4})?"
 _BODY_DATELINE = re.compile(
     r"^\s*[A-Z][\w.'’\-]*(?:(?:\s*/\s*|,\s+|\s+)" + _PLACE_WORD + r"){0,5}"
     r"(?:" + _DATE + r")?(?:\s*\([^()]{1,20}\))?(?:" + _DATE + r")?\s*(?::\s|\s[-–—]{1,2}\s|$)")
+# A byline opening the body on a line of its own: "By Jane Doe, John Roe and Ann Poe", "By Robin Martin, RNZ"
+# (capitalised words, commas and "and" only, so "By Tuesday the rebels had left" is no byline).
+_BYLINE_WORD = r"(?:[A-Z][\w.'’\-]*|de|da|van|von|al|el|bin|la|le)"
+_BYLINE = re.compile(r"By\s+[A-Z][\w.'’\-]*(?:(?:,?\s+and\s+|,\s*|\s+)" + _BYLINE_WORD + r"){0,12}[ \t]*\n+")
 # A source tag opening a paragraph: "[Liberian Observer]".
 _SOURCE_TAG = re.compile(r"^\s*\[[A-Z][^\[\]]{1,60}\]\s*")
 _QUICK = ("©", "(c)", "(C)", "Copyright", "by", " by", "(", "Read more", "Published", "published",
@@ -158,6 +162,16 @@ def _without_body_dateline(text: str, *, titled: bool = False) -> str:
         start = title_end + 2
     while start < len(text) and text[start] == "\n":
         start += 1
+    byline = _BYLINE.match(text, start)
+    if byline is not None:
+        # "By Jane Doe and John Roe\n\nLONDON (Reuters) -": a credit, and the dateline may follow it.
+        text, after = text[:start] + text[byline.end():], start
+        line_end = text.find("\n", after)
+        line = text[after:line_end if line_end >= 0 else len(text)]
+        match = _BODY_DATELINE.match(line)
+        if match is None or match.end() == len(line):
+            return text  # after a byline only a dateline ending in a colon or a dash: not "Reuters"
+        return text[:after] + line[match.end():] + text[after + len(line):]
     line_end = text.find("\n", start)
     line = text[start:line_end if line_end >= 0 else len(text)]
     match = _BODY_DATELINE.match(line)

@@ -157,6 +157,21 @@ def test_a_dateline_opening_the_body_is_cut_and_its_wire_credited() -> None:
     assert read_credits("Oil falls\n\nLONDON, Nov 30 (Reuters) - Oil fell.").credit == ("Reuters",)
 
 
+def test_a_byline_opening_the_body_is_cut_with_the_dateline_after_it() -> None:
+    cases = {
+        "Envoys juggle talks\n\nBy Jane Doe, Ann Le Roe and Bo Poe\n\nWASHINGTON/GENEVA, Feb 17 (Reuters) - "
+        "Even for a president.": "Even for a president.",
+        "Floods\n\nBy Robin Roe, RNZ\n\nThe river rose.": "The river rose.",
+    }
+    for text, body in cases.items():
+        assert read_credits(text).text.split("\n\n", 1)[1].strip() == body, text
+    # A sentence starting with "By" is no byline; after a byline, a short line is no dateline.
+    for text in ("Title\n\nBy Tuesday the rebels had left the city.\n\nMore.",
+                 "Title\n\nBy Jane Doe\n\nReuters Holdings"):
+        assert read_credits(text).text.endswith(text.rsplit("\n\n", 1)[1]), text
+    assert "By Tuesday" in read_credits("Title\n\nBy Tuesday the rebels had left the city.").text
+
+
 def test_a_body_that_opens_with_a_name_in_a_sentence_keeps_it() -> None:
     for text in ("Title\n\nChloe Swarbrick says she is not clear.", "Title\n\nThe bank raised rates - a lot.",
                  "Title\n\nJoe Biden, the president, spoke."):
