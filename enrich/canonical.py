@@ -110,6 +110,9 @@ class EntityRules:
     product_nouns: frozenset[str] = frozenset()  # lowercase: "Facebook timelines", "Twitter account"
     wire_agencies: frozenset[str] = frozenset()  # named in credits as often as in prose (names_a_credit)
     facility_not_surnames: frozenset[str] = frozenset()  # "Hart Building" tagged PERSON is a place
+    facilities_used_as_places: frozenset[str] = frozenset()  # "at Middlemore Hospital" tagged ORG: a place
+    place_only_facilities: frozenset[str] = frozenset()  # "the Crossroads Hotel" tagged ORG: a place
+    product_kind_nouns: frozenset[str] = frozenset()  # lowercase: "the Orion capsule" is a product
     place_first_words: frozenset[str] = frozenset()  # "Lake Berryessa" tagged FAC is a place
     given_names: frozenset[str] = frozenset()  # "Heath Ledger" tagged ORG is a person
     org_words: frozenset[str] = frozenset()  # words that make a name an organisation's: Associates, Group
@@ -149,6 +152,10 @@ class EntityRules:
             product_nouns=frozenset(str(w).lower() for w in data.get("product_nouns") or []),
             wire_agencies=frozenset(str(w) for w in data.get("wire_agencies") or []),
             facility_not_surnames=frozenset(str(w) for w in data.get("facility_not_surnames") or []),
+            facilities_used_as_places=frozenset(
+                str(w) for w in data.get("facilities_used_as_places") or []),
+            place_only_facilities=frozenset(str(w) for w in data.get("place_only_facilities") or []),
+            product_kind_nouns=frozenset(str(w).lower() for w in data.get("product_kind_nouns") or []),
             place_first_words=frozenset(str(w) for w in data.get("place_first_words") or []),
             product_heads=_heads(str(w) for w in data.get("products") or []),
             given_names=frozenset(str(w) for w in data.get("given_names") or []),
@@ -312,6 +319,8 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         return None  # a product and its edition or part: "Windows XP", "Pokémon Red"
     if facet == "organizations" and _given_and_surname(tokens, rules):
         facet = "persons"  # "Heath Ledger" tagged ORG: a given name and a surname
+    if facet == "organizations" and facility_as_place(tokens, mention, rules):
+        facet = "locations"  # "died at Middlemore Hospital": a facility where something happened
     if facet == "persons" and len(tokens) > 1 and tokens[-1] in rules.facility_not_surnames:
         facet = "locations"  # "Hart Building" tagged PERSON: a facility, which is a place
     elif mention.label == "FAC" and tokens[-1] not in rules.facility_place_words and not (
@@ -322,8 +331,8 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     if any(len(tokens) > len(first) and tuple(tokens[:len(first)]) == first
            for first in rules.non_entity_first_words):
         return None  # a storm, a battle or an operation: "Hurricane Helene", "Siege of Boston"
-    if facet != "persons" and len(tokens) > 1 and tokens[-1] in rules.non_entity_last_words:
-        return None  # events, holidays, laws and works: "Paris Olympics", "Inflation Reduction Act"
+    if facet != "persons" and _non_entity_tail(tokens, rules):
+        return None  # events, laws, works, machines: "Paris Olympics", "International Space Station"
     if facet == "organizations" and _titled_person(tokens, rules):
         facet = "persons"  # "King Felipe VI" tagged ORG: an honorific before a short name is a person
     if facet == "persons":
@@ -339,6 +348,65 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     if not _plausible_name(text, rules):
         return None
     return CleanMention(facet, text, None, text)
+
+
+def facility_as_place(tokens: list[str], mention: Mention, rules: EntityRules) -> bool:
+    """True when an ORG span the table does not know names a facility used as a place: a kind of
+    facility after a place preposition ("died at Middlemore Hospital", "a shooting at Grand Forks Air
+    Force Base", `facilities_used_as_places`), or a kind of place no organisation is named for, whatever
+    comes before it ("the Crossroads Hotel outbreak", `place_only_facilities`). The last word decides,
+    so "Harvard University", "Fairfax County Council" or "Acme Hotels Group" stay organisations."""
+    if mention.label != "ORG" or len(tokens) < 2:
+        return False
+    last = tokens[-1]
+    return last in rules.place_only_facilities or (
+        mention.after_place_word and last in rules.facilities_used_as_places)
+
+
+def _non_entity_tail(tokens: list[str], rules: EntityRules) -> bool:
+    """True when a name of two words or more ends in a `non_entity_last_words` entry of one word
+    ("Paris Olympics", "Large Hadron Collider") or of two ("International Space Station")."""
+    if len(tokens) < 2:
+        return False
+    return tokens[-1] in rules.non_entity_last_words or (
+        len(tokens) > 2 and " ".join(tokens[-2:]) in rules.non_entity_last_words)
+
+
+# The word right after a mention, when it is a lowercase noun: "the Orion capsule", "Snapdragon chips".
+_NEXT_LOWER_WORD = re.compile(r"[ \t]+([a-z][a-z-]*)\b")
+
+
+def names_a_product_kind(text: str, start: int, end: int, label: str, rules: EntityRules) -> bool:
+    """True when an ORG or GPE mention text[start:end] the entity table does not know is followed by
+    a noun naming a kind of product, vehicle, mission or instrument (`product_kind_nouns`): "the Orion
+    capsule", "the Artemis II mission", "a PowerPoint presentation", "Snapdragon chips". The name is
+    that product's, not an organisation's; a known maker stays ("Apple software", "a SpaceX rocket"),
+    and a possessive is the owner ("the startup's app")."""
+    if label not in ("ORG", "GPE"):
+        return False
+    span = text[start:end]
+    if _POSSESSIVE.search(span) or text.startswith(("'s", "’s"), end):
+        return False
+    match = _NEXT_LOWER_WORD.match(text, end)
+    if match is None or match.group(1) not in rules.product_kind_nouns:
+        return False
+    cleaned = clean_mention(Mention(span, label), rules)
+    return cleaned is not None and cleaned.entry is None
+
+
+def product_kind_names(text: str, spans: Iterable[tuple[int, int, str]],
+                       rules: EntityRules) -> frozenset[str]:
+    """The names an article writes before a product-kind noun (`names_a_product_kind`), from its
+    (start, end, label) mention spans: every other mention of such a name is that product too ("the
+    Planck mission ... Planck data", "the Lucy spacecraft ... Lucy will be")."""
+    return frozenset(product_name(text[start:end]) for start, end, label in spans
+                     if names_a_product_kind(text, start, end, label, rules))
+
+
+def product_name(span: str) -> str:
+    """A mention's text as `product_kind_names` compares it: no edge punctuation, leading "the"."""
+    name = span.strip(_EDGE_JUNK)
+    return name[4:] if name.startswith(("the ", "The ")) else name
 
 
 def _without_possessor(text: str, label: str, rules: EntityRules) -> str:

@@ -30,6 +30,8 @@ from enrich.canonical import (
     names_a_currency_or_tournament,
     names_a_portfolio,
     names_a_release,
+    product_kind_names,
+    product_name,
     signs_the_title,
     standalone_mention,
     used_as_a_product,
@@ -83,14 +85,18 @@ class EntityCanonicalizer:
         title_end = parts.title_end if parts.title else -1
         ents = doc.ents if self.known is None else self.known.spans(doc, doc.ents, title_end)
         # Platforms used as products ("posted on Facebook"), portfolios in job titles ("Minister of
-        # State for Finance") and agencies in credits ("AP Photo") are not the organisations they name.
+        # State for Finance"), agencies in credits ("AP Photo") and products named by the noun after
+        # them ("the Orion capsule") are not the organisations they name.
+        spans = ((ent.start_char, ent.end_char, ent.label_) for ent in ents)
+        products = product_kind_names(full, spans, rules)
         ents = [ent for ent in ents
                 if not (used_as_a_product(full, ent.start_char, ent.end_char, rules)
                         or names_a_portfolio(full, ent.start_char, ent.label_)
                         or names_a_credit(full, ent.start_char, ent.end_char, rules)
                         or names_a_release(full, ent.start_char, ent.end_char, ent.label_, rules)
                         or names_a_currency_or_tournament(full, ent.end_char, ent.label_)
-                        or signs_the_title(full, ent.start_char, ent.end_char, title_end))]
+                        or signs_the_title(full, ent.start_char, ent.end_char, title_end)
+                        or (bool(products) and product_name(ent.text) in products))]
         # A name alone on a body line is a heading, a tag or a signature, and so is a line of names
         # and nothing else ("Medscape News UK", "Reuters Health, London"): kept only when the text
         # also names it in a sentence.

@@ -35,7 +35,8 @@ def canonical(text: str, *spans: tuple[str, str]) -> Entities:
 
 
 def test_a_line_of_names_and_nothing_else_is_a_tag_not_a_story_entity() -> None:
-    text = "Turning speed predicts risk\n\nTurning speed helps predict risk in older adults.\n\nMedscape News UK"
+    text = ("Turning speed predicts risk\n\nTurning speed helps predict risk in older adults.\n\n"
+            "Medscape News UK")
     assert canonical(text, ("Medscape News", "ORG"), ("UK", "GPE")) == Entities()
     # The same names in a sentence are the story's.
     prose = "Doctors speak out\n\nMedscape News UK asked doctors in the UK about their pay."
