@@ -72,6 +72,8 @@ class Mention:
     label: str  # spaCy label: PERSON, ORG, GPE, LOC, FAC, ...
     # The article puts a place preposition before it ("in Lyon", "from the Tigray"): see `_known`.
     after_place_word: bool = False
+    # Outside a sports story a lone town's name tagged ORG is read as the town (see `_known`).
+    town_as_place: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +289,7 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     text = _normalise(raw).strip(_EDGE_JUNK).lstrip(".")  # ".ByteDance" after a full stop
     text = _without_possessor(text, mention.label, rules)
     text = _uncap(_POSSESSIVE.sub("", text).strip(_EDGE_JUNK))
-    entry = _known(text, mention.label, rules, mention.after_place_word)
+    entry = _known(text, mention.label, rules, mention.after_place_word or mention.town_as_place)
     if entry is None:
         tokens = text.split()
         # Leading articles and determiners, and any lowercase word ("prophet Muhammad") that is not a
@@ -296,7 +298,7 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
                 tokens[0].islower() and tokens[0].split("-")[0] not in rules.name_particles)):
             tokens = tokens[1:]
         text = " ".join(tokens).strip(_EDGE_JUNK)  # 'the "Islamic State"': the quote follows the article
-        entry = _known(text, mention.label, rules, mention.after_place_word)
+        entry = _known(text, mention.label, rules, mention.after_place_word or mention.town_as_place)
     if entry is not None:
         tentative = (mention.label == "PERSON" and not entry.overrides_label and " " not in text
                      and not mention.after_place_word)
@@ -342,7 +344,7 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         if len(tokens) > 2 and tokens[0] in rules.nationality_words:
             tokens = tokens[1:]  # "the Chinese Red Guard" -> "Red Guard", as "U.S." is cut above
     text = " ".join(tokens)
-    entry = _known(text, mention.label, rules, mention.after_place_word)
+    entry = _known(text, mention.label, rules, mention.after_place_word or mention.town_as_place)
     if entry is not None:
         return _from_entry(entry, text)
     if not _plausible_name(text, rules):

@@ -109,8 +109,8 @@ class EntityCanonicalizer:
         # it is as often the club named after it ("Liverpool beat Chelsea"): only after "in", "at"...
         as_places = any(ent.label_ == "ORG" for ent in ents) and not about_sport(full)
         mentions = confirmed_mentions(
-            ((Mention(ent.text, ent.label_,
-                      after_place_word(full, ent.start_char) or (as_places and ent.label_ == "ORG")),
+            ((Mention(ent.text, ent.label_, after_place_word(full, ent.start_char),
+                      town_as_place=as_places and ent.label_ == "ORG"),
               ent.start_char < title_end)
              for ent, lone in zip(ents, alone, strict=True) if not lone or ent.text in in_prose),
             parts.title, parts.text, self.rules,
