@@ -74,6 +74,14 @@ class Mention:
     after_place_word: bool = False
     # Outside a sports story a lone town's name tagged ORG is read as the town (see `_known`).
     town_as_place: bool = False
+    # Context cues of enrich/type_cues.py (see `_retyped`): a kind of organisation before or in an
+    # apposition after it, an age after it or a person's role before it, a region after a comma.
+    org_cue: bool = False
+    person_cue: bool = False
+    region_after: bool = False
+    # The article is a sports story (`about_sport`): a lone word tagged GPE the table does not know
+    # is a player's surname ("Giroud", "Aubameyang"), a place being known to the gazetteer.
+    in_sport_story: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +127,8 @@ class EntityRules:
     given_names: frozenset[str] = frozenset()  # "Heath Ledger" tagged ORG is a person
     org_words: frozenset[str] = frozenset()  # words that make a name an organisation's: Associates, Group
     headline_lead_words: frozenset[str] = frozenset()  # "Will", "How" before a name in a headline
+    org_kind_nouns: frozenset[str] = frozenset()  # lowercase: "shipbuilder Cardama", "X, a firm that"
+    person_role_nouns: frozenset[str] = frozenset()  # lowercase: "reporter Hiba Morgan"
     # The first word of each product in several words -> those products ("Sling" -> "Sling TV").
     product_heads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -163,6 +173,8 @@ class EntityRules:
             given_names=frozenset(str(w) for w in data.get("given_names") or []),
             org_words=frozenset(str(w) for w in data.get("org_words") or []),
             headline_lead_words=frozenset(str(w) for w in data.get("headline_lead_words") or []),
+            org_kind_nouns=frozenset(str(w).lower() for w in data.get("org_kind_nouns") or []),
+            person_role_nouns=frozenset(str(w).lower() for w in data.get("person_role_nouns") or []),
         )
 
     @classmethod
@@ -274,7 +286,63 @@ def _from_entry(entry: KnownEntity, surface: str) -> CleanMention:
 
 
 def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
-    """One mention cleaned and looked up in the entity table, or None when it is dropped."""
+    """One mention cleaned and looked up in the entity table, or None when it is dropped; its facet
+    changed where the article's words around it say what it is (`_retyped`)."""
+    cleaned = _clean_mention(mention, rules)
+    return None if cleaned is None else _retyped(cleaned, mention, rules)
+
+
+# Names of more words than this are not retyped by a context cue: long spans have words that type them.
+_MAX_CUED_WORDS = 3
+
+
+# Words of `org_words` that end places' names too: "Quezon City", "Vatican City".
+_PLACE_ORG_WORDS = frozenset({"City"})
+
+
+def _retyped(cleaned: CleanMention, mention: Mention, rules: EntityRules) -> CleanMention:
+    """`cleaned` in the facet the article's words give it, when the table does not decide it (no
+    entry, or a minor place that does not override the label). In this order:
+    - a kind of organisation before it, heading an apposition after it, or what only organisations
+      have after it (enrich/type_cues.py) makes a person- or place-tagged name an organisation
+      ("shipbuilder Cardama", "Logica, a Swedish IT firm", "the Tisza party");
+    - an age after it or a person's role before it makes an organisation-tagged name of capitalised
+      words (initials allowed) a person ("Duana W, 22,", "reporter Jane Doe");
+    - a region after a comma makes a name tagged organisation or person a place ("Dilley, Texas");
+    - a name tagged a place that ends in an organisation's word is an organisation ("Dundee
+      United", "Philippine Red Cross"): places are not named so (a city's "City" and a facility's
+      word aside);
+    - a lone unknown word tagged a person after a place preposition is a place ("nabbed in Ohakune");
+      a full name is not ("a stake in Jane Doe's firm");
+    - in a sports story, a lone unknown word tagged GPE is a player's surname ("Giroud"): the
+      gazetteer knows the places such stories name, not the players."""
+    entry = cleaned.entry
+    if (entry is not None and entry.overrides_label) or len(cleaned.surface.split()) > _MAX_CUED_WORDS:
+        return cleaned
+    name = cleaned.surface if entry is not None else cleaned.name
+    if mention.org_cue and mention.label != "ORG" and cleaned.facet != "organizations":
+        return CleanMention("organizations", name, None, cleaned.surface)
+    if (mention.person_cue and mention.label == "ORG" and cleaned.facet == "organizations" and entry is None
+            and all(w[:1].isupper() and not (w.isupper() and len(w) > 1) for w in name.split())):
+        return CleanMention("persons", name, None, cleaned.surface)
+    if mention.region_after and mention.label in ("ORG", "PERSON") and cleaned.facet != "locations":
+        place = rules.table.lookup(name)
+        if place is not None and place.facet == "locations":
+            return _from_entry(place, cleaned.surface)
+        return CleanMention("locations", name, None, cleaned.surface)
+    words = name.split()
+    if (mention.label in ("GPE", "LOC") and entry is None and len(words) > 1 and words[-1] in rules.org_words
+            and words[-1] not in rules.facility_place_words and words[-1] not in _PLACE_ORG_WORDS):
+        return CleanMention("organizations", name, None, cleaned.surface)
+    if (mention.label == "PERSON" and mention.after_place_word and entry is None
+            and cleaned.facet == "persons" and " " not in name):
+        return CleanMention("locations", name, None, cleaned.surface)
+    if mention.in_sport_story and mention.label == "GPE" and entry is None and " " not in name:
+        return CleanMention("persons", name, None, cleaned.surface)
+    return cleaned
+
+
+def _clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     raw = mention.text
     if "\n" in raw:
         # A span across a line break joins a heading or label to the next line ("ROCKSTAR GAMES\n\n

@@ -45,6 +45,7 @@ from enrich.topics import (
     TopicEvidenceCollector,
     TopicVocabulary,
 )
+from enrich.type_cues import article_cues, cue_key
 
 NER_TEXT_ATTR = "newsflow_ner_text"  # NerText: the title beside the text, set by `ner_doc`
 ENTITIES_ATTR = "newsflow_entities"  # Entities (enrich/canonical.py)
@@ -107,10 +108,17 @@ class EntityCanonicalizer:
         in_prose = {ent.text for ent, lone in zip(ents, alone, strict=True) if not lone}
         # Outside sport a town's name tagged ORG is the town ("Timaru", "Tondo"); in a sports story
         # it is as often the club named after it ("Liverpool beat Chelsea"): only after "in", "at"...
-        as_places = any(ent.label_ == "ORG" for ent in ents) and not about_sport(full)
+        sport = about_sport(full)
+        as_places = any(ent.label_ == "ORG" for ent in ents) and not sport
+        # The words around a name that say what it is, for all its mentions (enrich/type_cues.py).
+        cues = article_cues(full, ((ent.start_char, ent.end_char) for ent in ents), rules.org_kind_nouns,
+                            rules.person_role_nouns, rules.table)
         mentions = confirmed_mentions(
             ((Mention(ent.text, ent.label_, after_place_word(full, ent.start_char),
-                      town_as_place=as_places and ent.label_ == "ORG"),
+                      town_as_place=as_places and ent.label_ == "ORG",
+                      org_cue=cue_key(ent.text) in cues.organizations,
+                      person_cue=cue_key(ent.text) in cues.persons,
+                      region_after=cue_key(ent.text) in cues.places, in_sport_story=sport),
               ent.start_char < title_end)
              for ent, lone in zip(ents, alone, strict=True) if not lone or ent.text in in_prose),
             parts.title, parts.text, self.rules,
