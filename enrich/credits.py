@@ -43,7 +43,15 @@ _BOILERPLATE_LINE = re.compile(
     r"\s+by\b|(?:Photo|Image|Picture|Video)s?\s*(?:credit)?\s*:|Published in\b|(?:Originally\s+)?published"
     r"\s+(?:on|in|by)\b|Read more\b|Sign up\b|Subscribe\b|Click here\b|This (?:article|story) (?:was|first)"
     r"|Follow us\b|Related:|Distributed by\b|©|Copyright\s*(?:©|\d{4})|\([cC]\)\s*\d{4}"
-    r"|Read (?:the )?full\b|Get access to\b)",
+    r"|Read (?:the )?full\b|Get access to\b"
+    # picture and source credits written out ("Photograph by Jane Doe, Europa Press, Getty Images",
+    # "Image by NASA/Creative Commons", "Credit: Ars Technica via CMG"), podcast links ("Listen to the
+    # weekly podcast on Apple Podcasts, Spotify, or YouTube") and the "read more" link of Spanish,
+    # French, Portuguese and German feeds ("Seguir leyendo")
+    r"|(?:Photo(?:graph)?|Image|Picture|Illustration|Video|Footage)s?\s+(?:by|courtesy of|via)\s+(?-i:[A-Z])"
+    r"|Credits?\s*:|(?:You can (?:also )?)?Listen\b.{0,80}\bpodcasts?\b"
+    r"|(?:Seguir|Continuar) leyendo\b|Leer m[áa]s\b|Lire la suite\b|Continuer la lecture\b"
+    r"|Continuar lendo\b|Leia mais\b|Weiterlesen\b)",
     re.IGNORECASE)
 # Newsletter and podcast sign-ups ("For sponsor-free episodes, sign up for ... via Apple Podcasts").
 _NEWSLETTER = re.compile(r"\b(?:sign up|subscribe)\b.{0,80}\b(?:newsletters?|podcasts?|episodes?)\b|"
@@ -74,10 +82,20 @@ _BYLINE_WORD = r"(?:[A-Z][\w.'’\-]*|de|da|van|von|al|el|bin|la|le)"
 _BYLINE = re.compile(r"By\s+[A-Z][\w.'’\-]*(?:(?:,?\s+and\s+|,\s*|\s+)" + _BYLINE_WORD + r"){0,12}[ \t]*\n+")
 # A source tag opening a paragraph: "[Liberian Observer]".
 _SOURCE_TAG = re.compile(r"^\s*\[[A-Z][^\[\]]{1,60}\]\s*")
+# A source tag closing a paragraph, where blogs credit where they found the story: "[I Want One Of
+# Those via GeekAlerts]", "[Technology Review via Phone Arena via Talk Android]". Only with "via": a
+# closing bracket of a sentence ("[Retail Finance]") may be content.
+_VIA_TAG = re.compile(r"\[[^\[\]]{0,80}\bvia\s+[A-Z][^\[\]]{0,80}\]\s*$")
+# A boilerplate line ending in a colon opens a list of its own ("wherever you get your podcasts:",
+# then "Spotify", "Apple Podcasts" a line each): its short lines without a sentence end are cut too.
+_LIST_ITEM = re.compile(r"^\s*[^.!?]{1,40}\s*$")
+_MAX_LIST_WORDS = 4
 _QUICK = ("©", "(c)", "(C)", "Copyright", "by", " by", "(", "Read more", "Published", "published",
           "newsletter", "Sign up", "Subscribe", "Photo", "http", "www.", "bit.ly", "#", "About ", "official",
           "flagship", "number one", "premier", "premium", "24-hour", "[", "Read full",
-          "Get access", "sign up", "subscribe", "odcast")
+          "Get access", "sign up", "subscribe", "odcast", "Image", "image", "Picture", "Illustration",
+          "Video", "Footage", "Credit", "credit", "eyendo", "eer m", "Lire", "Continu", "Leia", "Weiterlesen",
+          "Related:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +136,13 @@ def _cut(text: str, credit: list[str], distributor: list[str]) -> str:
     """The text without its credit and boilerplate lines; the outlets they name added to `credit`
     and `distributor`."""
     kept: list[str] = []
+    in_list = False  # the lines after a boilerplate line that ends in a colon
     for line in text.split("\n"):
+        if in_list and line.strip():
+            if _LIST_ITEM.match(line) and len(line.split()) <= _MAX_LIST_WORDS:
+                kept.append("")
+                continue
+            in_list = False
         line = _without_channel_boilerplate(line)
         cut = len(line)  # a copyright or distribution notice runs to the end of its line
         for match in _DISTRIBUTED.finditer(line):
@@ -131,6 +155,7 @@ def _cut(text: str, credit: list[str], distributor: list[str]) -> str:
             credit.append(outlet_name(match.group("name")))
         if _BOILERPLATE_LINE.match(line) or _NEWSLETTER.search(line):
             kept.append("")  # keep the line breaks (paragraphs stay paragraphs)
+            in_list = line.rstrip().endswith(":")
             continue
         kept.append(_DATELINE.sub(" - ", line[:cut]))
     return "\n".join(kept)
@@ -142,7 +167,7 @@ def _without_channel_boilerplate(line: str) -> str:
     if _ABOUT_LINE.match(line) or _SELF_DESCRIPTION.match(line):
         return ""
     if "[" in line:
-        line = _SOURCE_TAG.sub("", line)
+        line = _VIA_TAG.sub("", _SOURCE_TAG.sub("", line))
     if "#" in line:
         line = _HASHTAG.sub("", line)
     if _URL.search(line):
