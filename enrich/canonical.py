@@ -335,6 +335,8 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         return None  # a storm, a battle or an operation: "Hurricane Helene", "Siege of Boston"
     if facet != "persons" and _non_entity_tail(tokens, rules):
         return None  # events, laws, works, machines: "Paris Olympics", "International Space Station"
+    if facet == "organizations" and _people_by_role(tokens, rules):
+        return None  # "General Managers", "Regional Heads of Karnataka Bank": people, not a body
     if facet == "organizations" and _titled_person(tokens, rules):
         facet = "persons"  # "King Felipe VI" tagged ORG: an honorific before a short name is a person
     if facet == "persons":
@@ -361,6 +363,23 @@ def _national_institution(tokens: list[str], rules: EntityRules) -> bool:
     if len(tokens) < 2 or tokens[0] not in rules.nationality_words:
         return False
     return any(_POSSESSIVE.sub("", t) in rules.org_words or t in _INSTITUTION_WORDS for t in tokens[1:])
+
+
+# Plural job titles: a group of people named by their role, never an organisation. Not "Chiefs",
+# "Cardinals" or "Bishops", which also name sports teams, nor "Staff" ("Joint Chiefs of Staff").
+_ROLE_PLURALS = frozenset({"Heads", "Managers", "Directors", "Officers", "Executives", "Members", "Leaders",
+                           "Governors", "Trustees", "Officials", "Employees", "Supervisors"})
+
+
+def _people_by_role(tokens: list[str], rules: EntityRules) -> bool:
+    """True when a name's head is a plural job title ("General Managers", "Departmental Heads",
+    "Regional Heads of Karnataka Bank"): the last word, or the word before "of". A body named after
+    its members keeps an organisation's word before them ("Association of Chief Police Officers" has
+    its head before "of"; "Board of Directors" too)."""
+    head = tokens[:tokens.index("of")] if "of" in tokens else tokens
+    if len(head) < 2 or head[-1] not in _ROLE_PLURALS:
+        return False
+    return not any(t in rules.org_words or t in _INSTITUTION_WORDS for t in head)
 
 
 # Institution words `org_words` lacks, which name a body only with a qualifier.

@@ -1,7 +1,8 @@
 """Organisation precision (round 5): the wrong organisations of the training sets grouped by why they
 are wrong, and the general rules for the biggest classes: outlets and services in credit, source and
-podcast lines; a nationality cut from an institution's own name; portfolios before a job title; time
-zones after a clock time; identifiers with a serial number; platforms before a possessed product noun.
+podcast lines; a nationality cut from an institution's own name; people named by a plural job title;
+portfolios before a job title; time zones after a clock time; identifiers with a serial number;
+platforms before a possessed product noun.
 Pure rules on text written here, then the real model."""
 
 from __future__ import annotations
@@ -96,6 +97,22 @@ def test_a_descriptive_nationality_and_a_countrys_name_are_still_cut() -> None:
     result = canonical_entities(ents(("the Chinese Red Guard", "ORG"),
                                      ("U.S. Food and Drug Administration", "ORG")))
     assert result.organizations == ("Red Guard", "Food and Drug Administration")
+
+
+def test_people_named_by_a_plural_job_title_are_no_organisation() -> None:
+    result = canonical_entities(ents(("General Managers", "ORG"), ("Departmental Heads", "ORG"),
+                                     ("the Regional Heads of Karnataka Bank", "ORG"),
+                                     ("Karnataka Bank", "ORG")))
+    assert result.organizations == ("Karnataka Bank",)
+
+
+def test_bodies_named_after_their_members_stay() -> None:
+    result = canonical_entities(ents(("Board of Directors", "ORG"),
+                                     ("Association of Chief Police Officers", "ORG"),
+                                     ("National Association of Realtors Managers Council", "ORG"),
+                                     ("Kansas City Chiefs", "ORG")))
+    assert result.organizations == ("Board of Directors", "Association of Chief Police Officers",
+                                    "National Association of Realtors Managers Council", "Kansas City Chiefs")
 
 
 # --- portfolios, time zones, identifiers, platforms (enrich/canonical.py) ---
