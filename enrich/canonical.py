@@ -289,6 +289,8 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     text = _normalise(raw).strip(_EDGE_JUNK).lstrip(".")  # ".ByteDance" after a full stop
     text = _without_possessor(text, mention.label, rules)
     text = _uncap(_POSSESSIVE.sub("", text).strip(_EDGE_JUNK))
+    if mention.label == "ORG" and "Dept" in text:
+        text = _DEPT.sub("Department", text)  # "the U.S. Labor Dept." is the Labor Department
     entry = _known(text, mention.label, rules, mention.after_place_word or mention.town_as_place)
     if entry is None:
         tokens = text.split()
@@ -455,6 +457,7 @@ def _without_possessor(text: str, label: str, rules: EntityRules) -> str:
 
 
 _SPACED_DASH = re.compile(r"\s+[-–—]+\s+")
+_DEPT = re.compile(r"\bDept\b\.?")
 _OPEN_ABBREVIATION = re.compile(r"\s+\([A-Z][A-Za-z.&]{1,9}$")
 
 # A comma inside an organisation's or person's name, but before a legal or generational suffix.

@@ -115,6 +115,17 @@ def test_bodies_named_after_their_members_stay() -> None:
                                     "National Association of Realtors Managers Council", "Kansas City Chiefs")
 
 
+def test_a_department_written_short_is_the_department() -> None:
+    result = canonical_entities(ents(("the U.S. Labor Dept.", "ORG"), ("Acme Dept of Tests", "ORG"),
+                                     ("Deptford Council", "ORG")))
+    assert result.organizations == ("Department of Labor", "Acme Department of Tests", "Deptford Council")
+
+
+def test_scotus_is_the_supreme_court() -> None:
+    result = canonical_entities(ents(("SCOTUS", "ORG"), ("the Supreme Court", "ORG")))
+    assert result.organizations == ("Supreme Court",)
+
+
 # --- portfolios, time zones, identifiers, platforms (enrich/canonical.py) ---
 
 def test_a_portfolio_before_a_job_title_and_its_holder_is_not_an_organisation() -> None:
