@@ -126,6 +126,12 @@ def test_scotus_is_the_supreme_court() -> None:
     assert result.organizations == ("Supreme Court",)
 
 
+def test_religious_community_adjectives_are_no_entity() -> None:
+    result = canonical_entities(ents(("Alawite", "ORG"), ("Druze", "NORP"), ("Quaker", "ORG"),
+                                     ("Papal", "ORG"), ("Quaker Oats", "ORG")))
+    assert result.organizations == ("Quaker Oats",) and not result.locations and not result.persons
+
+
 # --- portfolios, time zones, identifiers, platforms (enrich/canonical.py) ---
 
 def test_a_portfolio_before_a_job_title_and_its_holder_is_not_an_organisation() -> None:
