@@ -51,7 +51,9 @@ _BOILERPLATE_LINE = re.compile(
     r"|(?:Photo(?:graph)?|Image|Picture|Illustration|Video|Footage)s?\s+(?:by|courtesy of|via)\s+(?-i:[A-Z])"
     r"|Credits?\s*:|(?:You can (?:also )?)?Listen\b.{0,80}\bpodcasts?\b"
     r"|(?:Seguir|Continuar) leyendo\b|Leer m[áa]s\b|Lire la suite\b|Continuer la lecture\b"
-    r"|Continuar lendo\b|Leia mais\b|Weiterlesen\b)",
+    r"|Continuar lendo\b|Leia mais\b|Weiterlesen\b"
+    # an outlet's appeal for readers' money ("Become a Guardian supporter or make a contribution")
+    r"|Become an? (?:[\w’'-]+ ){0,3}(?:supporter|subscriber|member|patron)s?\b)",
     re.IGNORECASE)
 # Newsletter and podcast sign-ups ("For sponsor-free episodes, sign up for ... via Apple Podcasts").
 _NEWSLETTER = re.compile(r"\b(?:sign up|subscribe)\b.{0,80}\b(?:newsletters?|podcasts?|episodes?)\b|"
@@ -64,6 +66,10 @@ _NEWSLETTER = re.compile(r"\b(?:sign up|subscribe)\b.{0,80}\b(?:newsletters?|pod
 _URL = re.compile(r"https?://|www\.|\bbit\.ly/|\byoutu\.be/")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
 _HASHTAG = re.compile(r"(?<![\w&])#\w+")
+# A sentence that sends the reader to the outlet's own live coverage ("See how today's Covid-19
+# developments unfolded with RNZ's live blog."): the outlet promoting itself, not what it reports.
+_LIVE_BLOG = re.compile(r"\b(?:(?:live ?)?blog|live coverage|live updates)\b", re.IGNORECASE)
+_TO_THE_READER = re.compile(r"^\s*(?:See|Follow|Read|Catch up|Get|Keep up|Find)\b", re.IGNORECASE)
 _ABOUT_LINE = re.compile(r"^\s*About\s+[A-Z][^:.!?]{0,60}:")
 _SELF_DESCRIPTION = re.compile(
     r"^\s*(?:This is the official\b|[A-Z0-9][^.!?]{0,60}?\b(?:is|are)\s+(?:the|a|an)?\s*(?:[\w’'-]+\s+){0,3}"
@@ -95,7 +101,7 @@ _QUICK = ("©", "(c)", "(C)", "Copyright", "by", " by", "(", "Read more", "Publi
           "flagship", "number one", "premier", "premium", "24-hour", "[", "Read full",
           "Get access", "sign up", "subscribe", "odcast", "Image", "image", "Picture", "Illustration",
           "Video", "Footage", "Credit", "credit", "eyendo", "eer m", "Lire", "Continu", "Leia", "Weiterlesen",
-          "Related:")
+          "Related:", "Become", "blog", "live")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +178,9 @@ def _without_channel_boilerplate(line: str) -> str:
         line = _HASHTAG.sub("", line)
     if _URL.search(line):
         line = " ".join(s for s in _SENTENCE_END.split(line) if not _URL.search(s))
+    if _LIVE_BLOG.search(line):
+        line = " ".join(s for s in _SENTENCE_END.split(line)
+                        if not (_LIVE_BLOG.search(s) and _TO_THE_READER.match(s)))
     return line
 
 

@@ -82,6 +82,20 @@ def test_read_more_links_of_other_languages_and_related_lines_are_cut() -> None:
     assert read_credits(text).text.strip() == "The hospital did four transplants."
 
 
+def test_an_outlets_promotion_of_itself_is_cut() -> None:
+    text = ("Two community cases remain unlinked. See how today's Covid-19 developments unfolded with "
+            "RNZ's live blog.\n\nBecome a Guardian supporter or make a contribution\n\nThe FBI was blamed.")
+    kept = read_credits(text).text
+    assert "RNZ" not in kept and "Guardian" not in kept
+    assert "Two community cases remain unlinked." in kept and "The FBI was blamed." in kept
+
+
+def test_a_blog_the_story_reports_on_stays() -> None:
+    for text in ("The minister wrote on his blog that RNZ was wrong.", "Police said a live blog was hacked.",
+                 "Members of the Senate became supporters of the bill."):
+        assert read_credits(text).text == text
+
+
 # --- a nationality that opens an institution's name (enrich/canonical.py clean_mention) ---
 
 def test_a_nationality_opening_an_institutions_name_is_part_of_it() -> None:
