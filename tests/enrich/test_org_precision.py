@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from enrich.abbreviations import definitions
 from enrich.canonical import (
     Mention,
     canonical_entities,
@@ -144,6 +145,18 @@ def test_religious_community_adjectives_are_no_entity() -> None:
     result = canonical_entities(ents(("Alawite", "ORG"), ("Druze", "NORP"), ("Quaker", "ORG"),
                                      ("Papal", "ORG"), ("Quaker Oats", "ORG")))
     assert result.organizations == ("Quaker Oats",) and not result.locations and not result.persons
+
+
+def test_a_translated_names_short_form_keeps_the_original_order() -> None:
+    text = ("Families gathered at a post of the Bolivarian National Police (PNB) in Caracas. The PNB "
+            "said nothing. The National Security Council (NSC) met.")
+    assert definitions(text) == {"PNB": "Bolivarian National Police", "NSC": "National Security Council"}
+
+
+def test_initials_that_are_not_a_permutation_define_nothing() -> None:
+    for text in ("Argentina's General Confederation of Labor (CGT) called a strike.",
+                 "Shares of Acme and Beta Labs (ABX) rose.", "The Prime Minister (MP) spoke."):
+        assert definitions(text) == {}, text
 
 
 # --- portfolios, time zones, identifiers, platforms (enrich/canonical.py) ---
