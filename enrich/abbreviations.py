@@ -105,10 +105,34 @@ def _valid_long_form(long: str, short: str) -> str | None:
     return long
 
 
+def translated_long_form(short: str, candidate: str) -> str | None:
+    """The tail of `candidate` whose capitalised words' initials are the letters of `short` in another
+    order: a name translated, its short form kept from the original language ("Bolivarian National
+    Police (PNB)", Policía Nacional Bolivariana). Letters-only short forms of three to five capitals:
+    two letters in either order match too much by chance ("the Prime Minister (MP)")."""
+    if not (short.isalpha() and short.isupper() and 3 <= len(short) <= 5):
+        return None
+    words = candidate.split()
+    content = 0
+    for start in range(len(words) - 1, -1, -1):
+        word = words[start]
+        if word.lower() in _FUNCTION_WORDS:
+            continue
+        if not word[:1].isupper():
+            return None
+        content += 1
+        if content == len(short):
+            tail = words[start:]
+            initials = sorted(w[0] for w in tail if w.lower() not in _FUNCTION_WORDS)
+            return " ".join(tail) if initials == sorted(short) else None
+    return None
+
+
 def _define(short: str, candidate: str) -> str | None:
     if not is_short_form(short):
         return None
-    found = best_long_form(short, _window(candidate, short))
+    window = _window(candidate, short)
+    found = best_long_form(short, window) or translated_long_form(short, window)
     return _valid_long_form(found, short) if found else None
 
 

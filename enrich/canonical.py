@@ -357,6 +357,8 @@ def _clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     text = _normalise(raw).strip(_EDGE_JUNK).lstrip(".")  # ".ByteDance" after a full stop
     text = _without_possessor(text, mention.label, rules)
     text = _uncap(_POSSESSIVE.sub("", text).strip(_EDGE_JUNK))
+    if mention.label == "ORG" and "Dept" in text:
+        text = _DEPT.sub("Department", text)  # "the U.S. Labor Dept." is the Labor Department
     entry = _known(text, mention.label, rules, mention.after_place_word or mention.town_as_place)
     if entry is None:
         tokens = text.split()
@@ -403,11 +405,13 @@ def _clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         return None  # a storm, a battle or an operation: "Hurricane Helene", "Siege of Boston"
     if facet != "persons" and _non_entity_tail(tokens, rules):
         return None  # events, laws, works, machines: "Paris Olympics", "International Space Station"
+    if facet == "organizations" and _people_by_role(tokens, rules):
+        return None  # "General Managers", "Regional Heads of Karnataka Bank": people, not a body
     if facet == "organizations" and _titled_person(tokens, rules):
         facet = "persons"  # "King Felipe VI" tagged ORG: an honorific before a short name is a person
     if facet == "persons":
         tokens = _strip_leading(tokens, rules.person_titles, keep=1)
-    elif facet == "organizations":
+    elif facet == "organizations" and not _national_institution(tokens, rules):
         tokens = _strip_leading(tokens, rules.org_location_prefixes, keep=2)
         if len(tokens) > 2 and tokens[0] in rules.nationality_words:
             tokens = tokens[1:]  # "the Chinese Red Guard" -> "Red Guard", as "U.S." is cut above
@@ -418,6 +422,39 @@ def _clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     if not _plausible_name(text, rules):
         return None
     return CleanMention(facet, text, None, text)
+
+
+def _national_institution(tokens: list[str], rules: EntityRules) -> bool:
+    """True when a nationality adjective opens an institution's proper name: "American Enterprise
+    Institute", "African Development Bank Group", "Austrian People's Party", "Australian Bureau of
+    Statistics". The rest holds an organisation's generic word and names nothing without the
+    adjective, so it is no descriptive prefix to cut ("the Chinese Red Guard" -> "Red Guard"; a
+    country's name before an agency, "U.S. Food and Drug Administration", is still cut)."""
+    if len(tokens) < 2 or tokens[0] not in rules.nationality_words:
+        return False
+    return any(_POSSESSIVE.sub("", t) in rules.org_words or t in _INSTITUTION_WORDS for t in tokens[1:])
+
+
+# Plural job titles: a group of people named by their role, never an organisation. Not "Chiefs",
+# "Cardinals" or "Bishops", which also name sports teams, nor "Staff" ("Joint Chiefs of Staff").
+_ROLE_PLURALS = frozenset({"Heads", "Managers", "Directors", "Officers", "Executives", "Members", "Leaders",
+                           "Governors", "Trustees", "Officials", "Employees", "Supervisors"})
+
+
+def _people_by_role(tokens: list[str], rules: EntityRules) -> bool:
+    """True when a name's head is a plural job title ("General Managers", "Departmental Heads",
+    "Regional Heads of Karnataka Bank"): the last word, or the word before "of". A body named after
+    its members keeps an organisation's word before them ("Association of Chief Police Officers" has
+    its head before "of"; "Board of Directors" too)."""
+    head = tokens[:tokens.index("of")] if "of" in tokens else tokens
+    if len(head) < 2 or head[-1] not in _ROLE_PLURALS:
+        return False
+    return not any(t in rules.org_words or t in _INSTITUTION_WORDS for t in head)
+
+
+# Institution words `org_words` lacks, which name a body only with a qualifier.
+_INSTITUTION_WORDS = frozenset({"Bureau", "Conference", "Institution", "Tribunal", "Commission", "Assembly",
+                                "Board", "Administration", "Court", "Parliament"})
 
 
 def facility_as_place(tokens: list[str], mention: Mention, rules: EntityRules) -> bool:
@@ -488,6 +525,7 @@ def _without_possessor(text: str, label: str, rules: EntityRules) -> str:
 
 
 _SPACED_DASH = re.compile(r"\s+[-–—]+\s+")
+_DEPT = re.compile(r"\bDept\b\.?")
 _OPEN_ABBREVIATION = re.compile(r"\s+\([A-Z][A-Za-z.&]{1,9}$")
 
 # A comma inside an organisation's or person's name, but before a legal or generational suffix.
@@ -507,6 +545,7 @@ def used_as_a_product(text: str, start: int, end: int, rules: EntityRules) -> bo
     if after.startswith("-") or after.startswith(")"):
         return True
     next_word = after.split(maxsplit=1)[0].strip(_EDGE_JUNK + ".").lower() if after.strip() else ""
+    next_word = _POSSESSIVE.sub("", next_word)  # "one Reddit user's experience", "the YouTube video's"
     if next_word in rules.product_nouns:
         return True
     before = text[max(0, start - 30):start]
@@ -586,6 +625,44 @@ def names_a_portfolio(text: str, start: int, label: str) -> bool:
     return label == "ORG" and bool(_PORTFOLIO.search(text, max(0, start - 40), start))
 
 
+# A job title after a portfolio: "Transportation Secretary Pete Buttigieg", "Home Affairs Minister
+# Peter Dutton" (a capitalised word follows: the holder's name, so "Secretary-General" and
+# "Secretary of State" are no such title).
+_JOB_TITLE_AFTER = re.compile(r"\s+(?:Secretary|Minister|Commissioner)\s+(?=[A-Z])")
+
+
+def names_a_job_portfolio(text: str, start: int, end: int, label: str, rules: EntityRules) -> bool:
+    """True when an ORG mention text[start:end] is the portfolio of the job title after it ("Home
+    Affairs Minister Peter Dutton"): not an organisation. An organisation's own name stays: an
+    acronym ("NATO Secretary General" has no holder's name after it anyway), a name with an
+    organisation's word ("Interior Ministry Secretary") or one the entity table knows."""
+    if label != "ORG" or not _JOB_TITLE_AFTER.match(text, end):
+        return False
+    name = _POSSESSIVE.sub("", text[start:end].strip(_EDGE_JUNK))
+    words = name.split()
+    if not words or any(w.isupper() for w in words) or any(w in rules.org_words for w in words):
+        return False
+    return rules.table.lookup(_normalise(name)) is None
+
+
+# A clock time right before a zone's abbreviation: "3:30pm GMT", "7 p.m. ET", "(2300 GMT)".
+_CLOCK_BEFORE = re.compile(r"(?:\d{1,2}[:.]\d{2}\s*(?:[ap]\.?\s?m\.?)?|\d{1,2}\s*[ap]\.?\s?m\.?|\(\d{4})\s*$",
+                           re.IGNORECASE)
+_ZONE = re.compile(r"[A-Z]{2,5}(?:[+-]\d{1,2})?$")
+
+
+def names_a_time_zone(text: str, start: int, end: int) -> bool:
+    """True when a mention text[start:end] is a time zone's abbreviation after a clock time ("3:30pm
+    GMT", "(2300 GMT)"): never an entity, whatever the model tags it."""
+    return bool(_ZONE.match(text[start:end].strip(_EDGE_JUNK))
+                and _CLOCK_BEFORE.search(text, max(0, start - 16), start))
+
+
+# An identifier with a serial number: a vulnerability, a bug or a case ("CVE-2025-9491",
+# "ZDI-CAN-25373"): not a name.
+_IDENTIFIER = re.compile(r"[A-Za-z]{2,}(?:-[A-Za-z0-9]+)*-\d{4,}")
+
+
 def _plausible_name(text: str, rules: EntityRules) -> bool:
     if len(text) < 2 or text in rules.stop_entities:
         return False
@@ -593,6 +670,8 @@ def _plausible_name(text: str, rules: EntityRules) -> bool:
         return False  # numbers, dates written as digits, lone lowercase words
     if _NOT_A_NAME.search(text) or _PHOTO_CREDIT.search(text) or _NUMBER_TAIL.search(text):
         return False  # spans running over a headline colon, a sentence end or a URL; credits; products
+    if _IDENTIFIER.fullmatch(text):
+        return False
     if text in rules.nationality_words:
         return False  # "Ukrainian", "Israelis", "Sunni": a nationality or religion, not a country or group
     words = text.split()

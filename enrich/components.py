@@ -28,8 +28,10 @@ from enrich.canonical import (
     lines_of_names,
     names_a_credit,
     names_a_currency_or_tournament,
+    names_a_job_portfolio,
     names_a_portfolio,
     names_a_release,
+    names_a_time_zone,
     product_kind_names,
     product_name,
     signs_the_title,
@@ -93,6 +95,8 @@ class EntityCanonicalizer:
         ents = [ent for ent in ents
                 if not (used_as_a_product(full, ent.start_char, ent.end_char, rules)
                         or names_a_portfolio(full, ent.start_char, ent.label_)
+                        or names_a_job_portfolio(full, ent.start_char, ent.end_char, ent.label_, rules)
+                        or names_a_time_zone(full, ent.start_char, ent.end_char)
                         or names_a_credit(full, ent.start_char, ent.end_char, rules)
                         or names_a_release(full, ent.start_char, ent.end_char, ent.label_, rules)
                         or names_a_currency_or_tournament(full, ent.end_char, ent.label_)

@@ -43,7 +43,17 @@ _BOILERPLATE_LINE = re.compile(
     r"\s+by\b|(?:Photo|Image|Picture|Video)s?\s*(?:credit)?\s*:|Published in\b|(?:Originally\s+)?published"
     r"\s+(?:on|in|by)\b|Read more\b|Sign up\b|Subscribe\b|Click here\b|This (?:article|story) (?:was|first)"
     r"|Follow us\b|Related:|Distributed by\b|©|Copyright\s*(?:©|\d{4})|\([cC]\)\s*\d{4}"
-    r"|Read (?:the )?full\b|Get access to\b)",
+    r"|Read (?:the )?full\b|Get access to\b"
+    # picture and source credits written out ("Photograph by Jane Doe, Europa Press, Getty Images",
+    # "Image by NASA/Creative Commons", "Credit: Ars Technica via CMG"), podcast links ("Listen to the
+    # weekly podcast on Apple Podcasts, Spotify, or YouTube") and the "read more" link of Spanish,
+    # French, Portuguese and German feeds ("Seguir leyendo")
+    r"|(?:Photo(?:graph)?|Image|Picture|Illustration|Video|Footage)s?\s+(?:by|courtesy of|via)\s+(?-i:[A-Z])"
+    r"|Credits?\s*:|(?:You can (?:also )?)?Listen\b.{0,80}\bpodcasts?\b"
+    r"|(?:Seguir|Continuar) leyendo\b|Leer m[áa]s\b|Lire la suite\b|Continuer la lecture\b"
+    r"|Continuar lendo\b|Leia mais\b|Weiterlesen\b"
+    # an outlet's appeal for readers' money ("Become a Guardian supporter or make a contribution")
+    r"|Become an? (?:[\w’'-]+ ){0,3}(?:supporter|subscriber|member|patron)s?\b)",
     re.IGNORECASE)
 # Newsletter and podcast sign-ups ("For sponsor-free episodes, sign up for ... via Apple Podcasts").
 _NEWSLETTER = re.compile(r"\b(?:sign up|subscribe)\b.{0,80}\b(?:newsletters?|podcasts?|episodes?)\b|"
@@ -56,6 +66,10 @@ _NEWSLETTER = re.compile(r"\b(?:sign up|subscribe)\b.{0,80}\b(?:newsletters?|pod
 _URL = re.compile(r"https?://|www\.|\bbit\.ly/|\byoutu\.be/")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“])")
 _HASHTAG = re.compile(r"(?<![\w&])#\w+")
+# A sentence that sends the reader to the outlet's own live coverage ("See how today's Covid-19
+# developments unfolded with RNZ's live blog."): the outlet promoting itself, not what it reports.
+_LIVE_BLOG = re.compile(r"\b(?:(?:live ?)?blog|live coverage|live updates)\b", re.IGNORECASE)
+_TO_THE_READER = re.compile(r"^\s*(?:See|Follow|Read|Catch up|Get|Keep up|Find)\b", re.IGNORECASE)
 _ABOUT_LINE = re.compile(r"^\s*About\s+[A-Z][^:.!?]{0,60}:")
 _SELF_DESCRIPTION = re.compile(
     r"^\s*(?:This is the official\b|[A-Z0-9][^.!?]{0,60}?\b(?:is|are)\s+(?:the|a|an)?\s*(?:[\w’'-]+\s+){0,3}"
@@ -74,10 +88,20 @@ _BYLINE_WORD = r"(?:[A-Z][\w.'’\-]*|de|da|van|von|al|el|bin|la|le)"
 _BYLINE = re.compile(r"By\s+[A-Z][\w.'’\-]*(?:(?:,?\s+and\s+|,\s*|\s+)" + _BYLINE_WORD + r"){0,12}[ \t]*\n+")
 # A source tag opening a paragraph: "[Liberian Observer]".
 _SOURCE_TAG = re.compile(r"^\s*\[[A-Z][^\[\]]{1,60}\]\s*")
+# A source tag closing a paragraph, where blogs credit where they found the story: "[I Want One Of
+# Those via GeekAlerts]", "[Technology Review via Phone Arena via Talk Android]". Only with "via": a
+# closing bracket of a sentence ("[Retail Finance]") may be content.
+_VIA_TAG = re.compile(r"\[[^\[\]]{0,80}\bvia\s+[A-Z][^\[\]]{0,80}\]\s*$")
+# A boilerplate line ending in a colon opens a list of its own ("wherever you get your podcasts:",
+# then "Spotify", "Apple Podcasts" a line each): its short lines without a sentence end are cut too.
+_LIST_ITEM = re.compile(r"^\s*[^.!?]{1,40}\s*$")
+_MAX_LIST_WORDS = 4
 _QUICK = ("©", "(c)", "(C)", "Copyright", "by", " by", "(", "Read more", "Published", "published",
           "newsletter", "Sign up", "Subscribe", "Photo", "http", "www.", "bit.ly", "#", "About ", "official",
           "flagship", "number one", "premier", "premium", "24-hour", "[", "Read full",
-          "Get access", "sign up", "subscribe", "odcast")
+          "Get access", "sign up", "subscribe", "odcast", "Image", "image", "Picture", "Illustration",
+          "Video", "Footage", "Credit", "credit", "eyendo", "eer m", "Lire", "Continu", "Leia", "Weiterlesen",
+          "Related:", "Become", "blog", "live")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +142,13 @@ def _cut(text: str, credit: list[str], distributor: list[str]) -> str:
     """The text without its credit and boilerplate lines; the outlets they name added to `credit`
     and `distributor`."""
     kept: list[str] = []
+    in_list = False  # the lines after a boilerplate line that ends in a colon
     for line in text.split("\n"):
+        if in_list and line.strip():
+            if _LIST_ITEM.match(line) and len(line.split()) <= _MAX_LIST_WORDS:
+                kept.append("")
+                continue
+            in_list = False
         line = _without_channel_boilerplate(line)
         cut = len(line)  # a copyright or distribution notice runs to the end of its line
         for match in _DISTRIBUTED.finditer(line):
@@ -131,6 +161,7 @@ def _cut(text: str, credit: list[str], distributor: list[str]) -> str:
             credit.append(outlet_name(match.group("name")))
         if _BOILERPLATE_LINE.match(line) or _NEWSLETTER.search(line):
             kept.append("")  # keep the line breaks (paragraphs stay paragraphs)
+            in_list = line.rstrip().endswith(":")
             continue
         kept.append(_DATELINE.sub(" - ", line[:cut]))
     return "\n".join(kept)
@@ -142,11 +173,14 @@ def _without_channel_boilerplate(line: str) -> str:
     if _ABOUT_LINE.match(line) or _SELF_DESCRIPTION.match(line):
         return ""
     if "[" in line:
-        line = _SOURCE_TAG.sub("", line)
+        line = _VIA_TAG.sub("", _SOURCE_TAG.sub("", line))
     if "#" in line:
         line = _HASHTAG.sub("", line)
     if _URL.search(line):
         line = " ".join(s for s in _SENTENCE_END.split(line) if not _URL.search(s))
+    if _LIVE_BLOG.search(line):
+        line = " ".join(s for s in _SENTENCE_END.split(line)
+                        if not (_LIVE_BLOG.search(s) and _TO_THE_READER.match(s)))
     return line
 
 
