@@ -293,7 +293,7 @@ def clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
 
 
 # Names of more words than this are not retyped by a context cue: long spans have words that type them.
-_MAX_CUED_WORDS = 3
+MAX_CUED_WORDS = 3
 
 
 # Words of `org_words` that end places' names too: "Quezon City", "Vatican City".
@@ -317,7 +317,7 @@ def _retyped(cleaned: CleanMention, mention: Mention, rules: EntityRules) -> Cle
     - in a sports story, a lone unknown word tagged GPE is a player's surname ("Giroud"): the
       gazetteer knows the places such stories name, not the players."""
     entry = cleaned.entry
-    if (entry is not None and entry.overrides_label) or len(cleaned.surface.split()) > _MAX_CUED_WORDS:
+    if (entry is not None and entry.overrides_label) or len(cleaned.surface.split()) > MAX_CUED_WORDS:
         return cleaned
     name = cleaned.surface if entry is not None else cleaned.name
     if mention.org_cue and mention.label != "ORG" and cleaned.facet != "organizations":

@@ -18,6 +18,7 @@ from spacy.tokens import Doc
 
 from enrich.canonical import (
     DEFAULT_RULES_FILE,
+    MAX_CUED_WORDS,
     Entities,
     EntityRules,
     Mention,
@@ -47,7 +48,7 @@ from enrich.topics import (
     TopicEvidenceCollector,
     TopicVocabulary,
 )
-from enrich.type_cues import article_cues, cue_key
+from enrich.type_cues import article_cues, cue_key, needs_cues
 
 NER_TEXT_ATTR = "newsflow_ner_text"  # NerText: the title beside the text, set by `ner_doc`
 ENTITIES_ATTR = "newsflow_entities"  # Entities (enrich/canonical.py)
@@ -115,8 +116,9 @@ class EntityCanonicalizer:
         sport = about_sport(full)
         as_places = any(ent.label_ == "ORG" for ent in ents) and not sport
         # The words around a name that say what it is, for all its mentions (enrich/type_cues.py).
-        cues = article_cues(full, ((ent.start_char, ent.end_char) for ent in ents), rules.org_kind_nouns,
-                            rules.person_role_nouns, rules.table)
+        cues = article_cues(full, ((ent.start_char, ent.end_char) for ent in ents
+                                   if needs_cues(ent.text, ent.label_, rules.table, MAX_CUED_WORDS)),
+                            rules.org_kind_nouns, rules.person_role_nouns, rules.table)
         mentions = confirmed_mentions(
             ((Mention(ent.text, ent.label_, after_place_word(full, ent.start_char),
                       town_as_place=as_places and ent.label_ == "ORG",

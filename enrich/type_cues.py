@@ -18,7 +18,7 @@ applies them to mentions the table does not decide (`_retyped`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from enrich.entity_table import EntityTable
@@ -125,6 +125,34 @@ def cue_key(span: str) -> str:
     return name[4:] if name.startswith(("the ", "The ")) else name
 
 
+_CUED_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC"})
+
+
+def needs_cues(span: str, label: str, table: EntityTable, max_words: int = 3) -> bool:
+    """Whether a mention's type may come from cues: a short name of the three facets' labels that the
+    table does not decide (the cues are read only for those: a regex search per occurrence)."""
+    key = cue_key(span)
+    if label not in _CUED_LABELS or not key or len(key.split()) > max_words:
+        return False
+    entry = table.lookup(key)
+    return entry is None or not entry.overrides_label
+
+
+def _word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+def occurrences(text: str, name: str) -> Iterator[tuple[int, int]]:
+    r"""(start, end) of every occurrence of `name` in `text` not inside a longer word: what the
+    pattern (?<!\w)name(?!\w) finds, without compiling a pattern per name (thousands per batch)."""
+    size, at = len(name), text.find(name)
+    while at >= 0:
+        end = at + size
+        if (at == 0 or not _word_char(text[at - 1])) and (end == len(text) or not _word_char(text[end])):
+            yield at, end
+        at = text.find(name, at + 1)
+
+
 def article_cues(text: str, spans: Iterable[tuple[int, int]], org_kinds: frozenset[str],
                  person_roles: frozenset[str], table: EntityTable) -> TypeCues:
     """The cues of the names of an article's (start, end) mention spans, read at every occurrence
@@ -134,8 +162,7 @@ def article_cues(text: str, spans: Iterable[tuple[int, int]], org_kinds: frozens
     for key in dict.fromkeys(cue_key(text[start:end]) for start, end in spans):
         if not key:
             continue
-        for found in re.finditer(rf"(?<!\w){re.escape(key)}(?!\w)", text):
-            start, end = found.span()
+        for start, end in occurrences(text, key):
             if org_kind_before_or_after(text, start, end, org_kinds):
                 orgs.add(key)
             if person_cue(text, start, end, person_roles):
