@@ -493,19 +493,39 @@ def _non_entity_tail(tokens: list[str], rules: EntityRules) -> bool:
 _NEXT_LOWER_WORD = re.compile(r"[ \t]+([a-z][a-z-]*)\b")
 
 
+# Words before a name that make it software: installed, ported or run on ("installed VSCode", "an app
+# for Android"), and more loosely used ("via FluidSynth", "using LibreOffice"), which firms are too.
+_SOFTWARE_INSTALLED = re.compile(r"\b(?:installed|install|installing|uninstalled|versions? of|ported to|"
+                                 r"apps? for)\s+(?:the\s+)?$")
+_SOFTWARE_USED = re.compile(r"\b(?:via|using|uses|running|runs)\s+(?:the\s+)?$")
+
+
+def _used_software(text: str, start: int, span: str) -> bool:
+    """True when a one-word name follows a word of installing (`_SOFTWARE_INSTALLED`), or a
+    mixed-case word, as software is spelt ("FluidSynth"), a word of use (`_SOFTWARE_USED`): one
+    installs software, not a firm, and a firm used "via" or "using" is rarely spelt so."""
+    if " " in span.strip():
+        return False
+    before = max(0, start - 30)
+    return bool(_SOFTWARE_INSTALLED.search(text, before, start)) or (
+        _product_spelling(span) and bool(_SOFTWARE_USED.search(text, before, start)))
+
+
 def names_a_product_kind(text: str, start: int, end: int, label: str, rules: EntityRules) -> bool:
     """True when an ORG or GPE mention text[start:end] the entity table does not know is followed by
     a noun naming a kind of product, vehicle, mission or instrument (`product_kind_nouns`): "the Orion
-    capsule", "the Artemis II mission", "a PowerPoint presentation", "Snapdragon chips". The name is
-    that product's, not an organisation's; a known maker stays ("Apple software", "a SpaceX rocket"),
-    and a possessive is the owner ("the startup's app")."""
+    capsule", "the Artemis II mission", "a PowerPoint presentation", "Snapdragon chips"; or a one-word
+    name after a word of installing or use (`_used_software`: "an app for Anroid", "via FluidSynth").
+    The name is that product's, not an organisation's; a known maker stays ("Apple software", "a
+    SpaceX rocket"), and a possessive is the owner ("the startup's app")."""
     if label not in ("ORG", "GPE"):
         return False
     span = text[start:end]
     if _POSSESSIVE.search(span) or text.startswith(("'s", "’s"), end):
         return False
     match = _NEXT_LOWER_WORD.match(text, end)
-    if match is None or match.group(1) not in rules.product_kind_nouns:
+    kind_noun_after = match is not None and match.group(1) in rules.product_kind_nouns
+    if not (kind_noun_after or _used_software(text, start, span)):
         return False
     cleaned = clean_mention(Mention(span, label), rules)
     return cleaned is not None and cleaned.entry is None

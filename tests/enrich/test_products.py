@@ -3,7 +3,7 @@ the company that makes them counts when the text names it, and companies acting 
 
 from __future__ import annotations
 
-from enrich.canonical import Mention, canonical_entities
+from enrich.canonical import Mention, canonical_entities, default_rules, names_a_product_kind
 
 
 def orgs(*names: str) -> tuple[str, ...]:
@@ -48,3 +48,19 @@ def test_companies_acting_and_makers_named_before_their_products_stay() -> None:
     assert orgs("Apple's iPhone") == ("Apple",)
     assert orgs("Apple's iPhones", "Apple iPhones") == ("Apple",)
     assert orgs("Google DeepMind") == ("Google DeepMind",)
+
+
+def software(text: str, name: str) -> bool:
+    start = text.index(name)
+    return names_a_product_kind(text, start, start + len(name), "ORG", default_rules())
+
+
+def test_a_name_installed_or_run_on_is_software() -> None:
+    assert software("There's finally a Mega app for Anroid available.", "Anroid")
+    assert software("A developer had installed Cursorix on the laptop.", "Cursorix")
+
+
+def test_a_mixed_case_name_used_via_or_using_is_software_but_a_firm_used_so_stays() -> None:
+    assert software("It supports SFZ samples via FluidSynth and more.", "FluidSynth")
+    assert not software("The figures came via Brightline, a consultancy.", "Brightline")
+    assert not software("She is running Acmecorp now.", "Acmecorp")
