@@ -129,6 +129,8 @@ class EntityRules:
     headline_lead_words: frozenset[str] = frozenset()  # "Will", "How" before a name in a headline
     org_kind_nouns: frozenset[str] = frozenset()  # lowercase: "shipbuilder Cardama", "X, a firm that"
     person_role_nouns: frozenset[str] = frozenset()  # lowercase: "reporter Hiba Morgan"
+    # Plurals of products and technical terms: "iPhones", "Macs", "Xboxes" are the products too.
+    product_plurals: frozenset[str] = frozenset()
     # The first word of each product in several words -> those products ("Sling" -> "Sling TV").
     product_heads: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -170,6 +172,8 @@ class EntityRules:
             product_kind_nouns=frozenset(str(w).lower() for w in data.get("product_kind_nouns") or []),
             place_first_words=frozenset(str(w) for w in data.get("place_first_words") or []),
             product_heads=_heads(str(w) for w in data.get("products") or []),
+            product_plurals=_plurals(str(w) for key in ("products", "technical_terms")
+                                     for w in data.get(key) or []),
             given_names=frozenset(str(w) for w in data.get("given_names") or []),
             org_words=frozenset(str(w) for w in data.get("org_words") or []),
             headline_lead_words=frozenset(str(w) for w in data.get("headline_lead_words") or []),
@@ -188,6 +192,11 @@ class EntityRules:
         if not isinstance(data, dict):
             raise EnrichError(f"entity rules {path}: expected a mapping at the top level")
         return cls.from_mapping(data, load_gazetteer(gazetteer_path))
+
+
+def _plurals(names: Iterable[str]) -> frozenset[str]:
+    """The English plurals of product names, so the table need not list them ("iPhones", "Xboxes")."""
+    return frozenset(f"{n}es" if n.endswith(("s", "x", "ch", "sh")) else f"{n}s" for n in names)
 
 
 def _heads(products: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -387,8 +396,9 @@ def _clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         if entry is None and mention.label != "PERSON":
             return CleanMention("organizations", maker, None, maker)
         return None
-    if len(tokens) > 1 and tokens[0] in rules.products and len(tokens) <= 3:
-        return None  # a product and its edition or part: "Windows XP", "Pokémon Red"
+    products = rules.products
+    if _starts_with_product(tokens, rules) or (len(tokens) == 1 and tokens[0].partition("-")[0] in products):
+        return None  # a product and its edition or part: "Windows XP", "Apple Pay Cash", "LXDE-Qt"
     if facet == "organizations" and _given_and_surname(tokens, rules):
         facet = "persons"  # "Heath Ledger" tagged ORG: a given name and a surname
     if facet == "organizations" and facility_as_place(tokens, mention, rules):
@@ -483,19 +493,39 @@ def _non_entity_tail(tokens: list[str], rules: EntityRules) -> bool:
 _NEXT_LOWER_WORD = re.compile(r"[ \t]+([a-z][a-z-]*)\b")
 
 
+# Words before a name that make it software: installed, ported or run on ("installed VSCode", "an app
+# for Android"), and more loosely used ("via FluidSynth", "using LibreOffice"), which firms are too.
+_SOFTWARE_INSTALLED = re.compile(r"\b(?:installed|install|installing|uninstalled|versions? of|ported to|"
+                                 r"apps? for)\s+(?:the\s+)?$")
+_SOFTWARE_USED = re.compile(r"\b(?:via|using|uses|running|runs)\s+(?:the\s+)?$")
+
+
+def _used_software(text: str, start: int, span: str) -> bool:
+    """True when a one-word name follows a word of installing (`_SOFTWARE_INSTALLED`), or a
+    mixed-case word, as software is spelt ("FluidSynth"), a word of use (`_SOFTWARE_USED`): one
+    installs software, not a firm, and a firm used "via" or "using" is rarely spelt so."""
+    if " " in span.strip():
+        return False
+    before = max(0, start - 30)
+    return bool(_SOFTWARE_INSTALLED.search(text, before, start)) or (
+        _product_spelling(span) and bool(_SOFTWARE_USED.search(text, before, start)))
+
+
 def names_a_product_kind(text: str, start: int, end: int, label: str, rules: EntityRules) -> bool:
     """True when an ORG or GPE mention text[start:end] the entity table does not know is followed by
     a noun naming a kind of product, vehicle, mission or instrument (`product_kind_nouns`): "the Orion
-    capsule", "the Artemis II mission", "a PowerPoint presentation", "Snapdragon chips". The name is
-    that product's, not an organisation's; a known maker stays ("Apple software", "a SpaceX rocket"),
-    and a possessive is the owner ("the startup's app")."""
+    capsule", "the Artemis II mission", "a PowerPoint presentation", "Snapdragon chips"; or a one-word
+    name after a word of installing or use (`_used_software`: "an app for Anroid", "via FluidSynth").
+    The name is that product's, not an organisation's; a known maker stays ("Apple software", "a
+    SpaceX rocket"), and a possessive is the owner ("the startup's app")."""
     if label not in ("ORG", "GPE"):
         return False
     span = text[start:end]
     if _POSSESSIVE.search(span) or text.startswith(("'s", "’s"), end):
         return False
     match = _NEXT_LOWER_WORD.match(text, end)
-    if match is None or match.group(1) not in rules.product_kind_nouns:
+    kind_noun_after = match is not None and match.group(1) in rules.product_kind_nouns
+    if not (kind_noun_after or _used_software(text, start, span)):
         return False
     cleaned = clean_mention(Mention(span, label), rules)
     return cleaned is not None and cleaned.entry is None
@@ -664,7 +694,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z]{2,}(?:-[A-Za-z0-9]+)*-\d{4,}")
 
 
 def _plausible_name(text: str, rules: EntityRules) -> bool:
-    if len(text) < 2 or text in rules.stop_entities:
+    if len(text) < 2 or text in rules.stop_entities or text in rules.product_plurals:
         return False
     if not any(c.isalpha() for c in text) or not any(c.isupper() for c in text):
         return False  # numbers, dates written as digits, lone lowercase words
@@ -681,13 +711,42 @@ def _plausible_name(text: str, rules: EntityRules) -> bool:
 
 
 def _maker(tokens: list[str], rules: EntityRules) -> str:
-    """The maker's name before a product ("Adobe" in "Adobe Flash", "Google" in "Google Chrome"), or ""."""
+    """The maker's name before a product ("Adobe" in "Adobe Flash", "Google" in "Google Chrome"), or "";
+    or a known organisation before a product's model ("AMD Radeon HD 8670D": Radeon's HD 8670D) or
+    before a mixed-case word, the way products are spelt ("Apple FaceTime", "AMD FreeSync")."""
     for n in (2, 1):
-        if len(tokens) > n and " ".join(tokens[-n:]) in rules.products:
-            maker = " ".join(tokens[:-n]).strip(_EDGE_JUNK)
+        tail = " ".join(tokens[-n:])
+        if len(tokens) > n and (tail in rules.products or tail in rules.product_plurals):
+            # "Apple's iPhones": the maker without its possessive
+            maker = _POSSESSIVE.sub("", " ".join(tokens[:-n])).strip(_EDGE_JUNK)
             if _plausible_name(maker, rules) and len(tokens) - n <= 3:
                 return maker
+    for k in range(1, min(3, len(tokens) - 1) + 1):
+        rest = tokens[k:]
+        if not (_starts_with_product(rest, rules) or (
+                len(rest) == 1 and _product_spelling(rest[0]) and rules.table.lookup(rest[0]) is None)):
+            continue
+        maker = " ".join(tokens[:k]).strip(_EDGE_JUNK)
+        entry = rules.table.lookup(maker)
+        if entry is not None and entry.facet == "organizations":
+            return maker
     return ""
+
+
+def _starts_with_product(tokens: list[str], rules: EntityRules) -> bool:
+    """True when `tokens` are a product of one or two words and its model or edition of one or two
+    words after it ("Windows XP", "Radeon HD 8670D"): longer spans are names of their own."""
+    return any(n < len(tokens) <= n + 2 and " ".join(tokens[:n]) in rules.products for n in (1, 2))
+
+
+# A word with a capital after a lowercase letter and no space: "HomeKit", "iMessage", "FreeSync".
+_MIXED_CASE = re.compile(r"[a-z][A-Z]")
+
+
+def _product_spelling(word: str) -> bool:
+    """True for a mixed-case word, as products are spelt ("FaceTime", "iCloud"); the maker before it
+    is known, so companies spelt so ("YouTube", "OpenAI") are not taken for products alone."""
+    return bool(_MIXED_CASE.search(word)) and word.isalpha()
 
 
 def _given_and_surname(tokens: list[str], rules: EntityRules) -> bool:
