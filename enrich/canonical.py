@@ -405,6 +405,8 @@ def _clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         return None  # a storm, a battle or an operation: "Hurricane Helene", "Siege of Boston"
     if facet != "persons" and _non_entity_tail(tokens, rules):
         return None  # events, laws, works, machines: "Paris Olympics", "International Space Station"
+    if facet != "persons" and _place_tournament(tokens, mention, rules):
+        return None  # "Brisbane International" in a tennis story, whatever its label: a tournament
     if facet == "organizations" and _people_by_role(tokens, rules):
         return None  # "General Managers", "Regional Heads of Karnataka Bank": people, not a body
     if facet == "organizations" and _titled_person(tokens, rules):
@@ -422,6 +424,16 @@ def _clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     if not _plausible_name(text, rules):
         return None
     return CleanMention(facet, text, None, text)
+
+
+def _place_tournament(tokens: list[str], mention: Mention, rules: EntityRules) -> bool:
+    """True when a sports story's span is a place the table knows and "International" ("Brisbane
+    International", "Dubai International"): a tournament. Companies so named are no city's name and
+    word ("Colliers International"), and the table's bodies win ("Amnesty International")."""
+    if not mention.in_sport_story or len(tokens) < 2 or tokens[-1] != "International":
+        return False
+    place = rules.table.lookup(" ".join(tokens[:-1]))
+    return place is not None and place.facet == "locations"
 
 
 def _national_institution(tokens: list[str], rules: EntityRules) -> bool:

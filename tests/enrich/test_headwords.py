@@ -96,6 +96,19 @@ def test_the_uns_programmes_and_ngos_named_initiative_stay() -> None:
         "Amnesty International", "The Wall Street Journal")
 
 
+def test_a_city_and_international_in_a_sports_story_is_a_tournament() -> None:
+    sport = [Mention(name, label, in_sport_story=True) for name, label in (
+        ("Brisbane International", "ORG"), ("Brisbane International", "GPE"),
+        ("Amnesty International", "ORG"), ("Colliers International", "ORG"))]
+    assert canonical_entities(sport).organizations == ("Amnesty International", "Colliers International")
+    assert canonical_entities(sport).locations == ()
+
+
+def test_a_city_and_international_outside_sport_stays() -> None:
+    result = canonical_entities([Mention("Brisbane International", "ORG")])
+    assert result.organizations == ("Brisbane International",)
+
+
 # --- works named after the noun of their kind ---
 
 def test_a_name_after_the_noun_of_a_kind_of_work_is_a_work() -> None:
