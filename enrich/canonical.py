@@ -792,9 +792,16 @@ def confirmed_mentions(mentions: Iterable[tuple[Mention, bool]], title: str, tex
     kept = []
     for mention, in_title in mentions:
         name = _POSSESSIVE.sub("", mention.text.strip(_EDGE_JUNK)).strip(_EDGE_JUNK)
-        if not (check and in_title) or name in text or (rules is not None and _known_anyhow(name, rules)):
+        if not (check and in_title) or _names_word(text, name) or (
+                rules is not None and _known_anyhow(name, rules)):
             kept.append(mention)
     return kept
+
+
+def _names_word(text: str, name: str) -> bool:
+    """True when `text` has `name` as whole words: "View" is not in "Viewers", nor "Sheriff" in
+    "Sheriffs"."""
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
 
 
 def _known_anyhow(name: str, rules: EntityRules) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 from enrich.canonical import (
     Mention,
     canonical_entities,
+    confirmed_mentions,
     default_rules,
     names_a_work,
     opens_the_title,
@@ -74,6 +75,15 @@ def test_a_titles_first_word_the_story_names_or_the_table_knows_or_a_rare_name_s
     assert not opens("Chapecoense plane crash survivor walks again\n\nNeto walked.", "Chapecoense",
                      is_word=lambda word: not rare(word))
     assert not opens("Talks stall as Inova waits\n\nNo deal yet.", "Inova")  # not the first word
+
+
+def test_a_title_case_titles_name_is_confirmed_by_whole_words_only() -> None:
+    title = "Trump FCC Asks South Whether The View Is News"
+    text = "Viewers wrote in. The FCC said Southern regulators agreed."
+    mentions = [(Mention("View", "ORG"), True), (Mention("FCC", "ORG"), True),
+                (Mention("South", "LOC"), True)]
+    kept = confirmed_mentions(mentions, title, text)
+    assert [m.text for m in kept] == ["FCC"]
 
 
 # --- events, schemes, lotteries, journals ---
