@@ -17,7 +17,7 @@ import dataclasses
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -415,6 +415,8 @@ def _clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
         return None  # a storm, a battle or an operation: "Hurricane Helene", "Siege of Boston"
     if facet != "persons" and _non_entity_tail(tokens, rules):
         return None  # events, laws, works, machines: "Paris Olympics", "International Space Station"
+    if facet != "persons" and _place_tournament(tokens, mention, rules):
+        return None  # "Brisbane International" in a tennis story, whatever its label: a tournament
     if facet == "organizations" and _people_by_role(tokens, rules):
         return None  # "General Managers", "Regional Heads of Karnataka Bank": people, not a body
     if facet == "organizations" and _titled_person(tokens, rules):
@@ -432,6 +434,16 @@ def _clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
     if not _plausible_name(text, rules):
         return None
     return CleanMention(facet, text, None, text)
+
+
+def _place_tournament(tokens: list[str], mention: Mention, rules: EntityRules) -> bool:
+    """True when a sports story's span is a place the table knows and "International" ("Brisbane
+    International", "Dubai International"): a tournament. Companies so named are no city's name and
+    word ("Colliers International"), and the table's bodies win ("Amnesty International")."""
+    if not mention.in_sport_story or len(tokens) < 2 or tokens[-1] != "International":
+        return False
+    place = rules.table.lookup(" ".join(tokens[:-1]))
+    return place is not None and place.facet == "locations"
 
 
 def _national_institution(tokens: list[str], rules: EntityRules) -> bool:
@@ -642,6 +654,59 @@ def names_a_currency_or_tournament(text: str, end: int, label: str) -> bool:
     return label == "GPE" and bool(_CURRENCY_OR_TOURNAMENT_AFTER.match(text, end))
 
 
+def used_as_a_common_word(text: str, start: int, end: int, label: str, rules: EntityRules) -> bool:
+    """True when a one-word ORG mention the table does not know is a common word the text itself
+    writes in lowercase ("Malaria Claims One" beside "cases of malaria", "Woman accused of ..." beside
+    "the woman"): a capital at a title's or a sentence's start, not a name. Companies named by a common
+    word ("Apple", "Shell", "Amazon") are the table's, which wins; a name's plural or singular in
+    lowercase ("crashes" for "Crash") counts as the word. (The model's vocabulary does not tell them
+    apart: en_core_web_md has no word frequencies and its vectors are the same in either case.)"""
+    word = text[start:end]
+    if label != "ORG" or not word.isalpha() or not word[:1].isupper() or word.isupper() or len(word) < 3:
+        return False
+    if rules.table.lookup(word) is not None or rules.table.lookup(_normalise(word)) is not None:
+        return False
+    lower = word.lower()
+    stem = lower[:-1] if lower.endswith("s") else lower
+    # A word of prose: not a part of an address or a handle ("nokia.com", "@nokia").
+    return bool(re.search(rf"(?<![\w./@-]){re.escape(stem)}(?:s|es)?(?![\w@-]|\.\w)", text))
+
+
+def opens_the_title(text: str, start: int, end: int, label: str, title_end: int, rules: EntityRules,
+                    is_word: Callable[[str], bool] = lambda word: True) -> bool:
+    """True when a one-word ORG mention the table does not know is the title's first word (or the
+    first after a "Place:" or "Section:" label), a word (`is_word`: the model's vocabulary knows its
+    lowercase form), and the text after the title never names it: a word capitalised by its place
+    ("Woman's labored breathing ...", "Perks will stop if ..."); a company a headline opens with is
+    named again in its story, and a rare name alone in its title stays ("Chapecoense plane crash")."""
+    word = _POSSESSIVE.sub("", text[start:end])
+    if label != "ORG" or end > title_end or " " in word or not word.isalpha() or word.isupper():
+        return False
+    head = text[:start].rstrip()
+    if head and not (head.endswith(":") and ":" not in head[:-1] and len(head.split()) <= 3):
+        return False
+    if rules.table.lookup(word) is not None or rules.table.lookup(_normalise(word)) is not None:
+        return False
+    return is_word(word.lower()) and re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text[title_end:]) is None
+
+
+# The noun before a work's title ("the book Finding Freedom", "the show Fox & Friends", "the film
+# The Lion King"): what follows is a work, not the organisation the model takes it for.
+_WORK_NOUN_BEFORE = re.compile(
+    r"\b(?:book|biography|memoir|novel|film|movie|documentary|show|series|sitcom|song|album|musical|"
+    r"podcast|journal|episode|opera)s?\s+(?:[\"'‘“])?"
+    r"(?:The\s+)?$")
+
+
+def names_a_work(text: str, start: int, end: int, label: str, rules: EntityRules) -> bool:
+    """True when an ORG mention the table does not know follows the noun of a kind of work ("the
+    biography Finding Freedom", "published in the journal Physical Review Letters"). A name in quotes
+    alone says nothing: captions quote shops as often as shows ("owner of 'Reinke Brothers'")."""
+    if label != "ORG" or rules.table.lookup(_normalise(text[start:end])) is not None:
+        return False
+    return _WORK_NOUN_BEFORE.search(text, max(0, start - 30), start) is not None
+
+
 def signs_the_title(text: str, start: int, end: int, title_end: int) -> bool:
     """True when a mention ends the title after a bar ("... | Naomi Klein") and the text after the
     title never names it: an author's signature, not a person the story is about."""
@@ -786,9 +851,16 @@ def confirmed_mentions(mentions: Iterable[tuple[Mention, bool]], title: str, tex
     kept = []
     for mention, in_title in mentions:
         name = _POSSESSIVE.sub("", mention.text.strip(_EDGE_JUNK)).strip(_EDGE_JUNK)
-        if not (check and in_title) or name in text or (rules is not None and _known_anyhow(name, rules)):
+        if not (check and in_title) or _names_word(text, name) or (
+                rules is not None and _known_anyhow(name, rules)):
             kept.append(mention)
     return kept
+
+
+def _names_word(text: str, name: str) -> bool:
+    """True when `text` has `name` as whole words: "View" is not in "Viewers", nor "Sheriff" in
+    "Sheriffs"."""
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
 
 
 def _known_anyhow(name: str, rules: EntityRules) -> bool:

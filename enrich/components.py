@@ -15,6 +15,7 @@ from typing import Any
 import srsly  # type: ignore[import-untyped]
 from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
 from enrich.canonical import (
     DEFAULT_RULES_FILE,
@@ -33,10 +34,13 @@ from enrich.canonical import (
     names_a_portfolio,
     names_a_release,
     names_a_time_zone,
+    names_a_work,
+    opens_the_title,
     product_kind_names,
     product_name,
     signs_the_title,
     standalone_mention,
+    used_as_a_common_word,
     used_as_a_product,
 )
 from enrich.known_names import KnownNameMatcher
@@ -75,10 +79,16 @@ def _split_title(text: str) -> NerText:
 class EntityCanonicalizer:
     """Turns doc.ents into canonical persons / organizations / locations (enrich/canonical.py)."""
 
-    def __init__(self, name: str, rules: EntityRules, known: KnownNameMatcher | None = None) -> None:
+    def __init__(self, name: str, rules: EntityRules, known: KnownNameMatcher | None = None,
+                 vocab: Vocab | None = None) -> None:
         self.name = name
         self.rules = rules
         self.known = known  # the table's names the model missed (enrich/known_names.py)
+        self.vocab = vocab  # the model's vocabulary: which lowercase strings are words it has vectors of
+
+    def is_word(self, lower: str) -> bool:
+        """True when the model has a vector for `lower` (with no vocabulary, every string is a word)."""
+        return self.vocab is None or self.vocab.strings[lower] in self.vocab.vectors.key2row
 
     def __call__(self, doc: Doc) -> Doc:
         # Headline-case titles need their names confirmed by the text. The title comes beside the
@@ -102,6 +112,10 @@ class EntityCanonicalizer:
                         or names_a_release(full, ent.start_char, ent.end_char, ent.label_, rules)
                         or names_a_currency_or_tournament(full, ent.end_char, ent.label_)
                         or signs_the_title(full, ent.start_char, ent.end_char, title_end)
+                        or used_as_a_common_word(full, ent.start_char, ent.end_char, ent.label_, rules)
+                        or names_a_work(full, ent.start_char, ent.end_char, ent.label_, rules)
+                        or opens_the_title(full, ent.start_char, ent.end_char, ent.label_, title_end, rules,
+                                           self.is_word)
                         or (bool(products) and product_name(ent.text) in products))]
         # A name alone on a body line is a heading, a tag or a signature, and so is a line of names
         # and nothing else ("Medscape News UK", "Reuters Health, London"): kept only when the text
@@ -158,7 +172,7 @@ def make_entity_canonicalizer(nlp: Language, name: str, rules_file: str,
     if match_known_names:
         titles = {t for title in rules.person_titles for t in title}
         known = KnownNameMatcher(nlp, rules.table, titles)
-    return EntityCanonicalizer(name, rules, known)
+    return EntityCanonicalizer(name, rules, known, nlp.vocab)
 
 
 @Language.factory(
