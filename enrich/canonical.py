@@ -383,6 +383,10 @@ def _clean_mention(mention: Mention, rules: EntityRules) -> CleanMention | None:
                      and not mention.after_place_word)
         return CleanMention(entry.facet, entry.name, entry, text, tentative)
     facet = LABEL_FACETS.get(mention.label)
+    if facet is not None and text in rules.products:
+        known_maker = _known_maker(text, rules)
+        if known_maker is not None:
+            return known_maker  # "Amazon Echo", "Google Chrome": the maker named counts (gold README)
     if facet is None or not _plausible_name(text, rules):
         return None
     tokens = text.split()
@@ -773,6 +777,19 @@ def _plausible_name(text: str, rules: EntityRules) -> bool:
     if not any(c.isupper() or c.isdigit() for c in words[-1]):
         return False  # a name does not end in a lowercase word: "Dermatitis Linked to" is a headline run
     return len(words) <= _MAX_WORDS
+
+
+def _known_maker(product: str, rules: EntityRules) -> CleanMention | None:
+    """The organisation of the table that opens a listed product's name ("Google" of "Google Home",
+    "Boeing" of "Boeing 737"), or None."""
+    tokens = product.split()
+    for n in (2, 1):
+        if len(tokens) > n:
+            head = " ".join(tokens[:n])
+            entry = rules.table.lookup(head)
+            if entry is not None and entry.facet == "organizations":
+                return _from_entry(entry, head)
+    return None
 
 
 def _maker(tokens: list[str], rules: EntityRules) -> str:

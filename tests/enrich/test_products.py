@@ -12,7 +12,12 @@ def orgs(*names: str) -> tuple[str, ...]:
 
 def test_operating_systems_software_chips_devices_and_malware_are_no_organisations() -> None:
     assert orgs("LXDE", "VSCode", "PowerPoint", "Snapdragon", "Radeon", "HomeKit", "HomePod",
-                "Face ID", "WannaCry", "BreachForums", "Mastodon", "Microsoft Office") == ()
+                "Face ID", "WannaCry", "BreachForums", "Mastodon") == ()
+
+
+def test_a_listed_product_named_with_its_maker_gives_the_maker() -> None:
+    # The gold rules: a company named as the maker of a product counts ("Apple's iPhone" -> Apple).
+    assert orgs("Microsoft Office", "Google Home", "Boeing 737") == ("Microsoft", "Google", "Boeing")
 
 
 def test_the_plural_of_a_product_or_a_technical_term_is_the_product() -> None:
@@ -20,7 +25,7 @@ def test_the_plural_of_a_product_or_a_technical_term_is_the_product() -> None:
 
 
 def test_a_product_with_its_model_or_edition_is_the_product() -> None:
-    assert orgs("Radeon DRM", "Apple Pay Cash", "Windows XP", "LXDE-Qt") == ()
+    assert orgs("Radeon DRM", "Windows XP", "LXDE-Qt") == ()
 
 
 def test_a_known_company_before_a_product_and_its_model_is_the_maker() -> None:
