@@ -4,34 +4,12 @@ name a text gives a person the model tagged by one word. The canonicalizer on ha
 
 from __future__ import annotations
 
-import spacy
-from spacy.language import Language
-
-from enrich import components
 from enrich.canonical import Entities, lines_of_names, names_a_currency_or_tournament, signs_the_title
-
-
-def _nlp() -> Language:
-    nlp = spacy.blank("en")
-    nlp.add_pipe("newsflow_entity_canonicalizer_v2")
-    return nlp
+from tests.enrich.canonicalizer import canonicalized
 
 
 def canonical(text: str, *spans: tuple[str, str]) -> Entities:
-    """The canonical entities of `text` ("title\\n\\nbody") when the model found `spans`
-    ((substring, label), each at its first occurrence after the previous one)."""
-    nlp = _nlp()
-    doc = nlp.make_doc(text)
-    found, cursor = [], 0
-    for name, label in spans:
-        start = text.index(name, cursor)
-        span = doc.char_span(start, start + len(name), label=label)
-        assert span is not None, name
-        found.append(span)
-        cursor = start + len(name)
-    doc.ents = found
-    result: Entities = nlp.get_pipe("newsflow_entity_canonicalizer_v2")(doc)._.get(components.ENTITIES_ATTR)
-    return result
+    return canonicalized(text, *spans, placement="in_order")
 
 
 def test_a_line_of_names_and_nothing_else_is_a_tag_not_a_story_entity() -> None:

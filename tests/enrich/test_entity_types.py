@@ -17,6 +17,7 @@ from enrich.canonical import (
     standalone_mention,
 )
 from enrich.credits import read_credits
+from tests.enrich.canonicalizer import canonicalized
 
 
 def ents(*pairs: tuple[str, str]) -> list[Mention]:
@@ -179,20 +180,7 @@ def test_a_body_that_opens_with_a_name_in_a_sentence_keeps_it() -> None:
 
 
 def _component_entities(text: str, *spans: tuple[str, str]) -> Entities:
-    """The canonicaliser component on `text` with the model's spans (name, label), each its first
-    occurrence in the text."""
-    nlp = spacy.blank("en")
-    nlp.add_pipe("newsflow_entity_canonicalizer_v2")
-    doc = nlp.make_doc(text)
-    ents = []
-    for name, label in spans:
-        start = text.index(name)
-        span = doc.char_span(start, start + len(name), label)
-        assert span is not None, name
-        ents.append(span)
-    doc.ents = ents
-    entities: Entities = nlp.get_pipe("newsflow_entity_canonicalizer_v2")(doc)._.get(components.ENTITIES_ATTR)
-    return entities
+    return canonicalized(text, *spans)
 
 
 def test_a_facility_tagged_an_organisation_is_a_place_after_a_place_preposition() -> None:

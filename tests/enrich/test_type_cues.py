@@ -4,30 +4,13 @@ region after a comma, a sports story's unknown "place"; and the cases that must 
 
 from __future__ import annotations
 
-import spacy
-
-from enrich import components
 from enrich.canonical import Entities, Mention, canonical_entities, default_rules
 from enrich.type_cues import before_a_region, org_kind_before_or_after, person_cue
+from tests.enrich.canonicalizer import canonicalized
 
 
 def _entities(text: str, *spans: tuple[str, str], first_only: bool = False) -> Entities:
-    """The canonicaliser component on `text`, every occurrence of each (name, label) a model span
-    (only the first with `first_only`)."""
-    nlp = spacy.blank("en")
-    nlp.add_pipe("newsflow_entity_canonicalizer_v2")
-    doc = nlp.make_doc(text)
-    found = []
-    for name, label in spans:
-        start = text.find(name)
-        while start >= 0:
-            span = doc.char_span(start, start + len(name), label)
-            assert span is not None, name
-            found.append(span)
-            start = -1 if first_only else text.find(name, start + len(name))
-    doc.ents = sorted(found, key=lambda s: s.start)
-    entities: Entities = nlp.get_pipe("newsflow_entity_canonicalizer_v2")(doc)._.get(components.ENTITIES_ATTR)
-    return entities
+    return canonicalized(text, *spans, placement="first" if first_only else "every")
 
 
 def _kinds() -> frozenset[str]:
